@@ -1,0 +1,214 @@
+"""What every backend declares and implements.
+
+A backend is two things: a cheap, import-free :class:`BackendSpec` (capabilities as data, an
+availability check, a loader path) and the loaded object satisfying :class:`Backend`. The UI, the
+validator and the budget guard read the spec; only ``load()`` imports torch or model code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import numpy as np
+
+
+class LyricDialect(str, enum.Enum):
+    """The strict lyric format a model was trained on (rendered by ``studio.lyrics``)."""
+
+    ACESTEP = "acestep"
+    LEVO2 = "levo2"
+    HEARTMULA = "heartmula"
+
+
+class Input(str, enum.Enum):
+    """Request fields a backend understands; the UI shows a control only for these."""
+
+    STYLE = "style"
+    LYRICS = "lyrics"
+    INSTRUMENTAL = "instrumental"
+    DURATION = "duration"
+    BPM = "bpm"
+    KEY = "key"
+    TIME_SIGNATURE = "time_signature"
+    LANGUAGE = "language"
+    SEED = "seed"
+    TAKES = "takes"
+    DESCRIPTION = "description"
+    SOURCE_AUDIO = "source_audio"
+    REFERENCE_AUDIO = "reference_audio"
+
+
+class DeviceClass(str, enum.Enum):
+    ZEROGPU = "zerogpu"
+    CUDA = "cuda"
+    MPS = "mps"
+    CPU = "cpu"
+
+
+class StageCost(BaseModel):
+    """Seconds one stage of a request costs on one device class.
+
+    ``seconds = fixed + per_step_per_audio_second * steps * audio_seconds
+    + per_audio_second * audio_seconds + per_frame * frames``.
+    Figures seeded from published numbers carry ``source``; calibration replaces them with
+    measurements at run time (see ``studio.budget``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fixed: float = 0.0
+    per_step_per_audio_second: float = 0.0
+    per_audio_second: float = 0.0
+    per_frame: float = 0.0
+    source: str = ""
+
+
+class CostModel(BaseModel):
+    """Per-stage costs on one device class. Stage names are backend-defined but stable:
+    ``load`` (weights to device, once per process), ``plan`` (ACE-Step's 5 Hz LM),
+    ``lm`` (autoregressive frames), ``diffusion`` (DiT steps), ``decode`` (VAE/codec)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stages: dict[str, StageCost]
+    frame_rate_hz: float = 0.0
+
+
+class Capabilities(BaseModel):
+    """Everything the rest of the studio may know about a model, as data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    display_name: str
+    family: str
+    summary: str
+    inputs: frozenset[Input]
+    min_duration_s: float
+    max_duration_s: float
+    default_duration_s: float
+    sample_rate: int
+    channels: int
+    lyric_dialect: LyricDialect
+    max_lyrics_chars: int
+    max_style_chars: int
+    max_takes: int = 4
+    devices: tuple[DeviceClass, ...]
+    dtype_per_device: dict[DeviceClass, str]
+    vram_gb: float = Field(description="Peak accelerator memory for a default-length song.")
+    licence: str
+    licence_note: str = ""
+    commercial_use: bool = True
+    default_weights: str
+    weights_env: str
+    duration_follows_lyrics: bool = False
+    tasks: tuple[str, ...] = ("text2music",)
+    cost: dict[DeviceClass, CostModel] = Field(default_factory=dict)
+
+    def accepts(self, item: Input) -> bool:
+        return item in self.inputs
+
+
+class StudioError(Exception):
+    """An error the user can act on. The message says what to change."""
+
+
+class BackendUnavailable(StudioError):
+    """The backend cannot run here; the message says why and what would make it run."""
+
+
+class Cancelled(StudioError):
+    """The user (or a deadline) stopped the work; partial results are discarded unless allowed."""
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+
+
+# A progress callback may raise ``Cancelled`` to stop the work at the next step boundary.
+ProgressFn = Callable[[ProgressEvent], None]
+
+
+def no_progress(_: ProgressEvent) -> None:
+    return None
+
+
+@dataclass
+class Take:
+    """One generated piece of audio, float32 in [-1, 1], shaped ``[channels, samples]``."""
+
+    audio: np.ndarray
+    sample_rate: int
+    seed: int
+    stems: dict[str, np.ndarray] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RenderJob:
+    """What a loaded backend receives: text already in its dialect, options already validated."""
+
+    style: str
+    lyrics: str
+    instrumental: bool
+    duration_s: float
+    seeds: list[int]
+    options: BaseModel
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    source_audio: np.ndarray | None = None
+    reference_audio: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+    @classmethod
+    def yes(cls) -> Availability:
+        return cls(True, "")
+
+    @classmethod
+    def no(cls, reason: str) -> Availability:
+        return cls(False, reason)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded model. ``render`` is the only heavy call; it never touches gradio or files."""
+
+    spec: BackendSpec
+    device: str
+    dtype: str
+    weights: str
+
+    def render(self, job: RenderJob, progress: ProgressFn = no_progress) -> list[Take]: ...
+
+    def unload(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Cheap declaration of a backend: importing it imports no model code."""
+
+    capabilities: Capabilities
+    options: type[BaseModel]
+    # Returns whether the backend can run in this process, and if not, why (plain words).
+    availability: Callable[[], Availability]
+    # Imports the heavy code and returns a loaded Backend. ``weights`` is a Hub id or a folder.
+    loader: Callable[..., Backend]
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.capabilities.name

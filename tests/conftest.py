@@ -1,0 +1,41 @@
+"""Shared test fixtures: where the golden data lives, and skips for hardware-bound tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """`../shared` beside the checkout (CI lays it there); STUDIO_SHARED overrides."""
+    return Path(os.environ.get("STUDIO_SHARED", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    path = shared_dir() / "fixtures"
+    if not path.is_dir():
+        pytest.skip(f"golden fixtures not found at {path}; set STUDIO_SHARED to the shared folder")
+    return path
+
+
+def _has_accelerator() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    accel = _has_accelerator()
+    real = os.environ.get("STUDIO_REAL_WEIGHTS") == "1"
+    for item in items:
+        if "gpu" in item.keywords and not accel:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA or MPS device"))
+        if "real_weights" in item.keywords and not real:
+            item.add_marker(pytest.mark.skip(reason="needs real weights: set STUDIO_REAL_WEIGHTS=1"))
