@@ -1,0 +1,1 @@
+"""ACE-Step 1.5 (the studio's default model), run through diffusers' AceStepPipeline."""
