@@ -99,6 +99,7 @@ class Capabilities(BaseModel):
     max_lyrics_chars: int
     max_style_chars: int
     max_takes: int = 4
+    languages: tuple[str, ...] = Field(default=(), description="Accepted language codes; empty = any.")
     devices: tuple[DeviceClass, ...]
     dtype_per_device: dict[DeviceClass, str]
     vram_gb: float = Field(description="Peak accelerator memory for a default-length song.")

@@ -8,8 +8,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from backends.base import StudioError
+
 # Modules that contribute subcommands, in the order `--help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "studio.commands.backends",
+    "studio.commands.generate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

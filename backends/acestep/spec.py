@@ -1,0 +1,95 @@
+"""ACE-Step 1.5 XL turbo: cheap declaration (no torch or diffusers import here)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
+
+DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
+WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
+MIN_DIFFUSERS = (0, 38)
+
+# The 51 vocal-language codes the ACE-Step 1.5 lyric encoder was trained with ("unknown" = auto).
+LANGUAGES = (
+    "ar az bg bn ca cs da de el en es fa fi fr he hi hr ht hu id is it ja ko la lt ms ne nl no pa pl pt "
+    "ro ru sa sk sr sv sw ta te th tl tr uk ur vi yue zh unknown"
+).split()
+
+
+class AceStepOptions(BaseModel):
+    """Knobs specific to ACE-Step; shown in the UI's Advanced panel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(8, ge=1, le=100, description="Diffusion steps; the turbo weights are distilled for 8.")
+    shift: float = Field(3.0, ge=1.0, le=5.0, description="Timestep shift; turbo was tuned at 3.0.")
+    guidance_scale: float = Field(
+        1.0,
+        ge=1.0,
+        le=15.0,
+        description="Classifier-free guidance; turbo weights ignore it (guidance is distilled).",
+    )
+
+
+CAPABILITIES = Capabilities(
+    name="acestep",
+    display_name="ACE-Step 1.5 XL turbo",
+    family="ACE-Step 1.5",
+    summary="Fast, versatile text-to-music diffusion (default). 8 steps, up to 10 minutes.",
+    inputs=frozenset(
+        {
+            Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.BPM, Input.KEY,
+            Input.TIME_SIGNATURE, Input.LANGUAGE, Input.SEED, Input.TAKES,
+        }
+    ),
+    min_duration_s=10.0,
+    max_duration_s=600.0,
+    default_duration_s=60.0,
+    sample_rate=48_000,
+    channels=2,
+    lyric_dialect=LyricDialect.ACESTEP,
+    max_lyrics_chars=4096,
+    max_style_chars=512,
+    max_takes=4,
+    devices=(DeviceClass.ZEROGPU, DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
+    dtype_per_device={
+        DeviceClass.ZEROGPU: "bfloat16",
+        DeviceClass.CUDA: "bfloat16",
+        DeviceClass.MPS: "bfloat16",
+        DeviceClass.CPU: "float32",
+    },
+    # XL DiT (~4B) + Qwen3-0.6B text encoder + VAE in bf16, measured upstream at ~12 GB for 4 min.
+    vram_gb=12.0,
+    licence="MIT",
+    default_weights=DEFAULT_WEIGHTS,
+    weights_env=WEIGHTS_ENV,
+    languages=tuple(LANGUAGES),
+    tasks=("text2music",),
+)
+
+
+def availability() -> Availability:
+    for module in ("torch", "diffusers", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            return Availability.no(f"the Python package `{module}` is not installed; run scripts/setup.sh.")
+    version = importlib.metadata.version("diffusers")
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_DIFFUSERS:
+        return Availability.no(
+            f"diffusers {version} has no AceStepPipeline; ACE-Step needs diffusers >= 0.38 "
+            "(`pip install -U diffusers`)."
+        )
+    return Availability.yes()
+
+
+def _load(**kwargs):
+    from backends.acestep.backend import AceStepBackend
+
+    return AceStepBackend.load(**kwargs)
+
+
+SPEC = BackendSpec(capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load)

@@ -1,0 +1,108 @@
+"""Which accelerator this process has, and which dtype a backend should use on it.
+
+ZeroGPU is recognised from ``SPACES_ZERO_GPU`` (set by the Space runtime); there the GPU only
+exists inside ``@spaces.GPU`` calls, so we report CUDA without probing it. ``STUDIO_DEVICE``
+(cuda, mps, cpu, or cuda:N) overrides detection.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from backends.base import DeviceClass, StudioError
+
+CPU_WARNING = (
+    "Running on the CPU: a song takes many minutes. Use a CUDA GPU or an Apple Silicon Mac for "
+    "interactive speed."
+)
+
+
+def on_zerogpu() -> bool:
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: DeviceClass
+    torch_device: str
+    name: str
+    memory_gb: float | None = None
+    bf16: bool = True
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def dtype_name(self, table: dict[DeviceClass, str]) -> str:
+        """The backend's declared dtype here; bf16 falls back to fp16 where the GPU lacks it."""
+        wanted = table.get(self.kind, table.get(DeviceClass.CPU, "float32"))
+        if wanted == "bfloat16" and not self.bf16:
+            return "float16"
+        return wanted
+
+
+def _cuda_info(index: int) -> DeviceInfo:
+    import torch
+
+    props = torch.cuda.get_device_properties(index)
+    # bf16 tensor cores arrived with Ampere (sm_80); older cards emulate it slowly.
+    return DeviceInfo(
+        kind=DeviceClass.CUDA,
+        torch_device=f"cuda:{index}" if index else "cuda",
+        name=props.name,
+        memory_gb=props.total_memory / 1024**3,
+        bf16=props.major >= 8,
+    )
+
+
+def _mps_info() -> DeviceInfo:
+    import torch
+
+    # MPS has bf16 from macOS 14; older systems need fp16/fp32.
+    major = int((platform.mac_ver()[0] or "0").split(".")[0] or 0)
+    mem = None
+    if hasattr(torch.mps, "recommended_max_memory"):
+        mem = torch.mps.recommended_max_memory() / 1024**3
+    return DeviceInfo(kind=DeviceClass.MPS, torch_device="mps", name="Apple Silicon (MPS)", memory_gb=mem,
+                      bf16=major >= 14)
+
+
+def _cpu_info() -> DeviceInfo:
+    return DeviceInfo(kind=DeviceClass.CPU, torch_device="cpu", name=platform.processor() or "CPU",
+                      bf16=False, warnings=(CPU_WARNING,))
+
+
+@lru_cache(maxsize=8)
+def detect(preferred: str | None = None) -> DeviceInfo:
+    """The device to run on. ``preferred`` (or ``STUDIO_DEVICE``) forces one; asking for a device
+    that is not here is an error rather than a silent CPU run."""
+    choice = (preferred or os.environ.get("STUDIO_DEVICE") or "").strip().lower()
+    if on_zerogpu() and choice in ("", "cuda"):
+        return DeviceInfo(kind=DeviceClass.ZEROGPU, torch_device="cuda", name="ZeroGPU (H200 slice)",
+                          memory_gb=70.0)
+    import torch
+
+    if choice.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise StudioError(f"STUDIO_DEVICE={choice} but no CUDA GPU is visible; unset it or use 'cpu'.")
+        index = int(choice.split(":")[1]) if ":" in choice else 0
+        return _cuda_info(index)
+    if choice == "mps":
+        if not torch.backends.mps.is_available():
+            raise StudioError("STUDIO_DEVICE=mps but MPS is not available; unset it or use 'cpu'.")
+        return _mps_info()
+    if choice == "cpu":
+        return _cpu_info()
+    if choice:
+        raise StudioError(f"STUDIO_DEVICE must be cuda, cuda:N, mps or cpu, got {choice!r}.")
+    if torch.cuda.is_available():
+        return _cuda_info(0)
+    if torch.backends.mps.is_available():
+        return _mps_info()
+    return _cpu_info()
+
+
+def torch_dtype(name: str):  # -> torch.dtype, kept untyped so this module imports without torch
+    import torch
+
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]

@@ -1,0 +1,41 @@
+"""Turning validation failures into one sentence a user can act on."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+
+from backends.base import StudioError
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not isinstance(p, int)) or "request"
+
+
+def explain(exc: ValidationError, *, model: type[BaseModel] | None = None, owner: str = "") -> str:
+    """'`steps` must be <= 100, got 500' style lines, joined with '; '."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        name = _field(err["loc"])
+        kind = err["type"]
+        got = err.get("input")
+        ctx = err.get("ctx") or {}
+        if kind == "extra_forbidden":
+            known = ", ".join(model.model_fields) if model is not None else ""
+            where = f" for {owner}" if owner else ""
+            parts.append(f"unknown option `{name}`{where}" + (f"; known options: {known}" if known else ""))
+        elif kind in ("less_than_equal", "less_than"):
+            parts.append(f"`{name}` must be <= {ctx.get('le', ctx.get('lt'))}, got {got!r}")
+        elif kind in ("greater_than_equal", "greater_than"):
+            parts.append(f"`{name}` must be >= {ctx.get('ge', ctx.get('gt'))}, got {got!r}")
+        elif kind == "value_error":
+            parts.append(str(ctx.get("error", err["msg"])))
+        else:
+            parts.append(f"`{name}`: {err['msg'].lower()}, got {got!r}")
+    return "; ".join(parts)
+
+
+def validate(model: type[BaseModel], data: object, *, owner: str = "") -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise StudioError(explain(exc, model=model, owner=owner) + ".") from None

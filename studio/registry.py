@@ -1,0 +1,90 @@
+"""The backends this studio knows, and the loaded ones.
+
+Specs are cheap (no torch import); ``BackendCache`` loads each backend once per process and
+unloads it on request, so the UI, CLI and API share one copy of the weights.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+
+from backends.base import Backend, BackendSpec, BackendUnavailable, StudioError
+
+DEFAULT_BACKEND = "acestep"
+
+# name -> "module:attribute" of its BackendSpec; order is the order users see.
+SPECS: dict[str, str] = {
+    "acestep": "backends.acestep.spec:SPEC",
+    "levo2": "backends.pending:LEVO2",
+    "heartmula": "backends.pending:HEARTMULA",
+}
+
+
+def names() -> list[str]:
+    return list(SPECS)
+
+
+def get_spec(name: str) -> BackendSpec:
+    target = SPECS.get(name)
+    if target is None:
+        raise StudioError(f"unknown backend {name!r}; choose one of {', '.join(SPECS)}.")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def all_specs() -> list[BackendSpec]:
+    return [get_spec(n) for n in SPECS]
+
+
+def require_available(spec: BackendSpec) -> None:
+    state = spec.availability()
+    if not state.ok:
+        others = [s.capabilities.display_name for s in all_specs() if s is not spec and s.availability().ok]
+        hint = f" Available here: {', '.join(others)}." if others else ""
+        raise BackendUnavailable(f"{spec.capabilities.display_name} cannot run here: {state.reason}{hint}")
+
+
+class BackendCache:
+    """One loaded copy per backend; a request for other weights replaces the loaded copy."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Backend] = {}
+        self._lock = threading.RLock()
+
+    def get(
+        self,
+        name: str,
+        weights: str | None = None,
+        *,
+        device=None,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> Backend:
+        spec = get_spec(name)
+        require_available(spec)
+        with self._lock:
+            current = self._loaded.get(name)
+            if current is not None and (weights is None or current.weights == weights):
+                return current
+            if current is not None:
+                self.unload(name)
+            backend = spec.loader(weights_location=weights, device=device, on_progress=on_progress)
+            self._loaded[name] = backend
+            return backend
+
+    def loaded(self) -> dict[str, Backend]:
+        with self._lock:
+            return dict(self._loaded)
+
+    def unload(self, name: str) -> bool:
+        with self._lock:
+            backend = self._loaded.pop(name, None)
+        if backend is None:
+            return False
+        backend.unload()
+        return True
+
+    def unload_all(self) -> None:
+        for name in list(self._loaded):
+            self.unload(name)

@@ -1,0 +1,230 @@
+"""The one generate flow: validate -> format -> backend -> write. UI, CLI and API all call this."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel
+
+from backends.base import (
+    BackendSpec,
+    Capabilities,
+    Input,
+    ProgressEvent,
+    ProgressFn,
+    RenderJob,
+    StudioError,
+    Take,
+    no_progress,
+)
+from studio import registry
+from studio.errors import validate
+from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
+
+# Request fields that only some backends understand, with the Input that declares them.
+_OPTIONAL_INPUTS: dict[str, Input] = {
+    "bpm": Input.BPM,
+    "key": Input.KEY,
+    "time_signature": Input.TIME_SIGNATURE,
+    "language": Input.LANGUAGE,
+}
+
+
+@dataclass
+class Prepared:
+    """A request checked against its backend, ready to render."""
+
+    spec: BackendSpec
+    job: RenderJob
+    warnings: list[str] = field(default_factory=list)
+
+
+def _alternatives(ok: callable) -> str:
+    names = [s.capabilities.display_name for s in registry.all_specs() if ok(s.capabilities)]
+    return " or ".join(names)
+
+
+def check_duration(duration: float, caps: Capabilities) -> None:
+    name = caps.display_name
+    if duration < caps.min_duration_s:
+        raise StudioError(
+            f"`duration` must be >= {caps.min_duration_s:g} s for {name}, got {duration:g}; lengthen the song."
+        )
+    if duration > caps.max_duration_s:
+        longer = _alternatives(lambda c: c.max_duration_s >= duration and c.name != caps.name)
+        tip = f" or pick {longer}" if longer else ""
+        raise StudioError(
+            f"`duration` must be <= {caps.max_duration_s:g} s for {name}, got {duration:g}; "
+            f"shorten the song{tip}."
+        )
+
+
+def new_seeds(seed: int | None, takes: int) -> list[int]:
+    """Consecutive seeds from the given one (or a random one), so a take can be reproduced alone."""
+    base = secrets.randbelow(MAX_SEED + 1) if seed is None else seed
+    return [(base + i) % (MAX_SEED + 1) for i in range(takes)]
+
+
+def prepare(request: SongRequest) -> Prepared:
+    """Every check that needs no model: the request fits the backend or a StudioError says why."""
+    spec = registry.get_spec(request.backend)
+    caps = spec.capabilities
+    registry.require_available(spec)
+    warnings: list[str] = []
+
+    for name, needed in _OPTIONAL_INPUTS.items():
+        if getattr(request, name) is not None and not caps.accepts(needed):
+            takers = _alternatives(lambda c, n=needed: c.accepts(n))
+            raise StudioError(
+                f"`{name}` is not used by {caps.display_name}; remove it" + (f" or pick {takers}." if takers else ".")
+            )
+    if request.language and caps.languages and request.language not in caps.languages:
+        raise StudioError(
+            f"`language` {request.language!r} is not one {caps.display_name} sings; use one of "
+            f"{', '.join(caps.languages)}."
+        )
+    style, lyrics = request.style, request.lyrics
+    if not style and not lyrics:
+        raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
+    if request.instrumental and lyrics:
+        warnings.append("instrumental is on, so the lyrics are not sung.")
+        lyrics = ""
+    if len(lyrics) > caps.max_lyrics_chars:
+        raise StudioError(
+            f"`lyrics` must be at most {caps.max_lyrics_chars} characters for {caps.display_name}, got "
+            f"{len(lyrics)}; cut some verses."
+        )
+    if len(style) > caps.max_style_chars:
+        raise StudioError(
+            f"`style` must be at most {caps.max_style_chars} characters for {caps.display_name}, got "
+            f"{len(style)}; keep the genre, mood, instruments and voice."
+        )
+    if request.takes > caps.max_takes:
+        raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
+    duration = request.duration if request.duration is not None else caps.default_duration_s
+    check_duration(duration, caps)
+    options: BaseModel = validate(spec.options, request.options, owner=caps.display_name)
+    job = RenderJob(
+        style=style,
+        lyrics=lyrics,
+        instrumental=request.instrumental,
+        duration_s=float(duration),
+        seeds=new_seeds(request.seed, request.takes),
+        options=options,
+        metadata={k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None},
+    )
+    return Prepared(spec=spec, job=job, warnings=warnings)
+
+
+def check_output(out: Path) -> None:
+    """Fail before any GPU time is spent if the songs could not be saved."""
+    folder = out.parent if out.suffix else out
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise StudioError(f"cannot write to {folder} ({exc.strerror}); pick another --out.") from None
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+    return slug or "song"
+
+
+def take_paths(out: Path, request: SongRequest, seeds: list[int]) -> list[Path]:
+    """``song.wav`` -> song.wav (or song-1.wav, song-2.wav for several takes); a folder gets
+    ``<title-or-style>-<seed>.wav`` per take."""
+    if out.suffix:
+        if out.suffix.lower() != ".wav":
+            raise StudioError(f"--out must end in .wav (or be a folder), got {out.name}.")
+        if len(seeds) == 1:
+            return [out]
+        return [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(len(seeds))]
+    stem = _slug(request.title or request.style or "song")
+    return [out / f"{stem}-{seed}.wav" for seed in seeds]
+
+
+def write_wav(path: Path, take: Take) -> None:
+    import soundfile as sf
+
+    tmp = path.with_name(f".{path.name}.part")
+    # Write then rename, so a crash never leaves a half file under the final name.
+    sf.write(tmp, np.asarray(take.audio).T, take.sample_rate, subtype="PCM_24", format="WAV")
+    os.replace(tmp, path)
+
+
+class Studio:
+    """Holds the loaded backends; one per process (the UI, CLI and API share it)."""
+
+    def __init__(self, cache: registry.BackendCache | None = None) -> None:
+        self.cache = cache or registry.BackendCache()
+
+    def render(
+        self,
+        request: SongRequest,
+        *,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+    ) -> tuple[Prepared, list[Take], dict[str, float]]:
+        prepared = prepare(request)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        progress(ProgressEvent("loading", 0, 1, f"loading {prepared.spec.capabilities.display_name}"))
+        backend = self.cache.get(
+            request.backend, weights, device=device,
+            on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)),
+        )
+        timings["load"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        takes = backend.render(prepared.job, progress)
+        timings["render"] = time.perf_counter() - t1
+        return prepared, takes, timings
+
+    def generate(
+        self,
+        request: SongRequest,
+        *,
+        out: Path,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+    ) -> SongResult:
+        started = time.perf_counter()
+        prepare(request)  # fail on bad input before touching the disk or the GPU
+        check_output(out)
+        prepared, takes, _ = self.render(request, weights=weights, device=device, progress=progress)
+        paths = take_paths(out, request, prepared.job.seeds)
+        progress(ProgressEvent("saving", 0, len(takes)))
+        results = []
+        for path, take in zip(paths, takes, strict=True):
+            write_wav(path, take)
+            results.append(
+                TakeResult(
+                    path=path, seed=take.seed, sample_rate=take.sample_rate, channels=take.audio.shape[0],
+                    duration=take.audio.shape[-1] / take.sample_rate,
+                )
+            )
+        backend = self.cache.loaded()[request.backend]
+        warnings = list(prepared.warnings) + _device_warnings(device)
+        return SongResult(
+            backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
+            sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
+            elapsed_s=round(time.perf_counter() - started, 3), takes=results,
+            lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
+        )
+
+
+def _device_warnings(device) -> list[str]:
+    from studio import devices
+
+    info = device or devices.detect()
+    return list(info.warnings)

@@ -1,0 +1,114 @@
+"""Request and result models shared by the UI, the CLI and the API.
+
+Field names are the words users see in error messages, so they stay short and plain.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_SEED = 2**32 - 1
+
+_NOTE = r"[A-Ga-g](?:#|b|♯|♭)?"
+_KEY_RE = re.compile(rf"^\s*({_NOTE})\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
+TIME_SIGNATURES = ("2", "3", "4", "6")
+
+
+def normalise_key(value: str) -> str:
+    """'f# min' -> 'F# minor'; the DiT was trained on '<Note> major|minor'."""
+    match = _KEY_RE.match(value)
+    if not match:
+        raise ValueError(f"`key` must look like 'C major' or 'F# minor', got {value!r}")
+    note, mode = match.group(1), (match.group(2) or "major").lower()
+    note = note[0].upper() + note[1:].replace("♯", "#").replace("♭", "b")
+    mode = "minor" if mode in ("minor", "min", "m") else "major"
+    return f"{note} {mode}"
+
+
+class SongRequest(BaseModel):
+    """One song to make. Backend-specific knobs go in ``options`` and are validated by the
+    backend's own Options model."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    backend: str = "acestep"
+    title: str = Field("", max_length=200)
+    style: str = Field("", description="Caption / style description.")
+    lyrics: str = ""
+    instrumental: bool = False
+    duration: float | None = Field(None, description="Seconds; None lets the backend choose.")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    takes: int = Field(1, ge=1, le=4)
+    bpm: int | None = Field(None, ge=30, le=300)
+    key: str | None = None
+    time_signature: str | None = None
+    language: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("duration")
+    @classmethod
+    def _finite_duration(cls, value: float | None) -> float | None:
+        if value is not None and not (value == value and abs(value) != float("inf")):
+            raise ValueError("`duration` must be a number of seconds")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return normalise_key(value) if value else None
+
+    @field_validator("time_signature")
+    @classmethod
+    def _time_signature(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        beats = value.split("/")[0].strip()
+        if beats not in TIME_SIGNATURES:
+            raise ValueError(f"`time_signature` must be one of 2/4, 3/4, 4/4, 6/8, got {value!r}")
+        return beats
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return value.lower() if value else None
+
+
+class TakeResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None
+    seed: int
+    sample_rate: int
+    channels: int
+    duration: float
+    stems: dict[str, Path] = Field(default_factory=dict)
+
+
+class SongResult(BaseModel):
+    """What a finished generation reports (printed by ``generate --json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str
+    weights: str
+    device: str
+    dtype: str
+    sample_rate: int
+    duration: float
+    elapsed_s: float
+    takes: list[TakeResult]
+    lyrics_sent: str
+    style_sent: str
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [t.path for t in self.takes if t.path is not None]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [t.seed for t in self.takes]
