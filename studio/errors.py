@@ -22,7 +22,8 @@ def explain(exc: ValidationError, *, model: type[BaseModel] | None = None, owner
         if kind == "extra_forbidden":
             known = ", ".join(model.model_fields) if model is not None else ""
             where = f" for {owner}" if owner else ""
-            parts.append(f"unknown option `{name}`{where}" + (f"; known options: {known}" if known else ""))
+            word = "option" if owner else "field"
+            parts.append(f"unknown {word} `{name}`{where}" + (f"; known {word}s: {known}" if known else ""))
         elif kind in ("less_than_equal", "less_than"):
             parts.append(f"`{name}` must be <= {ctx.get('le', ctx.get('lt'))}, got {got!r}")
         elif kind in ("greater_than_equal", "greater_than"):

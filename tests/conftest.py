@@ -39,3 +39,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="needs a CUDA or MPS device"))
         if "real_weights" in item.keywords and not real:
             item.add_marker(pytest.mark.skip(reason="needs real weights: set STUDIO_REAL_WEIGHTS=1"))
+
+
+@pytest.fixture(scope="session")
+def tiny_acestep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random ACE-Step pipeline saved in the real diffusers layout (built once per run)."""
+    from backends.acestep.tiny import save_tiny_pipeline
+
+    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny-acestep"))
+
+
+@pytest.fixture(scope="session")
+def tiny_acestep(tiny_acestep_dir: Path):
+    """The tiny pipeline loaded through the same code as real weights, on the CPU."""
+    from backends.acestep.backend import AceStepBackend
+    from studio.devices import detect
+
+    backend = AceStepBackend.load(str(tiny_acestep_dir), device=detect("cpu"))
+    yield backend
+    backend.unload()

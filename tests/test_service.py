@@ -1,0 +1,67 @@
+"""The validation every surface shares, before any model is touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.base import StudioError
+from studio import service
+from studio.errors import validate
+from studio.song import SongRequest
+
+
+def req(**kw) -> SongRequest:
+    return validate(SongRequest, {"style": "pop", **kw})
+
+
+def test_defaults_come_from_capabilities() -> None:
+    prepared = service.prepare(req())
+    assert prepared.job.duration_s == 60.0
+    assert prepared.job.options.steps == 8 and prepared.job.options.shift == 3.0
+    assert len(prepared.job.seeds) == 1
+
+
+def test_seeds_follow_the_given_seed_and_wrap() -> None:
+    assert service.new_seeds(5, 3) == [5, 6, 7]
+    assert service.new_seeds(2**32 - 1, 2) == [2**32 - 1, 0]
+
+
+def test_metadata_passes_through_normalised() -> None:
+    job = service.prepare(req(bpm=120, key="f# min", time_signature="3/4", language="EN")).job
+    assert dict(job.metadata) == {"bpm": 120, "key": "F# minor", "time_signature": "3", "language": "en"}
+
+
+def test_instrumental_drops_lyrics_with_a_warning() -> None:
+    prepared = service.prepare(req(lyrics="la la", instrumental=True))
+    assert prepared.job.lyrics == "" and prepared.warnings
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"style": "x" * 600}, "`style` must be at most 512 characters"),
+        ({"lyrics": "y" * 5000}, "`lyrics` must be at most 4096 characters"),
+        ({"options": {"steps": 500}}, "`steps` must be <= 100, got 500"),
+        ({"options": {"cfg": 3}}, "unknown option `cfg` for ACE-Step 1.5 XL turbo; known options: steps"),
+        ({"duration": float("nan")}, "`duration` must be a number of seconds"),
+        ({"seed": -1}, "`seed` must be >= 0"),
+        ({"bpm": 1000}, "`bpm` must be <= 300"),
+        ({"time_signature": "5/4"}, "`time_signature` must be one of"),
+        ({"surprise": 1}, "unknown field `surprise`"),
+    ],
+)
+def test_bad_requests_get_one_actionable_sentence(fields, message) -> None:
+    with pytest.raises(StudioError) as info:
+        service.prepare(req(**fields))
+    assert message in str(info.value)
+
+
+def test_output_paths() -> None:
+    from pathlib import Path
+
+    r = req(title="Neon Nights!")
+    assert service.take_paths(Path("a/b.wav"), r, [1]) == [Path("a/b.wav")]
+    assert service.take_paths(Path("a/b.wav"), r, [1, 2]) == [Path("a/b-1.wav"), Path("a/b-2.wav")]
+    assert service.take_paths(Path("out"), r, [9]) == [Path("out/neon-nights-9.wav")]
+    with pytest.raises(StudioError, match=r"must end in \.wav"):
+        service.take_paths(Path("a/b.mp4"), r, [1])
