@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from studio.lyrics.report import Fix
-from studio.lyrics.sections import ALIASES, BARE_HEADERS, Tag, _key, read_tag
+from studio.lyrics.sections import ALIASES, BARE_HEADERS, Tag, _key, _tidy, read_tag
 from studio.lyrics.sheet import INSTRUMENTAL_KINDS, Line, Section, SectionKind, Sheet
 
 _NEWLINES = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b\x0c]")
@@ -38,6 +38,7 @@ _BULLET = re.compile(r"^(?:[-*+•]\s+|>\s?)")
 _EMPHASIS = re.compile(r"\*\*|__")
 _COLON_LABEL = re.compile(r"^(.{1,30}?)\s*[:：]$")
 _PAREN_LABEL = re.compile(r"^[(（]\s*(.{1,30}?)\s*[)）]$")
+_BARE = re.compile(r"^[^\W\d_][\w \-']*$")
 _META = re.compile(r"^(title|song|song title|lyrics|artist|by|written by|style|genre|tags)\s*[:：]", re.I)
 
 
@@ -58,6 +59,7 @@ class _Parser:
         self.paragraphs: list[list[Line]] = []
         self.paragraph: list[Line] = []
         self.seen_content = False
+        self.after_blank = True  # a bare "Chorus" is a tag only at the start of a paragraph
 
     # -- reporting -------------------------------------------------------------------------
     def note(self, line: int | None, message: str, code: str, once: bool = True) -> None:
@@ -72,12 +74,14 @@ class _Parser:
         self.flush_untagged()
         self.current = _Open(tag, source_line)
         self.seen_content = True
+        self.after_blank = False
 
     def lyric(self, text: str, source_line: int) -> None:
         text = re.sub(r"\s+", " ", text).strip()
         if not text:
             return
         self.seen_content = True
+        self.after_blank = False
         line = Line(text=text, source_line=source_line)
         cur = self.current
         if cur is not None and cur.closed and not cur.lines:
@@ -89,6 +93,7 @@ class _Parser:
             cur.lines.append(line)
 
     def blank(self) -> None:
+        self.after_blank = True
         if self.current is None:
             if self.paragraph:
                 self.paragraphs.append(self.paragraph)
@@ -165,10 +170,15 @@ def _first_difference(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), 0)
 
 
-def _plain_label(line: str) -> Tag | None:
-    """``Chorus:``, ``(Verse 2)`` or a bare ``Chorus`` alone on a line, when the name is known."""
+def _plain_label(line: str, allow_bare: bool = True) -> Tag | None:
+    """``Chorus:``, ``(Verse 2)`` or a bare ``Chorus`` alone on a line, when the name is known.
+
+    A bare name counts only where a paragraph starts (``allow_bare``): in the middle of a section
+    it is a sung line, which is also how the tag-per-line dialects read back their own output."""
     for pattern, any_kind in ((_COLON_LABEL, True), (_PAREN_LABEL, True), (None, False)):
         if pattern is None:
+            if not allow_bare or not _BARE.match(line):
+                continue
             candidate = line
         else:
             match = pattern.match(line)
@@ -195,12 +205,12 @@ def _read_tags(p: _Parser, line: str, no: int) -> tuple[Tag | None, str]:
     tag, rest = read_tag(match.group(1)), match.group(2)
     extra = _TAG_AT_START.match(rest)
     while extra:
-        more = re.sub(r"\s+", " ", extra.group(1)).strip()
+        more = _tidy(extra.group(1))
         if more:
             if tag.kind is SectionKind.OTHER:
-                tag = Tag(SectionKind.OTHER, label=f"{tag.label} {more}".strip())
+                tag = read_tag(f"{tag.label} {more}")
             else:
-                modifier = f"{tag.modifier}, {more}" if tag.modifier else more
+                modifier = _tidy(f"{tag.modifier}, {more}" if tag.modifier else more)
                 tag = Tag(tag.kind, tag.number, modifier, tag.length, f"{tag.label}] [{more}")
         rest = extra.group(2)
         extra = _TAG_AT_START.match(rest)
@@ -224,7 +234,7 @@ def _levo_line(p: _Parser, line: str, no: int) -> None:
         tag, rest = _read_tags(p, chunk.strip(), no)
         _add_tag(p, tag, no)
         for piece in rest.split("."):
-            p.lyric(piece, no)
+            _parse_rest(p, piece, no)
 
 
 def parse(text: object) -> Sheet:
@@ -238,6 +248,14 @@ def parse(text: object) -> Sheet:
     except Exception as exc:  # pragma: no cover - a parser bug must not take the app down
         return Sheet(notes=(Fix(message=f"could not read the lyrics ({exc!r}); nothing was kept",
                                 code="parse_failed"),))
+
+
+def _parse_rest(p: _Parser, rest: str, no: int) -> None:
+    """Text after a tag on the same line reads like a line of its own (so that rendering it on
+    its own line and parsing again finds the same thing)."""
+    rest = rest.strip()
+    if rest:
+        _parse_line(p, rest, no)
 
 
 def _parse_line(p: _Parser, line: str, no: int) -> None:
@@ -269,7 +287,7 @@ def _parse_line(p: _Parser, line: str, no: int) -> None:
             p.note(no, f"dropped the heading `{plain}` (titles are not sung)", "heading", once=False)
             return
         _add_tag(p, tag, no)
-        p.lyric(rest, no)
+        _parse_rest(p, rest, no)
         return
     if not p.seen_content and _META.match(plain):
         p.note(no, f"dropped `{plain}` (song details are not sung)", "meta", once=False)
@@ -280,9 +298,9 @@ def _parse_line(p: _Parser, line: str, no: int) -> None:
     tag, rest = _read_tags(p, plain, no)
     if tag is not None:
         _add_tag(p, tag, no)
-        p.lyric(rest, no)
+        _parse_rest(p, rest, no)
         return
-    label = _plain_label(plain)
+    label = _plain_label(plain, allow_bare=p.after_blank)
     if label is not None:
         if not plain.startswith(("[", "【", "［")):
             p.note(no, f"read `{plain}` as the section tag `[{label.label}]`", "plain_label", once=False)
