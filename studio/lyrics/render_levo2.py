@@ -98,7 +98,8 @@ def _allowed(ch: str) -> bool:
 
 def clean_line(text: str) -> tuple[list[str], list[str]]:
     """Split one typed line into LeVo phrases; return them and the characters removed."""
-    removed: list[str] = []
+    # Line-ending punctuation other than "." is reported too ("." is LeVo's own separator).
+    removed: list[str] = [ch for ch in "".join(_LINE_BREAKS.findall(text)) if ch != "."]
     phrases: list[str] = []
     for piece in _LINE_BREAKS.split(text):
         kept = []

@@ -2,7 +2,7 @@
 
 * ACE-Step takes a free caption (fewer than 512 characters): kept as typed, spaces tidied.
 * LeVo 2 wants comma-separated keywords, never sentences: gender, timbre, genre, emotion,
-  instruments, then ``the bpm is N`` — lower case, ending with a period, e.g.
+  instruments (any order), then ``the bpm is N`` — lower case, ending with a period, e.g.
   ``female, bright, pop, uplifting, piano, drum kit, the bpm is 120.``
 * HeartMuLa wants comma-separated tags without spaces after the commas, e.g.
   ``pop,female,happy,piano`` (it lower-cases them itself; we do too).
@@ -16,7 +16,8 @@ vocabulary, e.g. ``nyckelharpa``); every other word that is not filler is droppe
 ``bpm`` becomes ``the bpm is N`` for LeVo; HeartMuLa has no tempo control, so for it a tempo in
 the text is dropped (and listed).
 
-Which categories each dialect keeps, in output order, is ``CATEGORIES``.
+Keywords keep the order they were written in. Which categories each dialect keeps is
+``CATEGORIES``; keywords of other categories are dropped (and listed).
 """
 
 from __future__ import annotations
@@ -172,34 +173,29 @@ def _match(words: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     return found, left
 
 
-def keywords(style: str) -> tuple[dict[str, list[str]], list[str], list[str], int | None]:
-    """(keywords by category, open keywords, dropped words, tempo found in the text)."""
+def keywords(style: str) -> tuple[list[tuple[str, str]], list[str], int | None]:
+    """((category, keyword) in the order written, open keywords with category "open", dropped
+    words, tempo found in the text)."""
     text = _tidy(style).lower()
     tempo = None
     bpm_match = _BPM.search(text)
     if bpm_match:
         tempo = int(next(g for g in bpm_match.groups() if g))
         text = text[: bpm_match.start()] + " , " + text[bpm_match.end() :]
-    by_category: dict[str, list[str]] = {}
-    open_words: list[str] = []
+    ordered: list[tuple[str, str]] = []
     dropped: list[str] = []
     for piece in _SPLIT.split(text):
         words = _WORD.findall(piece)
         if not words:
             continue
         found, left = _match(words)
-        for category, canonical in found:
-            bucket = by_category.setdefault(category, [])
-            if canonical not in bucket:
-                bucket.append(canonical)
         meaningful = [w for w in left if w.strip("'-") and w not in FILLER]
         if not found and meaningful and len(words) <= 2 and len(meaningful) == len(words):
-            keyword = " ".join(words)
-            if keyword not in open_words:
-                open_words.append(keyword)
+            found = [("open", " ".join(words))]
         else:
             dropped.extend(meaningful)
-    return by_category, open_words, dropped, tempo
+        ordered.extend(hit for hit in found if hit[1] not in {k for _, k in ordered})
+    return ordered, dropped, tempo
 
 
 def convert_style(style: str, dialect: LyricDialect | str, *, bpm: int | None = None) -> StyleResult:
@@ -214,13 +210,10 @@ def convert_style(style: str, dialect: LyricDialect | str, *, bpm: int | None = 
                 f"{len(caption) - ACESTEP_MAX_CAPTION_CHARS + 1} characters")))
         return result
 
-    by_category, open_words, dropped, tempo = keywords(style)
-    ordered: list[str] = []
-    for category in CATEGORIES[dialect]:
-        ordered.extend(k for k in by_category.get(category, []) if k not in ordered)
-    unused = [k for c, ks in by_category.items() if c not in CATEGORIES[dialect] for k in ks]
-    dropped = unused + dropped
-    ordered.extend(k for k in open_words if k not in ordered)
+    found, dropped, tempo = keywords(style)
+    kept = (*CATEGORIES[dialect], "open")
+    ordered = [k for c, k in found if c in kept]
+    dropped = [k for c, k in found if c not in kept] + dropped
     result = StyleResult(text="")
     if dialect is LyricDialect.LEVO2:
         tempo = bpm if bpm is not None else tempo
