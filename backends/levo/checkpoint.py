@@ -21,7 +21,9 @@ def load_torch_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # torch raises several types for a bad or foreign pickle
-        raise StudioError(f"Could not read {path} as plain tensors ({exc}); the file may be corrupt.") from exc
+        raise StudioError(
+            f"Could not read {path} as plain tensors ({exc}); the file may be corrupt."
+        ) from exc
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
@@ -32,11 +34,12 @@ def load_torch_state(path: Path) -> dict[str, torch.Tensor]:
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     if prefix and not any(k.startswith(prefix) for k in state):
         raise CheckpointMismatch(f"No key in the checkpoint starts with {prefix!r}; is this the right file?")
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)} if prefix else dict(state)
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)} if prefix else dict(state)
 
 
-def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str,
-                ignored: Iterable[str] = ()) -> None:
+def load_strict(
+    module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str, ignored: Iterable[str] = ()
+) -> None:
     """Copy ``state`` into ``module``; ``ignored`` keys are known to exist and be unused at inference."""
     ignored = set(ignored)
     own = module.state_dict()
@@ -50,8 +53,11 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: s
         problems.append(
             f"unexpected keys: {', '.join(unexpected[:20])}" + (" ..." if len(unexpected) > 20 else "")
         )
-    wrong = [f"{k} {tuple(v.shape)} != {tuple(own[k].shape)}" for k, v in given.items()
-             if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    wrong = [
+        f"{k} {tuple(v.shape)} != {tuple(own[k].shape)}"
+        for k, v in given.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
     if wrong:
         problems.append(f"shape mismatches (file != model): {'; '.join(wrong[:10])}")
     if problems:

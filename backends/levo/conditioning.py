@@ -46,8 +46,9 @@ def prompt_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def build_conditions(lm: LeLM, tokenizers: LevoTokenizers, texts: LmTexts,
-                     prompt: torch.Tensor | None = None) -> Conditions:
+def build_conditions(
+    lm: LeLM, tokenizers: LevoTokenizers, texts: LmTexts, prompt: torch.Tensor | None = None
+) -> Conditions:
     conds = lm.condition_provider.conditioners
     prompt = empty_prompt(lm) if prompt is None else prompt.long().cpu()
     lyric = conds["description"].prepare(tokenizers.encode_lyrics([texts.lyrics, texts.uncond_lyrics]))

@@ -95,7 +95,9 @@ class LmConfig:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise StudioError(f"Could not read the LeVo 2 config {path}: {exc}. Re-download the model folder.") from exc
+            raise StudioError(
+                f"Could not read the LeVo 2 config {path}: {exc}. Re-download the model folder."
+            ) from exc
         try:
             lm = raw["lm"]
             conds = raw["conditioners"]
@@ -126,7 +128,8 @@ class LmConfig:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StudioError(
-                f"The LeVo 2 config {path} lacks an expected field ({exc}); is this a SongGeneration v2 config.yaml?"
+                f"The LeVo 2 config {path} lacks an expected field ({exc}); "
+                "is this a SongGeneration v2 config.yaml?"
             ) from exc
 
 
@@ -172,7 +175,9 @@ class DecoderDims:
         overrides = {k: v for k, v in data.items() if k in known}
         unknown = {k: v for k, v in data.items() if k not in known and not k.startswith("_")}
         if unknown:
-            raise StudioError(f"{path} names unknown decoder dimensions {sorted(unknown)}; known: {sorted(known)}.")
+            raise StudioError(
+                f"{path} names unknown decoder dimensions {sorted(unknown)}; known: {sorted(known)}."
+            )
         return replace(cls(), **overrides)
 
 
@@ -201,7 +206,9 @@ class VaeConfig:
             raw = json.loads(path.read_text(encoding="utf-8"))
             dec = raw["model"]["decoder"]
             if dec.get("type") != "oobleck":
-                raise StudioError(f"{path}: only the Oobleck VAE decoder is supported, got {dec.get('type')!r}.")
+                raise StudioError(
+                    f"{path}: only the Oobleck VAE decoder is supported, got {dec.get('type')!r}."
+                )
             c = dec["config"]
             if not c.get("use_snake", True):
                 raise StudioError(f"{path}: an Oobleck decoder without Snake activations is not supported.")
@@ -215,4 +222,6 @@ class VaeConfig:
                 final_tanh=bool(c.get("final_tanh", False)),
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise StudioError(f"Could not read the VAE config {path}: {exc}. Re-download the runtime folder.") from exc
+            raise StudioError(
+                f"Could not read the VAE config {path}: {exc}. Re-download the runtime folder."
+            ) from exc

@@ -231,8 +231,14 @@ class SeparateTokenDecoder(nn.Module):
     # -- one 40 s window
 
     @torch.no_grad()
-    def flow_window(self, vocal: torch.Tensor, bgm: torch.Tensor, context: torch.Tensor,
-                    context_len: int, noise: torch.Tensor) -> torch.Tensor:
+    def flow_window(
+        self,
+        vocal: torch.Tensor,
+        bgm: torch.Tensor,
+        context: torch.Tensor,
+        context_len: int,
+        noise: torch.Tensor,
+    ) -> torch.Tensor:
         """codes [B, W] x2, context latents [B, W, C] (only the first ``context_len`` frames
         matter), noise [B, W, C] -> latents [B, C, W] in VAE space."""
         dims = self.dims
@@ -254,19 +260,25 @@ class SeparateTokenDecoder(nn.Module):
         for i in range(dims.num_steps):
             ti = t_span[i]
             if context_len:
-                x[:, :context_len] = ((1 - (1 - SIGMA_MIN) * ti) * noise[:, :context_len]
-                                      + ti * incontext[:, :context_len]).to(dtype)
+                x[:, :context_len] = (
+                    (1 - (1 - SIGMA_MIN) * ti) * noise[:, :context_len] + ti * incontext[:, :context_len]
+                ).to(dtype)
             if guided:
-                inp = torch.cat([
-                    mask_in.repeat(2, 1, 1), incontext.repeat(2, 1, 1),
-                    torch.cat([torch.zeros_like(mu), mu], 0), x.repeat(2, 1, 1),
-                ], dim=2)
-                v = self.cfm_wrapper.estimator(inp, ti.expand(2 * b))[..., -dims.latent_dim:]
+                inp = torch.cat(
+                    [
+                        mask_in.repeat(2, 1, 1),
+                        incontext.repeat(2, 1, 1),
+                        torch.cat([torch.zeros_like(mu), mu], 0),
+                        x.repeat(2, 1, 1),
+                    ],
+                    dim=2,
+                )
+                v = self.cfm_wrapper.estimator(inp, ti.expand(2 * b))[..., -dims.latent_dim :]
                 v_u, v_c = v.chunk(2, 0)
                 v = v_u + dims.guidance_scale * (v_c - v_u)
             else:
                 inp = torch.cat([mask_in, incontext, mu, x], dim=2)
-                v = self.cfm_wrapper.estimator(inp, ti.expand(b))[..., -dims.latent_dim:]
+                v = self.cfm_wrapper.estimator(inp, ti.expand(b))[..., -dims.latent_dim :]
             x = x + dt[i] * v
         if context_len:
             x[:, :context_len] = incontext[:, :context_len]
@@ -275,8 +287,9 @@ class SeparateTokenDecoder(nn.Module):
     # -- a whole song
 
     @torch.no_grad()
-    def codes_to_latents(self, vocal: torch.Tensor, bgm: torch.Tensor, noise: NoiseFn,
-                         progress: ProgressFn = no_progress) -> list[torch.Tensor]:
+    def codes_to_latents(
+        self, vocal: torch.Tensor, bgm: torch.Tensor, noise: NoiseFn, progress: ProgressFn = no_progress
+    ) -> list[torch.Tensor]:
         """codes [B, T] each -> latent windows [B, C, W]; consecutive windows overlap by W/4."""
         w = self.window
         hop = w // 4 * 3
@@ -319,8 +332,9 @@ def _weight_normed(state: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
     return v * (g / norm)
 
 
-def load_decoder(folder: Path, *, device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32) -> SeparateTokenDecoder:
+def load_decoder(
+    folder: Path, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
+) -> SeparateTokenDecoder:
     """``folder`` = ckpt/model_septoken with model_2.safetensors (and, in tests, dims.json)."""
     from safetensors.torch import load_file
 

@@ -65,7 +65,9 @@ def apply_repetition_penalty(logits: torch.Tensor, pool: list[torch.Tensor], eos
     return logits
 
 
-def next_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> torch.Tensor:
+def next_token(
+    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None
+) -> torch.Tensor:
     """[B, K, V] guided logits -> [B, K, 1] tokens."""
     if not (params.use_sampling and params.temperature > 0.0):
         return torch.argmax(logits, dim=-1, keepdim=True)
@@ -80,32 +82,43 @@ def next_token(logits: torch.Tensor, params: SamplingParams, generator: torch.Ge
 
 
 @torch.no_grad()
-def generate_codes(lm: LeLM, conditions: Conditions, max_frames: int, params: SamplingParams, *,
-                   generator: torch.Generator | None = None, progress: ProgressFn = no_progress
-                   ) -> torch.Tensor:
+def generate_codes(
+    lm: LeLM,
+    conditions: Conditions,
+    max_frames: int,
+    params: SamplingParams,
+    *,
+    generator: torch.Generator | None = None,
+    progress: ProgressFn = no_progress,
+) -> torch.Tensor:
     """Codes [1, K, T'] with T' <= max_frames, cut at the first end-of-audio column."""
     cfg = lm.cfg
     device = lm.emb[0].weight.device
     pattern = DelayPattern(cfg.delays)
     k_streams = cfg.code_depth
     unknown = -1
-    valid = pattern.valid(max_frames).to(device)  # [K, S]
+    # Bookkeeping and sampling stay on the CPU with a CPU generator, so a seed gives the same
+    # song on every device; only the forward pass runs on ``device``.
+    valid = pattern.valid(max_frames)  # [K, S]
     steps = valid.shape[1]
-    seq = torch.where(valid, torch.full_like(valid, unknown, dtype=torch.long),
-                      torch.full_like(valid, cfg.special_id, dtype=torch.long))[None]  # [1, K, S]
+    seq = torch.where(
+        valid,
+        torch.full_like(valid, unknown, dtype=torch.long),
+        torch.full_like(valid, cfg.special_id, dtype=torch.long),
+    )[None]  # [1, K, S]
     prefix_len = conditions.prefix.main.shape[1]
     caches = lm.new_caches(2, prefix_len + steps)
     prefix = type(conditions.prefix)(conditions.prefix.main.to(device), conditions.prefix.sub.to(device))
     banned = conditions.prompt_tokens[0, 0]
-    banned = banned[banned < cfg.eos_id].to(device)
-    is_end = torch.zeros((1, k_streams, 1), dtype=torch.bool, device=device)
+    banned = banned[banned < cfg.eos_id]
+    is_end = torch.zeros((1, k_streams, 1), dtype=torch.bool)
     pool: list[torch.Tensor] = []
     last = steps - 1
     for offset in range(1, steps):
-        inp = seq[..., offset - 1 : offset]
+        inp = seq[..., offset - 1 : offset].to(device)
         logits_all = lm(inp.repeat(2, 1, 1), prefix if offset == 1 else None, caches)[:, :, -1, :]
         cond, uncond = logits_all[:1], logits_all[1:]
-        logits = uncond + (cond - uncond) * params.cfg_coef
+        logits = (uncond + (cond - uncond) * params.cfg_coef).cpu()
         if params.record_window > 0:
             logits = apply_repetition_penalty(logits, pool[-params.record_window :], cfg.eos_id)
         if banned.numel() > 0:

@@ -31,8 +31,17 @@ class RMSNorm(nn.Module):
 class KVCache:
     """Keys and values for every layer of one tower, preallocated for the whole generation."""
 
-    def __init__(self, layers: int, batch: int, heads: int, max_len: int, head_dim: int, *,
-                 device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        layers: int,
+        batch: int,
+        heads: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
         shape = (batch, heads, max_len, head_dim)
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(layers)]
@@ -48,8 +57,9 @@ class KVCache:
         return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
-def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_cos_sin(
+    positions: torch.Tensor, head_dim: int, theta: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     # Computed in fp32 like the reference, then cast to the activations' dtype.
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=positions.device).float() / head_dim))
     freqs = positions.float()[:, None] * inv_freq[None, :]
@@ -72,8 +82,9 @@ class SelfAttention(nn.Module):
         self.v_proj = nn.Linear(dim, dim, bias=False)
         self.o_proj = nn.Linear(dim, dim, bias=False)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: KVCache | None, layer: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None, layer: int
+    ) -> torch.Tensor:
         b, n, _ = x.shape
         q = self.q_proj(x).view(b, n, self.heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, n, self.heads, self.head_dim).transpose(1, 2)
@@ -110,8 +121,9 @@ class DecoderLayer(nn.Module):
         self.input_layernorm = RMSNorm(cfg.dim, cfg.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                cache: KVCache | None, layer: int) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache | None, layer: int
+    ) -> torch.Tensor:
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer)
         return x + self.mlp(self.post_attention_layernorm(x))
 
@@ -135,7 +147,9 @@ class Tower(nn.Module):
         self.head_dim = cfg.dim // cfg.num_heads
 
     def new_cache(self, batch: int, max_len: int, device: torch.device, dtype: torch.dtype) -> KVCache:
-        return KVCache(len(self.model.layers), batch, self.heads, max_len, self.head_dim, device=device, dtype=dtype)
+        return KVCache(
+            len(self.model.layers), batch, self.heads, max_len, self.head_dim, device=device, dtype=dtype
+        )
 
     def forward(self, x: torch.Tensor, cache: KVCache | None) -> torch.Tensor:
         start = cache.length if cache is not None else 0
@@ -242,7 +256,9 @@ class ConditionerSet(nn.Module):
         super().__init__()
         self.conditioners = nn.ModuleDict(
             {
-                "prompt_audio": PromptCodesConditioner(cfg.dim, cfg.code_size, cfg.code_depth, cfg.prompt_max_len),
+                "prompt_audio": PromptCodesConditioner(
+                    cfg.dim, cfg.code_size, cfg.code_depth, cfg.prompt_max_len
+                ),
                 "description": LyricConditioner(lyric_vocab, cfg.dim, cfg.lyric_max_len, structure_ids),
                 "type_info": StyleConditioner(style_vocab, cfg.dim, cfg.style_max_len),
             }
@@ -270,7 +286,9 @@ class LeLM(nn.Module):
         self.transformer = Tower(cfg, cfg.num_layers, cfg.rope_theta, with_head=True)
         self.mlp = nn.Sequential(nn.Linear(cfg.dim * 2, cfg.dim), nn.GELU(), nn.Linear(cfg.dim, cfg.dim))
         # layer2_emb.0 exists in the checkpoint but the sub tower only reads streams 1..K-1.
-        self.layer2_emb = nn.ModuleDict({str(k): nn.Embedding(vocab_in, cfg.dim) for k in range(1, cfg.code_depth)})
+        self.layer2_emb = nn.ModuleDict(
+            {str(k): nn.Embedding(vocab_in, cfg.dim) for k in range(1, cfg.code_depth)}
+        )
         self.transformer2 = Tower(cfg, cfg.num_layers_sub, cfg.rope_theta_sub, with_head=False)
         self.linears = nn.ModuleList(
             [nn.Linear(cfg.dim, cfg.code_size + 1, bias=False) for _ in range(cfg.code_depth - 1)]
@@ -278,8 +296,9 @@ class LeLM(nn.Module):
 
     # -- conditions
 
-    def build_prefix(self, lyric: dict[str, torch.Tensor], style: dict[str, torch.Tensor],
-                     prompt_codes: torch.Tensor) -> Prefix:
+    def build_prefix(
+        self, lyric: dict[str, torch.Tensor], style: dict[str, torch.Tensor], prompt_codes: torch.Tensor
+    ) -> Prefix:
         conds = self.condition_provider.conditioners
         lyr = conds["description"](lyric)
         sty = conds["type_info"](style)
@@ -292,8 +311,9 @@ class LeLM(nn.Module):
 
     # -- forward
 
-    def forward(self, sequence: torch.Tensor, prefix: Prefix | None,
-                caches: tuple[KVCache, KVCache] | None = None) -> torch.Tensor:
+    def forward(
+        self, sequence: torch.Tensor, prefix: Prefix | None, caches: tuple[KVCache, KVCache] | None = None
+    ) -> torch.Tensor:
         """Logits [B, K, S, vocab] (float32) for a code sequence [B, K, S]; the prefix goes first
         when given (first call, or no cache)."""
         _, k, s = sequence.shape

@@ -14,12 +14,8 @@ from backends.base import BackendUnavailable, StudioError
 from backends.levo.checkpoint import load_strict, load_torch_state, strip_prefix
 from backends.levo.config import LmConfig
 from backends.levo.lm import UNUSED_KEYS, LeLM
+from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV
 from backends.levo.text import LevoTokenizers
-
-DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
-DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
-MODEL_ENV = "STUDIO_LEVO2_WEIGHTS"
-RUNTIME_ENV = "STUDIO_LEVO2_RUNTIME"
 
 MODEL_FILES = ("config.yaml", "model.pt")
 RUNTIME_PATTERNS = ("ckpt/model_septoken/*", "ckpt/vae/*", "third_party/Qwen2-7B/*")
@@ -61,8 +57,13 @@ def resolve_runtime(location: str | None = None, offline: bool | None = None) ->
     return resolve(loc, patterns=RUNTIME_PATTERNS, what="runtime", offline=offline)
 
 
-def load_lm(model_dir: Path, runtime_dir: Path, *, device: str | torch.device = "cpu",
-            dtype: torch.dtype = torch.float32) -> tuple[LeLM, LevoTokenizers, LmConfig]:
+def load_lm(
+    model_dir: Path,
+    runtime_dir: Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[LeLM, LevoTokenizers, LmConfig]:
     cfg = LmConfig.from_yaml(model_dir / "config.yaml")
     tokenizers = LevoTokenizers(runtime_dir / cfg.tokenizer_path)
     with torch.device("meta"):

@@ -30,7 +30,7 @@ class DelayPattern:
 
     def build(self, codes: torch.Tensor, special: int) -> tuple[torch.Tensor, torch.Tensor]:
         """codes [B, K, T] -> (sequence [B, K, S], valid mask [K, S])."""
-        b, k, t = codes.shape
+        b, _, t = codes.shape
         idx = self.frame_index(t).to(codes.device)
         mask = idx >= 0
         gathered = torch.gather(codes, 2, idx.clamp(min=0)[None].expand(b, -1, -1))

@@ -12,7 +12,9 @@ from backends.levo.vae import OobleckVae
 DECODE_TYPES = ("mixed", "vocal", "bgm")
 
 
-def streams_for(codes: torch.Tensor, gen_type: str, decoder: SeparateTokenDecoder) -> tuple[torch.Tensor, torch.Tensor]:
+def streams_for(
+    codes: torch.Tensor, gen_type: str, decoder: SeparateTokenDecoder
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Only streams 1 (vocal) and 2 (accompaniment) are decoded; stream 0 is the LM's mixture guide."""
     if gen_type not in DECODE_TYPES:
         raise ValueError(f"gen_type must be one of {DECODE_TYPES}, got {gen_type!r}")
@@ -25,8 +27,9 @@ def streams_for(codes: torch.Tensor, gen_type: str, decoder: SeparateTokenDecode
 
 
 @torch.no_grad()
-def latents_to_audio(windows: list[torch.Tensor], vae: OobleckVae, *, window: int, frames: int,
-                     chunk: int, overlap: int) -> torch.Tensor:
+def latents_to_audio(
+    windows: list[torch.Tensor], vae: OobleckVae, *, window: int, frames: int, chunk: int, overlap: int
+) -> torch.Tensor:
     """VAE-decode each window (batch item 0) and cross-fade the overlaps linearly; [C, samples]."""
     spl = vae.cfg.hop
     hop_frames = window // 4 * 3
@@ -47,13 +50,25 @@ def latents_to_audio(windows: list[torch.Tensor], vae: OobleckVae, *, window: in
 
 
 @torch.no_grad()
-def decode_codes(codes: torch.Tensor, gen_type: str, decoder: SeparateTokenDecoder, vae: OobleckVae,
-                 noise: NoiseFn, progress: ProgressFn = no_progress) -> torch.Tensor:
+def decode_codes(
+    codes: torch.Tensor,
+    gen_type: str,
+    decoder: SeparateTokenDecoder,
+    vae: OobleckVae,
+    noise: NoiseFn,
+    progress: ProgressFn = no_progress,
+) -> torch.Tensor:
     vocal, bgm = streams_for(codes, gen_type, decoder)
     windows = decoder.codes_to_latents(vocal, bgm, noise, progress)
     d = decoder.dims
-    return latents_to_audio(windows, vae, window=decoder.window, frames=codes.shape[-1],
-                            chunk=d.vae_chunk_size, overlap=d.vae_chunk_overlap)
+    return latents_to_audio(
+        windows,
+        vae,
+        window=decoder.window,
+        frames=codes.shape[-1],
+        chunk=d.vae_chunk_size,
+        overlap=d.vae_chunk_overlap,
+    )
 
 
 def frames_to_seconds(frames: int) -> float:

@@ -100,8 +100,13 @@ class OobleckVae(nn.Module):
         return out
 
 
-def load_vae(config_path: Path, weights_path: Path, *, device: str | torch.device = "cpu",
-             dtype: torch.dtype = torch.float32) -> OobleckVae:
+def load_vae(
+    config_path: Path,
+    weights_path: Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> OobleckVae:
     cfg = VaeConfig.from_json(config_path)
     vae = OobleckVae(cfg)
     state = rename_decoder_keys(load_torch_state(weights_path), blocks=len(cfg.strides))
