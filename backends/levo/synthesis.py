@@ -34,9 +34,12 @@ def latents_to_audio(
     spl = vae.cfg.hop
     hop_frames = window // 4 * 3
     ovlp = (window - hop_frames) * spl
+    target = int(frames / 100 * 4 * vae.cfg.sample_rate)  # upstream's own formula for T frames at 25 Hz
     out: torch.Tensor | None = None
-    for lat in windows:
-        cur = vae.decode_chunked(lat, chunk=chunk, overlap=overlap)[0].cpu()
+    for i, lat in enumerate(windows):
+        # Samples past the song's end are cut below, so their chunks need not be decoded.
+        limit = max(0, target - i * hop_frames * spl)
+        cur = vae.decode_chunked(lat, chunk=chunk, overlap=overlap, limit=limit)[0].cpu()
         if out is None:
             out = cur
             continue
@@ -45,7 +48,6 @@ def latents_to_audio(
         out[:, -ovlp:] = mixed.to(out.dtype)
         out = torch.cat([out, cur[:, ovlp:]], -1)
     assert out is not None
-    target = int(frames / 100 * 4 * vae.cfg.sample_rate)  # upstream's own formula for T frames at 25 Hz
     return out[:, :target]
 
 

@@ -73,9 +73,14 @@ class OobleckVae(nn.Module):
         return self.decoder(latents.to(self.decoder.conv1.weight_v.dtype)).float()
 
     @torch.no_grad()
-    def decode_chunked(self, latents: torch.Tensor, chunk: int = 128, overlap: int = 32) -> torch.Tensor:
+    def decode_chunked(
+        self, latents: torch.Tensor, chunk: int = 128, overlap: int = 32, limit: int | None = None
+    ) -> torch.Tensor:
         """Decode [B, C, T] latents in overlapping chunks; each seam keeps half the overlap from
-        either side, and the last chunk is aligned to the end."""
+        either side, and the last chunk is aligned to the end.
+
+        Every output sample comes from exactly one chunk, so chunks that would only fill samples
+        at or past ``limit`` are skipped (left zero) without changing any sample before it."""
         total = latents.shape[-1]
         if total <= chunk:
             return self.decode(latents)
@@ -87,9 +92,12 @@ class OobleckVae(nn.Module):
         out = torch.zeros(latents.shape[0], self.cfg.out_channels, total * spl, device=latents.device)
         half = (overlap // 2) * spl
         for i, s in enumerate(starts):
-            y = self.decode(latents[:, :, s : s + chunk])
             last = i == len(starts) - 1
-            t0 = (total * spl - y.shape[-1]) if last else s * spl
+            length = chunk * spl
+            t0 = (total * spl - length) if last else s * spl
+            if limit is not None and t0 + (half if i > 0 else 0) >= limit:
+                break
+            y = self.decode(latents[:, :, s : s + chunk])
             t1 = t0 + y.shape[-1]
             c0, c1 = 0, y.shape[-1]
             if i > 0:
