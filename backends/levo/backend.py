@@ -103,11 +103,12 @@ class LevoBackend:
         decoder = load_decoder(
             runtime_dir / Path(cfg.separate_tokenizer_path).parent, device=home, dtype=tdtype
         )
+        # The VAE stays fp32 as upstream runs it (outside its fp16 autocast); it is small.
         vae = load_vae(
             runtime_dir / cfg.vae_config_path,
             runtime_dir / cfg.vae_weights_path,
             device=home,
-            dtype=torch.float32 if dtype == "float16" else tdtype,
+            dtype=torch.float32,
         )
         return cls(
             lm,

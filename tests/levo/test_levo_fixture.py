@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file  # noqa: E402
 
-from backends.base import Cancelled, ProgressEvent, RenderJob, StudioError  # noqa: E402
+from backends.base import Backend, Cancelled, ProgressEvent, RenderJob, StudioError  # noqa: E402
 from backends.levo.checkpoint import CheckpointMismatch, load_strict  # noqa: E402
 from backends.levo.conditioning import build_conditions  # noqa: E402
 from backends.levo.decoder import load_decoder  # noqa: E402
@@ -195,6 +195,7 @@ def test_decoder_reproduces_upstream(fx: Path) -> None:
 
 def test_backend_separate_mode_end_to_end(fx: Path, runtime: Path) -> None:
     backend = SPEC.loader(str(fx / "lelm_tiny"), runtime=str(runtime), device="cpu")
+    assert isinstance(backend, Backend)
     assert backend.dtype == "float32" and backend.device == "cpu"
     job = RenderJob(
         style="Female, Pop",
@@ -234,3 +235,30 @@ def test_hub_id_offline_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(StudioError, match=r"Could not get the LeVo 2 model"):
         resolve("someone/not-a-real-levo-repo", patterns=("config.yaml",), what="model", offline=True)
+
+
+@pytest.mark.gpu
+def test_backend_low_memory_on_accelerator(fx: Path, runtime: Path) -> None:
+    """Half precision on the accelerator; in low-memory mode the LM and decoder take turns on it."""
+    device = "cuda" if torch.cuda.is_available() else "mps"
+    backend = SPEC.loader(str(fx / "lelm_tiny"), runtime=str(runtime), device=device, low_memory=True)
+    job = RenderJob(
+        style="pop",
+        lyrics="[verse] la la la",
+        instrumental=False,
+        duration_s=1.0,
+        seeds=[1],
+        options=LevoOptions(mode="song"),
+    )
+    seen: set[str] = set()
+
+    def probe(event: ProgressEvent) -> None:
+        lm_dev = backend.lm.emb[0].weight.device.type
+        dec_dev = backend.decoder.mask_emb.weight.device.type
+        seen.add(f"{event.stage}:{lm_dev}:{dec_dev}")
+
+    (take,) = backend.render(job, probe)
+    assert take.audio.shape == (2, 48000)
+    assert bool(torch.isfinite(torch.from_numpy(take.audio)).all())
+    assert f"lm:{device}:cpu" in seen and f"decode:cpu:{device}" in seen
+    assert backend.lm.emb[0].weight.device.type == "cpu"
