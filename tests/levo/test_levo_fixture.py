@@ -262,3 +262,9 @@ def test_backend_low_memory_on_accelerator(fx: Path, runtime: Path) -> None:
     assert bool(torch.isfinite(torch.from_numpy(take.audio)).all())
     assert f"lm:{device}:cpu" in seen and f"decode:cpu:{device}" in seen
     assert backend.lm.emb[0].weight.device.type == "cpu"
+
+
+def test_availability_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_LEVO2_WEIGHTS", str(tmp_path))
+    verdict = SPEC.availability()
+    assert not verdict.ok and "config.yaml" in verdict.reason and "STUDIO_LEVO2_WEIGHTS" in verdict.reason
