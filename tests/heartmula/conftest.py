@@ -45,3 +45,10 @@ def safetensors_file(hm_dir: Path):
         return load_file(str(hm_dir / name))
 
     return load
+
+
+@pytest.fixture(scope="session")
+def codec(hm_dir: Path):
+    from backends.heartmula.codec.model import load_codec
+
+    return load_codec(hm_dir / "ckpt" / "HeartCodec-oss")
