@@ -35,11 +35,15 @@ def _looks_like_hub_id(text: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", text)) and not Path(text).exists()
 
 
-def _download(repo_id: str) -> Path:
+MODEL_FILES = ("*.json", "*.safetensors")
+GEN_FILES = (TOKENIZER_FILE, GEN_CONFIG_FILE)
+
+
+def _download(repo_id: str, patterns: tuple[str, ...] = MODEL_FILES) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors"]))
+        return Path(snapshot_download(repo_id, allow_patterns=list(patterns)))
     except Exception as exc:  # network, auth, or offline mode: all actionable the same way
         raise StudioError(
             f"Could not download `{repo_id}` from the Hugging Face Hub ({type(exc).__name__}: {exc}). "
@@ -74,20 +78,20 @@ def resolve_files(
         else:
             raise StudioError(f"HeartMuLa weights folder {root} does not exist; pass a folder or a Hub id.")
 
-    def piece(override, default_sub: str | None, default_repo: str) -> Path:
+    def piece(override, default_sub: str | None, default_repo: str, patterns=MODEL_FILES) -> Path:
         if override is not None:
             text = str(override)
             if Path(text).exists():
                 return Path(text)
             if _looks_like_hub_id(text):
-                return _download(text)
+                return _download(text, patterns)
             raise StudioError(f"`{text}` is neither an existing folder nor a Hub id like `{default_repo}`.")
         if root is not None:
             return root / default_sub if default_sub else root
-        return _download(default_repo)
+        return _download(default_repo, patterns)
 
     hint = "lay the folder out like upstream's (see backends/heartmula/weights.py)."
-    gen_dir = piece(gen, None, GEN_REPO)
+    gen_dir = piece(gen, None, GEN_REPO, GEN_FILES)
     lm_dir = piece(lm, LM_SUBDIR, LM_REPO)
     codec_dir = piece(codec, CODEC_SUBDIR, CODEC_REPO)
     return HeartMuLaFiles(

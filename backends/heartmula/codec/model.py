@@ -25,6 +25,7 @@ CODE_RATE_HZ = 12.5
 LATENT_RATE_HZ = 25.0
 WINDOW_SECONDS = 29.76
 LATENT_CHANNELS = 256  # two stereo halves of 128
+SAMPLE_RATE = 48000
 
 
 @dataclass(frozen=True)
