@@ -194,5 +194,5 @@ def load_lm(
     config = LMConfig.from_dir(Path(model_dir))
     with torch.device("meta"):
         model = HeartMuLaLM(config)
-    load_strict(model, read_safetensors(Path(model_dir)), "HeartMuLa LM")
+    load_strict(model, read_safetensors(Path(model_dir), device, dtype), "HeartMuLa LM")
     return model.to(device=device, dtype=dtype).eval()

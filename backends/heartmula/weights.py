@@ -102,8 +102,12 @@ def resolve_files(
     )
 
 
-def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
+def read_safetensors(
+    folder: Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
+) -> dict[str, torch.Tensor]:
+    """All tensors of a folder's safetensors files, cast to ``dtype`` (floating ones only) and moved to
+    ``device`` one at a time, so peak host memory stays near one tensor rather than the whole model."""
+    from safetensors import safe_open
 
     files = sorted(folder.glob("*.safetensors"))
     if not files:
@@ -112,7 +116,12 @@ def read_safetensors(folder: Path) -> dict[str, torch.Tensor]:
         raise StudioError(f"No .safetensors files in {folder}{extra}.")
     state: dict[str, torch.Tensor] = {}
     for file in files:
-        state.update(load_file(str(file)))
+        with safe_open(str(file), framework="pt") as handle:
+            for key in handle.keys():  # noqa: SIM118 - safe_open handles are not iterable
+                tensor = handle.get_tensor(key)
+                if dtype is not None and tensor.is_floating_point():
+                    tensor = tensor.to(dtype)
+                state[key] = tensor.to(device)
     return state
 
 

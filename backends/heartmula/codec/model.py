@@ -327,7 +327,9 @@ def load_codec(
     cfg = {**CODEC_DEFAULTS, **json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))}
     with torch.device("meta"):
         model = HeartCodec(cfg)
-    load_strict(model, read_safetensors(Path(model_dir)), "HeartCodec", unused=UNUSED_CODEC_TENSORS)
+    load_strict(
+        model, read_safetensors(Path(model_dir), device, dtype), "HeartCodec", unused=UNUSED_CODEC_TENSORS
+    )
     return model.to(device=device, dtype=dtype).eval()
 
 
