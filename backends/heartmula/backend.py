@@ -77,18 +77,19 @@ class HeartMuLaBackend:
         params = SamplingParams(options.cfg, options.temperature, options.top_k)
         tags = style_to_tags(job.style)
         lyrics = "" if job.instrumental else job.lyrics
-        takes = []
-        for seed in job.seeds:
-            song = self.pipeline.song(tags, lyrics, int(job.duration_s * 1000), params, seed, progress)
-            takes.append(
-                Take(
-                    audio=np.ascontiguousarray(song.audio.numpy(), dtype=np.float32),
-                    sample_rate=song.sample_rate,
-                    seed=seed,
-                    extras={"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])},
-                )
+        songs = self.pipeline.songs(
+            tags, lyrics, int(job.duration_s * 1000), params, list(job.seeds), progress
+        )
+        return [
+            Take(
+                audio=np.ascontiguousarray(song.audio.numpy(), dtype=np.float32),
+                sample_rate=song.sample_rate,
+                seed=seed,
+                # [8, frames] int32 audio codes: what `--dump-tokens` saves.
+                extras={"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])},
             )
-        return takes
+            for seed, song in zip(job.seeds, songs, strict=True)
+        ]
 
     def unload(self) -> None:
         self.pipeline.unload()

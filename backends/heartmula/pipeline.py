@@ -7,7 +7,6 @@ shape of upstream's ``lazy_load``); otherwise both stay resident between songs.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -98,13 +97,9 @@ class HeartMuLaPipeline:
     ) -> torch.Tensor:
         prompt = self.prompts.build(tags, lyrics)
         config = self.prompts.config
-        frames = generate_frames(
+        return generate_frames(
             self.lm, prompt, duration_ms, params, config.audio_eos_id, config.empty_id, generator, progress
         )
-        if self.low_memory:
-            self._lm = None
-            _free(self.device)
-        return frames
 
     def audio(
         self, codes: torch.Tensor, generator: torch.Generator | None, progress: ProgressFn = no_progress
@@ -112,24 +107,26 @@ class HeartMuLaPipeline:
         if self.low_memory and self._lm is not None:
             self._lm = None
             _free(self.device)
-        wav = self.codec.decode(codes, generator=generator, progress=progress)
-        if self.low_memory:
-            self._codec = None
-            _free(self.device)
-        return wav
+        return self.codec.decode(codes, generator=generator, progress=progress)
 
-    def song(
+    def songs(
         self,
         tags: str,
         lyrics: str,
         duration_ms: int,
         params: SamplingParams,
-        seed: int,
+        seeds: list[int],
         progress: ProgressFn = no_progress,
-        on_codes: Callable[[torch.Tensor], None] | None = None,
-    ) -> Song:
-        lm_gen, noise_gen = self.generators(seed)
-        codes = self.codes(tags, lyrics, duration_ms, params, lm_gen, progress)
-        if on_codes is not None:
-            on_codes(codes)
-        return Song(self.audio(codes, noise_gen, progress), codes, SAMPLE_RATE)
+    ) -> list[Song]:
+        """All takes' codes first, then all decodes, so ``low_memory`` swaps models once per request."""
+        runs = []
+        for seed in seeds:
+            lm_gen, noise_gen = self.generators(seed)
+            runs.append((self.codes(tags, lyrics, duration_ms, params, lm_gen, progress), noise_gen))
+        songs = [
+            Song(self.audio(codes, noise_gen, progress), codes, SAMPLE_RATE) for codes, noise_gen in runs
+        ]
+        if self.low_memory:
+            self._codec = None
+            _free(self.device)
+        return songs

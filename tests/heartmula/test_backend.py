@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from backends.base import Backend, ProgressEvent, RenderJob, StudioError
 from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from tests.conftest import REPO
 
 
 def test_spec_declares_heartmula():
@@ -52,13 +53,18 @@ def _job(prompt_cases, seeds, **options):
 def test_render_returns_seeded_stereo_takes(backend, prompt_cases):
     assert isinstance(backend, Backend)
     events: list[ProgressEvent] = []
-    (take,) = backend.render(_job(prompt_cases, [3], top_k=50, low_memory=True), events.append)
-    codes = take.extras["codes"]
-    assert codes.shape[0] == 8 and 1 <= codes.shape[1] <= 126
-    assert take.audio.dtype == np.float32 and take.audio.shape == (2, codes.shape[1] * 3840)
-    assert take.sample_rate == 48000 and take.seed == 3
-    assert {e.stage for e in events} == {"lm", "codec"}
-    # low_memory: nothing stays loaded once the take is done.
+    loads = (backend.pipeline.lm_loads, backend.pipeline.codec_loads)
+    takes = backend.render(_job(prompt_cases, [3, 4], top_k=50, low_memory=True), events.append)
+    for take, seed in zip(takes, [3, 4], strict=True):
+        codes = take.extras["codes"]
+        assert codes.shape[0] == 8 and 1 <= codes.shape[1] <= 126
+        assert take.audio.dtype == np.float32 and take.audio.shape == (2, codes.shape[1] * 3840)
+        assert take.sample_rate == 48000 and take.seed == seed
+    # Both takes' codes come first, then both decodes: each model loads once and is gone afterwards.
+    stages = [e.stage for e in events]
+    assert stages.index("codec") > len(stages) - 1 - stages[::-1].index("lm")
+    assert stages.count("codec") == 2
+    assert (backend.pipeline.lm_loads, backend.pipeline.codec_loads) == (loads[0] + 1, loads[1] + 1)
     assert backend.pipeline.loaded == {"lm": False, "codec": False}
 
 
@@ -137,3 +143,18 @@ def test_real_flavors_are_known_without_flavors_json(tmp_path):
         384,
         4,
     )
+
+
+def test_spec_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, backends.heartmula.spec; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
+
+
+def test_style_becomes_upstream_tag_string():
+    from backends.heartmula.backend import style_to_tags
+
+    assert style_to_tags(" Piano, happy ,,Wedding ") == "Piano,happy,Wedding"
