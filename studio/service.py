@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from backends.base import (
 )
 from studio import registry
 from studio.errors import validate
+from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
+from studio.lyrics import validate as check_dialect
 from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
 
 # Request fields that only some backends understand, with the Input that declares them.
@@ -90,12 +93,30 @@ def prepare(request: SongRequest) -> Prepared:
             f"`language` {request.language!r} is not one {caps.display_name} sings; use one of "
             f"{', '.join(caps.languages)}."
         )
-    style, lyrics = request.style, request.lyrics
-    if not style and not lyrics:
+    if not request.style and not request.lyrics:
         raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
-    if request.instrumental and lyrics:
+    if request.takes > caps.max_takes:
+        raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
+    if request.instrumental and request.lyrics:
         warnings.append("instrumental is on, so the lyrics are not sung.")
-        lyrics = ""
+    if not request.instrumental and not request.lyrics:
+        warnings.append("no lyrics were given, so the song is instrumental; write lyrics for vocals.")
+        request = request.model_copy(update={"instrumental": True})
+    if request.verbatim:
+        style, lyrics = request.style, "" if request.instrumental else request.lyrics
+        estimate = estimate_seconds(parse(lyrics), bpm=request.bpm) if lyrics else 0.0
+        problems = check_dialect(caps.lyric_dialect, lyrics, style, instrumental=request.instrumental)
+        warnings += [f"sent verbatim despite: {p}" for p in problems]
+    else:
+        formatted = format_preview(request)
+        formatted.raise_for_errors()
+        style, lyrics, estimate = formatted.style, formatted.lyrics, formatted.estimated_seconds
+        warnings += _summarise([str(f) for f in formatted.fixes], "formatter")
+        if formatted.dropped_style_words:
+            warnings.append(
+                f"style words {caps.display_name} does not understand were left out: "
+                f"{', '.join(formatted.dropped_style_words)}"
+            )
     if len(lyrics) > caps.max_lyrics_chars:
         raise StudioError(
             f"`lyrics` must be at most {caps.max_lyrics_chars} characters for {caps.display_name}, got "
@@ -106,9 +127,9 @@ def prepare(request: SongRequest) -> Prepared:
             f"`style` must be at most {caps.max_style_chars} characters for {caps.display_name}, got "
             f"{len(style)}; keep the genre, mood, instruments and voice."
         )
-    if request.takes > caps.max_takes:
-        raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
-    duration = request.duration if request.duration is not None else caps.default_duration_s
+    if request.instrumental:
+        estimate = 0.0  # nothing to sing: the length is the user's or the backend's default
+    duration = request.duration if request.duration is not None else default_duration(caps, estimate)
     check_duration(duration, caps)
     options: BaseModel = validate(spec.options, request.options, owner=caps.display_name)
     job = RenderJob(
@@ -121,6 +142,35 @@ def prepare(request: SongRequest) -> Prepared:
         metadata={k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None},
     )
     return Prepared(spec=spec, job=job, warnings=warnings)
+
+
+def format_preview(request: SongRequest) -> FormatResult:
+    """Exactly the lyrics and style the chosen model would receive, with fixes and errors."""
+    caps = registry.get_spec(request.backend).capabilities
+    return format_lyrics(
+        request.lyrics, caps.lyric_dialect, style=request.style, duration_s=request.duration,
+        instrumental=request.instrumental, bpm=request.bpm, language=request.language,
+    )
+
+
+# LeVo-style models stop by themselves; the duration is only their ceiling, so it gets headroom
+# over the lyric-based estimate instead of cutting the last chorus.
+LYRIC_LENGTH_HEADROOM = 1.15
+
+
+def default_duration(caps: Capabilities, estimated_seconds: float) -> float:
+    """No duration given: follow the lyrics when there are any, else the backend's default."""
+    if estimated_seconds <= 0:
+        return caps.default_duration_s
+    want = estimated_seconds * (LYRIC_LENGTH_HEADROOM if caps.duration_follows_lyrics else 1.0)
+    return float(min(caps.max_duration_s, max(caps.min_duration_s, math.ceil(want))))
+
+
+def _summarise(lines: list[str], label: str, keep: int = 8) -> list[str]:
+    out = [f"{label}: {line}" for line in lines[:keep]]
+    if len(lines) > keep:
+        out.append(f"{label}: and {len(lines) - keep} more changes")
+    return out
 
 
 def check_output(out: Path) -> None:
@@ -166,6 +216,9 @@ class Studio:
 
     def __init__(self, cache: registry.BackendCache | None = None) -> None:
         self.cache = cache or registry.BackendCache()
+        # The takes of the last generate() in memory (codes, stems) for callers that want more
+        # than the files, e.g. --dump-tokens.
+        self.last_takes: list[Take] = []
 
     def render(
         self,
@@ -174,6 +227,7 @@ class Studio:
         weights: str | None = None,
         device=None,
         progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
         prepared = prepare(request)
         timings: dict[str, float] = {}
@@ -182,6 +236,7 @@ class Studio:
         backend = self.cache.get(
             request.backend, weights, device=device,
             on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)),
+            **(load_options or {}),
         )
         timings["load"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -197,11 +252,15 @@ class Studio:
         weights: str | None = None,
         device=None,
         progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
     ) -> SongResult:
         started = time.perf_counter()
         prepare(request)  # fail on bad input before touching the disk or the GPU
         check_output(out)
-        prepared, takes, _ = self.render(request, weights=weights, device=device, progress=progress)
+        prepared, takes, _ = self.render(
+            request, weights=weights, device=device, progress=progress, load_options=load_options
+        )
+        self.last_takes = takes
         paths = take_paths(out, request, prepared.job.seeds)
         progress(ProgressEvent("saving", 0, len(takes)))
         results = []

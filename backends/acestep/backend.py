@@ -20,7 +20,8 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import devices, weights
+from studio import devices
+from studio import weights as weights_source
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,18 @@ class AceStepBackend:
     @classmethod
     def load(
         cls,
-        weights_location: str | None = None,
-        device: devices.DeviceInfo | None = None,
+        weights: str | None = None,
+        device: devices.DeviceInfo | str | None = None,
         on_progress: Any = None,
+        **_: Any,
     ) -> AceStepBackend:
         from diffusers import AceStepPipeline
 
         quiet_libraries()
         caps = SPEC.capabilities
-        location = weights.choose(weights_location, caps.weights_env, caps.default_weights)
-        folder = weights.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
-        info = device or devices.detect()
+        location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
+        folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
+        info = devices.as_device_info(device)
         dtype = info.dtype_name(caps.dtype_per_device)
         try:
             pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(dtype))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,10 +70,13 @@ def availability() -> Availability:
     return Availability.yes()
 
 
-def _load(weights: str | None = None, device: str | None = None, **kwargs) -> Backend:
+def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = False, **_: Any) -> Backend:
+    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
     from backends.heartmula.backend import load
+    from studio import devices
 
-    return load(weights=weights, device=device, **kwargs)
+    info = devices.as_device_info(device)
+    return load(weights=weights, device=info.torch_device, low_memory=low_memory)
 
 
 CAPABILITIES = Capabilities(
@@ -89,6 +93,7 @@ CAPABILITIES = Capabilities(
     sample_rate=48000,
     channels=2,
     lyric_dialect=LyricDialect.HEARTMULA,
+    dumps_tokens=True,
     # Prompt and song share the backbone's 8192 positions; 240 s uses 3001 of them.
     max_lyrics_chars=6000,
     max_style_chars=512,

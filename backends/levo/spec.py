@@ -123,10 +123,26 @@ def availability() -> Availability:
     return Availability.yes()
 
 
-def _load(weights: str | None = None, **kwargs: Any) -> Backend:
+def _load(
+    weights: str | None = None,
+    device: Any = None,
+    *,
+    runtime: str | None = None,
+    low_memory: bool | None = None,
+    **_: Any,
+) -> Backend:
+    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
     from backends.levo.backend import LevoBackend
+    from studio import devices
 
-    return LevoBackend.load(weights=weights, **kwargs)
+    info = devices.as_device_info(device)
+    return LevoBackend.load(
+        weights=weights,
+        runtime=runtime,
+        device=info.torch_device,
+        dtype=info.dtype_name(CAPABILITIES.dtype_per_device),
+        low_memory=low_memory,
+    )
 
 
 CAPABILITIES = Capabilities(
@@ -144,6 +160,7 @@ CAPABILITIES = Capabilities(
     sample_rate=48000,
     channels=2,
     lyric_dialect=LyricDialect.LEVO2,
+    dumps_tokens=True,
     # The lyric conditioner keeps 600 Qwen2 tokens and the style one 100; these character caps
     # keep typical English and Chinese text under those limits.
     max_lyrics_chars=1500,
