@@ -27,7 +27,9 @@ def true_seconds(req: PlanInput, rng: random.Random, noise: float = 0.03) -> dic
     for name, c in TRUE.items():
         count = 1 if name == "load" else req.takes
         base = count * (
-            c.fixed + c.per_step_per_audio_second * (req.steps or 0) * req.duration_s + c.per_audio_second * req.duration_s
+            c.fixed
+            + c.per_step_per_audio_second * (req.steps or 0) * req.duration_s
+            + c.per_audio_second * req.duration_s
         )
         out[name] = base * (1 + rng.uniform(-noise, noise))
     return out
@@ -35,7 +37,11 @@ def true_seconds(req: PlanInput, rng: random.Random, noise: float = 0.03) -> dic
 
 def sweep(n: int, rng: random.Random) -> list[PlanInput]:
     return [
-        PlanInput(duration_s=rng.choice([15, 30, 60, 120, 200]), steps=rng.choice([4, 8, 16]), takes=rng.choice([1, 2]))
+        PlanInput(
+            duration_s=rng.choice([15, 30, 60, 120, 200]),
+            steps=rng.choice([4, 8, 16]),
+            takes=rng.choice([1, 2]),
+        )
         for _ in range(n)
     ]
 

@@ -109,7 +109,9 @@ def test_blackwell_large_slice_factor():
     assert res.declared_s == math.ceil(res.needed_s / 1.5)
     assert res.quota_s == scheduled_seconds(res.declared_s, 1.5) >= res.needed_s
     # clamped: what spaces schedules stays under the cap
-    huge = reserve(estimate(caps, PlanInput(duration_s=240, steps=64), Z, speed_factor=1.5), limits, slice_factor=1.5)
+    huge = reserve(
+        estimate(caps, PlanInput(duration_s=240, steps=64), Z, speed_factor=1.5), limits, slice_factor=1.5
+    )
     assert huge.declared_s == 80 and scheduled_seconds(huge.declared_s, 1.5) <= 120
 
 

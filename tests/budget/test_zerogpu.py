@@ -33,7 +33,7 @@ class RecordingSpaces:
         self.task_calls: list[tuple[tuple, dict]] = []
         self.abort_next = 0
 
-    def GPU(self, task=None, *, duration=None, size=None):  # noqa: N802 - spaces' own name
+    def GPU(self, task=None, *, duration=None, size=None):
         def wrap(fn):
             self.gpu_calls.append({"duration": duration, "size": size, "fn": fn})
 
