@@ -25,7 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.base import CostModel, ProgressEvent, StageCost
-from studio.budget.estimate import MAX_MARGIN, MIN_MARGIN, PlanInput, active_stages, features, stage_seconds
+from studio.budget.estimate import (
+    MAX_MARGIN,
+    MIN_MARGIN,
+    PlanInput,
+    active_stages,
+    canonical_stage,
+    features,
+    stage_seconds,
+)
 
 FILE_NAME = "budget_calibration.json"
 FORMAT_VERSION = 1
@@ -145,6 +153,7 @@ class Calibration:
             for stage, seconds in measured.items():
                 if not (seconds > 0 and math.isfinite(seconds)):
                     continue
+                stage = canonical_stage(stage)
                 key = stage if stage in active else by_base.get(stage)
                 if key is None:
                     continue

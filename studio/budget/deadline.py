@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
-from studio.budget.estimate import Estimate, stage_base
+from studio.budget.estimate import Estimate, canonical_stage, stage_base
 
 # Stages whose output so far is still a song (frames of audio tokens), so they may end early.
 PARTIAL_STAGES = frozenset({"lm"})
@@ -115,6 +115,7 @@ class Deadline:
             return 0.0
         names = [n for n in self.estimate.stages if stage_base(n) != "load"]
         bases = [stage_base(n) for n in names]
+        stage = canonical_stage(stage)
         base = stage_base(stage)
         if stage in names:
             after = names[names.index(stage) + 1 :]
@@ -132,7 +133,7 @@ class Deadline:
         if event.done > 0:
             return (now - self._stage_start) / event.done
         if self.estimate is not None and event.total > 0:
-            seconds = self.estimate.stages.get(event.stage)
+            seconds = self.estimate.stages.get(canonical_stage(event.stage))
             if seconds is None:
                 matches = [
                     v for k, v in self.estimate.stages.items() if stage_base(k) == stage_base(event.stage)

@@ -67,8 +67,24 @@ def cost_model(caps: Capabilities, device: DeviceClass) -> CostModel:
     return model
 
 
+# Progress-event stage names some backends use, mapped to the cost model's stage names.
+STAGE_ALIASES: dict[str, str] = {
+    "loading": "load",
+    "planning": "plan",
+    "generating": "lm",
+    "rendering": "diffusion",
+    "denoising": "diffusion",
+    "decoding": "decode",
+}
+
+
+def canonical_stage(name: str) -> str:
+    """The cost-model stage a progress event's stage name refers to."""
+    return STAGE_ALIASES.get(name, name)
+
+
 def stage_base(name: str) -> str:
-    return name.partition(":")[0]
+    return canonical_stage(name).partition(":")[0]
 
 
 def active_stages(model: CostModel, req: PlanInput, backend: str = "") -> list[str]:

@@ -151,3 +151,11 @@ def test_stage_timer_measures_from_events():
     timer(ProgressEvent("decode", 0, 1))
     t[0] += 2.0
     assert timer.finish() == pytest.approx({"diffusion": 4.0, "decode": 2.5})
+
+
+def test_alias_stage_names_are_recorded_under_cost_names():
+    store = Calibration()
+    keys = store.record(
+        "diffy", DEVICE, DIFFUSION, PlanInput(duration_s=60, steps=8), {"rendering": 5.0, "decoding": 4.0}
+    )
+    assert keys == ["diffusion", "decode"]

@@ -165,3 +165,15 @@ def test_real_clock_slowed_loop_stops_mid_way():
             done = i
             deadline(ProgressEvent("diffusion", i, 10))
     assert info.value.done == done < 10
+
+
+def test_backend_stage_names_are_understood():
+    """ACE-Step's backend reports "rendering"/"decoding"; the cost model says diffusion/decode."""
+    clock = FakeClock()
+    deadline = Deadline(14.0, EST, clock=clock)
+    with pytest.raises(DeadlineExceeded) as info:
+        for i in range(1, 9):
+            clock.now += 3.0
+            deadline(ProgressEvent("rendering", i, 8))
+    assert "rendering step" in str(info.value)
+    assert deadline._later_s("rendering") == pytest.approx(1.0 * 1.2)  # decode, with margin
