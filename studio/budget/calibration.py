@@ -47,6 +47,11 @@ FEW_SAMPLES = 3
 FEW_SAMPLES_MARGIN = 1.3
 
 _TERMS = ("per_step_per_audio_second", "per_audio_second", "per_frame")
+# Scale of the per-audio-second term added to diffusion stages: that many steps' worth.
+NUISANCE_STEPS = 8
+# The quadratic term is scaled so that 1x would double the per-step cost of a song this long.
+QUADRATIC = True
+QUADRATIC_REF_S = 240.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,17 @@ class FittedStage:
     cost: StageCost
     samples: int
     margin: float
+    # Seconds per (step x audio second^2): attention makes long diffusion steps cost more than
+    # linearly. StageCost has no such term, so the calibrated fit keeps it here.
+    per_step_per_audio_second_sq: float = 0.0
+
+    def seconds(self, x: tuple[float, float, float, float]) -> float:
+        return stage_seconds(self.cost, x) + self.per_step_per_audio_second_sq * _quadratic(x)
+
+
+def _quadratic(x: tuple[float, float, float, float]) -> float:
+    """count x steps x duration^2, from the feature vector (count, count*steps*dur, count*dur, ...)."""
+    return x[1] * x[2] / x[0] if x[0] > 0 else 0.0
 
 
 def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> FittedStage | None:
@@ -71,38 +87,48 @@ def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> Fitted
     from scipy.optimize import nnls
 
     seed_coefs = [getattr(seed, t) for t in _TERMS]
-    active = [i for i, c in enumerate(seed_coefs) if c > 0]
+    # (term index, reference coefficient, prior target multiplier). The seed's own terms start at
+    # 1x. A diffusion stage also gets a per-audio-second term the seed may lack (latents, text
+    # encoding and schedulers cost in proportion to length, not steps), starting at 0.
+    terms = [(i, c, 1.0) for i, c in enumerate(seed_coefs) if c > 0]
+    if seed_coefs[0] > 0 and seed_coefs[1] == 0 and seed_coefs[2] == 0:
+        terms.append((1, seed_coefs[0] * NUISANCE_STEPS, 0.0))
+    quad = QUADRATIC if seed_coefs[0] > 0 else None
     n = len(samples)
     fixed_scale = max(seed.fixed, 1.0)
     rows: list[list[float]] = []
     rhs: list[float] = []
     for age, s in enumerate(reversed(samples)):
         w = math.sqrt(RECENCY**age) / max(s.seconds, 1e-3)
-        rows.append([w * s.x[0]] + [w * s.x[i + 1] * seed_coefs[i] for i in active])
+        row = [w * s.x[0]] + [w * s.x[i + 1] * ref for i, ref, _ in terms]
+        if quad is not None:
+            row.append(w * _quadratic(s.x) * seed_coefs[0] / QUADRATIC_REF_S)
+        rows.append(row)
         rhs.append(w * s.seconds)
+    width = 1 + len(terms) + (quad is not None)
     prior = math.sqrt(PRIOR_WEIGHT)
-    rows.append([prior / fixed_scale] + [0.0] * len(active))
+    rows.append([prior / fixed_scale] + [0.0] * (width - 1))
     rhs.append(prior * seed.fixed / fixed_scale)
-    for j in range(len(active)):
-        row = [0.0] * (1 + len(active))
+    targets = [t for _, _, t in terms] + ([0.0] if quad is not None else [])
+    for j, target in enumerate(targets):
+        row = [0.0] * width
         row[1 + j] = prior
         rows.append(row)
-        rhs.append(prior)
+        rhs.append(prior * target)
     theta, _ = nnls(np.asarray(rows, dtype=float), np.asarray(rhs, dtype=float))
     coefs = dict.fromkeys(_TERMS, 0.0)
-    for j, i in enumerate(active):
-        coefs[_TERMS[i]] = float(theta[1 + j]) * seed_coefs[i]
+    for j, (i, ref, _) in enumerate(terms):
+        coefs[_TERMS[i]] += float(theta[1 + j]) * ref
+    sq = float(theta[-1]) * seed_coefs[0] / QUADRATIC_REF_S if quad is not None else 0.0
     where = f" on {label}" if label else ""
     cost = StageCost(fixed=float(theta[0]), **coefs, source=f"calibrated from {n} measured run(s){where}")
+    fitted = FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, per_step_per_audio_second_sq=sq)
     if n < FEW_SAMPLES:
-        margin = FEW_SAMPLES_MARGIN
-    else:
-        recent = samples[-8:]
-        worst_short = max(
-            (s.seconds - stage_seconds(cost, s.x)) / max(stage_seconds(cost, s.x), 1e-6) for s in recent
-        )
-        margin = min(MAX_MARGIN, max(MIN_MARGIN, 1.0 + max(0.0, worst_short) + 0.05))
-    return FittedStage(cost=cost, samples=n, margin=margin)
+        return fitted
+    recent = samples[-8:]
+    worst_short = max((s.seconds - fitted.seconds(s.x)) / max(fitted.seconds(s.x), 1e-6) for s in recent)
+    margin = min(MAX_MARGIN, max(MIN_MARGIN, 1.0 + max(0.0, worst_short) + 0.05))
+    return FittedStage(cost=cost, samples=n, margin=margin, per_step_per_audio_second_sq=sq)
 
 
 class Calibration:

@@ -166,7 +166,7 @@ def estimate(
         x = features(name, model, req)
         fitted = calibration.fitted(caps.name, name, seed) if calibration is not None else None
         if fitted is not None:
-            stages[name] = stage_seconds(fitted.cost, x)
+            stages[name] = fitted.seconds(x)
             margins[name] = fitted.margin
             sources[name] = fitted.cost.source
             calibrated.append(name)

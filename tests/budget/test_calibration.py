@@ -159,3 +159,21 @@ def test_alias_stage_names_are_recorded_under_cost_names():
         "diffy", DEVICE, DIFFUSION, PlanInput(duration_s=60, steps=8), {"rendering": 5.0, "decoding": 4.0}
     )
     assert keys == ["diffusion", "decode"]
+
+
+def test_quadratic_length_cost_is_learned():
+    """Attention makes a long song's steps dearer than linear; the fit carries a steps x length^2 term."""
+    caps = make_caps()
+    store = Calibration()
+
+    def truth(d: float, s: int) -> float:
+        return s * (0.01 * d + 0.0001 * d * d)
+
+    for d, s in [(20, 8), (240, 8), (60, 16), (120, 4), (200, 12), (30, 8)]:
+        store.record(
+            caps.name, DEVICE, DIFFUSION, PlanInput(duration_s=d, steps=s), {"diffusion": truth(d, s)}
+        )
+    view = store.for_device(DEVICE)
+    for d, s in [(90, 8), (180, 16), (240, 4)]:
+        got = estimate(caps, PlanInput(duration_s=d, steps=s), Z, view).stages["diffusion"]
+        assert got == pytest.approx(truth(d, s), rel=0.03)
