@@ -125,9 +125,8 @@ class SyntheticWorkload:
 
 def real_backend(name: str, weights: str) -> tuple[Capabilities, Callable[[PlanInput, ProgressFn], None]]:
     """A backend from the registry, rendering a short fixed lyric at each request's settings."""
-    from studio.registry import BackendCache, get_spec
-
     from backends.base import RenderJob
+    from studio.registry import BackendCache, get_spec
 
     spec = get_spec(name)
     backend = BackendCache().get(name, weights)

@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.backends",
     "studio.commands.generate",
     "studio.lyrics.cli",
+    "studio.budget.cli",
 )
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from backends.base import (
     BackendSpec,
     Capabilities,
+    DeviceClass,
     Input,
     ProgressEvent,
     ProgressFn,
@@ -26,6 +27,10 @@ from backends.base import (
     no_progress,
 )
 from studio import registry
+from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, default_tier, preflight, tier_limits
+from studio.budget.calibration import Calibration, StageTimer
+from studio.budget.tiers import Tier
+from studio.budget.zerogpu import slice_factor
 from studio.errors import validate
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
@@ -173,6 +178,61 @@ def _summarise(lines: list[str], label: str, keep: int = 8) -> list[str]:
     return out
 
 
+_CALIBRATIONS: dict[Path, Calibration] = {}
+
+
+def calibration() -> Calibration:
+    """One calibration store per state folder, shared by every request in this process."""
+    from studio.budget.calibration import FILE_NAME
+    from studio.paths import state_dir
+
+    path = state_dir() / FILE_NAME
+    if path not in _CALIBRATIONS:
+        _CALIBRATIONS[path] = Calibration(path)
+    return _CALIBRATIONS[path]
+
+
+def plan_input(prepared: Prepared) -> PlanInput:
+    """The parts of a prepared request that decide its GPU cost."""
+    return PlanInput(
+        duration_s=prepared.job.duration_s,
+        steps=getattr(prepared.job.options, "steps", None),
+        takes=len(prepared.job.seeds),
+    )
+
+
+def budget_context(tier: str | None = None, quota_left_s: float | None = None) -> BudgetContext:
+    """Prices for this process's device, the visitor's tier and this machine's calibration."""
+    from studio import devices
+
+    info = devices.detect()
+    chosen = Tier(tier) if tier else default_tier()
+    # A ZeroGPU tier is priced on ZeroGPU figures wherever the question is asked (e.g. `plan` on a laptop).
+    kind = DeviceClass.ZEROGPU if chosen.on_zerogpu else info.kind
+    return BudgetContext(kind, tier_limits(chosen), calibration().for_device(info.name), slice_factor(), quota_left_s)
+
+
+def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
+         quota_left_s: float | None = None) -> Preflight:
+    """The budget guard's decision for a request, before any GPU time is spent."""
+    prepared = prepare(request)
+    others = [s.capabilities for s in registry.all_specs() if s.availability().ok]
+    return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
+                     fit=fit, others=others)
+
+
+def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
+    """Feed one run's measured stage times to the calibration (persisted per device name)."""
+    from studio import devices
+
+    info = devices.detect()
+    caps = prepared.spec.capabilities
+    model = caps.cost.get(info.kind)
+    if model is None:
+        return
+    calibration().record(caps.name, info.name, model, plan_input(prepared), measured)
+
+
 def check_output(out: Path) -> None:
     """Fail before any GPU time is spent if the songs could not be saved."""
     folder = out.parent if out.suffix else out
@@ -228,8 +288,20 @@ class Studio:
         device=None,
         progress: ProgressFn = no_progress,
         load_options: dict | None = None,
+        budget: Reservation | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
+        """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
+        runs out; measured stage times feed the calibration either way."""
         prepared = prepare(request)
+        if budget is not None:
+            progress = budget.deadline(progress)
+        timer = StageTimer()
+        user_progress = progress
+
+        def progress(event: ProgressEvent) -> None:
+            timer(event)
+            user_progress(event)
+
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         progress(ProgressEvent("loading", 0, 1, f"loading {prepared.spec.capabilities.display_name}"))
@@ -242,6 +314,7 @@ class Studio:
         t1 = time.perf_counter()
         takes = backend.render(prepared.job, progress)
         timings["render"] = time.perf_counter() - t1
+        record_timings(prepared, {**timer.finish(), "load": timings["load"]})
         return prepared, takes, timings
 
     def generate(

@@ -8,6 +8,7 @@ import importlib.util
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
+from studio.budget.costs import SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
@@ -69,6 +70,7 @@ CAPABILITIES = Capabilities(
     weights_env=WEIGHTS_ENV,
     languages=tuple(LANGUAGES),
     tasks=("text2music",),
+    cost=SEED_COSTS["acestep"],
 )
 
 

@@ -14,12 +14,11 @@ from backends.base import (
     Backend,
     BackendSpec,
     Capabilities,
-    CostModel,
     DeviceClass,
     Input,
     LyricDialect,
-    StageCost,
 )
+from studio.budget.costs import SEED_COSTS
 
 WEIGHTS_ENV = "STUDIO_HEARTMULA_WEIGHTS"
 DEFAULT_WEIGHTS = "HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
@@ -37,7 +36,6 @@ CODEC_DTYPE = "float32"
 # Upstream's example caps songs at 240 000 ms; the LM may end earlier on its own (EOS).
 MAX_DURATION_S = 240.0
 
-_LM_ON_GPU = StageCost(per_frame=1 / 16, source="issue 9: upstream reports ~16 frames/s on an RTX 4090")
 
 
 class HeartMuLaOptions(BaseModel):
@@ -105,10 +103,7 @@ CAPABILITIES = Capabilities(
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,
     duration_follows_lyrics=True,
-    cost={
-        DeviceClass.CUDA: CostModel(stages={"lm": _LM_ON_GPU}, frame_rate_hz=12.5),
-        DeviceClass.ZEROGPU: CostModel(stages={"lm": _LM_ON_GPU}, frame_rate_hz=12.5),
-    },
+    cost=SEED_COSTS["heartmula"],
 )
 
 SPEC = BackendSpec(

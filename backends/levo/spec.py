@@ -14,12 +14,11 @@ from backends.base import (
     Backend,
     BackendSpec,
     Capabilities,
-    CostModel,
     DeviceClass,
     Input,
     LyricDialect,
-    StageCost,
 )
+from studio.budget.costs import SEED_COSTS
 
 DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
 DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
@@ -181,21 +180,7 @@ CAPABILITIES = Capabilities(
     weights_env=MODEL_ENV,
     duration_follows_lyrics=True,
     tasks=("text2music",),
-    cost={
-        DeviceClass.CUDA: CostModel(
-            frame_rate_hz=25.0,
-            stages={
-                "load": StageCost(fixed=60.0, source="estimate"),
-                # Upstream RTF 0.82 for v2-large on an H20 (LM + decoder together).
-                "lm": StageCost(
-                    per_audio_second=0.7, source="upstream README RTF 0.82 (H20), split estimate"
-                ),
-                "decode": StageCost(
-                    per_audio_second=0.12, source="upstream README RTF 0.82 (H20), split estimate"
-                ),
-            },
-        ),
-    },
+    cost=SEED_COSTS["levo2"],
 )
 
 SPEC = BackendSpec(

@@ -97,10 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         raise StudioError(f"`--takes` must be <= {caps.max_takes} for {caps.display_name}, got {args.takes}.")
     tier = Tier(args.tier) if args.tier else default_tier()
     limits = tier_limits(tier)
-    if args.device:
-        device = DeviceClass(args.device)
-    else:
-        device = DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
+    device = DeviceClass(args.device) if args.device else DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
     uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
     steps = args.steps if args.steps is not None else (DEFAULT_STEPS.get(caps.name) if uses_steps else None)
     req = PlanInput(

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import Capabilities, CostModel, DeviceClass, StageCost, StudioError
-from studio.budget.costs import SEED_COSTS
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from studio.budget.calibration import DeviceCalibration
@@ -58,7 +57,7 @@ class Estimate(BaseModel):
 
 def cost_model(caps: Capabilities, device: DeviceClass) -> CostModel:
     """The backend's declared cost model on ``device``, falling back to the seed table."""
-    model = caps.cost.get(device) or SEED_COSTS.get(caps.name, {}).get(device)
+    model = caps.cost.get(device)
     if model is None:
         raise StudioError(
             f"No cost figures for {caps.display_name} on {device.value}; the time budget cannot be "
