@@ -60,11 +60,11 @@ def build_tokenizer(fixtures_dir: Path, vocab_size: int = 1500):
     )
     tok.train_from_iterator(_corpus(fixtures_dir), trainer)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
-    tok.add_tokens(
-        [AddedToken(f"<|audio_code_{i}|>", normalized=False) for i in range(AUDIO_CODE_TOKENS)]
-    )
+    tok.add_tokens([AddedToken(f"<|audio_code_{i}|>", normalized=False) for i in range(AUDIO_CODE_TOKENS)])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = (fixtures_dir / "acestep_planner" / "chatml_minimal.jinja").read_text(encoding="utf-8")
+    fast.chat_template = (fixtures_dir / "acestep_planner" / "chatml_minimal.jinja").read_text(
+        encoding="utf-8"
+    )
     return fast
 
 

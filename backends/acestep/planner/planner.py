@@ -117,6 +117,11 @@ class Plan:
         return len(audio_code_values(self.audio_codes))
 
     @property
+    def audio_seconds(self) -> float | None:
+        """The song's length: the codes decide it when there are codes."""
+        return self.code_count / CODES_PER_SECOND if self.audio_codes else self.duration
+
+    @property
     def metadata(self) -> dict[str, Any]:
         return {
             "bpm": self.bpm,
@@ -323,9 +328,9 @@ def run_plan(
         final_duration = float(duration)
     elif (lm_duration := _positive_int(metadata.get("duration"))) is not None:
         final_duration = float(lm_duration)
-    elif codes:
-        final_duration = len(audio_code_values(codes)) / CODES_PER_SECOND
     else:
+        # Nobody chose a length: the DiT takes it from the codes (see ``Plan.audio_seconds``) and,
+        # like upstream, its text prompt says "30 seconds".
         final_duration = None
     return Plan(
         caption=lm_caption if isinstance(lm_caption, str) and lm_caption.strip() else caption,
