@@ -14,10 +14,10 @@ def _t2m_cases(planner_cases):
 
 def test_instructions_match_upstream_constants(planner_cases):
     constants = planner_cases["constants"]
-    assert prompts.TEXT2MUSIC_INSTRUCTION == constants["DEFAULT_LM_INSTRUCTION"]
-    assert prompts.INSPIRATION_INSTRUCTION == constants["DEFAULT_LM_INSPIRED_INSTRUCTION"]
-    assert prompts.REWRITE_INSTRUCTION == constants["DEFAULT_LM_REWRITE_INSTRUCTION"]
-    assert prompts.UNDERSTAND_INSTRUCTION == constants["DEFAULT_LM_UNDERSTAND_INSTRUCTION"]
+    assert constants["DEFAULT_LM_INSTRUCTION"] == prompts.TEXT2MUSIC_INSTRUCTION
+    assert constants["DEFAULT_LM_INSPIRED_INSTRUCTION"] == prompts.INSPIRATION_INSTRUCTION
+    assert constants["DEFAULT_LM_REWRITE_INSTRUCTION"] == prompts.REWRITE_INSTRUCTION
+    assert constants["DEFAULT_LM_UNDERSTAND_INSTRUCTION"] == prompts.UNDERSTAND_INSTRUCTION
 
 
 def test_text2music_prompts_equal_every_case(planner_cases):

@@ -124,7 +124,7 @@ class ScriptedLM(torch.nn.Module):
             rows = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask, strict=True)]
             self._prompt_len = [len(r) for r in rows]
         else:
-            rows = [r + [int(t)] for r, t in zip(past_key_values, input_ids[:, -1].tolist(), strict=True)]
+            rows = [[*r, int(t)] for r, t in zip(past_key_values, input_ids[:, -1].tolist(), strict=True)]
         logits = torch.zeros(len(rows), 1, self.vocab_size)
         for b, row in enumerate(rows):
             prompt = self.tok.decode(row[: self._prompt_len[b]], skip_special_tokens=False)
