@@ -26,9 +26,11 @@ Differences from upstream, on purpose:
   name ("eyscale:"). Here genres is free text (no codes, no backticks, non-empty, at most
   ``genres_max_tokens``) and the newline moves the machine exactly once.
 * A numeric value with no legal continuation gets a forced newline instead of an all ``-inf`` row.
-* While the model writes a field name after the caption, audio codes stay masked, and a name that
-  is not one of the fields still to come sends the machine to the next field instead of jumping
-  back (upstream would jump to a skipped field such as ``language``).
+* After the caption, upstream lets the model write the next field name unconstrained (so it could
+  stop, emit codes, ramble, skip a field or jump to a skipped one such as ``language``). Here the
+  next field's name is forced, as after every other field; a model that writes it the usual way
+  produces the same text.
+* EOS is masked inside the caption and genres values: stopping there would lose every later field.
 """
 
 from __future__ import annotations
@@ -295,6 +297,7 @@ class MetadataConstraint:
         if name == "genres":
             out = _block(scores, v.tensor("all_codes", scores.device))
             out[v.backtick_id] = NEG_INF
+            self._block_stop(out)
             if not self.value_text.strip():
                 out[v.newline_id] = NEG_INF
             elif len(self.value_tokens) >= self.spec.genres_max_tokens:
@@ -325,11 +328,23 @@ class MetadataConstraint:
                 # An unindented line: the caption is over and the model writes the next field name.
                 self.caption_ending = True
         if self.caption_ending:
-            return out
+            return _whitelist(scores, self._next_name_tokens())
         out[v.backtick_id] = NEG_INF
+        self._block_stop(out)
         if self.caption_tokens >= self.spec.caption_max_tokens:
             return _whitelist(scores, [v.newline_id])
         return out
+
+    def _block_stop(self, scores: torch.Tensor) -> None:
+        # Differs from upstream: an EOS inside the metadata block would lose every field after it.
+        scores[self.vocab.eos_id] = NEG_INF
+        if self.vocab.pad_id is not None:
+            scores[self.vocab.pad_id] = NEG_INF
+
+    def _next_name_tokens(self) -> list[int]:
+        """The token that continues ``pending_name`` towards ``"<next field>:"``."""
+        target = f"{self.fields[self.field_index + 1]}:"
+        return [self.vocab.single_token_prefix(target[len(self.pending_name) :])[0]]
 
     # -- consuming the picked token ----------------------------------------------------------
     def advance(self, token_id: int) -> None:
@@ -375,8 +390,8 @@ class MetadataConstraint:
             self.caption_after_newline = "\n" in text
             if self.caption_ending:
                 self.pending_name += text
-                if ":" in text:
-                    self._end_caption(self.pending_name.split(":", 1)[0].strip().lower())
+                if self.pending_name.endswith(":"):
+                    self._end_caption(self.pending_name[:-1])
             return
         if name == "genres":
             if "\n" in text:
@@ -392,11 +407,8 @@ class MetadataConstraint:
             self.value_text += text
 
     def _end_caption(self, written_name: str) -> None:
-        later = self.fields[self.field_index + 1 :]
-        if written_name in later:
-            self._goto_value(self.fields.index(written_name))
-        else:
-            self._goto_name(self.field_index + 1)
+        # The mask only lets the model spell the next field's name, so this is always that field.
+        self._goto_value(self.fields.index(written_name))
 
 
 class MetadataLogitsProcessor(LogitsProcessor):

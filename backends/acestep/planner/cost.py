@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from backends.acestep.planner.metadata import CODES_PER_SECOND, DURATION_RANGE
@@ -48,7 +47,7 @@ def estimate_planner_cost(
     """Upper estimate for ``Planner.plan``. Without a duration the planner picks one, so assume the
     longest it may pick."""
     seconds = DURATION_RANGE[1] if duration_s is None or duration_s <= 0 else duration_s
-    codes = target_code_count(math.ceil(seconds * CODES_PER_SECOND) / CODES_PER_SECOND) + CODES_SLACK
+    codes = target_code_count(seconds) + CODES_SLACK
     return PlannerCost(
         cot_tokens=COT_TOKENS if writes_metadata else 0,
         code_tokens=codes if writes_codes else 0,

@@ -71,6 +71,12 @@ class PlannerOptions(BaseModel):
     rewrite_caption: bool = Field(True, description="Give the DiT the planner's richer caption.")
     detect_language: bool = Field(True, description="Let the planner name the vocal language.")
     write_codes: bool = Field(True, description="Write the audio codes (off: metadata only).")
+    max_new_tokens: int | None = Field(
+        None,
+        ge=16,
+        le=3500,
+        description="Cap on free-text calls (metadata block, simple-mode lyrics); None is upstream's 3500.",
+    )
     max_duration: int = Field(
         DURATION_RANGE[1],
         ge=DURATION_RANGE[0],
@@ -232,7 +238,7 @@ def cot_call(caption: str, lyrics: str, given: Mapping[str, Any], options: Plann
             injected={key: str(value) for key, value in given.items()},
             max_duration=options.max_duration,
         ),
-        max_new_tokens=FREE_TEXT_TOKEN_CAP,
+        max_new_tokens=options.max_new_tokens or FREE_TEXT_TOKEN_CAP,
     )
 
 
@@ -254,7 +260,9 @@ def codes_call(
         spec=ConstraintSpec(
             phase="codes", skip_caption=True, skip_language=True, skip_genres=False, target_codes=target
         ),
-        max_new_tokens=target + 10 if target is not None else FREE_TEXT_TOKEN_CAP,
+        max_new_tokens=(target + 10)
+        if target is not None
+        else (options.max_new_tokens or FREE_TEXT_TOKEN_CAP),
     )
 
 
@@ -271,7 +279,7 @@ def describe_call(text: str, instrumental: bool, language: str | None, options: 
         spec=ConstraintSpec(
             phase="understand", skip_genres=False, injected=injected, max_duration=options.max_duration
         ),
-        max_new_tokens=FREE_TEXT_TOKEN_CAP,
+        max_new_tokens=options.max_new_tokens or FREE_TEXT_TOKEN_CAP,
     )
 
 
