@@ -33,6 +33,10 @@ def test_plan_writes_metadata_and_exact_code_count(tiny_planner):
     assert plan.outputs[1].endswith("<|im_end|>")
     assert plan.calls[1].prompt.endswith(plan.cot + "\n\n")
     assert {e.stage for e in events} == {"plan"} and events[-1].done == 37  # 36 codes + EOS
+    # The pipeline's own parser reads the same codes back.
+    from diffusers.pipelines.ace_step.pipeline_ace_step import _parse_audio_code_string
+
+    assert _parse_audio_code_string(plan.audio_codes, MAX_AUDIO_CODE) == audio_code_values(plan.audio_codes)
     kwargs = plan.dit_kwargs()
     assert kwargs["audio_duration"] == 7.3 and kwargs["prompt"] == "dreamy synth pop"
     assert kwargs["vocal_language"] == meta["language"]
@@ -122,6 +126,8 @@ def test_describe_cli(tiny_planner_dir, capsys):
             "cpu",
             "--language",
             "ja",
+            "--max-new-tokens",
+            "400",
         ]
     )
     assert args.handler(args) == 0
@@ -150,8 +156,8 @@ def test_checkpoint_names():
         resolve_checkpoint("not a model")
 
 
-def test_unloaded_planner_says_so(tiny_planner_dir):
-    planner = Planner.load(str(tiny_planner_dir), device="cpu")
+def test_unloaded_planner_says_so(tiny_planner):
+    planner = Planner(tiny_planner.model, tiny_planner.tokenizer)
     planner.unload()
     with pytest.raises(StudioError, match="unloaded"):
         planner.describe("x")

@@ -29,18 +29,32 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--instrumental", action="store_true", help="ask for an instrumental piece")
     parser.add_argument("--language", default=None, help="vocal language code to use, e.g. en, zh, ja")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="cap on generated tokens (default 3500, upstream's)"
+    )
     parser.set_defaults(handler=run_describe)
     return parser
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    from backends.acestep.planner.planner import Planner
+    from pydantic import ValidationError
 
+    from backends.acestep.planner.planner import Planner, PlannerOptions
+
+    try:
+        options = PlannerOptions(max_new_tokens=args.max_new_tokens)
+    except ValidationError:
+        print("error: --max-new-tokens must be between 16 and 3500", file=sys.stderr)
+        return 2
     try:
         planner = Planner.load(args.weights or args.planner, device=args.device)
         try:
             draft = planner.describe(
-                args.text, instrumental=args.instrumental, language=args.language, seed=args.seed
+                args.text,
+                instrumental=args.instrumental,
+                language=args.language,
+                seed=args.seed,
+                options=options,
             )
         finally:
             planner.unload()
