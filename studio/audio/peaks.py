@@ -56,7 +56,8 @@ def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -
     samples = audio.shape[-1]
     lo, hi = max(0, start - CONTEXT), min(samples, stop + CONTEXT)
     segment = np.asarray(audio[:, lo:hi], dtype=np.float32)
-    upsampled = np.abs(resample_poly(segment, oversample, 1, axis=-1, window=_interpolation_filter(oversample)))
+    kernel = _interpolation_filter(oversample)
+    upsampled = np.abs(resample_poly(segment, oversample, 1, axis=-1, window=kernel))
     magnitude = upsampled[0] if upsampled.shape[0] == 1 else upsampled.max(axis=0)
 
     count = stop - start
