@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.generate",
     "studio.lyrics.cli",
     "studio.budget.cli",
+    "backends.acestep.planner.cli",
 )
 
 

@@ -198,6 +198,7 @@ def plan_input(prepared: Prepared) -> PlanInput:
         duration_s=prepared.job.duration_s,
         steps=getattr(prepared.job.options, "steps", None),
         takes=len(prepared.job.seeds),
+        planner=None if getattr(prepared.job.options, "planner", "off") == "off" else prepared.job.options.planner,
     )
 
 

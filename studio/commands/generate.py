@@ -48,7 +48,7 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
 
 
 # Option flags shared by the backends that take them; the backend's Options model validates them.
-BACKEND_FLAGS = ("steps", "shift", "mode", "top_k", "top_p", "temperature", "cfg", "low_memory")
+BACKEND_FLAGS = ("steps", "shift", "planner", "mode", "top_k", "top_p", "temperature", "cfg", "low_memory")
 
 
 def dump_tokens(path: Path, takes: list) -> list[Path]:
@@ -146,6 +146,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verbatim", action="store_true", help="send lyrics and style exactly as given (no formatter)")
     p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
     p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
+    p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")
     p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"], help="LeVo 2 output mode")
     p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens (LeVo 2, HeartMuLa)")
     p.add_argument("--top-p", type=float, help="nucleus sampling instead of top-k when > 0 (LeVo 2)")
