@@ -13,7 +13,9 @@ def _fade(samples: int, sample_rate: int, fade_s: float = 0.01) -> np.ndarray:
     return ramp
 
 
-def band_noise(seconds: float, level: float, *, seed: int = 0, sample_rate: int = SR, cutoff: float = 16000.0):
+def band_noise(
+    seconds: float, level: float, *, seed: int = 0, sample_rate: int = SR, cutoff: float = 16000.0
+):
     """Stereo noise band-limited like mastered music (nothing much above ``cutoff``)."""
     rng = np.random.default_rng(seed)
     samples = int(seconds * sample_rate)

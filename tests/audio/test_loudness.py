@@ -45,7 +45,12 @@ def test_clip_shorter_than_a_gating_block_is_one_ungated_block():
 
 @pytest.mark.parametrize(
     "audio",
-    [np.zeros((2, 48000)), np.full((2, 48000), 1e-6) * np.sin(np.arange(48000)), band_noise(0.005, 0.3), np.zeros((2, 0))],
+    [
+        np.zeros((2, 48000)),
+        np.full((2, 48000), 1e-6) * np.sin(np.arange(48000)),
+        band_noise(0.005, 0.3),
+        np.zeros((2, 0)),
+    ],
     ids=["silence", "below-absolute-gate", "5-ms", "empty"],
 )
 def test_unmeasurable_audio_reads_none_not_inf(audio):
