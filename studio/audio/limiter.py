@@ -78,7 +78,7 @@ def limit_true_peak(
         peak = _peak_after(out, cell_peaks, knots, cell, oversample)
         if peak <= accept:
             break
-        aim *= aim / peak
+        aim *= accept / peak
     if peak > accept:
         out, gain, peak = out * (accept / peak), gain * (accept / peak), accept
     return LimiterResult(out, float(-20.0 * math.log10(gain.min())), peak)

@@ -102,6 +102,11 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
             )
 
     peak_after = to_db(peak)
+    if peak_after is not None and peak_after > 0.0:
+        notes.append(
+            f"true peak {peak_after:+.1f} dBTP is over full scale: WAV, FLAC and MP3 will clip; "
+            "turn the limiter on or lower the target"
+        )
     report = MasteringReport(
         gain_db=round(gain_db, 4),
         limiter_reduction_db=round(reduction, 4),

@@ -157,3 +157,9 @@ def test_any_sine_ends_up_finite_and_under_the_ceiling(level, frequency, seconds
 def test_bad_input_is_refused_with_a_sentence(audio, message):
     with pytest.raises(StudioError, match=message):
         master(audio, SR)
+
+
+def test_normalising_without_the_limiter_warns_about_clipping():
+    result = master(drums(2.0, 0.05), SR, MasteringSettings(limit=False))
+    assert result.true_peak_dbtp > 0.0
+    assert any("will clip" in note for note in result.report.notes)
