@@ -32,7 +32,7 @@ from studio.audio.peaks import CONTEXT, peak_within
 _PASSES = 4
 # Aim a hair under the ceiling (and accept half of that) so that meters reading between
 # oversampled points differently still see the ceiling respected.
-SAFETY_DB = 0.1
+SAFETY_DB = 0.2
 # Candidate stretches closer than this (samples) are measured together.
 _MERGE_GAP = 4096
 # Gain is planned on a grid this fine (seconds); fine enough that steps are inaudible.
@@ -78,7 +78,7 @@ def limit_true_peak(
         peak = _peak_after(out, cell_peaks, knots, cell, oversample)
         if peak <= accept:
             break
-        aim *= aim / peak
+        aim *= accept / peak
     if peak > accept:
         out, gain, peak = out * (accept / peak), gain * (accept / peak), accept
     return LimiterResult(out, float(-20.0 * math.log10(gain.min())), peak)

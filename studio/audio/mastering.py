@@ -33,7 +33,7 @@ class MasteringSettings(BaseModel):
     oversample: int = Field(4, ge=1, le=16, description="Oversampling factor for true-peak measurement.")
     lookahead_ms: float = Field(5.0, gt=0.0, le=50.0, description="Limiter look-ahead (attack ramp), ms.")
     release_db_per_s: float = Field(
-        30.0, gt=0.0, le=1000.0, description="How fast the limiter gives gain back, dB per second."
+        100.0, gt=0.0, le=1000.0, description="How fast the limiter gives gain back, dB per second."
     )
     max_gain_db: float = Field(
         36.0, ge=0.0, le=60.0, description="Most a quiet take is raised; protects against boosting noise."
@@ -102,6 +102,11 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
             )
 
     peak_after = to_db(peak)
+    if peak_after is not None and peak_after > 0.0:
+        notes.append(
+            f"true peak {peak_after:+.1f} dBTP is over full scale: WAV, FLAC and MP3 will clip; "
+            "turn the limiter on or lower the target"
+        )
     report = MasteringReport(
         gain_db=round(gain_db, 4),
         limiter_reduction_db=round(reduction, 4),
