@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 import secrets
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel
 
 from backends.base import (
@@ -27,6 +26,7 @@ from backends.base import (
     no_progress,
 )
 from studio import registry
+from studio.audio import MasteringSettings, SongCard, audio_format, export_song, studio_artist
 from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, default_tier, preflight, tier_limits
 from studio.budget.calibration import Calibration, StageTimer
 from studio.budget.tiers import Tier
@@ -250,26 +250,45 @@ def _slug(text: str) -> str:
     return slug or "song"
 
 
-def take_paths(out: Path, request: SongRequest, seeds: list[int]) -> list[Path]:
-    """``song.wav`` -> song.wav (or song-1.wav, song-2.wav for several takes); a folder gets
-    ``<title-or-style>-<seed>.wav`` per take."""
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
+
+
+def take_targets(out: Path, request: SongRequest, seeds: list[int]) -> list[tuple[Path, str]]:
+    """(folder, file stem) per take. ``song.wav`` -> song (or song-1, song-2 for several takes);
+    a folder gets ``<title-or-style>-<seed>`` per take."""
     if out.suffix:
-        if out.suffix.lower() != ".wav":
-            raise StudioError(f"--out must end in .wav (or be a folder), got {out.name}.")
+        if out.suffix.lower() not in AUDIO_SUFFIXES:
+            raise StudioError(f"--out must end in .wav, .flac or .mp3 (or be a folder), got {out.name}.")
         if len(seeds) == 1:
-            return [out]
-        return [out.with_name(f"{out.stem}-{i + 1}{out.suffix}") for i in range(len(seeds))]
+            return [(out.parent, out.stem)]
+        return [(out.parent, f"{out.stem}-{i + 1}") for i in range(len(seeds))]
     stem = _slug(request.title or request.style or "song")
-    return [out / f"{stem}-{seed}.wav" for seed in seeds]
+    return [(out, f"{stem}-{seed}") for seed in seeds]
 
 
-def write_wav(path: Path, take: Take) -> None:
-    import soundfile as sf
+def output_formats(out: Path, extra: Sequence[str] = ()) -> list[str]:
+    """The --out suffix decides the main format; --format adds others (order kept, no repeats)."""
+    main = out.suffix.lower().lstrip(".") if out.suffix else (extra[0] if extra else "wav")
+    return list(dict.fromkeys([main, *extra]))
 
-    tmp = path.with_name(f".{path.name}.part")
-    # Write then rename, so a crash never leaves a half file under the final name.
-    sf.write(tmp, np.asarray(take.audio).T, take.sample_rate, subtype="PCM_24", format="WAV")
-    os.replace(tmp, path)
+
+def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str) -> SongCard:
+    """The recipe every exported file carries; ``params`` rebuilds this exact take."""
+    caps = prepared.spec.capabilities
+    params = request.model_dump(mode="json")
+    params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
+    return SongCard(
+        title=request.title or (request.style[:60] or "Untitled song"),
+        artist=studio_artist(caps.display_name),
+        lyrics=request.lyrics,
+        style=request.style,
+        backend=caps.name,
+        model_id=weights,
+        seed=take.seed,
+        params=params,
+        sample_rate=take.sample_rate,
+        duration_s=take.audio.shape[-1] / take.sample_rate,
+    )
 
 
 class Studio:
@@ -327,26 +346,42 @@ class Studio:
         device=None,
         progress: ProgressFn = no_progress,
         load_options: dict | None = None,
+        formats: Sequence[str] = (),
+        mastering: MasteringSettings | None = None,
     ) -> SongResult:
+        """Render and export: mastered files in ``formats`` (the raw take beside them), a song
+        card in every file and as a sidecar, and stems zipped when the backend made any.
+        ``mastering=None`` uses the default (-14 LUFS, -1 dBTP)."""
         started = time.perf_counter()
         prepare(request)  # fail on bad input before touching the disk or the GPU
         check_output(out)
+        chosen = output_formats(out, formats)
+        for fmt in chosen:
+            audio_format(fmt)  # unknown formats are refused before any GPU time
         prepared, takes, _ = self.render(
             request, weights=weights, device=device, progress=progress, load_options=load_options
         )
         self.last_takes = takes
-        paths = take_paths(out, request, prepared.job.seeds)
-        progress(ProgressEvent("saving", 0, len(takes)))
+        backend = self.cache.loaded()[request.backend]
+        targets = take_targets(out, request, prepared.job.seeds)
         results = []
-        for path, take in zip(paths, takes, strict=True):
-            write_wav(path, take)
+        for i, ((folder, stem), take) in enumerate(zip(targets, takes, strict=True)):
+            progress(ProgressEvent("mastering", i, len(takes)))
+            exported = export_song(
+                take.audio, take.sample_rate, folder, stem, formats=chosen,
+                card=song_card(request, prepared, take, backend.weights),
+                mastering=mastering, stems=take.stems or None,
+            )
+            progress(ProgressEvent("saving", i + 1, len(takes)))
             results.append(
                 TakeResult(
-                    path=path, seed=take.seed, sample_rate=take.sample_rate, channels=take.audio.shape[0],
-                    duration=take.audio.shape[-1] / take.sample_rate,
+                    path=exported.paths[chosen[0]], seed=take.seed, sample_rate=take.sample_rate,
+                    channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
+                    files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()}},
+                    card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
+                    loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
                 )
             )
-        backend = self.cache.loaded()[request.backend]
         warnings = list(prepared.warnings) + _device_warnings(device)
         return SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,

@@ -86,7 +86,11 @@ class TakeResult(BaseModel):
     sample_rate: int
     channels: int
     duration: float
+    files: dict[str, Path] = Field(default_factory=dict, description="format -> file (raw.* = unmastered)")
+    card: Path | None = None
     stems: dict[str, Path] = Field(default_factory=dict)
+    stems_zip: Path | None = None
+    loudness_lufs: float | None = None
 
 
 class SongResult(BaseModel):

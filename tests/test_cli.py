@@ -48,8 +48,9 @@ def test_generate_takes_and_lyrics_file(tiny_acestep_dir: Path, tmp_path: Path) 
         "--takes", "2", "--seed", "100", "--steps", "2", "--out", str(out),
     )
     assert proc.returncode == 0, proc.stderr
-    files = sorted(out.glob("*.wav"))
-    assert [f.name for f in files] == ["song-100.wav", "song-101.wav"]
+    files = sorted(f.name for f in out.glob("*.wav") if not f.name.endswith(".raw.wav"))
+    assert files == ["song-100.wav", "song-101.wav"]
+    assert (out / "song-100.raw.wav").is_file() and (out / "song-100.song.json").is_file()
     assert "wrote" in proc.stdout
 
 
@@ -106,3 +107,48 @@ def test_offline_without_weights_names_both_options(tmp_path, capsys) -> None:
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert "--weights" in last and "STUDIO_ACESTEP_WEIGHTS" in last
+
+
+def test_formats_mastering_and_from_song_round_trip(tiny_acestep_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import pyloudnorm
+    from scipy.signal import resample_poly
+
+    from studio.audio import read_card
+
+    first = tmp_path / "first.flac"
+    proc = run_cli(
+        "generate", "--weights", str(tiny_acestep_dir), "--style", "lofi hip hop", "--lyrics", "[Verse]\nrain",
+        "--duration", "10", "--seed", "5", "--steps", "2", "--bpm", "84", "--format", "mp3",
+        "--out", str(first), "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    files = json.loads(proc.stdout)["files"][0]
+    assert set(files) == {"flac", "mp3", "raw.wav"}
+    audio, sr = sf.read(files["flac"])
+    # The tiny model's noise is mostly sub-bass, which K-weighting ignores: -14 LUFS is out of reach
+    # under a -1 dBTP ceiling, so the master must stop at the ceiling rather than distort.
+    lufs = pyloudnorm.Meter(sr).integrated_loudness(audio)
+    assert sr == 48_000 and lufs <= -13.5
+    assert abs(lufs - json.loads(proc.stdout)["loudness_lufs"][0]) < 0.2
+    peak = np.abs(resample_poly(audio, 4, 1, axis=0)).max()
+    assert 20 * np.log10(peak) <= -1.0 + 0.05
+    card = read_card(files["mp3"])
+    assert card.seed == 5 and card.params["bpm"] == 84 and card.params["style"] == "lofi hip hop"
+
+    again = tmp_path / "again.wav"
+    proc = run_cli("generate", "--from-song", files["mp3"], "--weights", str(tiny_acestep_dir), "--no-master",
+                   "--out", str(again))
+    assert proc.returncode == 0, proc.stderr
+    raw_first, _ = sf.read(files["raw.wav"], dtype="float32")
+    redo, _ = sf.read(str(again), dtype="float32")
+    # Same recipe, same seed: the same take (24-bit WAV vs float raw: within one 24-bit step).
+    np.testing.assert_allclose(redo, raw_first, atol=2.0 ** -22)
+    assert read_card(str(again)).params == {**card.params}
+
+
+def test_from_song_rejects_foreign_files(tmp_path: Path, capsys) -> None:
+    foreign = tmp_path / "x.wav"
+    sf.write(foreign, [[0.0, 0.0]] * 100, 48_000)
+    code = main(["generate", "--from-song", str(foreign), "--out", str(tmp_path / "y.wav")])
+    assert code == 2 and "error:" in capsys.readouterr().err

@@ -56,15 +56,17 @@ def test_bad_requests_get_one_actionable_sentence(fields, message) -> None:
     assert message in str(info.value)
 
 
-def test_output_paths() -> None:
+def test_output_targets_and_formats() -> None:
     from pathlib import Path
 
     r = req(title="Neon Nights!")
-    assert service.take_paths(Path("a/b.wav"), r, [1]) == [Path("a/b.wav")]
-    assert service.take_paths(Path("a/b.wav"), r, [1, 2]) == [Path("a/b-1.wav"), Path("a/b-2.wav")]
-    assert service.take_paths(Path("out"), r, [9]) == [Path("out/neon-nights-9.wav")]
-    with pytest.raises(StudioError, match=r"must end in \.wav"):
-        service.take_paths(Path("a/b.mp4"), r, [1])
+    assert service.take_targets(Path("a/b.wav"), r, [1]) == [(Path("a"), "b")]
+    assert service.take_targets(Path("a/b.flac"), r, [1, 2]) == [(Path("a"), "b-1"), (Path("a"), "b-2")]
+    assert service.take_targets(Path("out"), r, [9]) == [(Path("out"), "neon-nights-9")]
+    assert service.output_formats(Path("a/b.mp3"), ["wav", "mp3"]) == ["mp3", "wav"]
+    assert service.output_formats(Path("out"), []) == ["wav"]
+    with pytest.raises(StudioError, match=r"must end in \.wav, \.flac or \.mp3"):
+        service.take_targets(Path("a/b.mp4"), r, [1])
 
 
 def test_lyrics_go_through_the_formatter_with_fixes_reported() -> None:

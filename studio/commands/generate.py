@@ -25,25 +25,41 @@ def _read_lyrics(args: argparse.Namespace) -> str:
         raise StudioError(f"cannot read --lyrics-file {args.lyrics_file} ({reason}); check the path.") from None
 
 
+def _from_song(path: str) -> dict:
+    """The request recorded in a file the studio made (its song card)."""
+    from studio.audio import read_card
+
+    return dict(read_card(path).params)
+
+
 def request_from_args(args: argparse.Namespace) -> SongRequest:
     # Only flags the user set become options, so a backend that lacks one says so by name.
     options = {name: getattr(args, name) for name in BACKEND_FLAGS if getattr(args, name) is not None}
-    data = {
+    given = {
         "backend": args.backend,
-        "title": args.title or "",
-        "style": args.style or "",
-        "lyrics": _read_lyrics(args),
+        "title": args.title,
+        "style": args.style,
+        "lyrics": _read_lyrics(args) if (args.lyrics is not None or args.lyrics_file) else None,
         "instrumental": args.instrumental,
         "duration": args.duration,
         "seed": args.seed,
-        "takes": args.takes,
+        "takes": args.takes if args.takes != 1 else None,
         "bpm": args.bpm,
         "key": args.key,
         "time_signature": args.time_signature,
         "language": args.language,
-        "verbatim": args.verbatim,
-        "options": options,
+        "verbatim": args.verbatim or None,
+        "options": options or None,
     }
+    if args.from_song:
+        # The card's recipe, with any flag given on this command line taking precedence.
+        data = _from_song(args.from_song)
+        data.update({k: v for k, v in given.items() if v not in (None, "", False) and k != "options"})
+        if options:
+            data["options"] = {**data.get("options", {}), **options}
+    else:
+        data = {k: v for k, v in given.items() if v is not None}
+        data.setdefault("backend", DEFAULT_BACKEND)
     return validate(SongRequest, data)
 
 
@@ -59,6 +75,18 @@ def dump_tokens(path: Path, takes: list) -> list[Path]:
     for target, take in zip(paths, takes, strict=True):
         np.save(target, np.asarray(take.extras["codes"]))
     return paths
+
+
+def _mastering(args: argparse.Namespace):
+    from studio.audio import MasteringSettings
+
+    if args.no_master:
+        return MasteringSettings(normalize=False, limit=False)
+    if args.target_lufs is not None:
+        if not -40 <= args.target_lufs <= -5:
+            raise StudioError(f"--target-lufs must be between -40 and -5, got {args.target_lufs:g}.")
+        return MasteringSettings(target_lufs=args.target_lufs)
+    return None
 
 
 def _progress(quiet: bool):
@@ -95,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     studio = Studio()
     result = studio.generate(
         request, out=Path(args.out), weights=args.weights, device=device, progress=_progress(args.json),
-        load_options=load_options,
+        load_options=load_options, formats=args.format, mastering=_mastering(args),
     )
     token_files = dump_tokens(Path(args.dump_tokens), studio.last_takes) if args.dump_tokens else []
     if args.json:
@@ -103,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "paths": [str(p) for p in result.paths],
+                    "files": [{k: str(v) for k, v in t.files.items()} for t in result.takes],
+                    "cards": [str(t.card) for t in result.takes],
+                    "loudness_lufs": [t.loudness_lufs for t in result.takes],
                     "sample_rate": result.sample_rate,
                     "duration": result.duration,
                     "seeds": result.seeds,
@@ -132,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="generate songs and write them to --out")
-    p.add_argument("--backend", default=DEFAULT_BACKEND, help="acestep (default), levo2 or heartmula")
+    p.add_argument("--backend", help="acestep (default), levo2 or heartmula")
+    p.add_argument("--from-song", metavar="FILE", help="restore the settings of a file the studio made")
     p.add_argument("--weights", help="Hub id or local folder of the backend's weights")
     p.add_argument("--title", help="song title (used in file names)")
     p.add_argument("--style", help="style / caption: genre, mood, instruments, voice")
@@ -160,6 +192,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-signature", help="2, 3, 4 or 6 (beats per bar)")
     p.add_argument("--language", help="vocal language code, e.g. en, zh, ja, es")
     p.add_argument("--device", help="cuda, cuda:N, mps or cpu (default: detect; env STUDIO_DEVICE)")
-    p.add_argument("--out", required=True, help="a .wav path or a folder")
+    p.add_argument("--out", required=True, help="a .wav/.flac/.mp3 path or a folder")
+    p.add_argument("--format", action="append", choices=["wav", "flac", "mp3"], default=[],
+                   help="also write this format (repeatable; WAV 24-bit, FLAC, MP3 320 kbps)")
+    p.add_argument("--no-master", action="store_true", help="skip loudness normalisation and the limiter")
+    p.add_argument("--target-lufs", type=float, help="loudness target (default -14 LUFS)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(handler=run)
