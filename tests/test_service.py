@@ -65,3 +65,18 @@ def test_output_paths() -> None:
     assert service.take_paths(Path("out"), r, [9]) == [Path("out/neon-nights-9.wav")]
     with pytest.raises(StudioError, match=r"must end in \.wav"):
         service.take_paths(Path("a/b.mp4"), r, [1])
+
+
+def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
+    from backends.base import Cancelled, ProgressEvent
+
+    seen = []
+    token = service.CancelToken(tmp_path)
+    report = service.cancellable(seen.append, token)
+    report(ProgressEvent("rendering", 1, 8))
+    token.cancel()
+    with pytest.raises(Cancelled, match="stopped during rendering"):
+        report(ProgressEvent("rendering", 2, 8))
+    assert [e.done for e in seen] == [1]
+    token.clear()
+    assert not token.cancelled
