@@ -50,8 +50,9 @@ def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib
             notes.append("✅ Ready for the model as written.")
         return [gr.Accordion(open=True), "\n\n".join(notes), view.lyrics]
 
-    create.format_btn.click(preview, request_inputs, [create.format_box, create.format_notes, create.formatted],
-                            **INSTANT)
+    create.format_btn.click(
+        preview, request_inputs, [create.format_box, create.format_notes, create.formatted], **INSTANT
+    )
 
     def estimate(data: dict) -> str:
         try:
@@ -59,12 +60,28 @@ def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib
         except Exception as exc:  # half-typed forms are normal here; say what is off without a modal
             return f"⏱ {exc}"
 
-    gr.on([create.backend.change, create.duration.change, create.takes.change, create.instrumental.change,
-           *[c.change for _, c in create.options]], estimate, request_inputs, create.estimate,
-          trigger_mode="always_last", show_progress="hidden", **INSTANT)
+    gr.on(
+        [
+            create.backend.change,
+            create.duration.change,
+            create.takes.change,
+            create.instrumental.change,
+            *[c.change for _, c in create.options],
+        ],
+        estimate,
+        request_inputs,
+        create.estimate,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **INSTANT,
+    )
 
     @user_errors
-    def generate(data: dict, request: gr.Request, progress: gr.Progress = gr.Progress()) -> list[Any]:
+    def generate(
+        data: dict,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> list[Any]:
         song_request = create.request_from(data)
         owner = visitor.owner_for(data[key])
 
@@ -72,8 +89,9 @@ def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib
             fraction, label = runner.describe(event)
             progress(fraction, desc=label)
 
-        result, songs = runner.make_songs(song_request, owner=owner, library=library,
-                                          session=request.session_hash or "", progress=report)
+        result, songs = runner.make_songs(
+            song_request, owner=owner, library=library, session=request.session_hash or "", progress=report
+        )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
@@ -90,13 +108,22 @@ def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib
 
     def chain(dep: Any) -> None:
         run = dep.then(busy, None, [*buttons, create.status], **INSTANT).then(
-            generate, request_inputs, [create.status, *results.outputs()], concurrency_id=api.GPU_QUEUE,
+            generate,
+            request_inputs,
+            [create.status, *results.outputs()],
+            concurrency_id=api.GPU_QUEUE,
             api_name="ui_generate",
-            concurrency_limit=gpu_concurrency(), show_progress_on=[create.status], **PRIVATE)
+            concurrency_limit=gpu_concurrency(),
+            show_progress_on=[create.status],
+            **PRIVATE,
+        )
         gen_events.append(run)
         run.then(idle, None, buttons, **INSTANT).then(
-            lambda k, q, liked: list_values(library, k, q, liked), [key, lib_view.search, lib_view.liked_only],
-            lib_view.list_outputs(), **INSTANT)
+            lambda k, q, liked: list_values(library, k, q, liked),
+            [key, lib_view.search, lib_view.liked_only],
+            lib_view.list_outputs(),
+            **INSTANT,
+        )
 
     chain(create.generate_btn.click(lambda: None, None, None, **INSTANT))
     _wire_cards(create, key, library, chain)
@@ -127,18 +154,26 @@ def _wire_cards(create: CreateView, key: gr.BrowserState, library: Library, chai
 
         card.like.click(like, [key, create.results.ids], card.like, **INSTANT)
         card.reuse.click(reuse, [key, create.results.ids], create.fields(), **INSTANT)
-        chain(card.retake.click(lambda k, ids, i=i: reuse(k, ids, i, True), [key, create.results.ids],
-                                create.fields(), **INSTANT))
+        chain(
+            card.retake.click(
+                lambda k, ids, i=i: reuse(k, ids, i, True),
+                [key, create.results.ids],
+                create.fields(),
+                **INSTANT,
+            )
+        )
 
 
-def _wire_library(view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView,
-                  tabs: gr.Tabs) -> None:
+def _wire_library(
+    view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView, tabs: gr.Tabs
+) -> None:
     listed = [key, view.search, view.liked_only]
     refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
     for trigger in (view.refresh.click, view.search.submit, view.liked_only.change):
         trigger(refresh, listed, view.list_outputs(), **INSTANT)
-    view.search.change(refresh, listed, view.list_outputs(), trigger_mode="always_last", show_progress="hidden",
-                       **INSTANT)
+    view.search.change(
+        refresh, listed, view.list_outputs(), trigger_mode="always_last", show_progress="hidden", **INSTANT
+    )
 
     @user_errors
     def select(k: str | None, ids: list[str], evt: gr.SelectData) -> list[Any]:
@@ -156,11 +191,15 @@ def _wire_library(view: LibraryView, key: gr.BrowserState, library: Library, cre
         return like_label(library.like(owner, song_id, not song.liked))
 
     view.like.click(like, [key, view.selected], view.like, **INSTANT).then(
-        refresh, listed, view.list_outputs(), **INSTANT)
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
 
     @user_errors
     def reuse(k: str | None, song_id: str) -> list[Any]:
-        return [gr.Tabs(selected="create"), *create.fill(library.get(visitor.owner_for(k), song_id).song_request())]
+        return [
+            gr.Tabs(selected="create"),
+            *create.fill(library.get(visitor.owner_for(k), song_id).song_request()),
+        ]
 
     view.reuse.click(reuse, [key, view.selected], [tabs, *create.fields()], **INSTANT)
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
@@ -173,7 +212,8 @@ def _wire_library(view: LibraryView, key: gr.BrowserState, library: Library, cre
         return panel_values(None)
 
     view.confirm.click(delete, [key, view.selected], view.panel_outputs(), **INSTANT).then(
-        refresh, listed, view.list_outputs(), **INSTANT)
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
 
 
 def build_app(library: Library | None = None, studio: Studio | None = None) -> gr.Blocks:
@@ -199,7 +239,9 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         from studio.ui.system import report
 
         system_tab.select(lambda: report(studio, library), None, system_body, **INSTANT)
-        demo.load(visitor.ensure_key, key, key, **INSTANT).then(refresh, listed, lib_view.list_outputs(), **INSTANT)
+        demo.load(visitor.ensure_key, key, key, **INSTANT).then(
+            refresh, listed, lib_view.list_outputs(), **INSTANT
+        )
     demo.studio_library = library  # type: ignore[attr-defined]  # launch_options needs its audio folder
     return demo
 
@@ -210,7 +252,9 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
     library: Library | None = getattr(demo, "studio_library", None)
     options: dict[str, Any] = {
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        "theme": theme(), "css": CSS, "footer_links": ["api", "settings"],
+        "theme": theme(),
+        "css": CSS,
+        "footer_links": ["api", "settings"],
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

@@ -18,14 +18,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # ZeroGPU speaks through gr.Error; each message gets a plain suggestion. Order matters.
 ZEROGPU_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"quota|try again in", re.I),
-     "You have used your GPU time on this Space for now. Log in or upgrade for more, or make a shorter song."),
-    (re.compile(r"aborted", re.I),
-     "The GPU task ran past its time and was stopped. Try a shorter song, fewer takes or fewer steps."),
-    (re.compile(r"illegal duration|duration", re.I),
-     "The GPU time asked for is not allowed here. Try a shorter song or fewer takes."),
-    (re.compile(r"queue|timeout|timed out", re.I),
-     "The GPU queue is busy. Please try again in a minute."),
+    (
+        re.compile(r"quota|try again in", re.I),
+        "You have used your GPU time on this Space for now. Log in or upgrade for more, or make a "
+        "shorter song.",
+    ),
+    (
+        re.compile(r"aborted", re.I),
+        "The GPU task ran past its time and was stopped. Try a shorter song, fewer takes or fewer steps.",
+    ),
+    (
+        re.compile(r"illegal duration|duration", re.I),
+        "The GPU time asked for is not allowed here. Try a shorter song or fewer takes.",
+    ),
+    (re.compile(r"queue|timeout|timed out", re.I), "The GPU queue is busy. Please try again in a minute."),
 )
 
 
@@ -40,8 +46,10 @@ def report_unexpected(exc: BaseException) -> str:
     """Log with a short id and return the sentence the visitor sees."""
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s: %s", error_id, exc, exc_info=exc)
-    return (f"Something went wrong on our side (error id {error_id}). Please try again; if it keeps happening, "
-            f"report the id.")
+    return (
+        f"Something went wrong on our side (error id {error_id}). Please try again; if it keeps happening, "
+        f"report the id."
+    )
 
 
 def user_errors(fn: F) -> F:

@@ -15,12 +15,18 @@ from studio.errors import validate
 from studio.song import SongRequest
 
 TIME_SIGNATURE_CHOICES = [("auto", ""), ("2/4", "2"), ("3/4", "3"), ("4/4", "4"), ("6/8", "6")]
-KEY_CHOICES = [""] + [f"{n} {m}" for m in ("major", "minor") for n in
-                      ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")]
+KEY_CHOICES = [""] + [
+    f"{n} {m}"
+    for m in ("major", "minor")
+    for n in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+]
 SECTION_TAGS = ("Intro", "Verse", "Pre-Chorus", "Chorus", "Bridge", "Outro")
 # Request fields that get a control only when the backend declares the Input.
 OPTIONAL_CONTROLS: dict[str, Input] = {
-    "bpm": Input.BPM, "key": Input.KEY, "time_signature": Input.TIME_SIGNATURE, "language": Input.LANGUAGE,
+    "bpm": Input.BPM,
+    "key": Input.KEY,
+    "time_signature": Input.TIME_SIGNATURE,
+    "language": Input.LANGUAGE,
 }
 
 
@@ -118,9 +124,14 @@ def build_request(
     """A validated request from control values; controls the backend does not show are left out."""
     caps: Capabilities = registry.get_spec(backend).capabilities
     data: dict[str, Any] = {
-        "backend": backend, "title": title or "", "style": style or "", "lyrics": lyrics or "",
-        "instrumental": bool(instrumental), "duration": None if _blank(duration) else float(duration),
-        "takes": int(takes or 1), "seed": None if _blank(seed) else int(seed),
+        "backend": backend,
+        "title": title or "",
+        "style": style or "",
+        "lyrics": lyrics or "",
+        "instrumental": bool(instrumental),
+        "duration": None if _blank(duration) else float(duration),
+        "takes": int(takes or 1),
+        "seed": None if _blank(seed) else int(seed),
         "options": {k: v for k, v in (options or {}).items() if not _blank(v)},
     }
     for name, needed in OPTIONAL_CONTROLS.items():

@@ -17,8 +17,13 @@ HEADERS = ["♥", "Song", "Length", "Model", "Made"]
 
 def rows(songs: list[Song]) -> list[list[str]]:
     return [
-        ["♥" if s.liked else "", f"{s.title} — {s.style}" if s.style else s.title, length(s.duration),
-         model_name(s.backend), time.strftime("%b %d %H:%M", time.localtime(s.created_at))]
+        [
+            "♥" if s.liked else "",
+            f"{s.title} — {s.style}" if s.style else s.title,
+            length(s.duration),
+            model_name(s.backend),
+            time.strftime("%b %d %H:%M", time.localtime(s.created_at)),
+        ]
         for s in songs
     ]
 
@@ -66,22 +71,41 @@ def list_values(library: Library, key: str | None, query: str, liked_only: bool)
 def panel_values(song: Song | None) -> list[Any]:
     if song is None:
         return [gr.update(visible=False), "", None, like_label(None), "", None, gr.update(visible=False)]
-    return [gr.update(visible=True), song_head(song), str(song.audio_path), like_label(song),
-            lyrics_markdown(song), song.id, gr.update(visible=False)]
+    return [
+        gr.update(visible=True),
+        song_head(song),
+        str(song.audio_path),
+        like_label(song),
+        lyrics_markdown(song),
+        song.id,
+        gr.update(visible=False),
+    ]
 
 
 def build_library() -> LibraryView:
     with gr.Row(equal_height=True):
-        search = gr.Textbox(placeholder="Search title, style, lyrics or model", show_label=False, scale=4,
-                            min_width=180, max_lines=1, elem_id="library-search")
+        search = gr.Textbox(
+            placeholder="Search title, style, lyrics or model",
+            show_label=False,
+            scale=4,
+            min_width=180,
+            max_lines=1,
+            elem_id="library-search",
+        )
         liked_only = gr.Checkbox(label="♥ only", scale=1, min_width=90)
         refresh = gr.Button("Refresh", size="sm", scale=1, min_width=80)
     summary = gr.Markdown()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            table = gr.Dataframe(headers=HEADERS, datatype=["str"] * len(HEADERS), interactive=False, wrap=True,
-                                 column_widths=["3em", "50%", "5em", "20%", "8em"], elem_id="library-table",
-                                 max_height=520)
+            table = gr.Dataframe(
+                headers=HEADERS,
+                datatype=["str"] * len(HEADERS),
+                interactive=False,
+                wrap=True,
+                column_widths=["3em", "50%", "5em", "20%", "8em"],
+                elem_id="library-table",
+                max_height=520,
+            )
         with gr.Column(scale=2, min_width=300), gr.Group(visible=False, elem_classes="song-card") as panel:
             head = gr.HTML()
             audio = gr.Audio(type="filepath", interactive=False, show_label=False, buttons=["download"])
@@ -91,9 +115,28 @@ def build_library() -> LibraryView:
                 delete = gr.Button("🗑 Delete", size="sm", variant="stop", min_width=0)
             with gr.Row(visible=False) as confirm_row:
                 gr.Markdown("Delete this song for good?")
-                confirm = gr.Button("Delete", size="sm", variant="stop", min_width=0, elem_id="confirm-delete")
+                confirm = gr.Button(
+                    "Delete", size="sm", variant="stop", min_width=0, elem_id="confirm-delete"
+                )
                 keep = gr.Button("Keep", size="sm", min_width=0)
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
-    return LibraryView(search, liked_only, refresh, summary, table, gr.State([]), gr.State(None), panel, head,
-                       audio, like, reuse, delete, confirm_row, confirm, keep, lyrics)
+    return LibraryView(
+        search,
+        liked_only,
+        refresh,
+        summary,
+        table,
+        gr.State([]),
+        gr.State(None),
+        panel,
+        head,
+        audio,
+        like,
+        reuse,
+        delete,
+        confirm_row,
+        confirm,
+        keep,
+        lyrics,
+    )

@@ -69,7 +69,14 @@ class Card:
         if song is None:
             return [gr.update(visible=False), "", None, like_label(None), None, ""]
         path = str(song.audio_path)
-        return [gr.update(visible=True), song_head(song), path, like_label(song), path, lyrics_markdown(song)]
+        return [
+            gr.update(visible=True),
+            song_head(song),
+            path,
+            like_label(song),
+            path,
+            lyrics_markdown(song),
+        ]
 
 
 @dataclass
@@ -93,8 +100,13 @@ def build_results() -> ResultsView:
     for i in range(MAX_CARDS):
         with gr.Group(visible=False, elem_classes="song-card") as group:
             head = gr.HTML()
-            audio = gr.Audio(type="filepath", interactive=False, show_label=False, elem_id=f"take-{i}",
-                             buttons=["download"])
+            audio = gr.Audio(
+                type="filepath",
+                interactive=False,
+                show_label=False,
+                elem_id=f"take-{i}",
+                buttons=["download"],
+            )
             with gr.Row():
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 retake = gr.Button("↻ Retake", size="sm", min_width=0)

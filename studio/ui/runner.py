@@ -56,8 +56,12 @@ def _gpu_seconds(request: SongRequest, *_: object, **__: object) -> int:
 
 
 @gpu(duration=_gpu_seconds)
-def render_on_gpu(request: SongRequest, out: Path, token: CancelToken, progress: ProgressFn | None = None,
-                  ) -> SongResult:
+def render_on_gpu(
+    request: SongRequest,
+    out: Path,
+    token: CancelToken,
+    progress: ProgressFn | None = None,
+) -> SongResult:
     """The only function that holds the GPU. Arguments and result are plain, picklable data."""
     return STUDIO.generate(request, out=out, progress=cancellable(progress or no_progress, token))
 

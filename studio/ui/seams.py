@@ -45,12 +45,17 @@ def format_preview(request: SongRequest) -> FormatView:
     if formatter is None:
         prepared = service.prepare(request)
         return FormatView(
-            lyrics=prepared.job.lyrics, style=prepared.job.style, fixes=list(prepared.warnings),
+            lyrics=prepared.job.lyrics,
+            style=prepared.job.style,
+            fixes=list(prepared.warnings),
             note="The lyric formatter is not in this build yet: lyrics are sent exactly as written.",
         )
     result = formatter(request)
     return FormatView(
-        lyrics=result.lyrics, style=result.style, fixes=_located(result.fixes), errors=_located(result.errors),
+        lyrics=result.lyrics,
+        style=result.style,
+        fixes=_located(result.fixes),
+        errors=_located(result.errors),
         estimated_seconds=getattr(result, "estimated_seconds", None),
     )
 
@@ -81,8 +86,11 @@ def estimate_line(request: SongRequest) -> str:
     seconds = report.get("estimate_s") or report.get("seconds") or report.get("estimate")
     cap = report.get("cap_s") or report.get("cap")
     decision = report.get("decision", "")
-    parts = [f"≈ {float(seconds):.0f} s of GPU" if seconds is not None else "", f"cap {cap} s" if cap else "",
-             str(decision)]
+    parts = [
+        f"≈ {float(seconds):.0f} s of GPU" if seconds is not None else "",
+        f"cap {cap} s" if cap else "",
+        str(decision),
+    ]
     return "⏱ " + " · ".join(p for p in parts if p)
 
 

@@ -17,18 +17,30 @@ def _device_lines() -> list[str]:
     except Exception as exc:  # a bad STUDIO_DEVICE must not hide the rest of the page
         return [f"- **Device:** unavailable ({exc})"]
     memory = f", {info.memory_gb:.0f} GB" if info.memory_gb else ""
-    lines = [f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"]
+    lines = [
+        f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"
+    ]
     lines += [f"- ⚠️ {w}" for w in info.warnings]
     return lines
 
 
 def report(studio: Studio, library: Library) -> str:
-    zerogpu = "on (GPU per request via `spaces.GPU`)" if gpu_available_here() else (
-        "set, but the `spaces` package is missing" if devices.on_zerogpu() else "off")
-    lines = ["### This machine", *_device_lines(), f"- **ZeroGPU:** {zerogpu}",
-             f"- **Visitors:** {'each browser has its own library' if visitor.multi_user() else 'one local user'}",
-             f"- **Library:** `{library.root}`", "", "### Models",
-             "| model | here | loaded | dtype | licence |", "|---|---|---|---|---|"]
+    zerogpu = (
+        "on (GPU per request via `spaces.GPU`)"
+        if gpu_available_here()
+        else ("set, but the `spaces` package is missing" if devices.on_zerogpu() else "off")
+    )
+    lines = [
+        "### This machine",
+        *_device_lines(),
+        f"- **ZeroGPU:** {zerogpu}",
+        f"- **Visitors:** {'each browser has its own library' if visitor.multi_user() else 'one local user'}",
+        f"- **Library:** `{library.root}`",
+        "",
+        "### Models",
+        "| model | here | loaded | dtype | licence |",
+        "|---|---|---|---|---|",
+    ]
     loaded = studio.cache.loaded()
     for spec in registry.all_specs():
         caps, state = spec.capabilities, spec.availability()
@@ -38,8 +50,11 @@ def report(studio: Studio, library: Library) -> str:
         dtype = backend.dtype if backend else "—"
         licence = caps.licence + ("" if caps.commercial_use else " — **non-commercial use only**")
         lines.append(f"| {caps.display_name} | {here} | {load} | {dtype} | {licence} |")
-    notes = [f"- **{s.capabilities.display_name}:** {s.capabilities.licence_note}" for s in registry.all_specs()
-             if s.capabilities.licence_note]
+    notes = [
+        f"- **{s.capabilities.display_name}:** {s.capabilities.licence_note}"
+        for s in registry.all_specs()
+        if s.capabilities.licence_note
+    ]
     if notes:
         lines += ["", "### Licence notes", *notes]
     return "\n".join(lines)

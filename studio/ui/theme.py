@@ -13,7 +13,11 @@ MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 
 def theme() -> gr.themes.Base:
     return gr.themes.Soft(
-        primary_hue="violet", secondary_hue="pink", neutral_hue="slate", radius_size="lg", font=FONTS,
+        primary_hue="violet",
+        secondary_hue="pink",
+        neutral_hue="slate",
+        radius_size="lg",
+        font=FONTS,
         font_mono=MONO,
     ).set(
         button_primary_background_fill="linear-gradient(90deg, *primary_600, *secondary_500)",

@@ -61,6 +61,8 @@ def browser_secret() -> str | None:
     visitor's stored key unreadable, so visitors would lose their library on each restart."""
     secret = os.environ.get(SECRET_ENV) or None
     if secret is None and multi_user():
-        log.warning("%s is not set: visitors lose their library when the app restarts. Set it as a Space "
-                    "secret.", SECRET_ENV)
+        log.warning(
+            "%s is not set: visitors lose their library when the app restarts. Set it as a Space secret.",
+            SECRET_ENV,
+        )
     return secret

@@ -19,8 +19,10 @@ def test_shipped_presets_load_with_genres_and_moods() -> None:
 
 
 def test_bad_preset_file_names_the_problem(tmp_path: Path) -> None:
-    (tmp_path / "x.json").write_text(json.dumps({"kind": "genre", "presets": [{"name": "A", "style": "a", "bpm": 1}]}))
-    with pytest.raises(StudioError, match="x.json: unknown field `presets.bpm`"):
+    (tmp_path / "x.json").write_text(
+        json.dumps({"kind": "genre", "presets": [{"name": "A", "style": "a", "bpm": 1}]})
+    )
+    with pytest.raises(StudioError, match=r"x\.json: unknown field `presets\.bpm`"):
         presets.load(tmp_path)
 
 
