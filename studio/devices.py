@@ -14,6 +14,11 @@ from functools import lru_cache
 
 from backends.base import DeviceClass, StudioError
 
+if platform.system() == "Darwin":
+    # A few ops (e.g. some FFT and conv variants) have no MPS kernel; run them on the CPU
+    # instead of failing. Must be set before torch initialises MPS.
+    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
+
 CPU_WARNING = (
     "Running on the CPU: a song takes many minutes. Use a CUDA GPU or an Apple Silicon Mac for "
     "interactive speed."

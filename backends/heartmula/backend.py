@@ -1,0 +1,122 @@
+"""The loaded HeartMuLa backend: RenderJob in, takes (48 kHz stereo in memory) out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backends.base import DeviceClass, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.heartmula.generate import SamplingParams
+from backends.heartmula.pipeline import HeartMuLaPipeline
+from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
+from backends.heartmula.weights import resolve_files
+
+# Below this much free accelerator memory the LM and codec take turns instead of sharing it.
+LOW_MEMORY_BELOW_GB = 20.0
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _device_class(device: torch.device) -> DeviceClass:
+    if device.type == "cuda":
+        return DeviceClass.ZEROGPU if os.environ.get("SPACES_ZERO_GPU") else DeviceClass.CUDA
+    return DeviceClass.MPS if device.type == "mps" else DeviceClass.CPU
+
+
+def _free_gb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free / 2**30
+    return None
+
+
+def style_to_tags(style: str) -> str:
+    """Comma-separated tags, trimmed and without empties (the LM was trained on ``a,b,c``)."""
+    return ",".join(t.strip() for t in style.split(",") if t.strip())
+
+
+class HeartMuLaBackend:
+    spec = SPEC
+
+    def __init__(self, pipeline: HeartMuLaPipeline, weights: str) -> None:
+        self.pipeline = pipeline
+        self.device = str(pipeline.device)
+        self.dtype = str(pipeline.lm_dtype).removeprefix("torch.")
+        self.weights = weights
+
+    def _low_memory(self, options: HeartMuLaOptions) -> bool:
+        if options.low_memory is not None:
+            return options.low_memory
+        free = _free_gb(self.pipeline.device)
+        return free is not None and free < LOW_MEMORY_BELOW_GB
+
+    def render(self, job: RenderJob, progress: ProgressFn = no_progress) -> list[Take]:
+        options = job.options
+        if not isinstance(options, HeartMuLaOptions):
+            options = HeartMuLaOptions.model_validate(options.model_dump() if options is not None else {})
+        caps = self.spec.capabilities
+        if not caps.min_duration_s <= job.duration_s <= caps.max_duration_s:
+            raise StudioError(
+                f"`duration` must be between {caps.min_duration_s:g} and {caps.max_duration_s:g} s for "
+                f"HeartMuLa, got {job.duration_s:g}; pick a length in that range."
+            )
+        if not job.seeds:
+            raise StudioError("HeartMuLa needs at least one seed (one per take).")
+        self.pipeline.low_memory = self._low_memory(options)
+        params = SamplingParams(options.cfg, options.temperature, options.top_k)
+        tags = style_to_tags(job.style)
+        lyrics = "" if job.instrumental else job.lyrics
+        songs = self.pipeline.songs(
+            tags, lyrics, int(job.duration_s * 1000), params, list(job.seeds), progress
+        )
+        return [
+            Take(
+                audio=np.ascontiguousarray(song.audio.numpy(), dtype=np.float32),
+                sample_rate=song.sample_rate,
+                seed=seed,
+                # [8, frames] int32 audio codes: what `--dump-tokens` saves.
+                extras={"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])},
+            )
+            for seed, song in zip(job.seeds, songs, strict=True)
+        ]
+
+    def unload(self) -> None:
+        self.pipeline.unload()
+
+
+def load(
+    weights: str | Path | None = None,
+    device: str | None = None,
+    lm: str | Path | None = None,
+    codec: str | Path | None = None,
+    gen: str | Path | None = None,
+    low_memory: bool = False,
+) -> HeartMuLaBackend:
+    """Resolve the files now, load the models lazily on the first render.
+
+    ``weights``: a folder laid out like upstream's, or an LM Hub id; default ``$STUDIO_HEARTMULA_WEIGHTS``,
+    else the official Hub repos.
+    """
+    weights = weights or os.environ.get(WEIGHTS_ENV) or None
+    files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
+    target = pick_device(device)
+    cls = _device_class(target)
+    pipeline = HeartMuLaPipeline(
+        files,
+        target,
+        lm_dtype=getattr(torch, LM_DTYPE[cls]),
+        codec_dtype=getattr(torch, CODEC_DTYPE),
+        low_memory=low_memory,
+    )
+    return HeartMuLaBackend(pipeline, str(weights or SPEC.capabilities.default_weights))

@@ -1,0 +1,124 @@
+"""The scalar-quantised waveform decoder (``scalar_model.decoder.*``): latents [B, 128, T] → audio.
+
+Only the decoder is built; the checkpoint's encoder is not needed to turn codes into audio.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+LATENT_LEVELS = 9.0  # the latent was trained on a grid of 1/9 steps; decode snaps to it first
+RES_DILATIONS = (1, 3, 5, 7, 9)
+
+
+class CausalConv1d(nn.Conv1d):
+    """Left-padded so output t sees only inputs <= t."""
+
+    def __init__(self, n_in: int, n_out: int, kernel_size: int, dilation: int = 1) -> None:
+        super().__init__(n_in, n_out, kernel_size, dilation=dilation)
+        self.left = dilation * (kernel_size - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, (self.left, 0)))
+
+
+class CausalConvTranspose1d(nn.ConvTranspose1d):
+    def __init__(self, n_in: int, n_out: int, kernel_size: int, stride: int) -> None:
+        if kernel_size != 2 * stride:
+            raise ValueError(f"causal upsampling needs kernel = 2·stride, got {kernel_size} and {stride}")
+        super().__init__(n_in, n_out, kernel_size, stride=stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)[..., : -self.stride[0]]
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, dilation: int, kernel_size: int) -> None:
+        super().__init__()
+        self.conv1 = weight_norm(CausalConv1d(channels, channels, kernel_size, dilation))
+        self.conv2 = weight_norm(CausalConv1d(channels, channels, 1))
+        self.activation1 = nn.PReLU()
+        self.activation2 = nn.PReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.activation2(self.conv2(self.activation1(self.conv1(x))))
+
+
+class Upsample(nn.Module):
+    def __init__(self, n_in: int, n_out: int, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.layer = weight_norm(CausalConvTranspose1d(n_in, n_out, kernel_size, stride))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, n_in: int, n_out: int, stride: int, up_kernel: int, res_kernel: int) -> None:
+        super().__init__()
+        self.up_conv = Upsample(n_in, n_out, up_kernel, stride)
+        self.convs = nn.ModuleList(ResidualUnit(n_out, d, res_kernel) for d in RES_DILATIONS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.up_conv(x)
+        for unit in self.convs:
+            x = unit(x)
+        return x
+
+
+class PostProcessor(nn.Module):
+    """Repeats every time step ``num_samples`` times, then a causal conv and PReLU."""
+
+    def __init__(self, channels: int, num_samples: int, kernel_size: int) -> None:
+        super().__init__()
+        self.num_samples = num_samples
+        self.conv = CausalConv1d(channels, channels, kernel_size)
+        self.activation = nn.PReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.conv(x.repeat_interleave(self.num_samples, dim=-1)))
+
+
+def build_decoder(cfg: dict) -> nn.ModuleList:
+    init = cfg["init_channel"]
+    ups = cfg["upsample_factors"]
+    widths = [init * 2 ** (len(ups) - i) for i in range(len(ups) + 1)]
+    layers: list[nn.Module] = [
+        # Look-ahead layer: the only non-causal conv (same padding).
+        weight_norm(
+            nn.Conv1d(
+                cfg["latent_hidden_dim"],
+                widths[0],
+                cfg["delay_kernel_size"],
+                padding=cfg["delay_kernel_size"] // 2,
+            )
+        )
+    ]
+    for i, factor in enumerate(ups):
+        layers.append(
+            DecoderBlock(
+                widths[i], widths[i + 1], factor, cfg["upsample_kernel_sizes"][i], cfg["res_kernel_size"]
+            )
+        )
+    if cfg["num_samples"] > 1:
+        layers.append(PostProcessor(init, cfg["num_samples"], cfg["default_kernel_size"]))
+    layers.append(weight_norm(CausalConv1d(init, cfg["num_bands"], cfg["default_kernel_size"])))
+    return nn.ModuleList(layers)
+
+
+class ScalarModel(nn.Module):
+    def __init__(self, cfg: dict) -> None:
+        super().__init__()
+        if not cfg.get("causal", True):
+            raise ValueError("only the causal HeartCodec decoder is supported")
+        self.decoder = build_decoder(cfg)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """latent [B, 128, T] → audio [B, 1, T·prod(upsample)·num_samples]."""
+        x = torch.round(LATENT_LEVELS * latent) / LATENT_LEVELS
+        for layer in self.decoder:
+            x = layer(x)
+        return x

@@ -1,0 +1,209 @@
+"""The loaded LeVo 2 backend: lyrics + style -> codes (LeLM) -> stereo audio (decoder + VAE)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backends.base import ProgressEvent, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.levo.conditioning import build_conditions
+from backends.levo.decoder import SeparateTokenDecoder, generator_noise, load_decoder
+from backends.levo.generation import SamplingParams, generate_codes
+from backends.levo.lm import LeLM
+from backends.levo.loading import load_lm, resolve_model, resolve_runtime
+from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
+from backends.levo.synthesis import decode_codes
+from backends.levo.text import LM_GEN_TYPE, build_texts
+from backends.levo.vae import OobleckVae, load_vae
+
+# Which decodes each mode needs, in upstream's order (vocal, bgm, then the mix), and the stem names.
+DECODES: dict[str, tuple[tuple[str, str], ...]] = {
+    "song": (("mixed", "mix"),),
+    "bgm": (("bgm", "mix"),),
+    "vocal": (("vocal", "mix"),),
+    "separate": (("vocal", "vocals"), ("bgm", "accompaniment"), ("mixed", "mix")),
+}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def pick_device(device: str | None) -> str:
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_dtype(device: str) -> str:
+    kind = device.split(":")[0]
+    return {"cuda": "bfloat16", "mps": "float16"}.get(kind, "float32")
+
+
+def free_accelerator_gb(device: str) -> float | None:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info(torch.device(device))
+        return free / 1e9
+    return None
+
+
+class LevoBackend:
+    spec = SPEC
+
+    def __init__(
+        self,
+        lm: LeLM,
+        tokenizers,
+        decoder: SeparateTokenDecoder,
+        vae: OobleckVae,
+        *,
+        device: str,
+        dtype: str,
+        weights: str,
+        low_memory: bool,
+    ) -> None:
+        self.lm = lm
+        self.tokenizers = tokenizers
+        self.decoder = decoder
+        self.vae = vae
+        self.device = device
+        self.dtype = dtype
+        self.weights = weights
+        self.low_memory = low_memory
+
+    @classmethod
+    def load(
+        cls,
+        weights: str | None = None,
+        runtime: str | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        low_memory: bool | None = None,
+        offline: bool | None = None,
+    ) -> LevoBackend:
+        device = pick_device(device)
+        dtype = dtype or default_dtype(device)
+        if dtype not in DTYPES:
+            raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
+        model_dir = resolve_model(weights, offline=offline)
+        runtime_dir = resolve_runtime(runtime, offline=offline)
+        if low_memory is None:
+            free = free_accelerator_gb(device)
+            low_memory = free is not None and free < VRAM_GB["v2-large"]["full"]
+        home = "cpu" if low_memory else device
+        tdtype = DTYPES[dtype]
+        lm, tokenizers, cfg = load_lm(model_dir, runtime_dir, device=home, dtype=tdtype)
+        decoder = load_decoder(
+            runtime_dir / Path(cfg.separate_tokenizer_path).parent, device=home, dtype=tdtype
+        )
+        # The VAE stays fp32 as upstream runs it (outside its fp16 autocast); it is small.
+        vae = load_vae(
+            runtime_dir / cfg.vae_config_path,
+            runtime_dir / cfg.vae_weights_path,
+            device=home,
+            dtype=torch.float32,
+        )
+        return cls(
+            lm,
+            tokenizers,
+            decoder,
+            vae,
+            device=device,
+            dtype=dtype,
+            weights=str(model_dir),
+            low_memory=low_memory,
+        )
+
+    # -- memory
+
+    @contextmanager
+    def _on_device(self, *modules: torch.nn.Module, low_memory: bool) -> Iterator[None]:
+        """In low-memory mode a stage's modules visit the accelerator only while it runs."""
+        if low_memory and self.device != "cpu":
+            for m in modules:
+                m.to(self.device)
+            try:
+                yield
+            finally:
+                for m in modules:
+                    m.to("cpu")
+                gc.collect()
+                if self.device.startswith("cuda"):
+                    torch.cuda.empty_cache()
+        else:
+            yield
+
+    # -- rendering
+
+    def render(self, job: RenderJob, progress: ProgressFn = no_progress) -> list[Take]:
+        opts = job.options
+        if not isinstance(opts, LevoOptions):
+            opts = LevoOptions.model_validate(opts.model_dump() if hasattr(opts, "model_dump") else opts)
+        mode = "bgm" if job.instrumental and opts.mode == "song" else opts.mode
+        cap = self.spec.capabilities.max_duration_s
+        if not 0 < job.duration_s <= cap:
+            raise StudioError(
+                f"`duration` must be between 1 and {cap:.0f} s for LeVo 2, got {job.duration_s:g}; "
+                "shorten the song or pick ACE-Step."
+            )
+        if job.reference_audio is not None:
+            raise StudioError(
+                "LeVo 2 in this studio cannot use a reference audio yet (its prompt encoder "
+                "is not ported); remove the reference or pick another model."
+            )
+        low_memory = self.low_memory or opts.low_memory
+        texts = build_texts(job.lyrics, job.style, bgm=LM_GEN_TYPE[mode] == "bgm")
+        # The LM stops on its own when the lyrics are sung; the duration is the cap the budget allows.
+        max_frames = int(job.duration_s * self.lm.cfg.frame_rate)
+        params = SamplingParams(
+            cfg_coef=opts.cfg, temperature=opts.temperature, top_k=opts.top_k, top_p=opts.top_p
+        )
+        takes = []
+        for seed in job.seeds:
+            generator = torch.Generator().manual_seed(int(seed))
+            with self._on_device(self.lm, low_memory=low_memory):
+                conditions = build_conditions(self.lm, self.tokenizers, texts)
+                codes = generate_codes(
+                    self.lm, conditions, max_frames, params, generator=generator, progress=progress
+                ).cpu()
+            if codes.shape[-1] == 0:
+                raise StudioError("LeVo 2 ended the song before it began; try another seed or longer lyrics.")
+            audio: dict[str, np.ndarray] = {}
+            with self._on_device(self.decoder, self.vae, low_memory=low_memory):
+                noise = generator_noise(generator)
+                for gen_type, name in DECODES[mode]:
+                    progress(ProgressEvent("decode", 0, 1, f"decoding {name}"))
+                    wav = decode_codes(codes, gen_type, self.decoder, self.vae, noise, progress)
+                    audio[name] = _to_take_range(wav.float().numpy())
+            mix = audio.pop("mix")
+            takes.append(
+                Take(
+                    audio=mix,
+                    sample_rate=self.vae.cfg.sample_rate,
+                    seed=int(seed),
+                    stems=audio,
+                    extras={"codes": codes.numpy().astype(np.int64), "mode": mode},
+                )
+            )
+        return takes
+
+    def unload(self) -> None:
+        for name in ("lm", "decoder", "vae"):
+            setattr(self, name, None)
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _to_take_range(wav: np.ndarray) -> np.ndarray:
+    """Takes are float32 in [-1, 1]: scale down (never clip) a decode that overshoots."""
+    peak = float(np.abs(wav).max()) if wav.size else 0.0
+    out = wav / peak if peak > 1.0 else wav
+    return np.ascontiguousarray(out, dtype=np.float32)

@@ -1,0 +1,75 @@
+"""Where LeVo 2's files come from (Hub id or folder) and how each part is built from them.
+
+Only weights, JSON/YAML settings and tokenizer data are read from the downloads, never code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from backends.base import BackendUnavailable, StudioError
+from backends.levo.checkpoint import load_strict, load_torch_state, strip_prefix
+from backends.levo.config import LmConfig
+from backends.levo.lm import UNUSED_KEYS, LeLM
+from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV
+from backends.levo.text import LevoTokenizers
+
+MODEL_FILES = ("config.yaml", "model.pt")
+RUNTIME_PATTERNS = ("ckpt/model_septoken/*", "ckpt/vae/*", "third_party/Qwen2-7B/*")
+
+
+def looks_like_folder(location: str) -> bool:
+    return os.path.isabs(location) or location.startswith((".", "~")) or Path(location).expanduser().exists()
+
+
+def resolve(location: str, *, patterns: tuple[str, ...], what: str, offline: bool | None = None) -> Path:
+    """A local folder as is; a Hub id through ``snapshot_download`` (cache first)."""
+    if looks_like_folder(location):
+        path = Path(location).expanduser().resolve()
+        if not path.is_dir():
+            raise StudioError(f"The LeVo 2 {what} folder {path} does not exist.")
+        return path
+    from huggingface_hub import snapshot_download
+
+    if offline is None:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+    try:
+        return Path(snapshot_download(location, allow_patterns=list(patterns), local_files_only=offline))
+    except Exception as exc:  # network errors, missing repo, offline with an empty cache
+        hint = "no cached copy exists and the Hub cannot be reached" if offline else str(exc)
+        raise BackendUnavailable(
+            f"Could not get the LeVo 2 {what} {location!r}: {hint}. Download it once with network access, "
+            f"or pass a local folder (--{'weights' if what == 'model' else 'runtime'} or "
+            f"{MODEL_ENV if what == 'model' else RUNTIME_ENV})."
+        ) from exc
+
+
+def resolve_model(location: str | None = None, offline: bool | None = None) -> Path:
+    loc = location or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    return resolve(loc, patterns=MODEL_FILES, what="model", offline=offline)
+
+
+def resolve_runtime(location: str | None = None, offline: bool | None = None) -> Path:
+    loc = location or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+    return resolve(loc, patterns=RUNTIME_PATTERNS, what="runtime", offline=offline)
+
+
+def load_lm(
+    model_dir: Path,
+    runtime_dir: Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[LeLM, LevoTokenizers, LmConfig]:
+    cfg = LmConfig.from_yaml(model_dir / "config.yaml")
+    tokenizers = LevoTokenizers(runtime_dir / cfg.tokenizer_path)
+    with torch.device("meta"):
+        lm = LeLM(cfg, tokenizers.lyric_vocab_size, tokenizers.style_vocab_size, tokenizers.structure_ids)
+    lm = lm.to_empty(device="cpu").to(dtype)
+    state = strip_prefix(load_torch_state(model_dir / "model.pt"), "audiolm.")
+    load_strict(lm, state, what=f"{model_dir / 'model.pt'}", ignored=UNUSED_KEYS)
+    del state
+    return lm.to(device).eval(), tokenizers, cfg

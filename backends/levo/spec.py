@@ -1,0 +1,190 @@
+"""LeVo 2's cheap declaration: capabilities, options, availability. Imports no torch and no model code."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backends.base import (
+    Availability,
+    Backend,
+    BackendSpec,
+    Capabilities,
+    CostModel,
+    DeviceClass,
+    Input,
+    LyricDialect,
+    StageCost,
+)
+
+DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
+DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
+MODEL_ENV = "STUDIO_LEVO2_WEIGHTS"
+RUNTIME_ENV = "STUDIO_LEVO2_RUNTIME"
+
+# Peak accelerator memory without a prompt audio, from upstream's README table (GB); low-memory
+# mode keeps only one of LM / decoder on the device, so it needs about the LM's bf16 weights.
+VRAM_GB: dict[str, dict[str, float]] = {
+    "v2-large": {"full": 22.0, "low_memory": 10.0},
+    "v2-medium": {"full": 12.0, "low_memory": 7.0},
+}
+# System memory needed to run on the CPU in fp32 (weights ~4 B params x 4 bytes, plus decoder).
+CPU_RAM_GB = 24.0
+
+LICENCE_NOTE = (
+    "LeVo 2 / SongGeneration 2 weights are released by Tencent for academic, research and education "
+    "use only; commercial use is not permitted. Songs made with it inherit that restriction."
+)
+
+
+class LevoOptions(BaseModel):
+    """Generation settings; defaults are upstream's gradio defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["song", "bgm", "vocal", "separate"] = Field(
+        "song",
+        description="song: vocals + accompaniment; bgm: instrumental; vocal: vocals only; "
+        "separate: the song plus vocal and accompaniment stems.",
+    )
+    cfg: float = Field(1.5, ge=0.0, le=10.0, description="Classifier-free guidance strength of the LM.")
+    temperature: float = Field(1.0, gt=0.0, le=3.0, description="Sampling temperature of the LM.")
+    top_k: int = Field(50, ge=1, le=16384, description="Sample the first stream from the K likeliest codes.")
+    top_p: float = Field(
+        0.0, ge=0.0, le=1.0, description="Nucleus sampling for all streams instead of top-k when > 0."
+    )
+    low_memory: bool = Field(
+        False, description="Never keep the LM and the decoder on the accelerator at the same time."
+    )
+
+
+def _ram_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 0.0
+
+
+def _local_or_cached(location: str, probe: str) -> bool:
+    path = Path(location).expanduser()
+    if path.is_dir():
+        return (path / probe).is_file()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover
+        return False
+    hit = try_to_load_from_cache(location, probe)
+    return isinstance(hit, str)
+
+
+def availability() -> Availability:
+    """Cheap: no weights are loaded; says plainly what is missing."""
+    if importlib.util.find_spec("torch") is None:
+        return Availability.no("PyTorch is not installed; install the studio's requirements to use LeVo 2.")
+    model = os.environ.get(MODEL_ENV, DEFAULT_MODEL)
+    runtime = os.environ.get(RUNTIME_ENV, DEFAULT_RUNTIME)
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
+    for loc, probe, env in (
+        (model, "config.yaml", MODEL_ENV),
+        (runtime, "ckpt/model_septoken/model_2.safetensors", RUNTIME_ENV),
+    ):
+        if Path(loc).expanduser().is_dir() and not _local_or_cached(loc, probe):
+            return Availability.no(
+                f"The folder {loc} (from {env}) has no {probe}; point {env} at a full copy."
+            )
+        if offline and not Path(loc).expanduser().is_dir() and not _local_or_cached(loc, probe):
+            return Availability.no(
+                f"LeVo 2 weights {loc!r} are not downloaded and the Hub is offline; download them once "
+                f"or set {env} to a local folder."
+            )
+    import torch
+
+    if torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(0).total_memory / 1e9
+        need = VRAM_GB["v2-large"]["low_memory"]
+        if total < need:
+            return Availability.no(
+                f"LeVo 2 needs about {need:.0f} GB of GPU memory even in low-memory mode; this GPU has "
+                f"{total:.0f} GB. Pick ACE-Step instead."
+            )
+        return Availability.yes()
+    if torch.backends.mps.is_available():
+        return Availability.yes()
+    ram = _ram_gb()
+    if ram and ram < CPU_RAM_GB:
+        return Availability.no(
+            f"LeVo 2 on the CPU needs about {CPU_RAM_GB:.0f} GB of memory; this machine has {ram:.0f} GB. "
+            "Use a GPU or pick ACE-Step."
+        )
+    return Availability.yes()
+
+
+def _load(weights: str | None = None, **kwargs: Any) -> Backend:
+    from backends.levo.backend import LevoBackend
+
+    return LevoBackend.load(weights=weights, **kwargs)
+
+
+CAPABILITIES = Capabilities(
+    name="levo2",
+    display_name="LeVo 2 (SongGeneration 2)",
+    family="levo",
+    summary="Tencent's LeVo 2: full songs with vocals and accompaniment, strong lyric following; "
+    "can also return separate vocal and accompaniment stems.",
+    inputs=frozenset(
+        {Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.SEED, Input.TAKES}
+    ),
+    min_duration_s=10.0,
+    max_duration_s=270.0,
+    default_duration_s=150.0,
+    sample_rate=48000,
+    channels=2,
+    lyric_dialect=LyricDialect.LEVO2,
+    # The lyric conditioner keeps 600 Qwen2 tokens and the style one 100; these character caps
+    # keep typical English and Chinese text under those limits.
+    max_lyrics_chars=1500,
+    max_style_chars=300,
+    max_takes=4,
+    devices=(DeviceClass.CUDA, DeviceClass.ZEROGPU, DeviceClass.MPS, DeviceClass.CPU),
+    dtype_per_device={
+        DeviceClass.CUDA: "bfloat16",
+        DeviceClass.ZEROGPU: "bfloat16",
+        DeviceClass.MPS: "float16",
+        DeviceClass.CPU: "float32",
+    },
+    vram_gb=VRAM_GB["v2-large"]["full"],
+    licence="Tencent SongGeneration licence (non-commercial)",
+    licence_note=LICENCE_NOTE,
+    commercial_use=False,
+    default_weights=DEFAULT_MODEL,
+    weights_env=MODEL_ENV,
+    duration_follows_lyrics=True,
+    tasks=("text2music",),
+    cost={
+        DeviceClass.CUDA: CostModel(
+            frame_rate_hz=25.0,
+            stages={
+                "load": StageCost(fixed=60.0, source="estimate"),
+                # Upstream RTF 0.82 for v2-large on an H20 (LM + decoder together).
+                "lm": StageCost(
+                    per_audio_second=0.7, source="upstream README RTF 0.82 (H20), split estimate"
+                ),
+                "decode": StageCost(
+                    per_audio_second=0.12, source="upstream README RTF 0.82 (H20), split estimate"
+                ),
+            },
+        ),
+    },
+)
+
+SPEC = BackendSpec(
+    capabilities=CAPABILITIES,
+    options=LevoOptions,
+    availability=availability,
+    loader=_load,
+    extra_env={"runtime": RUNTIME_ENV},
+)
