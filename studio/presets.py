@@ -39,7 +39,9 @@ def load(folder: Path = PRESETS_DIR) -> dict[str, list[Preset]]:
         try:
             parsed = PresetFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as exc:
-            raise StudioError(f"preset file {path.name} is not valid JSON (line {exc.lineno}); fix it.") from None
+            raise StudioError(
+                f"preset file {path.name} is not valid JSON (line {exc.lineno}); fix it."
+            ) from None
         except ValidationError as exc:
             raise StudioError(f"preset file {path.name}: {explain(exc, model=PresetFile)}.") from None
         found.setdefault(parsed.kind, []).extend(parsed.presets)

@@ -33,7 +33,9 @@ def gpu_concurrency() -> int:
     return int(value) if value else (4 if on_zerogpu() else 1)
 
 
-def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib_view: LibraryView) -> None:
+def _wire_create(
+    demo: gr.Blocks, create: CreateView, key: gr.BrowserState, library: Library, lib_view: LibraryView
+) -> None:
     results = create.results
     request_inputs = set(create.fields()) | {key}
 
@@ -62,6 +64,7 @@ def _wire_create(create: CreateView, key: gr.BrowserState, library: Library, lib
 
     gr.on(
         [
+            demo.load,
             create.backend.change,
             create.duration.change,
             create.takes.change,
@@ -231,7 +234,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
             with gr.Tab("System", id="system") as system_tab:
                 system_body, _, _ = build_system(studio, library)
         api.register(library, gpu_concurrency())  # first, so the public names are theirs
-        _wire_create(create, key, library, lib_view)
+        _wire_create(demo, create, key, library, lib_view)
         _wire_library(lib_view, key, library, create, tabs)
         listed = [key, lib_view.search, lib_view.liked_only]
         refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))

@@ -214,10 +214,11 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
             _chips("Moods", found.get("mood", []), style)
             lyrics = gr.Textbox(
                 label="Lyrics",
-                lines=12,
+                lines=9,
                 max_lines=30,
                 elem_id="lyrics",
                 placeholder="[Verse]\nWrite your lines here…\n\n[Chorus]\n…",
+                render=False,  # the section-tag toolbar sits above it but needs it as input
             )
             tags = []
             with gr.Row(elem_classes="tags chips"):
@@ -231,9 +232,10 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                         api_visibility="private",
                     )
                     tags.append(btn)
+            lyrics.render()
             with gr.Row():
-                instrumental = gr.Checkbox(label="Instrumental", value=False, scale=1, min_width=120)
-                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=160)
+                instrumental = gr.Checkbox(label="Instrumental", value=False, scale=1, min_width=150)
+                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
             duration = gr.Slider(
                 caps.min_duration_s,
                 caps.max_duration_s,
@@ -279,7 +281,9 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 )
             estimate = gr.Markdown(elem_id="estimate")
         with gr.Column(scale=2, min_width=300):
-            status = gr.Markdown(elem_id="status")
+            status = gr.Markdown(
+                "🎧 Your takes will appear here, and stay in your Library.", elem_id="status"
+            )
             results = build_results()
     view = CreateView(
         backend=backend,

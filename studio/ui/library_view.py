@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,20 +11,15 @@ from studio.library import Library, Song
 from studio.ui import visitor
 from studio.ui.results import length, like_label, lyrics_markdown, model_name, song_head
 
-HEADERS = ["♥", "Song", "Length", "Model", "Made"]
+HEADERS = ["♥", "Song", "Length", "Model"]
 
 
 def rows(songs: list[Song]) -> list[list[str]]:
     return [
-        [
-            "♥" if s.liked else "",
-            f"{s.title} — {s.style}" if s.style else s.title,
-            length(s.duration),
-            model_name(s.backend),
-            time.strftime("%b %d %H:%M", time.localtime(s.created_at)),
-        ]
+        ["♥" if s.liked else "", f"{s.title} — {s.style}" if s.style else s.title, length(s.duration),
+         model_name(s.backend)]
         for s in songs
-    ]
+    ]  # fmt: skip
 
 
 @dataclass
@@ -102,13 +96,18 @@ def build_library() -> LibraryView:
                 datatype=["str"] * len(HEADERS),
                 interactive=False,
                 wrap=True,
-                column_widths=["3em", "50%", "5em", "20%", "8em"],
                 elem_id="library-table",
                 max_height=520,
             )
         with gr.Column(scale=2, min_width=300), gr.Group(visible=False, elem_classes="song-card") as panel:
             head = gr.HTML()
-            audio = gr.Audio(type="filepath", interactive=False, show_label=False, buttons=["download"])
+            audio = gr.Audio(
+                type="filepath",
+                interactive=False,
+                show_label=False,
+                buttons=["download"],
+                elem_id="library-player",
+            )
             with gr.Row():
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)

@@ -32,11 +32,8 @@ class FormatView:
 
 
 def _located(items: Any) -> list[str]:
-    out = []
-    for item in items or []:
-        line, message = getattr(item, "line", None), getattr(item, "message", str(item))
-        out.append(f"line {line}: {message}" if line else str(message))
-    return out
+    """The formatter's notes print as ``line N: message`` already."""
+    return [str(item) for item in items or []]
 
 
 def format_preview(request: SongRequest) -> FormatView:

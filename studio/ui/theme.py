@@ -48,6 +48,7 @@ CSS = """
 .licence { font-size: 0.85rem; }
 .licence strong { color: #b45309; }
 #generate-row { align-items: center; }
+#library-table, #library-table * { font-family: var(--font) !important; }
 #estimate { font-size: 0.85rem; opacity: 0.85; }
 #status { min-height: 1.5em; }
 @media (max-width: 640px) {
