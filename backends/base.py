@@ -109,6 +109,8 @@ class Capabilities(BaseModel):
     default_weights: str
     weights_env: str
     duration_follows_lyrics: bool = False
+    # Whether takes carry the generated codes in ``Take.extras["codes"]`` (for --dump-tokens).
+    dumps_tokens: bool = False
     tasks: tuple[str, ...] = ("text2music",)
     cost: dict[DeviceClass, CostModel] = Field(default_factory=dict)
 

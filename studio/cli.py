@@ -14,6 +14,9 @@ from backends.base import StudioError
 COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.backends",
     "studio.commands.generate",
+    "studio.lyrics.cli",
+    "studio.budget.cli",
+    "backends.acestep.planner.cli",
 )
 
 

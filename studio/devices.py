@@ -107,6 +107,13 @@ def detect(preferred: str | None = None) -> DeviceInfo:
     return _cpu_info()
 
 
+def as_device_info(device: DeviceInfo | str | None) -> DeviceInfo:
+    """Loaders accept a DeviceInfo (from the registry) or a device name (from tests and scripts)."""
+    if isinstance(device, DeviceInfo):
+        return device
+    return detect(device)
+
+
 def torch_dtype(name: str):  # -> torch.dtype, kept untyped so this module imports without torch
     import torch
 

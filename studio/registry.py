@@ -9,16 +9,19 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from backends.base import Backend, BackendSpec, BackendUnavailable, StudioError
+from studio import devices
+from studio.devices import DeviceInfo
 
 DEFAULT_BACKEND = "acestep"
 
 # name -> "module:attribute" of its BackendSpec; order is the order users see.
 SPECS: dict[str, str] = {
     "acestep": "backends.acestep.spec:SPEC",
-    "levo2": "backends.pending:LEVO2",
-    "heartmula": "backends.pending:HEARTMULA",
+    "levo2": "backends.levo.spec:SPEC",
+    "heartmula": "backends.heartmula.spec:SPEC",
 }
 
 
@@ -58,18 +61,21 @@ class BackendCache:
         name: str,
         weights: str | None = None,
         *,
-        device=None,
+        device: DeviceInfo | None = None,
         on_progress: Callable[[str], None] | None = None,
+        **load_options: Any,
     ) -> Backend:
+        """``load_options`` are backend-specific loader arguments (e.g. LeVo's ``runtime``)."""
         spec = get_spec(name)
         require_available(spec)
+        info = devices.as_device_info(device)
         with self._lock:
             current = self._loaded.get(name)
             if current is not None and (weights is None or current.weights == weights):
                 return current
             if current is not None:
                 self.unload(name)
-            backend = spec.loader(weights_location=weights, device=device, on_progress=on_progress)
+            backend = spec.loader(weights=weights, device=info, on_progress=on_progress, **load_options)
             self._loaded[name] = backend
             return backend
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -17,6 +18,7 @@ from backends.base import (
     BackendSpec,
     Cancelled,
     Capabilities,
+    DeviceClass,
     Input,
     ProgressEvent,
     ProgressFn,
@@ -26,7 +28,13 @@ from backends.base import (
     no_progress,
 )
 from studio import registry
+from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, default_tier, preflight, tier_limits
+from studio.budget.calibration import Calibration, StageTimer
+from studio.budget.tiers import Tier
+from studio.budget.zerogpu import slice_factor
 from studio.errors import validate
+from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
+from studio.lyrics import validate as check_dialect
 from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
 
 # Request fields that only some backends understand, with the Input that declares them.
@@ -91,12 +99,30 @@ def prepare(request: SongRequest) -> Prepared:
             f"`language` {request.language!r} is not one {caps.display_name} sings; use one of "
             f"{', '.join(caps.languages)}."
         )
-    style, lyrics = request.style, request.lyrics
-    if not style and not lyrics:
+    if not request.style and not request.lyrics:
         raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
-    if request.instrumental and lyrics:
+    if request.takes > caps.max_takes:
+        raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
+    if request.instrumental and request.lyrics:
         warnings.append("instrumental is on, so the lyrics are not sung.")
-        lyrics = ""
+    if not request.instrumental and not request.lyrics:
+        warnings.append("no lyrics were given, so the song is instrumental; write lyrics for vocals.")
+        request = request.model_copy(update={"instrumental": True})
+    if request.verbatim:
+        style, lyrics = request.style, "" if request.instrumental else request.lyrics
+        estimate = estimate_seconds(parse(lyrics), bpm=request.bpm) if lyrics else 0.0
+        problems = check_dialect(caps.lyric_dialect, lyrics, style, instrumental=request.instrumental)
+        warnings += [f"sent verbatim despite: {p}" for p in problems]
+    else:
+        formatted = format_preview(request)
+        formatted.raise_for_errors()
+        style, lyrics, estimate = formatted.style, formatted.lyrics, formatted.estimated_seconds
+        warnings += _summarise([str(f) for f in formatted.fixes], "formatter")
+        if formatted.dropped_style_words:
+            warnings.append(
+                f"style words {caps.display_name} does not understand were left out: "
+                f"{', '.join(formatted.dropped_style_words)}"
+            )
     if len(lyrics) > caps.max_lyrics_chars:
         raise StudioError(
             f"`lyrics` must be at most {caps.max_lyrics_chars} characters for {caps.display_name}, got "
@@ -107,9 +133,9 @@ def prepare(request: SongRequest) -> Prepared:
             f"`style` must be at most {caps.max_style_chars} characters for {caps.display_name}, got "
             f"{len(style)}; keep the genre, mood, instruments and voice."
         )
-    if request.takes > caps.max_takes:
-        raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
-    duration = request.duration if request.duration is not None else caps.default_duration_s
+    if request.instrumental:
+        estimate = 0.0  # nothing to sing: the length is the user's or the backend's default
+    duration = request.duration if request.duration is not None else default_duration(caps, estimate)
     check_duration(duration, caps)
     options: BaseModel = validate(spec.options, request.options, owner=caps.display_name)
     job = RenderJob(
@@ -122,6 +148,91 @@ def prepare(request: SongRequest) -> Prepared:
         metadata={k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None},
     )
     return Prepared(spec=spec, job=job, warnings=warnings)
+
+
+def format_preview(request: SongRequest) -> FormatResult:
+    """Exactly the lyrics and style the chosen model would receive, with fixes and errors."""
+    caps = registry.get_spec(request.backend).capabilities
+    return format_lyrics(
+        request.lyrics, caps.lyric_dialect, style=request.style, duration_s=request.duration,
+        instrumental=request.instrumental, bpm=request.bpm, language=request.language,
+    )
+
+
+# LeVo-style models stop by themselves; the duration is only their ceiling, so it gets headroom
+# over the lyric-based estimate instead of cutting the last chorus.
+LYRIC_LENGTH_HEADROOM = 1.15
+
+
+def default_duration(caps: Capabilities, estimated_seconds: float) -> float:
+    """No duration given: follow the lyrics when there are any, else the backend's default."""
+    if estimated_seconds <= 0:
+        return caps.default_duration_s
+    want = estimated_seconds * (LYRIC_LENGTH_HEADROOM if caps.duration_follows_lyrics else 1.0)
+    return float(min(caps.max_duration_s, max(caps.min_duration_s, math.ceil(want))))
+
+
+def _summarise(lines: list[str], label: str, keep: int = 8) -> list[str]:
+    out = [f"{label}: {line}" for line in lines[:keep]]
+    if len(lines) > keep:
+        out.append(f"{label}: and {len(lines) - keep} more changes")
+    return out
+
+
+_CALIBRATIONS: dict[Path, Calibration] = {}
+
+
+def calibration() -> Calibration:
+    """One calibration store per state folder, shared by every request in this process."""
+    from studio.budget.calibration import FILE_NAME
+    from studio.paths import state_dir
+
+    path = state_dir() / FILE_NAME
+    if path not in _CALIBRATIONS:
+        _CALIBRATIONS[path] = Calibration(path)
+    return _CALIBRATIONS[path]
+
+
+def plan_input(prepared: Prepared) -> PlanInput:
+    """The parts of a prepared request that decide its GPU cost."""
+    return PlanInput(
+        duration_s=prepared.job.duration_s,
+        steps=getattr(prepared.job.options, "steps", None),
+        takes=len(prepared.job.seeds),
+        planner=None if getattr(prepared.job.options, "planner", "off") == "off" else prepared.job.options.planner,
+    )
+
+
+def budget_context(tier: str | None = None, quota_left_s: float | None = None) -> BudgetContext:
+    """Prices for this process's device, the visitor's tier and this machine's calibration."""
+    from studio import devices
+
+    info = devices.detect()
+    chosen = Tier(tier) if tier else default_tier()
+    # A ZeroGPU tier is priced on ZeroGPU figures wherever the question is asked (e.g. `plan` on a laptop).
+    kind = DeviceClass.ZEROGPU if chosen.on_zerogpu else info.kind
+    return BudgetContext(kind, tier_limits(chosen), calibration().for_device(info.name), slice_factor(), quota_left_s)
+
+
+def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
+         quota_left_s: float | None = None) -> Preflight:
+    """The budget guard's decision for a request, before any GPU time is spent."""
+    prepared = prepare(request)
+    others = [s.capabilities for s in registry.all_specs() if s.availability().ok]
+    return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
+                     fit=fit, others=others)
+
+
+def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
+    """Feed one run's measured stage times to the calibration (persisted per device name)."""
+    from studio import devices
+
+    info = devices.detect()
+    caps = prepared.spec.capabilities
+    model = caps.cost.get(info.kind)
+    if model is None:
+        return
+    calibration().record(caps.name, info.name, model, plan_input(prepared), measured)
 
 
 def check_output(out: Path) -> None:
@@ -198,6 +309,9 @@ class Studio:
 
     def __init__(self, cache: registry.BackendCache | None = None) -> None:
         self.cache = cache or registry.BackendCache()
+        # The takes of the last generate() in memory (codes, stems) for callers that want more
+        # than the files, e.g. --dump-tokens.
+        self.last_takes: list[Take] = []
 
     def render(
         self,
@@ -206,19 +320,34 @@ class Studio:
         weights: str | None = None,
         device=None,
         progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
+        budget: Reservation | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
+        """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
+        runs out; measured stage times feed the calibration either way."""
         prepared = prepare(request)
+        if budget is not None:
+            progress = budget.deadline(progress)
+        timer = StageTimer()
+        user_progress = progress
+
+        def progress(event: ProgressEvent) -> None:
+            timer(event)
+            user_progress(event)
+
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         progress(ProgressEvent("loading", 0, 1, f"loading {prepared.spec.capabilities.display_name}"))
         backend = self.cache.get(
             request.backend, weights, device=device,
             on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)),
+            **(load_options or {}),
         )
         timings["load"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         takes = backend.render(prepared.job, progress)
         timings["render"] = time.perf_counter() - t1
+        record_timings(prepared, {**timer.finish(), "load": timings["load"]})
         return prepared, takes, timings
 
     def generate(
@@ -229,11 +358,15 @@ class Studio:
         weights: str | None = None,
         device=None,
         progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
     ) -> SongResult:
         started = time.perf_counter()
         prepare(request)  # fail on bad input before touching the disk or the GPU
         check_output(out)
-        prepared, takes, _ = self.render(request, weights=weights, device=device, progress=progress)
+        prepared, takes, _ = self.render(
+            request, weights=weights, device=device, progress=progress, load_options=load_options
+        )
+        self.last_takes = takes
         paths = take_paths(out, request, prepared.job.seeds)
         progress(ProgressEvent("saving", 0, len(takes)))
         results = []

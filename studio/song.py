@@ -47,6 +47,7 @@ class SongRequest(BaseModel):
     key: str | None = None
     time_signature: str | None = None
     language: str | None = None
+    verbatim: bool = Field(False, description="Send lyrics and style exactly as typed (no formatter).")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("duration")

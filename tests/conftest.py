@@ -15,6 +15,19 @@ def shared_dir() -> Path:
     return Path(os.environ.get("STUDIO_SHARED", REPO.parent / "shared")).resolve()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_state(tmp_path_factory: pytest.TempPathFactory):
+    """Calibration and library files go to a temporary folder, never the user's cache."""
+    folder = tmp_path_factory.mktemp("state")
+    old = os.environ.get("STUDIO_STATE_DIR")
+    os.environ["STUDIO_STATE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("STUDIO_STATE_DIR", None)
+    else:
+        os.environ["STUDIO_STATE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     path = shared_dir() / "fixtures"

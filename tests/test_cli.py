@@ -77,7 +77,9 @@ def test_backends_json_lists_all_with_reasons() -> None:
         (["--style", "x", "--steps", "0"], "`steps` must be >= 1"),
         (["--style", "x", "--key", "H major"], "`key` must look like"),
         (["--style", "x", "--language", "xx"], "`language` 'xx' is not one"),
-        (["--backend", "levo2", "--style", "x"], "LeVo 2 (SongGeneration 2) cannot run here"),
+        (["--backend", "levo2", "--style", "x", "--bpm", "90"], "`bpm` is not used by LeVo 2"),
+        (["--style", "x", "--top-k", "5"], "unknown option `top_k` for ACE-Step 1.5 XL turbo"),
+        (["--style", "x", "--dump-tokens", "t.npy"], "--dump-tokens needs a token-based backend"),
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line(args, message, tmp_path, capsys) -> None:

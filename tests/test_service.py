@@ -33,14 +33,14 @@ def test_metadata_passes_through_normalised() -> None:
 
 def test_instrumental_drops_lyrics_with_a_warning() -> None:
     prepared = service.prepare(req(lyrics="la la", instrumental=True))
-    assert prepared.job.lyrics == "" and prepared.warnings
+    assert prepared.job.lyrics == "[Instrumental]" and prepared.warnings
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"style": "x" * 600}, "`style` must be at most 512 characters"),
-        ({"lyrics": "y" * 5000}, "`lyrics` must be at most 4096 characters"),
+        ({"style": "x" * 600}, "the style caption has 600 characters and ACE-Step takes fewer than 512"),
+        ({"lyrics": "y" * 5000}, "ACE-Step takes fewer than 4096 characters of lyrics"),
         ({"options": {"steps": 500}}, "`steps` must be <= 100, got 500"),
         ({"options": {"cfg": 3}}, "unknown option `cfg` for ACE-Step 1.5 XL turbo; known options: steps"),
         ({"duration": float("nan")}, "`duration` must be a number of seconds"),
@@ -80,3 +80,34 @@ def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
     assert [e.done for e in seen] == [1]
     token.clear()
     assert not token.cancelled
+
+
+def test_lyrics_go_through_the_formatter_with_fixes_reported() -> None:
+    prepared = service.prepare(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light", duration=30))
+    assert "[Verse" in prepared.job.lyrics and "Neon rain" in prepared.job.lyrics
+    formatted = service.format_preview(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light"))
+    assert prepared.job.lyrics == formatted.lyrics
+
+
+def test_verbatim_sends_text_untouched() -> None:
+    raw = "[verse 1]\n“curly” quotes"
+    prepared = service.prepare(req(lyrics=raw, verbatim=True, duration=30))
+    assert prepared.job.lyrics == raw and prepared.job.style == "pop"
+
+
+def test_no_duration_follows_the_lyrics() -> None:
+    long = "\n".join(["[Verse]"] + ["a line that takes a few seconds to sing"] * 40)
+    prepared = service.prepare(req(lyrics=long))
+    estimate = service.format_preview(req(lyrics=long)).estimated_seconds
+    assert prepared.job.duration_s == min(600, max(10, -(-estimate // 1)))
+    assert prepared.job.duration_s != 60.0
+
+
+def test_style_only_becomes_instrumental_with_a_warning() -> None:
+    prepared = service.prepare(req())
+    assert prepared.job.instrumental and any("instrumental" in w for w in prepared.warnings)
+
+
+def test_unformattable_lyrics_are_refused_before_the_model() -> None:
+    with pytest.raises(StudioError, match="not ready for LeVo"):
+        service.prepare(validate(SongRequest, {"backend": "levo2", "style": "pop", "lyrics": "[Intro]\n\n[Outro]"}))

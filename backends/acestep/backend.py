@@ -12,7 +12,6 @@ import torch
 from backends.acestep.spec import SPEC, AceStepOptions
 from backends.base import (
     BackendSpec,
-    Cancelled,
     ProgressEvent,
     ProgressFn,
     RenderJob,
@@ -20,7 +19,8 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import devices, weights
+from studio import devices
+from studio import weights as weights_source
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +37,24 @@ class AceStepBackend:
         self.dtype = dtype
         self.weights = weights
         self.sample_rate = int(pipe.sample_rate)
+        self.planners: dict[str, Any] = {}
         pipe.set_progress_bar_config(disable=True)
 
     @classmethod
     def load(
         cls,
-        weights_location: str | None = None,
-        device: devices.DeviceInfo | None = None,
+        weights: str | None = None,
+        device: devices.DeviceInfo | str | None = None,
         on_progress: Any = None,
+        **_: Any,
     ) -> AceStepBackend:
         from diffusers import AceStepPipeline
 
         quiet_libraries()
         caps = SPEC.capabilities
-        location = weights.choose(weights_location, caps.weights_env, caps.default_weights)
-        folder = weights.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
-        info = device or devices.detect()
+        location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
+        folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
+        info = devices.as_device_info(device)
         dtype = info.dtype_name(caps.dtype_per_device)
         try:
             pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(dtype))
@@ -78,25 +80,27 @@ class AceStepBackend:
             progress(ProgressEvent("rendering", step + 1, options.steps))
             return {}
 
+        conditions: dict[str, Any] = {
+            "prompt": [job.style] * n,
+            "lyrics": [lyrics] * n,
+            "audio_duration": float(job.duration_s),
+            "vocal_language": meta.get("language") or "unknown",
+            "bpm": meta.get("bpm"),
+            "keyscale": meta.get("key"),
+            "timesignature": meta.get("time_signature"),
+        }
+        if options.planner != "off":
+            conditions = self._planned(options.planner, job, lyrics, progress)
         progress(ProgressEvent("rendering", 0, options.steps))
-        try:
-            out = self.pipe(
-                prompt=[job.style] * n,
-                lyrics=[lyrics] * n,
-                audio_duration=float(job.duration_s),
-                vocal_language=meta.get("language") or "unknown",
-                num_inference_steps=options.steps,
-                shift=options.shift,
-                guidance_scale=options.guidance_scale,
-                bpm=meta.get("bpm"),
-                keyscale=meta.get("key"),
-                timesignature=meta.get("time_signature"),
-                generator=generators,
-                callback_on_step_end=on_step,
-                output_type="pt",
-            )
-        except Cancelled:
-            raise
+        out = self.pipe(
+            **conditions,
+            num_inference_steps=options.steps,
+            shift=options.shift,
+            guidance_scale=options.guidance_scale,
+            generator=generators,
+            callback_on_step_end=on_step,
+            output_type="pt",
+        )
         progress(ProgressEvent("decoding", 1, 1))
         audio = out.audios.float().cpu()
         want = round(job.duration_s * self.sample_rate)
@@ -114,7 +118,44 @@ class AceStepBackend:
             takes.append(Take(audio=wave, sample_rate=self.sample_rate, seed=int(seed)))
         return takes
 
+    def _planned(self, size: str, job: RenderJob, lyrics: str, progress: ProgressFn) -> dict[str, Any]:
+        """Run the 5 Hz LM: metadata the user left open, then audio codes per take.
+
+        Values the user gave are passed through untouched; the length stays the requested one."""
+        planner = self._planner(size)
+        meta = job.metadata
+        first = planner.plan(
+            job.style, lyrics, bpm=meta.get("bpm"), keyscale=meta.get("key"),
+            timesignature=meta.get("time_signature"), duration=job.duration_s,
+            vocal_language=meta.get("language"), seed=job.seeds[0], progress=progress,
+        )
+        plans = [first] + [planner.recode(first, seed=s, progress=progress) for s in job.seeds[1:]]
+        return {
+            "prompt": [p.caption for p in plans],
+            "lyrics": [p.lyrics for p in plans],
+            "audio_codes": [p.audio_codes for p in plans],
+            "audio_duration": float(job.duration_s),
+            "vocal_language": first.language or "unknown",
+            "bpm": first.bpm,
+            "keyscale": first.keyscale,
+            "timesignature": first.timesignature,
+        }
+
+    def _planner(self, size: str) -> Any:
+        if size not in self.planners:
+            import os
+
+            from backends.acestep.planner.planner import Planner
+            from backends.acestep.spec import PLANNER_ENV
+
+            weights = os.environ.get(PLANNER_ENV) or size
+            self.planners[size] = Planner.load(weights, device=self.device)
+        return self.planners[size]
+
     def unload(self) -> None:
+        for planner in self.planners.values():
+            planner.unload()
+        self.planners.clear()
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

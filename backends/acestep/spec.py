@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
+from studio.budget.costs import SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
+# A local folder (or Hub id) that replaces the official planner checkpoint of any size.
+PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
 MIN_DIFFUSERS = (0, 38)
 
 # The 51 vocal-language codes the ACE-Step 1.5 lyric encoder was trained with ("unknown" = auto).
@@ -32,6 +36,11 @@ class AceStepOptions(BaseModel):
         ge=1.0,
         le=15.0,
         description="Classifier-free guidance; turbo weights ignore it (guidance is distilled).",
+    )
+    planner: Literal["off", "0.6B", "1.7B", "4B"] = Field(
+        "off",
+        description="The 5 Hz LM planner writes missing metadata and the audio codes the DiT follows "
+        "(better structure, costs time and memory); off = DiT only.",
     )
 
 
@@ -69,6 +78,7 @@ CAPABILITIES = Capabilities(
     weights_env=WEIGHTS_ENV,
     languages=tuple(LANGUAGES),
     tasks=("text2music",),
+    cost=SEED_COSTS["acestep"],
 )
 
 

@@ -37,7 +37,11 @@ def build_tiny_pipeline(seed: int = 0, layers: int = 2):
     import torch
     from diffusers import AceStepPipeline, AutoencoderOobleck, FlowMatchEulerDiscreteScheduler
     from diffusers.models.transformers.ace_step_transformer import AceStepTransformer1DModel
-    from diffusers.pipelines.ace_step import AceStepConditionEncoder
+    from diffusers.pipelines.ace_step import (
+        AceStepAudioTokenDetokenizer,
+        AceStepAudioTokenizer,
+        AceStepConditionEncoder,
+    )
     from transformers import Qwen3Config, Qwen3Model
 
     tokenizer = _tokenizer()
@@ -89,6 +93,11 @@ def build_tiny_pipeline(seed: int = 0, layers: int = 2):
         audio_channels=2,
         sampling_rate=48_000,
     )
+    # The 5 Hz audio-code path (planner codes, cover): the real FSQ levels, so codes 0-63999 exist.
+    pooler = dict(hidden_size=HIDDEN, intermediate_size=64, audio_acoustic_hidden_dim=ACOUSTIC_DIM,
+                  pool_window_size=5, num_attention_pooler_hidden_layers=1, **heads)
+    audio_tokenizer = AceStepAudioTokenizer(fsq_dim=HIDDEN, fsq_input_levels=[8, 8, 8, 5, 5, 5], **pooler)
+    audio_token_detokenizer = AceStepAudioTokenDetokenizer(**pooler)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0)
     return AceStepPipeline(
         vae=vae,
@@ -97,6 +106,8 @@ def build_tiny_pipeline(seed: int = 0, layers: int = 2):
         transformer=transformer,
         condition_encoder=condition_encoder,
         scheduler=scheduler,
+        audio_tokenizer=audio_tokenizer,
+        audio_token_detokenizer=audio_token_detokenizer,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,12 +14,11 @@ from backends.base import (
     Backend,
     BackendSpec,
     Capabilities,
-    CostModel,
     DeviceClass,
     Input,
     LyricDialect,
-    StageCost,
 )
+from studio.budget.costs import SEED_COSTS
 
 WEIGHTS_ENV = "STUDIO_HEARTMULA_WEIGHTS"
 DEFAULT_WEIGHTS = "HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
@@ -36,7 +36,6 @@ CODEC_DTYPE = "float32"
 # Upstream's example caps songs at 240 000 ms; the LM may end earlier on its own (EOS).
 MAX_DURATION_S = 240.0
 
-_LM_ON_GPU = StageCost(per_frame=1 / 16, source="issue 9: upstream reports ~16 frames/s on an RTX 4090")
 
 
 class HeartMuLaOptions(BaseModel):
@@ -69,10 +68,13 @@ def availability() -> Availability:
     return Availability.yes()
 
 
-def _load(weights: str | None = None, device: str | None = None, **kwargs) -> Backend:
+def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = False, **_: Any) -> Backend:
+    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
     from backends.heartmula.backend import load
+    from studio import devices
 
-    return load(weights=weights, device=device, **kwargs)
+    info = devices.as_device_info(device)
+    return load(weights=weights, device=info.torch_device, low_memory=low_memory)
 
 
 CAPABILITIES = Capabilities(
@@ -89,6 +91,7 @@ CAPABILITIES = Capabilities(
     sample_rate=48000,
     channels=2,
     lyric_dialect=LyricDialect.HEARTMULA,
+    dumps_tokens=True,
     # Prompt and song share the backbone's 8192 positions; 240 s uses 3001 of them.
     max_lyrics_chars=6000,
     max_style_chars=512,
@@ -100,10 +103,7 @@ CAPABILITIES = Capabilities(
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,
     duration_follows_lyrics=True,
-    cost={
-        DeviceClass.CUDA: CostModel(stages={"lm": _LM_ON_GPU}, frame_rate_hz=12.5),
-        DeviceClass.ZEROGPU: CostModel(stages={"lm": _LM_ON_GPU}, frame_rate_hz=12.5),
-    },
+    cost=SEED_COSTS["heartmula"],
 )
 
 SPEC = BackendSpec(

@@ -14,12 +14,11 @@ from backends.base import (
     Backend,
     BackendSpec,
     Capabilities,
-    CostModel,
     DeviceClass,
     Input,
     LyricDialect,
-    StageCost,
 )
+from studio.budget.costs import SEED_COSTS
 
 DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
 DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
@@ -123,10 +122,26 @@ def availability() -> Availability:
     return Availability.yes()
 
 
-def _load(weights: str | None = None, **kwargs: Any) -> Backend:
+def _load(
+    weights: str | None = None,
+    device: Any = None,
+    *,
+    runtime: str | None = None,
+    low_memory: bool | None = None,
+    **_: Any,
+) -> Backend:
+    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
     from backends.levo.backend import LevoBackend
+    from studio import devices
 
-    return LevoBackend.load(weights=weights, **kwargs)
+    info = devices.as_device_info(device)
+    return LevoBackend.load(
+        weights=weights,
+        runtime=runtime,
+        device=info.torch_device,
+        dtype=info.dtype_name(CAPABILITIES.dtype_per_device),
+        low_memory=low_memory,
+    )
 
 
 CAPABILITIES = Capabilities(
@@ -144,6 +159,7 @@ CAPABILITIES = Capabilities(
     sample_rate=48000,
     channels=2,
     lyric_dialect=LyricDialect.LEVO2,
+    dumps_tokens=True,
     # The lyric conditioner keeps 600 Qwen2 tokens and the style one 100; these character caps
     # keep typical English and Chinese text under those limits.
     max_lyrics_chars=1500,
@@ -164,21 +180,7 @@ CAPABILITIES = Capabilities(
     weights_env=MODEL_ENV,
     duration_follows_lyrics=True,
     tasks=("text2music",),
-    cost={
-        DeviceClass.CUDA: CostModel(
-            frame_rate_hz=25.0,
-            stages={
-                "load": StageCost(fixed=60.0, source="estimate"),
-                # Upstream RTF 0.82 for v2-large on an H20 (LM + decoder together).
-                "lm": StageCost(
-                    per_audio_second=0.7, source="upstream README RTF 0.82 (H20), split estimate"
-                ),
-                "decode": StageCost(
-                    per_audio_second=0.12, source="upstream README RTF 0.82 (H20), split estimate"
-                ),
-            },
-        ),
-    },
+    cost=SEED_COSTS["levo2"],
 )
 
 SPEC = BackendSpec(

@@ -26,9 +26,8 @@ def _read_lyrics(args: argparse.Namespace) -> str:
 
 
 def request_from_args(args: argparse.Namespace) -> SongRequest:
-    options = {}
-    if args.steps is not None:
-        options["steps"] = args.steps
+    # Only flags the user set become options, so a backend that lacks one says so by name.
+    options = {name: getattr(args, name) for name in BACKEND_FLAGS if getattr(args, name) is not None}
     data = {
         "backend": args.backend,
         "title": args.title or "",
@@ -42,9 +41,24 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
         "key": args.key,
         "time_signature": args.time_signature,
         "language": args.language,
+        "verbatim": args.verbatim,
         "options": options,
     }
     return validate(SongRequest, data)
+
+
+# Option flags shared by the backends that take them; the backend's Options model validates them.
+BACKEND_FLAGS = ("steps", "shift", "planner", "mode", "top_k", "top_p", "temperature", "cfg", "low_memory")
+
+
+def dump_tokens(path: Path, takes: list) -> list[Path]:
+    """Save each take's generated codes (LeVo [1, 3, T], HeartMuLa [8, T]) as .npy."""
+    import numpy as np
+
+    paths = [path] if len(takes) == 1 else [path.with_name(f"{path.stem}-{i + 1}.npy") for i in range(len(takes))]
+    for target, take in zip(paths, takes, strict=True):
+        np.save(target, np.asarray(take.extras["codes"]))
+    return paths
 
 
 def _progress(quiet: bool):
@@ -61,14 +75,29 @@ def run(args: argparse.Namespace) -> int:
     from studio.service import Studio
 
     request = request_from_args(args)
+    if args.dump_tokens:
+        from studio import registry
+
+        caps = registry.get_spec(request.backend).capabilities
+        if not caps.dumps_tokens:
+            raise StudioError(
+                f"--dump-tokens needs a token-based backend (levo2, heartmula); {caps.display_name} is a "
+                "diffusion model."
+            )
+        if Path(args.dump_tokens).suffix != ".npy":
+            raise StudioError(f"--dump-tokens must name a .npy file, got {args.dump_tokens}.")
     device = None
     if args.device:
         from studio import devices
 
         device = devices.detect(args.device)
-    result = Studio().generate(
-        request, out=Path(args.out), weights=args.weights, device=device, progress=_progress(args.json)
+    load_options = {"runtime": args.runtime} if args.runtime else {}
+    studio = Studio()
+    result = studio.generate(
+        request, out=Path(args.out), weights=args.weights, device=device, progress=_progress(args.json),
+        load_options=load_options,
     )
+    token_files = dump_tokens(Path(args.dump_tokens), studio.last_takes) if args.dump_tokens else []
     if args.json:
         print(
             json.dumps(
@@ -83,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     "dtype": result.dtype,
                     "elapsed_s": result.elapsed_s,
                     "warnings": result.warnings,
+                    "tokens": [str(p) for p in token_files],
                 },
                 indent=2,
             )
@@ -94,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"wrote {take.path} ({take.sample_rate} Hz, {take.channels} ch, {take.duration:.2f} s, seed {take.seed})"
         )
+    for path in token_files:
+        print(f"wrote tokens {path}")
     print(f"{result.backend} on {result.device}/{result.dtype} in {result.elapsed_s:.1f} s")
     return 0
 
@@ -110,7 +142,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instrumental", action="store_true", help="no vocals")
     p.add_argument("--duration", type=float, help="seconds (default: the backend's)")
     p.add_argument("--seed", type=int, help="random seed (default: random, reported)")
+    p.add_argument("--runtime", help="LeVo 2 runtime: Hub id or folder (env STUDIO_LEVO2_RUNTIME)")
+    p.add_argument("--verbatim", action="store_true", help="send lyrics and style exactly as given (no formatter)")
     p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
+    p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
+    p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")
+    p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"], help="LeVo 2 output mode")
+    p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens (LeVo 2, HeartMuLa)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling instead of top-k when > 0 (LeVo 2)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (LeVo 2, HeartMuLa)")
+    p.add_argument("--cfg", type=float, help="classifier-free guidance of the LM (LeVo 2, HeartMuLa)")
+    p.add_argument("--low-memory", action="store_const", const=True, help="LM and decoder never on the GPU together")
+    p.add_argument("--dump-tokens", metavar="PATH.npy", help="save generated codes (LeVo [1,3,T], HeartMuLa [8,T])")
     p.add_argument("--takes", type=int, default=1, help="number of takes, 1-4")
     p.add_argument("--bpm", type=int, help="tempo in beats per minute")
     p.add_argument("--key", help="key and scale, e.g. 'F# minor'")

@@ -58,6 +58,8 @@ def format_preview(request: SongRequest) -> FormatView:
 
 
 def _as_dict(report: Any) -> dict[str, Any]:
+    if hasattr(report, "to_dict"):
+        return report.to_dict()
     if hasattr(report, "model_dump"):
         return report.model_dump(mode="json")
     if is_dataclass(report):
@@ -80,15 +82,18 @@ def estimate_line(request: SongRequest) -> str:
         report = plan(request)
     except StudioError as exc:
         return f"⏱ {exc}"
-    seconds = report.get("estimate_s") or report.get("seconds") or report.get("estimate")
-    cap = report.get("cap_s") or report.get("cap")
-    decision = report.get("decision", "")
+    total = (report.get("estimate") or {}).get("total_s")
     parts = [
-        f"≈ {float(seconds):.0f} s of GPU" if seconds is not None else "",
-        f"cap {cap} s" if cap else "",
-        str(decision),
+        f"≈ {float(total):.0f} s of GPU" if total is not None else "",
+        f"cap {report['cap_s']} s" if report.get("cap_s") else "",
+        str(report.get("decision", "")),
     ]
-    return "⏱ " + " · ".join(p for p in parts if p)
+    line = "⏱ " + " · ".join(p for p in parts if p)
+    return (
+        f"{line} — {report['message']}"
+        if report.get("message") and report.get("decision") != "run"
+        else line
+    )
 
 
 def gpu_seconds(request: SongRequest) -> int:
@@ -97,5 +102,5 @@ def gpu_seconds(request: SongRequest) -> int:
         report = plan(request)
     except StudioError:
         return DEFAULT_GPU_SECONDS
-    seconds = report.get("request_s") or report.get("estimate_s") or report.get("seconds")
+    seconds = report.get("needed_s")
     return int(seconds) if seconds else DEFAULT_GPU_SECONDS

@@ -1,0 +1,154 @@
+"""Writing audio files: WAV (24-bit PCM), FLAC (24-bit), MP3 (320 kbps CBR via lameenc).
+
+Everything is written at the model's own sample rate, into a temporary file beside the target
+that is tagged and then renamed, so a half-written song never appears under its final name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lameenc
+import numpy as np
+import soundfile
+
+from backends.base import StudioError
+from studio.audio.buffers import as_channels_first, check_sample_rate
+from studio.audio.card import SongCard, unwritable, write_sidecar
+from studio.audio.tags import TAG_WRITERS
+
+MP3_BITRATE_KBPS = 320
+# MPEG-1 Layer III, the only MPEG audio that allows 320 kbps, exists at these rates only.
+MP3_SAMPLE_RATES = (32000, 44100, 48000)
+# LAME's "high quality" algorithm setting (0 best/slowest .. 9 worst/fastest).
+_LAME_QUALITY = 2
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    name: str
+    extension: str
+    description: str
+    write: Callable[[np.ndarray, int, Path, str], None]
+
+
+def _write_soundfile(kind: str, default_subtype: str) -> Callable[[np.ndarray, int, Path, str], None]:
+    def write(audio: np.ndarray, sample_rate: int, path: Path, subtype: str) -> None:
+        subtype = subtype or default_subtype
+        # Integer PCM would wrap around beyond full scale; float keeps overs for the raw take.
+        data = audio if subtype == "FLOAT" else np.clip(audio, -1.0, 1.0)
+        soundfile.write(path, data.T, sample_rate, subtype=subtype, format=kind)
+
+    return write
+
+
+def _write_mp3(audio: np.ndarray, sample_rate: int, path: Path, subtype: str) -> None:
+    if sample_rate not in MP3_SAMPLE_RATES:
+        rates = ", ".join(str(rate) for rate in MP3_SAMPLE_RATES)
+        raise StudioError(
+            f"MP3 at {MP3_BITRATE_KBPS} kbps needs a sample rate of {rates} Hz, but this song is "
+            f"{sample_rate} Hz; export it as WAV or FLAC instead."
+        )
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(MP3_BITRATE_KBPS)  # constant bit rate: lameenc leaves VBR off
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(audio.shape[0])
+    encoder.set_quality(_LAME_QUALITY)
+    encoded = encoder.encode(np.ascontiguousarray(pcm.T).tobytes()) + encoder.flush()
+    path.write_bytes(bytes(encoded))
+
+
+FORMATS: dict[str, AudioFormat] = {
+    "wav": AudioFormat("wav", ".wav", "WAV, 24-bit PCM", _write_soundfile("WAV", "PCM_24")),
+    "flac": AudioFormat("flac", ".flac", "FLAC, 24-bit lossless", _write_soundfile("FLAC", "PCM_24")),
+    "mp3": AudioFormat("mp3", ".mp3", f"MP3, {MP3_BITRATE_KBPS} kbps CBR", _write_mp3),
+}
+
+
+def audio_format(name: str) -> AudioFormat:
+    key = str(name).lower().lstrip(".")
+    if key not in FORMATS:
+        raise StudioError(f"Unknown format `{name}`; choose one of {', '.join(FORMATS)}.")
+    return FORMATS[key]
+
+
+def slugify(text: str, *, fallback: str = "song", max_length: int = 80) -> str:
+    """A file-name-safe stem from a title: ``"Ça va? (Live)"`` -> ``"ca-va-live"``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()[:max_length].strip("-")
+    return slug or fallback
+
+
+def target_path(path: str | os.PathLike[str], fmt: AudioFormat) -> Path:
+    """``out/song`` -> ``out/song.mp3``; ``out/song.raw`` -> ``out/song.raw.wav``; keeps ``x.mp3``."""
+    target = Path(path)
+    if target.suffix.lower() == fmt.extension:
+        return target
+    return target.with_name(target.name + fmt.extension)
+
+
+def export(
+    audio: np.ndarray,
+    sample_rate: int,
+    path: str | os.PathLike[str],
+    fmt: str | None = None,
+    card: SongCard | None = None,
+    *,
+    subtype: str = "",
+    sidecar: bool = True,
+) -> Path:
+    """Write ``audio`` ([channels, samples] float in [-1, 1]) as ``fmt`` and return the path.
+
+    ``fmt`` defaults to the path's extension. With a ``card``, the file is tagged with it and
+    (unless ``sidecar=False``) ``<name>.song.json`` is written beside it. ``subtype`` overrides
+    the soundfile subtype for WAV/FLAC (``"FLOAT"`` keeps overs above full scale).
+    """
+    if fmt is None and not Path(path).suffix:
+        raise StudioError(
+            f"Say which format to write `{path}` as ({', '.join(FORMATS)}), or add an extension."
+        )
+    kind = audio_format(fmt if fmt is not None else Path(path).suffix)
+    sample_rate = check_sample_rate(sample_rate)
+    data = as_channels_first(audio, what="the audio to export")
+    target = target_path(path, kind)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(handle)
+    except OSError as error:
+        raise unwritable(target, error) from error
+    temporary = Path(name)
+    try:
+        kind.write(data, sample_rate, temporary, subtype)
+        if card is not None:
+            TAG_WRITERS[kind.name](temporary, card)
+        os.replace(temporary, target)
+    except OSError as error:
+        raise unwritable(target, error) from error
+    except soundfile.LibsndfileError as error:
+        raise StudioError(
+            f"Could not write `{target.name}` as {kind.description}: {error}; try another format."
+        ) from error
+    finally:
+        temporary.unlink(missing_ok=True)
+    if card is not None and sidecar:
+        write_sidecar(card, target)
+    return target
+
+
+__all__ = [
+    "FORMATS",
+    "MP3_BITRATE_KBPS",
+    "AudioFormat",
+    "audio_format",
+    "export",
+    "slugify",
+    "target_path",
+]

@@ -1,0 +1,145 @@
+"""``python -m studio plan``: what a request would cost, whether it fits, and what would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from backends.base import DeviceClass, StudioError
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="estimate GPU time for a request and check it against a ZeroGPU tier",
+        description=(
+            "Print the estimated GPU time of a request, the cap of the chosen tier, the decision "
+            "(run, adjusted, refuse) and alternatives that fit. Exit status 0 when it would run, "
+            "1 when it would be refused, 2 on a usage error."
+        ),
+    )
+    p.add_argument("--backend", required=True, help="backend name, e.g. acestep, levo2, heartmula")
+    p.add_argument("--duration", required=True, type=_positive_float, help="song length in seconds")
+    p.add_argument("--steps", type=_positive_int, help="diffusion steps (default: the backend's)")
+    p.add_argument("--takes", type=_positive_int, default=1, help="songs per request (default 1)")
+    p.add_argument("--planner", help="ACE-Step LM planner size (0.6B, 1.7B, 4B); default: none")
+    p.add_argument("--task", default="text2music", help="task (default text2music)")
+    p.add_argument(
+        "--tier",
+        choices=["anonymous", "free", "pro", "local"],
+        help="whose limits apply (default: STUDIO_TIER, else free on ZeroGPU, local elsewhere)",
+    )
+    p.add_argument(
+        "--device",
+        choices=[d.value for d in DeviceClass],
+        help="device class to price (default: zerogpu for ZeroGPU tiers, cuda for local)",
+    )
+    p.add_argument("--device-name", help="use calibration measured on this device (STUDIO_STATE_DIR)")
+    p.add_argument(
+        "--slice-factor",
+        type=_positive_float,
+        help="ZeroGPU scheduling multiplier (1.5 on the Blackwell large slice; default: detected)",
+    )
+    p.add_argument("--quota-left", type=float, help="seconds left of today's quota, if known")
+    p.add_argument("--fit", action="store_true", help="lighten the request until it fits and say how")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from studio.budget.calibration import Calibration
+    from studio.budget.costs import DEFAULT_STEPS
+    from studio.budget.estimate import PlanInput, cost_model
+    from studio.budget.preflight import BudgetContext, preflight
+    from studio.budget.tiers import Tier, default_tier, tier_limits
+    from studio.budget.zerogpu import slice_factor
+
+    try:
+        from studio.registry import all_specs, get_spec
+    except ImportError as exc:  # pragma: no cover - until the registry lands
+        raise StudioError(f"The backend registry is not available ({exc}).") from exc
+    try:
+        spec = get_spec(args.backend)
+    except LookupError:
+        names = ", ".join(s.name for s in all_specs())
+        raise StudioError(f"Unknown backend {args.backend!r}; pick one of: {names}.") from None
+    caps = spec.capabilities
+    if not caps.min_duration_s <= args.duration <= caps.max_duration_s:
+        raise StudioError(
+            f"`--duration` must be between {caps.min_duration_s:g} and {caps.max_duration_s:g} s for "
+            f"{caps.display_name}, got {args.duration:g}."
+        )
+    if args.takes > caps.max_takes:
+        raise StudioError(f"`--takes` must be <= {caps.max_takes} for {caps.display_name}, got {args.takes}.")
+    tier = Tier(args.tier) if args.tier else default_tier()
+    limits = tier_limits(tier)
+    device = DeviceClass(args.device) if args.device else DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
+    uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
+    steps = args.steps if args.steps is not None else (DEFAULT_STEPS.get(caps.name) if uses_steps else None)
+    req = PlanInput(
+        duration_s=args.duration, steps=steps, takes=args.takes, planner=args.planner, task=args.task
+    )
+    calibration = Calibration.from_env().for_device(args.device_name) if args.device_name else None
+    factor = args.slice_factor if args.slice_factor is not None else slice_factor()
+    ctx = BudgetContext(device, limits, calibration, factor, args.quota_left)
+    others = [s.capabilities for s in all_specs()]
+    result = preflight(caps, req, ctx, fit=args.fit, others=others)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(_text(result))
+    return 0 if result.ok else 1
+
+
+def _text(result: Any) -> str:
+    r = result.reservation
+    est = r.estimate
+    stages = ", ".join(f"{k} {v:.1f} s" for k, v in est.stages.items())
+    calibrated = ", ".join(est.calibrated) if est.calibrated else "none (seed figures)"
+    lines = [
+        f"{result.caps.display_name} on {est.device.value}, {r.limits.tier.label} tier",
+        f"  estimate   {est.total_s:.1f} s  ({stages})",
+        f"  margin     x{est.margin:.2f}  calibrated stages: {calibrated}",
+    ]
+    if r.zerogpu:
+        lines.append(
+            f"  reserve    {r.needed_s} s needed; spaces.GPU(duration={r.declared_s}) x{r.slice_factor:g} "
+            f"slice factor = {r.quota_s} s of quota"
+        )
+    else:
+        lines.append(f"  reserve    {r.needed_s} s needed")
+    if r.cap_s is None:
+        lines.append("  cap        none")
+    else:
+        daily = f" (daily quota {r.limits.daily_s:.0f} s)" if r.limits.daily_s else ""
+        lines.append(f"  cap        {r.cap_s:.0f} s per request{daily}")
+    lines.append(f"  decision   {result.decision.value}")
+    lines.append(f"  {result.message}")
+    if result.alternatives:
+        lines.append("  alternatives that fit:")
+        lines += [f"    - {a.text} (reserve {a.reserve_s} s)" for a in result.alternatives]
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""A deadline inside the run: stop cleanly before the reserved GPU time runs out.
+
+ZeroGPU kills a task that outlives its reservation ("GPU task aborted"), after the quota is spent
+and with nothing to show. The deadline wraps the backend's progress callback and, at every
+diffusion step or generated frame, compares what is left of the reservation with what finishing
+needs, measured from the run's own pace:
+- a diffusion stage (or any stage whose partial output is useless) needs all its remaining steps
+  plus the stages after it (decode); when they cannot fit, stopping now saves the visitor's quota;
+- an autoregressive ``lm`` stage, when the visitor allowed partial results, needs only the next
+  frame plus decode; when even that no longer fits the backend is told to stop and return what it
+  has with a short fade (``DeadlineExceeded.partial``; see :func:`fade_out`).
+Off ZeroGPU with no ``STUDIO_TIME_LIMIT`` it never stops anything and only keeps the ETA.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
+from studio.budget.estimate import Estimate, canonical_stage, stage_base
+
+# Stages whose output so far is still a song (frames of audio tokens), so they may end early.
+PARTIAL_STAGES = frozenset({"lm"})
+# Word for one unit of progress per stage, for messages.
+STAGE_UNITS: dict[str, str] = {"diffusion": "step", "lm": "frame", "plan": "token", "decode": "chunk"}
+FADE_S = 1.5
+
+
+class DeadlineExceeded(Cancelled):
+    """The run was stopped because the reserved time cannot cover finishing it.
+
+    ``partial`` True means: the visitor accepted a shorter song; return the frames generated so
+    far (decoded, with :func:`fade_out`) instead of failing."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stage: str = "",
+        done: int = 0,
+        total: int = 0,
+        elapsed_s: float = 0.0,
+        limit_s: float = 0.0,
+        needed_s: float = 0.0,
+        partial: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.done = done
+        self.total = total
+        self.elapsed_s = elapsed_s
+        self.limit_s = limit_s
+        self.needed_s = needed_s
+        self.partial = partial
+
+    def _fields(self) -> dict[str, Any]:
+        keys = ("stage", "done", "total", "elapsed_s", "limit_s", "needed_s", "partial")
+        return {k: getattr(self, k) for k in keys}
+
+    def __reduce__(self):  # crosses the ZeroGPU process boundary by pickle
+        return (_rebuild, (type(self), str(self), self._fields()))
+
+
+def _rebuild(cls: type[DeadlineExceeded], message: str, fields: dict[str, Any]) -> DeadlineExceeded:
+    return cls(message, **fields)
+
+
+class Deadline:
+    """A :data:`ProgressFn` that forwards to ``progress`` and then enforces ``limit_s``."""
+
+    def __init__(
+        self,
+        limit_s: float | None,
+        estimate: Estimate | None = None,
+        *,
+        progress: ProgressFn = no_progress,
+        partial_ok: bool = False,
+        spent_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        what: str = "",
+    ) -> None:
+        self.limit_s = limit_s
+        self.estimate = estimate
+        self.progress = progress
+        self.partial_ok = partial_ok
+        self.spent_s = spent_s
+        self.what = what or (f"the {limit_s:.0f} s reserved for this request" if limit_s else "")
+        self._clock = clock
+        self._start = clock()
+        self._last = self._start
+        self._stage: str | None = None
+        self._stage_start = self._start
+        self._first: tuple[float, int] | None = None
+        self.eta_s: float | None = estimate.total_s - spent_s if estimate is not None else None
+
+    @property
+    def elapsed_s(self) -> float:
+        return self._clock() - self._start + self.spent_s
+
+    @property
+    def remaining_s(self) -> float | None:
+        return None if self.limit_s is None else self.limit_s - self.elapsed_s
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.progress(event)  # the visitor's own Cancel comes first
+        self.check(event)
+
+    def _later_s(self, stage: str) -> float:
+        """Estimated seconds of the stages after ``stage`` (not loading, which is behind us)."""
+        if self.estimate is None:
+            return 0.0
+        names = [n for n in self.estimate.stages if stage_base(n) != "load"]
+        bases = [stage_base(n) for n in names]
+        stage = canonical_stage(stage)
+        base = stage_base(stage)
+        if stage in names:
+            after = names[names.index(stage) + 1 :]
+        elif base in bases:
+            after = names[bases.index(base) + 1 :]
+        else:  # a stage the cost model does not know: at least decoding is still to come
+            after = [n for n in names if stage_base(n) == "decode"]
+        return sum(self.estimate.stages[n] for n in after) * self.estimate.margin
+
+    def _unit_s(self, event: ProgressEvent, now: float) -> float:
+        """Seconds per step/frame: measured when possible, else the estimate's."""
+        if self._first is not None and event.done - self._first[1] >= 1:
+            # Measured from the stage's first event on, so a slow first step (warm-up) is left out.
+            return (now - self._first[0]) / (event.done - self._first[1])
+        if event.done > 0:
+            return (now - self._stage_start) / event.done
+        if self.estimate is not None and event.total > 0:
+            seconds = self.estimate.stages.get(canonical_stage(event.stage))
+            if seconds is None:
+                matches = [
+                    v for k, v in self.estimate.stages.items() if stage_base(k) == stage_base(event.stage)
+                ]
+                seconds = matches[0] if matches else 0.0
+            return seconds / event.total
+        return 0.0
+
+    def check(self, event: ProgressEvent) -> None:
+        now = self._clock()
+        if event.stage != self._stage:
+            self._stage = event.stage
+            self._stage_start = self._last
+            self._first = None
+        if event.done == 0:
+            self._stage_start = now
+        unit = self._unit_s(event, now)
+        if self._first is None and event.done > 0:
+            self._first = (now, event.done)
+        self._last = now
+        to_go_all = max(0, event.total - event.done)
+        later = self._later_s(event.stage)
+        self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
+        if self.limit_s is None or (to_go_all == 0 and later == 0):
+            return
+        partial = self.partial_ok and stage_base(event.stage) in PARTIAL_STAGES and event.done > 0
+        to_go = min(1, to_go_all) if partial else to_go_all
+        needed = to_go * unit + later
+        elapsed = now - self._start + self.spent_s
+        remaining = self.limit_s - elapsed
+        if needed <= remaining:
+            return
+        noun = STAGE_UNITS.get(stage_base(event.stage), "step")
+        where = f"{event.stage} {noun} {event.done} of {event.total}"
+        if partial:
+            share = 100.0 * event.done / max(1, event.total)
+            message = (
+                f"Time ran out at {where} (about {share:.0f} % of the song): {self.what} is nearly used "
+                f"up, so the song ends here with a short fade. Ask for a shorter song to get a full one."
+            )
+        else:
+            message = (
+                f"Stopped at {where}: at the pace measured, finishing needs about {needed:.0f} s more, "
+                f"but only {max(0.0, remaining):.0f} s of {self.what} are left, so the run was stopped "
+                f"before the GPU would be taken away. Try a shorter song, fewer steps or a faster model."
+            )
+        raise DeadlineExceeded(
+            message,
+            stage=event.stage,
+            done=event.done,
+            total=event.total,
+            elapsed_s=elapsed,
+            limit_s=self.limit_s,
+            needed_s=needed,
+            partial=partial,
+        )
+
+
+def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np.ndarray:
+    """A copy of ``audio`` ([channels, samples] or [samples]) with a raised-cosine fade at the end."""
+    out = np.array(audio, dtype=np.float32, copy=True)
+    n = min(out.shape[-1], max(1, round(seconds * sample_rate)))
+    ramp = (0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))).astype(np.float32)
+    out[..., -n:] *= ramp
+    return out

@@ -1,0 +1,132 @@
+"""Who is asking, and how much GPU time one request may use.
+
+ZeroGPU checks each request's declared duration against the visitor's tier before it runs. The
+per-call caps are not documented, so they are settings with defaults to plan for; the daily quotas
+are the published ones. Every figure can be overridden by an environment variable, which is how a
+maintainer adjusts them when Hugging Face changes its limits.
+
+| tier      | per-call cap (env)                   | daily quota (env)                     |
+|-----------|--------------------------------------|---------------------------------------|
+| anonymous | 120 s (STUDIO_ZEROGPU_CAP_ANONYMOUS) | 120 s (STUDIO_ZEROGPU_QUOTA_ANONYMOUS)|
+| free      | 120 s (STUDIO_ZEROGPU_CAP_FREE)      | 300 s (STUDIO_ZEROGPU_QUOTA_FREE)     |
+| pro       | 300 s (STUDIO_ZEROGPU_CAP_PRO)       | 2400 s (STUDIO_ZEROGPU_QUOTA_PRO)     |
+| local     | STUDIO_TIME_LIMIT, unset = no limit  | none                                  |
+
+Every ZeroGPU cap is also held under STUDIO_ZEROGPU_HARD_CAP (default 300 s). Values are seconds,
+optionally with a unit: ``90``, ``90s``, ``2m``, ``1h``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from backends.base import StudioError
+
+
+class Tier(str, enum.Enum):
+    ANONYMOUS = "anonymous"
+    FREE = "free"
+    PRO = "pro"
+    LOCAL = "local"
+
+    @property
+    def on_zerogpu(self) -> bool:
+        return self is not Tier.LOCAL
+
+    @property
+    def label(self) -> str:
+        return {
+            Tier.ANONYMOUS: "anonymous ZeroGPU",
+            Tier.FREE: "free ZeroGPU",
+            Tier.PRO: "PRO ZeroGPU",
+            Tier.LOCAL: "local",
+        }[self]
+
+
+@dataclass(frozen=True)
+class TierDefaults:
+    per_call_s: float | None
+    daily_s: float | None
+
+
+DEFAULTS: dict[Tier, TierDefaults] = {
+    Tier.ANONYMOUS: TierDefaults(per_call_s=120, daily_s=120),
+    Tier.FREE: TierDefaults(per_call_s=120, daily_s=300),
+    Tier.PRO: TierDefaults(per_call_s=300, daily_s=2400),
+    Tier.LOCAL: TierDefaults(per_call_s=None, daily_s=None),
+}
+HARD_CAP_S = 300.0
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_seconds(name: str, raw: str) -> float | None:
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1h"`` -> seconds; empty or ``0`` -> None (no limit)."""
+    text = raw.strip().lower()
+    if text in ("", "0", "none", "off"):
+        return None
+    unit = _UNITS.get(text[-1])
+    number = text[:-1] if unit is not None else text
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise StudioError(f"{name} must be a number of seconds like 90, 90s or 2m; got {raw!r}.") from None
+    if value < 0:
+        raise StudioError(f"{name} must be positive; got {raw!r}.")
+    return value
+
+
+@dataclass(frozen=True)
+class TierLimits:
+    tier: Tier
+    per_call_s: float | None
+    daily_s: float | None
+    hard_cap_s: float | None
+
+    @property
+    def cap_s(self) -> float | None:
+        """The most one request may reserve (None: unlimited)."""
+        caps = [c for c in (self.per_call_s, self.daily_s, self.hard_cap_s) if c is not None]
+        return min(caps) if caps else None
+
+    def cap_with_quota(self, quota_left_s: float | None) -> float | None:
+        """The cap, lowered to what is left of today's quota when that is known."""
+        caps = [c for c in (self.cap_s, quota_left_s) if c is not None]
+        return min(caps) if caps else None
+
+
+def tier_limits(tier: Tier | str, env: Mapping[str, str] | None = None) -> TierLimits:
+    env = os.environ if env is None else env
+    try:
+        tier = Tier(tier)
+    except ValueError:
+        names = ", ".join(t.value for t in Tier)
+        raise StudioError(f"Unknown tier {tier!r}; pick one of: {names}.") from None
+    if tier is Tier.LOCAL:
+        limit = parse_seconds("STUDIO_TIME_LIMIT", env.get("STUDIO_TIME_LIMIT", ""))
+        return TierLimits(tier=tier, per_call_s=limit, daily_s=None, hard_cap_s=None)
+    defaults = DEFAULTS[tier]
+
+    def setting(key: str, default: float | None) -> float | None:
+        raw = env.get(key)
+        return default if raw is None else parse_seconds(key, raw)
+
+    suffix = tier.value.upper()
+    return TierLimits(
+        tier=tier,
+        per_call_s=setting(f"STUDIO_ZEROGPU_CAP_{suffix}", defaults.per_call_s),
+        daily_s=setting(f"STUDIO_ZEROGPU_QUOTA_{suffix}", defaults.daily_s),
+        hard_cap_s=setting("STUDIO_ZEROGPU_HARD_CAP", HARD_CAP_S),
+    )
+
+
+def default_tier(env: Mapping[str, str] | None = None) -> Tier:
+    """``STUDIO_TIER`` when set; otherwise ``free`` on a ZeroGPU Space and ``local`` elsewhere."""
+    env = os.environ if env is None else env
+    if raw := env.get("STUDIO_TIER", "").strip():
+        return tier_limits(raw, env).tier
+    zero = env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+    return Tier.FREE if zero else Tier.LOCAL

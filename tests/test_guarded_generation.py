@@ -1,0 +1,70 @@
+"""The budget guard around the real generate path (tiny ACE-Step on the CPU)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from backends.base import ProgressEvent, StudioError
+from studio import service
+from studio.budget.deadline import DeadlineExceeded
+from studio.errors import validate
+from studio.song import SongRequest
+
+
+def req(**kw) -> SongRequest:
+    return validate(SongRequest, {"style": "synth pop", "lyrics": "[Verse]\nneon rain", **kw})
+
+
+def test_plan_refuses_what_cannot_fit_and_names_what_would() -> None:
+    decision = service.plan(req(backend="levo2", duration=240), tier="anonymous")
+    assert not decision.ok
+    assert "ACE-Step" in decision.message and "up to" in decision.message
+
+
+def test_plan_runs_a_default_song_on_the_free_tier() -> None:
+    decision = service.plan(req(duration=120), tier="free")
+    assert decision.ok and decision.reservation.declared_s <= 120
+
+
+def test_time_limit_stops_a_slowed_tiny_run_mid_way(tiny_acestep_dir, monkeypatch) -> None:
+    """STUDIO_TIME_LIMIT on a shared server: a run that will not finish stops with a clear error."""
+    studio = service.Studio()
+    request = req(duration=10, options={"steps": 8})
+    for _ in range(3):  # calibrate on this machine so the estimate fits the limit
+        studio.render(request, weights=str(tiny_acestep_dir))
+    monkeypatch.setenv("STUDIO_TIME_LIMIT", "6")
+    decision = service.plan(request, tier="local")
+    assert decision.ok, decision.message
+    seen: list[int] = []
+
+    def slow(event: ProgressEvent) -> None:
+        if event.stage == "rendering" and event.done:
+            seen.append(event.done)
+            time.sleep(1.0)  # 8 steps now need 8 s, past the 6 s limit
+
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as info:
+        studio.render(request, weights=str(tiny_acestep_dir), progress=slow, budget=decision.reservation)
+    assert 0 < max(seen) < 8
+    assert time.monotonic() - started < 6.5
+    assert "STUDIO_TIME_LIMIT" in str(info.value)
+
+
+def test_runs_feed_the_calibration(tiny_acestep_dir) -> None:
+    studio = service.Studio()
+    from studio import devices
+
+    name = devices.detect().name
+    before = len(service.calibration().samples(name, "acestep", "diffusion"))
+    studio.render(req(duration=10, options={"steps": 2}), weights=str(tiny_acestep_dir))
+    after = service.calibration().samples(name, "acestep", "diffusion")
+    assert len(after) == before + 1 and after[-1].seconds > 0
+
+
+def test_gpu_job_refuses_before_spending(monkeypatch) -> None:
+    from studio import gpu_jobs
+
+    with pytest.raises(StudioError, match="not started and nothing was charged"):
+        gpu_jobs.render_takes(req(backend="levo2", duration=240), "anonymous")
