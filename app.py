@@ -6,4 +6,4 @@ from studio.ui import build_app, launch_options
 demo = build_app()
 
 if __name__ == "__main__":
-    demo.launch(**launch_options())
+    demo.launch(**launch_options(demo))

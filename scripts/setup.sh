@@ -29,4 +29,11 @@ else
 fi
 
 "$py" -m pip install --quiet -e ".${extras}"
+
+# The browser test uses the distribution's Chromium (Playwright's own browser download is never used).
+# Only as root with apt-get; elsewhere the test skips and says why.
+if [[ -n "$extras" && "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji \
+    || echo "could not install chromium; the browser test will be skipped."
+fi
 echo "Song Studio is installed in .venv ($("$py" -c 'import torch; print("torch", torch.__version__)'))."

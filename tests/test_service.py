@@ -69,6 +69,21 @@ def test_output_targets_and_formats() -> None:
         service.take_targets(Path("a/b.mp4"), r, [1])
 
 
+def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
+    from backends.base import Cancelled, ProgressEvent
+
+    seen = []
+    token = service.CancelToken(tmp_path)
+    report = service.cancellable(seen.append, token)
+    report(ProgressEvent("rendering", 1, 8))
+    token.cancel()
+    with pytest.raises(Cancelled, match="stopped during rendering"):
+        report(ProgressEvent("rendering", 2, 8))
+    assert [e.done for e in seen] == [1]
+    token.clear()
+    assert not token.cancelled
+
+
 def test_lyrics_go_through_the_formatter_with_fixes_reported() -> None:
     prepared = service.prepare(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light", duration=30))
     assert "[Verse" in prepared.job.lyrics and "Neon rain" in prepared.job.lyrics

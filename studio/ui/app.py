@@ -1,72 +1,265 @@
-"""Gradio Blocks for the studio. Handlers call studio.service; nothing here reads torch."""
+"""Song Studio's Blocks: Create, Library and System views plus the API, wired together here.
+
+Handlers call ``studio.ui.runner`` / ``studio.library`` / ``studio.ui.seams``; nothing here reads torch.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
-from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
-from studio import registry
-from studio.errors import validate
-from studio.gpu import gpu
+from studio.devices import on_zerogpu
+from studio.library import Library
 from studio.service import Studio
-from studio.song import SongRequest
+from studio.ui import api, runner, seams, visitor
+from studio.ui.create import CreateView, build_create
+from studio.ui.errors import user_errors
+from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
+from studio.ui.results import build_results, like_label
+from studio.ui.system import build_system
+from studio.ui.theme import CSS, HERO, theme
 
-STUDIO = Studio()
-
-
-def _output_dir() -> Path:
-    root = Path(os.environ.get("STUDIO_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "song-studio")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _choices() -> list[tuple[str, str]]:
-    out = []
-    for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
-        label = caps.display_name if state.ok else f"{caps.display_name} (not available: {state.reason})"
-        out.append((label, caps.name))
-    return out
+log = logging.getLogger("studio.ui")
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+INSTANT: dict[str, Any] = {"queue": False, "api_visibility": "private"}
 
 
-@gpu(duration=120)
-def _render(request: SongRequest, out: Path):
-    return STUDIO.generate(request, out=out)
+def gpu_concurrency() -> int:
+    """How many generations run at once: one local GPU serves one; ZeroGPU gives each call its own slice."""
+    value = os.environ.get("STUDIO_GPU_CONCURRENCY")
+    return int(value) if value else (4 if on_zerogpu() else 1)
 
 
-def generate(backend: str, style: str, lyrics: str, instrumental: bool, duration: float, seed: float | None,
-             ) -> tuple[str, str]:
-    try:
-        request = validate(SongRequest, {
-            "backend": backend, "style": style, "lyrics": lyrics, "instrumental": instrumental,
-            "duration": duration, "seed": None if seed in (None, "") else int(seed),
-        })
-        result = _render(request, _output_dir())
-    except StudioError as exc:
-        raise gr.Error(str(exc)) from None
-    take = result.takes[0]
-    return str(take.path), f"seed {take.seed} · {result.device}/{result.dtype} · {result.elapsed_s:.1f} s"
+def _wire_create(
+    demo: gr.Blocks, create: CreateView, key: gr.BrowserState, library: Library, lib_view: LibraryView
+) -> None:
+    results = create.results
+    request_inputs = set(create.fields()) | {key}
+
+    create.backend.change(create.backend_updates, create.backend, create.backend_outputs(), **INSTANT)
+
+    @user_errors
+    def preview(data: dict) -> list[Any]:
+        view = seams.format_preview(create.request_from(data))
+        notes = [f"ℹ️ {view.note}"] if view.note else []
+        notes += [f"❌ {e}" for e in view.errors] + [f"🔧 {f}" for f in view.fixes]
+        if view.estimated_seconds:
+            notes.append(f"⏱ about {view.estimated_seconds:.0f} s of singing")
+        if not view.errors and not view.fixes:
+            notes.append("✅ Ready for the model as written.")
+        return [gr.Accordion(open=True), "\n\n".join(notes), view.lyrics]
+
+    create.format_btn.click(
+        preview, request_inputs, [create.format_box, create.format_notes, create.formatted], **INSTANT
+    )
+
+    def estimate(data: dict) -> str:
+        try:
+            return seams.estimate_line(create.request_from(data))
+        except Exception as exc:  # half-typed forms are normal here; say what is off without a modal
+            return f"⏱ {exc}"
+
+    gr.on(
+        [
+            demo.load,
+            create.backend.change,
+            create.duration.change,
+            create.takes.change,
+            create.instrumental.change,
+            *[c.change for _, c in create.options],
+        ],
+        estimate,
+        request_inputs,
+        create.estimate,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **INSTANT,
+    )
+
+    @user_errors
+    def generate(
+        data: dict,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> list[Any]:
+        song_request = create.request_from(data)
+        owner = visitor.owner_for(data[key])
+
+        def report(event) -> None:
+            fraction, label = runner.describe(event)
+            progress(fraction, desc=label)
+
+        result, songs = runner.make_songs(
+            song_request, owner=owner, library=library, session=request.session_hash or "", progress=report
+        )
+        takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
+        lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
+        lines += [f"⚠️ {w}" for w in result.warnings]
+        return ["\n\n".join(lines), *results.values(songs)]
+
+    def busy() -> list[Any]:
+        return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
+
+    def idle() -> list[Any]:
+        return [gr.update(visible=True), gr.update(visible=False)]
+
+    buttons = [create.generate_btn, create.cancel_btn]
+    gen_events = []
+
+    def chain(dep: Any) -> None:
+        run = dep.then(busy, None, [*buttons, create.status], **INSTANT).then(
+            generate,
+            request_inputs,
+            [create.status, *results.outputs()],
+            concurrency_id=api.GPU_QUEUE,
+            api_name="ui_generate",
+            concurrency_limit=gpu_concurrency(),
+            show_progress_on=[create.status],
+            **PRIVATE,
+        )
+        gen_events.append(run)
+        run.then(idle, None, buttons, **INSTANT).then(
+            lambda k, q, liked: list_values(library, k, q, liked),
+            [key, lib_view.search, lib_view.liked_only],
+            lib_view.list_outputs(),
+            **INSTANT,
+        )
+
+    chain(create.generate_btn.click(lambda: None, None, None, **INSTANT))
+    _wire_cards(create, key, library, chain)
+
+    def cancel(request: gr.Request) -> list[Any]:
+        stopped = runner.JOBS.cancel(request.session_hash or "")
+        note = "⏹ Stopped; nothing was saved." if stopped else "⏹ Cancelled before it started."
+        return [*idle(), note]
+
+    create.cancel_btn.click(cancel, None, [*buttons, create.status], cancels=gen_events, **INSTANT)
 
 
-def build_app() -> gr.Blocks:
-    with gr.Blocks(title="Song Studio") as demo:
-        gr.Markdown("# Song Studio")
-        backend = gr.Dropdown(_choices(), value=registry.DEFAULT_BACKEND, label="Model")
-        style = gr.Textbox(label="Style", placeholder="upbeat synth pop, bright female vocals")
-        lyrics = gr.Textbox(label="Lyrics", lines=10)
-        instrumental = gr.Checkbox(label="Instrumental")
-        duration = gr.Slider(10, 600, value=60, step=1, label="Duration (s)")
-        seed = gr.Number(label="Seed (empty = random)", precision=0)
-        go = gr.Button("Generate", variant="primary")
-        audio = gr.Audio(label="Song", type="filepath")
-        info = gr.Markdown()
-        go.click(generate, [backend, style, lyrics, instrumental, duration, seed], [audio, info], api_name="generate")
+def _wire_cards(create: CreateView, key: gr.BrowserState, library: Library, chain) -> None:
+    for i, card in enumerate(create.results.cards):
+
+        @user_errors
+        def like(k: str | None, ids: list[str], i: int = i) -> str:
+            owner = visitor.owner_for(k)
+            song = library.get(owner, ids[i])
+            return like_label(library.like(owner, song.id, not song.liked))
+
+        @user_errors
+        def reuse(k: str | None, ids: list[str], i: int = i, new_seed: bool = False) -> list[Any]:
+            request = library.get(visitor.owner_for(k), ids[i]).song_request()
+            if new_seed:
+                request = request.model_copy(update={"seed": None})
+            return create.fill(request)
+
+        card.like.click(like, [key, create.results.ids], card.like, **INSTANT)
+        card.reuse.click(reuse, [key, create.results.ids], create.fields(), **INSTANT)
+        chain(
+            card.retake.click(
+                lambda k, ids, i=i: reuse(k, ids, i, True),
+                [key, create.results.ids],
+                create.fields(),
+                **INSTANT,
+            )
+        )
+
+
+def _wire_library(
+    view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView, tabs: gr.Tabs
+) -> None:
+    listed = [key, view.search, view.liked_only]
+    refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
+    for trigger in (view.refresh.click, view.search.submit, view.liked_only.change):
+        trigger(refresh, listed, view.list_outputs(), **INSTANT)
+    view.search.change(
+        refresh, listed, view.list_outputs(), trigger_mode="always_last", show_progress="hidden", **INSTANT
+    )
+
+    @user_errors
+    def select(k: str | None, ids: list[str], evt: gr.SelectData) -> list[Any]:
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        if not isinstance(row, int) or not 0 <= row < len(ids):
+            return panel_values(None)
+        return panel_values(library.get(visitor.owner_for(k), ids[row]))
+
+    view.table.select(select, [key, view.ids], view.panel_outputs(), **INSTANT)
+
+    @user_errors
+    def like(k: str | None, song_id: str) -> str:
+        owner = visitor.owner_for(k)
+        song = library.get(owner, song_id)
+        return like_label(library.like(owner, song_id, not song.liked))
+
+    view.like.click(like, [key, view.selected], view.like, **INSTANT).then(
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
+
+    @user_errors
+    def reuse(k: str | None, song_id: str) -> list[Any]:
+        return [
+            gr.Tabs(selected="create"),
+            *create.fill(library.get(visitor.owner_for(k), song_id).song_request()),
+        ]
+
+    view.reuse.click(reuse, [key, view.selected], [tabs, *create.fields()], **INSTANT)
+    view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
+    view.keep.click(lambda: gr.update(visible=False), None, view.confirm_row, **INSTANT)
+
+    @user_errors
+    def delete(k: str | None, song_id: str) -> list[Any]:
+        library.delete(visitor.owner_for(k), song_id)
+        gr.Info("Song deleted.")
+        return panel_values(None)
+
+    view.confirm.click(delete, [key, view.selected], view.panel_outputs(), **INSTANT).then(
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
+
+
+def build_app(library: Library | None = None, studio: Studio | None = None) -> gr.Blocks:
+    """The whole studio. ``library`` defaults to ``STUDIO_LIBRARY_DIR`` / /data / the home folder."""
+    library = library or Library()
+    studio = studio or runner.STUDIO
+    with gr.Blocks(title="Song Studio", delete_cache=(3600, 6 * 3600)) as demo:
+        key = gr.BrowserState(None, storage_key=visitor.STORAGE_KEY, secret=visitor.browser_secret())
+        gr.HTML(HERO)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Create", id="create"):
+                create = build_create(build_results)
+            with gr.Tab("Library", id="library") as library_tab:
+                lib_view = build_library()
+            with gr.Tab("System", id="system") as system_tab:
+                system_body, _, _ = build_system(studio, library)
+        api.register(library, gpu_concurrency())  # first, so the public names are theirs
+        _wire_create(demo, create, key, library, lib_view)
+        _wire_library(lib_view, key, library, create, tabs)
+        listed = [key, lib_view.search, lib_view.liked_only]
+        refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
+        library_tab.select(refresh, listed, lib_view.list_outputs(), **INSTANT)
+        from studio.ui.system import report
+
+        system_tab.select(lambda: report(studio, library), None, system_body, **INSTANT)
+        demo.load(visitor.ensure_key, key, key, **INSTANT).then(
+            refresh, listed, lib_view.list_outputs(), **INSTANT
+        )
+    demo.studio_library = library  # type: ignore[attr-defined]  # launch_options needs its audio folder
     return demo
 
 
-def launch_options() -> dict:
-    return {"server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")}
+def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch``: theme, CSS, and the library's audio folder (only that
+    folder: the database beside it must never be served)."""
+    library: Library | None = getattr(demo, "studio_library", None)
+    options: dict[str, Any] = {
+        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        "theme": theme(),
+        "css": CSS,
+        "footer_links": ["api", "settings"],
+    }
+    if library is not None:
+        options["allowed_paths"] = [str(library.audio_dir)]
+        options["blocked_paths"] = [str(library.db_path), str(library.root / "staging")]
+    return options

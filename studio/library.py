@@ -1,0 +1,275 @@
+"""The song library: SQLite (stdlib, WAL) plus the audio files beside it.
+
+Every song belongs to one owner (an opaque id derived from a visitor key, or ``local`` when the
+studio runs for one person). Every read and write takes the owner, so no query can reach another
+owner's rows. Song ids are random 128-bit tokens, so ids cannot be guessed or enumerated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.base import StudioError
+from studio.song import SongRequest, SongResult, TakeResult
+
+LIBRARY_ENV = "STUDIO_LIBRARY_DIR"
+SPACE_STORAGE = Path("/data")  # a Space's persistent storage mounts here
+DB_NAME = "library.sqlite3"
+AUDIO_DIR = "audio"
+LOCAL_OWNER = "local"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS songs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    title TEXT NOT NULL,
+    style TEXT NOT NULL,
+    lyrics TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    weights TEXT NOT NULL,
+    device TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    duration REAL NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    elapsed_s REAL NOT NULL,
+    style_sent TEXT NOT NULL,
+    lyrics_sent TEXT NOT NULL,
+    request TEXT NOT NULL,
+    audio TEXT NOT NULL,
+    liked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS songs_owner_created ON songs (owner, created_at DESC);
+"""
+
+
+class SongNotFound(StudioError):
+    """No such song for this visitor (also what another visitor's song looks like)."""
+
+
+@dataclass(frozen=True)
+class Song:
+    id: str
+    owner: str
+    created_at: float
+    title: str
+    style: str
+    lyrics: str
+    backend: str
+    weights: str
+    device: str
+    dtype: str
+    seed: int
+    duration: float
+    sample_rate: int
+    elapsed_s: float
+    style_sent: str
+    lyrics_sent: str
+    request: dict[str, Any]
+    audio_path: Path
+    liked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def song_request(self) -> SongRequest:
+        """The settings that made this song (with its own seed), ready to reuse or retake."""
+        return SongRequest.model_validate({**self.request, "seed": self.seed, "takes": 1})
+
+    def public(self) -> dict[str, Any]:
+        """What the API and UI may show: everything except the owner and server paths."""
+        return {
+            "id": self.id, "title": self.title, "style": self.style, "lyrics": self.lyrics,
+            "backend": self.backend, "weights": self.weights, "device": self.device, "dtype": self.dtype,
+            "seed": self.seed, "duration": self.duration, "sample_rate": self.sample_rate,
+            "elapsed_s": self.elapsed_s, "liked": self.liked, "created_at": self.created_at,
+            "style_sent": self.style_sent, "lyrics_sent": self.lyrics_sent, "request": self.request,
+        }
+
+
+def default_dir() -> Path:
+    """``STUDIO_LIBRARY_DIR``, else a Space's persistent /data, else a folder in the home directory."""
+    explicit = os.environ.get(LIBRARY_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    if SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+        return SPACE_STORAGE / "song-studio"
+    return Path.home() / ".song-studio" / "library"
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _title_for(request: SongRequest, index: int, count: int) -> str:
+    first_style_words = request.style.split(",")[0].strip().capitalize() if request.style else ""
+    base = request.title or first_style_words or "Untitled"
+    return f"{base} ({index + 1})" if count > 1 else base
+
+
+class Library:
+    """One library folder. Thread-safe: each thread gets its own connection."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_dir()
+        self.audio_dir = self.root / AUDIO_DIR
+        try:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudioError(
+                f"cannot create the song library at {self.root} ({exc.strerror}); set {LIBRARY_ENV} to a "
+                "writable folder."
+            ) from None
+        self.db_path = self.root / DB_NAME
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=10.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        with conn:  # commits on success, rolls back on error
+            yield conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _row(self, row: sqlite3.Row) -> Song:
+        return Song(
+            id=row["id"], owner=row["owner"], created_at=row["created_at"], title=row["title"],
+            style=row["style"], lyrics=row["lyrics"], backend=row["backend"], weights=row["weights"],
+            device=row["device"], dtype=row["dtype"], seed=row["seed"], duration=row["duration"],
+            sample_rate=row["sample_rate"], elapsed_s=row["elapsed_s"], style_sent=row["style_sent"],
+            lyrics_sent=row["lyrics_sent"], request=json.loads(row["request"]),
+            audio_path=self.audio_dir / row["audio"], liked=bool(row["liked"]),
+        )
+
+    def _owner_dir(self, owner: str) -> Path:
+        # Owners are opaque ids we made; still, never let one name a path outside the library.
+        if not owner or not all(c.isalnum() or c in "-_" for c in owner):
+            raise StudioError("invalid library owner id.")
+        return self.audio_dir / owner
+
+    # -- writes -----------------------------------------------------------------------------
+    def add_take(
+        self, owner: str, request: SongRequest, result: SongResult, take: TakeResult, *, title: str = ""
+    ) -> Song:
+        """Move the take's file into the library and record it."""
+        if take.path is None or not Path(take.path).is_file():
+            raise StudioError(f"the take with seed {take.seed} has no audio file to keep.")
+        song_id = new_id()
+        folder = self._owner_dir(owner)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{song_id}{Path(take.path).suffix or '.wav'}"
+        try:
+            os.replace(take.path, target)
+        except OSError:  # another filesystem (e.g. /tmp -> /data): copy, then drop the original
+            shutil.copyfile(take.path, target)
+            Path(take.path).unlink(missing_ok=True)
+        stored = request.model_dump(mode="json", exclude={"seed", "takes"})
+        row = (
+            song_id, owner, time.time(), title or request.title or "Untitled", request.style, request.lyrics,
+            result.backend, result.weights, result.device, result.dtype, take.seed, take.duration,
+            take.sample_rate, result.elapsed_s, result.style_sent, result.lyrics_sent, json.dumps(stored),
+            str(target.relative_to(self.audio_dir)),
+        )
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, device, "
+                "dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        return self.get(owner, song_id)
+
+    def add_result(self, owner: str, request: SongRequest, result: SongResult) -> list[Song]:
+        count = len(result.takes)
+        return [
+            self.add_take(owner, request, result, take, title=_title_for(request, i, count))
+            for i, take in enumerate(result.takes)
+        ]
+
+    def like(self, owner: str, song_id: str, liked: bool = True) -> Song:
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE songs SET liked = ? WHERE id = ? AND owner = ?", (int(liked), song_id, owner)
+            )
+        if cur.rowcount == 0:
+            raise self._missing(song_id)
+        return self.get(owner, song_id)
+
+    def rename(self, owner: str, song_id: str, title: str) -> Song:
+        title = title.strip()[:200] or "Untitled"
+        with self._connect() as db:
+            cur = db.execute("UPDATE songs SET title = ? WHERE id = ? AND owner = ?", (title, song_id, owner))
+        if cur.rowcount == 0:
+            raise self._missing(song_id)
+        return self.get(owner, song_id)
+
+    def delete(self, owner: str, song_id: str) -> None:
+        song = self.get(owner, song_id)
+        with self._connect() as db:
+            db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
+        song.audio_path.unlink(missing_ok=True)
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, owner: str, song_id: str) -> Song:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM songs WHERE id = ? AND owner = ?", (song_id, owner)).fetchone()
+        if row is None:
+            raise self._missing(song_id)
+        return self._row(row)
+
+    def list(self, owner: str, query: str = "", *, liked_only: bool = False, limit: int = 200) -> list[Song]:
+        """Newest first; ``query`` matches title, style, lyrics or model, case-insensitively."""
+        sql = "SELECT * FROM songs WHERE owner = ?"
+        args: list[Any] = [owner]
+        for word in query.split()[:8]:
+            like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql += (
+                " AND (title LIKE ? ESCAPE '\\' OR style LIKE ? ESCAPE '\\' OR lyrics LIKE ? ESCAPE '\\'"
+                " OR backend LIKE ? ESCAPE '\\')"
+            )
+            args += [like] * 4
+        if liked_only:
+            sql += " AND liked = 1"
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        args.append(max(1, min(int(limit), 1000)))
+        with self._connect() as db:
+            rows = db.execute(sql, args).fetchall()
+        return [self._row(r) for r in rows]
+
+    def count(self, owner: str) -> int:
+        with self._connect() as db:
+            return db.execute("SELECT COUNT(*) FROM songs WHERE owner = ?", (owner,)).fetchone()[0]
+
+    @staticmethod
+    def _missing(song_id: str) -> SongNotFound:
+        return SongNotFound(
+            f"no song {song_id!r} in your library; it may have been deleted. Refresh the library."
+        )

@@ -1,0 +1,323 @@
+"""The Create view: lyrics, style, model, length, advanced options, and the Generate row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from backends.base import Input, StudioError
+from studio import presets, registry
+from studio.song import SongRequest
+from studio.ui import forms
+
+
+@dataclass
+class CreateView:
+    backend: gr.Dropdown
+    model_info: gr.Markdown
+    mode: gr.Radio
+    description: gr.Textbox
+    title: gr.Textbox
+    style: gr.Textbox
+    lyrics: gr.Textbox
+    instrumental: gr.Checkbox
+    duration: gr.Slider
+    takes: gr.Slider
+    seed: gr.Number
+    bpm: gr.Number
+    key: gr.Dropdown
+    time_signature: gr.Dropdown
+    language: gr.Dropdown
+    format_btn: gr.Button
+    format_box: gr.Accordion
+    formatted: gr.Code
+    format_notes: gr.Markdown
+    generate_btn: gr.Button
+    cancel_btn: gr.Button
+    estimate: gr.Markdown
+    status: gr.Markdown
+    options: list[tuple[forms.OptionControl, gr.Component]] = field(default_factory=list)
+    lyric_tags: list[gr.Button] = field(default_factory=list)
+    results: Any = None
+
+    # -- the form as data ---------------------------------------------------------------------
+    def fields(self) -> list[gr.Component]:
+        """Every control that shapes a request, in the order ``fill`` returns values."""
+        return [
+            self.backend,
+            self.title,
+            self.style,
+            self.lyrics,
+            self.instrumental,
+            self.duration,
+            self.takes,
+            self.seed,
+            self.bpm,
+            self.key,
+            self.time_signature,
+            self.language,
+            self.mode,
+            self.description,
+            *[c for _, c in self.options],
+        ]
+
+    def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
+        backend = data[self.backend]
+        if data.get(self.mode) == "Simple":
+            caps = registry.get_spec(backend).capabilities
+            raise StudioError(
+                f"Simple mode is not wired to {caps.display_name} in this build; switch to Custom "
+                "and write a style and lyrics."
+            )
+        return forms.build_request(
+            backend=backend,
+            title=data[self.title],
+            style=data[self.style],
+            lyrics=data[self.lyrics],
+            instrumental=data[self.instrumental],
+            duration=data[self.duration],
+            takes=data[self.takes],
+            seed=data[self.seed],
+            extras={
+                "bpm": data[self.bpm],
+                "key": data[self.key],
+                "time_signature": data[self.time_signature],
+                "language": data[self.language],
+            },
+            options={c.name: data[comp] for c, comp in self.options if c.backend == backend},
+        )
+
+    def fill(self, request: SongRequest) -> list[Any]:
+        """Control values that reproduce ``request`` (for Reuse and Retake)."""
+        opts = request.options
+        return [
+            request.backend,
+            request.title,
+            request.style,
+            request.lyrics,
+            request.instrumental,
+            request.duration or registry.get_spec(request.backend).capabilities.default_duration_s,
+            request.takes,
+            request.seed,
+            request.bpm,
+            request.key or "",
+            request.time_signature or "",
+            request.language or "",
+            "Custom",
+            "",
+            *[
+                opts.get(c.name, c.default) if c.backend == request.backend else gr.update()
+                for c, _ in self.options
+            ],
+        ]
+
+    def backend_updates(self, backend: str) -> list[Any]:
+        """What changes when another model is picked; outputs are ``backend_outputs()``."""
+        spec = registry.get_spec(backend)
+        caps = spec.capabilities
+        langs = [("auto", "")] + [(code, code) for code in caps.languages if code != "unknown"]
+        return [
+            forms.model_card(spec),
+            gr.update(visible=caps.accepts(Input.DESCRIPTION)),
+            gr.update(
+                minimum=caps.min_duration_s,
+                maximum=caps.max_duration_s,
+                value=min(max(caps.default_duration_s, caps.min_duration_s), caps.max_duration_s),
+                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
+            ),
+            gr.update(maximum=caps.max_takes),
+            gr.update(visible=caps.accepts(Input.BPM)),
+            gr.update(visible=caps.accepts(Input.KEY)),
+            gr.update(visible=caps.accepts(Input.TIME_SIGNATURE)),
+            gr.update(visible=caps.accepts(Input.LANGUAGE) or not caps.inputs, choices=langs, value=""),
+            *[gr.update(visible=c.backend == backend) for c, _ in self.options],
+        ]
+
+    def backend_outputs(self) -> list[gr.Component]:
+        return [
+            self.model_info,
+            self.mode,
+            self.duration,
+            self.takes,
+            self.bpm,
+            self.key,
+            self.time_signature,
+            self.language,
+            *[c for _, c in self.options],
+        ]
+
+
+def _option_component(control: forms.OptionControl, visible: bool) -> gr.Component:
+    if control.kind == "bool":
+        return gr.Checkbox(
+            value=bool(control.default), label=control.label, info=control.description, visible=visible
+        )
+    step = 1 if control.kind == "int" else 0.1
+    return gr.Slider(
+        control.minimum,
+        control.maximum,
+        value=control.default,
+        step=step,
+        label=control.label,
+        info=control.description,
+        visible=visible,
+    )
+
+
+def _chips(label: str, items: list[presets.Preset], style: gr.Textbox) -> None:
+    gr.HTML(f'<p class="chip-label">{label}</p>')
+    with gr.Row(elem_classes="chips"):
+        for preset in items:
+            chip = gr.Button(preset.name, size="sm", variant="secondary", min_width=0)
+            chip.click(
+                lambda s, p=preset.style: presets.add_to_style(s, p),
+                style,
+                style,
+                queue=False,
+                api_visibility="private",
+            )
+
+
+def build_create(build_results: Callable[[], Any]) -> CreateView:
+    default = registry.get_spec(registry.DEFAULT_BACKEND)
+    caps = default.capabilities
+    found = presets.load()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            with gr.Group():
+                backend = gr.Dropdown(
+                    forms.model_choices(),
+                    value=default.name,
+                    label="Model",
+                    info="Every model; the note below says why one cannot run here.",
+                )
+                model_info = gr.Markdown(forms.model_card(default), elem_classes="licence", padding=True)
+            mode = gr.Radio(
+                ["Custom", "Simple"],
+                value="Custom",
+                label="Mode",
+                visible=False,
+                info="Simple: describe the song and the model writes the lyrics.",
+            )
+            description = gr.Textbox(label="Describe the song", visible=False, lines=2)
+            title = gr.Textbox(label="Title", placeholder="Untitled", max_lines=1)
+            style = gr.Textbox(
+                label="Style",
+                lines=2,
+                max_length=caps.max_style_chars,
+                placeholder="dreamy synth pop, warm female vocals, 100 bpm",
+            )
+            _chips("Genres", found.get("genre", []), style)
+            _chips("Moods", found.get("mood", []), style)
+            lyrics = gr.Textbox(
+                label="Lyrics",
+                lines=9,
+                max_lines=30,
+                elem_id="lyrics",
+                placeholder="[Verse]\nWrite your lines here…\n\n[Chorus]\n…",
+                render=False,  # the section-tag toolbar sits above it but needs it as input
+            )
+            tags = []
+            with gr.Row(elem_classes="tags chips"):
+                for tag in forms.SECTION_TAGS:
+                    btn = gr.Button(f"[{tag}]", size="sm", min_width=0, variant="secondary")
+                    btn.click(
+                        lambda text, t=tag: forms.insert_tag(text, t),
+                        lyrics,
+                        lyrics,
+                        queue=False,
+                        api_visibility="private",
+                    )
+                    tags.append(btn)
+            lyrics.render()
+            with gr.Row():
+                instrumental = gr.Checkbox(label="Instrumental", value=False, scale=1, min_width=150)
+                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
+            duration = gr.Slider(
+                caps.min_duration_s,
+                caps.max_duration_s,
+                value=caps.default_duration_s,
+                step=1,
+                label="Duration (s)",
+                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
+            )
+            format_btn = gr.Button("Format preview", size="sm", variant="secondary")
+            with gr.Accordion("What the model receives", open=False) as format_box:
+                format_notes = gr.Markdown()
+                formatted = gr.Code(label="Lyrics sent", language=None, interactive=False, lines=8)
+            with gr.Accordion("Advanced", open=False):
+                seed = gr.Number(
+                    label="Seed",
+                    info="Empty = random; the same seed and settings repeat a song.",
+                    precision=0,
+                    minimum=0,
+                )
+                with gr.Row():
+                    bpm = gr.Number(label="BPM", precision=0, minimum=30, maximum=300, min_width=100)
+                    key = gr.Dropdown(
+                        forms.KEY_CHOICES, value="", label="Key", allow_custom_value=True, min_width=120
+                    )
+                    time_signature = gr.Dropdown(
+                        forms.TIME_SIGNATURE_CHOICES, value="", label="Time signature", min_width=120
+                    )
+                    language = gr.Dropdown(
+                        [("auto", "")] + [(c, c) for c in caps.languages if c != "unknown"],
+                        value="",
+                        label="Vocal language",
+                        min_width=120,
+                    )
+                options = []
+                for control in forms.all_option_controls():
+                    options.append((control, _option_component(control, control.backend == default.name)))
+            with gr.Row(elem_id="generate-row"):
+                generate_btn = gr.Button(
+                    "🎵 Generate", variant="primary", size="lg", scale=3, elem_id="generate"
+                )
+                cancel_btn = gr.Button(
+                    "Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="cancel"
+                )
+            estimate = gr.Markdown(elem_id="estimate")
+        with gr.Column(scale=2, min_width=300):
+            status = gr.Markdown(
+                "🎧 Your takes will appear here, and stay in your Library.", elem_id="status"
+            )
+            results = build_results()
+    view = CreateView(
+        backend=backend,
+        model_info=model_info,
+        mode=mode,
+        description=description,
+        title=title,
+        style=style,
+        lyrics=lyrics,
+        instrumental=instrumental,
+        duration=duration,
+        takes=takes,
+        seed=seed,
+        bpm=bpm,
+        key=key,
+        time_signature=time_signature,
+        language=language,
+        format_btn=format_btn,
+        format_box=format_box,
+        formatted=formatted,
+        format_notes=format_notes,
+        generate_btn=generate_btn,
+        cancel_btn=cancel_btn,
+        estimate=estimate,
+        status=status,
+        options=options,
+        lyric_tags=tags,
+        results=results,
+    )
+    mode.change(
+        lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m != "Simple")),
+        mode,
+        [description, lyrics],
+        queue=False,
+        api_visibility="private",
+    )
+    return view

@@ -1,0 +1,147 @@
+"""From control values to a SongRequest and back; which controls a backend shows. No gradio here."""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from backends.base import BackendSpec, Capabilities, Input
+from studio import registry
+from studio.errors import validate
+from studio.song import SongRequest
+
+TIME_SIGNATURE_CHOICES = [("auto", ""), ("2/4", "2"), ("3/4", "3"), ("4/4", "4"), ("6/8", "6")]
+KEY_CHOICES = [""] + [
+    f"{n} {m}"
+    for m in ("major", "minor")
+    for n in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+]
+SECTION_TAGS = ("Intro", "Verse", "Pre-Chorus", "Chorus", "Bridge", "Outro")
+# Request fields that get a control only when the backend declares the Input.
+OPTIONAL_CONTROLS: dict[str, Input] = {
+    "bpm": Input.BPM,
+    "key": Input.KEY,
+    "time_signature": Input.TIME_SIGNATURE,
+    "language": Input.LANGUAGE,
+}
+
+
+@dataclass(frozen=True)
+class OptionControl:
+    """One numeric/boolean field of a backend's Options model, as a slider or checkbox."""
+
+    backend: str
+    name: str
+    kind: str  # "int", "float" or "bool"
+    default: Any
+    minimum: float | None
+    maximum: float | None
+    description: str
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    low = high = None
+    for meta in info.metadata:
+        low = getattr(meta, "ge", getattr(meta, "gt", low))
+        high = getattr(meta, "le", getattr(meta, "lt", high))
+    return low, high
+
+
+def _kind(annotation: Any) -> str | None:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else annotation
+    return {int: "int", float: "float", bool: "bool"}.get(annotation)
+
+
+def option_controls(spec: BackendSpec) -> list[OptionControl]:
+    """Controls for a backend's options: numeric fields need both bounds to become a slider."""
+    out = []
+    for name, info in spec.options.model_fields.items():
+        kind = _kind(info.annotation)
+        low, high = _bounds(info)
+        if kind is None or (kind != "bool" and (low is None or high is None)):
+            continue  # not expressible as a slider; the API still accepts it through `options`
+        out.append(OptionControl(spec.name, name, kind, info.default, low, high, info.description or ""))
+    return out
+
+
+def all_option_controls() -> list[OptionControl]:
+    return [c for spec in registry.all_specs() for c in option_controls(spec)]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    out = []
+    for spec in registry.all_specs():
+        caps, state = spec.capabilities, spec.availability()
+        label = caps.display_name
+        if not caps.commercial_use:
+            label += " · non-commercial"
+        if not state.ok:
+            label += " · not available here"
+        out.append((label, caps.name))
+    return out
+
+
+def model_card(spec: BackendSpec) -> str:
+    """Markdown under the model picker: what it is, its licence, and why it cannot run (if so)."""
+    caps, state = spec.capabilities, spec.availability()
+    lines = [f"**{caps.display_name}** — {caps.summary}"]
+    licence = f"Licence: {caps.licence}."
+    if not caps.commercial_use:
+        licence = f"**Non-commercial use only.** {caps.licence_note or licence} Licence: {caps.licence}."
+    lines.append(licence)
+    if not state.ok:
+        lines.append(f"⚠️ Not available here: {state.reason}")
+    return "\n\n".join(lines)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def build_request(
+    *,
+    backend: str,
+    title: str = "",
+    style: str = "",
+    lyrics: str = "",
+    instrumental: bool = False,
+    duration: float | None = None,
+    takes: int = 1,
+    seed: float | None = None,
+    extras: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> SongRequest:
+    """A validated request from control values; controls the backend does not show are left out."""
+    caps: Capabilities = registry.get_spec(backend).capabilities
+    data: dict[str, Any] = {
+        "backend": backend,
+        "title": title or "",
+        "style": style or "",
+        "lyrics": lyrics or "",
+        "instrumental": bool(instrumental),
+        "duration": None if _blank(duration) else float(duration),
+        "takes": int(takes or 1),
+        "seed": None if _blank(seed) else int(seed),
+        "options": {k: v for k, v in (options or {}).items() if not _blank(v)},
+    }
+    for name, needed in OPTIONAL_CONTROLS.items():
+        value = (extras or {}).get(name)
+        if caps.accepts(needed) and not _blank(value):
+            data[name] = int(value) if name == "bpm" else value
+    return validate(SongRequest, data)
+
+
+def insert_tag(lyrics: str, tag: str) -> str:
+    """Append a section tag on its own line, with a blank line before a new section."""
+    text = (lyrics or "").rstrip()
+    return f"{text}\n\n[{tag}]\n" if text else f"[{tag}]\n"

@@ -1,0 +1,118 @@
+"""Result cards: one per take, with player, details, downloads, Like, Retake and Reuse."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from studio import registry
+from studio.library import Song
+
+MAX_CARDS = 4
+
+
+def length(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def model_name(backend: str) -> str:
+    try:
+        return registry.get_spec(backend).capabilities.display_name
+    except Exception:  # a song made by a backend this build no longer lists
+        return backend
+
+
+def song_head(song: Song) -> str:
+    made = time.strftime("%Y-%m-%d %H:%M", time.localtime(song.created_at))
+    style = html.escape(song.style or "no style")
+    return (
+        f'<div class="song-head"><h3>{html.escape(song.title)}</h3>'
+        f'<div class="meta"><span class="pill">{html.escape(model_name(song.backend))}</span>'
+        f'<span class="pill">{length(song.duration)}</span><span class="pill">seed {song.seed}</span></div>'
+        f'<div class="meta">{style}</div>'
+        f'<div class="meta">made {made} in {song.elapsed_s:.1f} s on {html.escape(song.device)} '
+        f"({html.escape(song.dtype)})</div></div>"
+    )
+
+
+def like_label(song: Song | None) -> str:
+    return "♥ Liked" if song is not None and song.liked else "♡ Like"
+
+
+def lyrics_markdown(song: Song) -> str:
+    if not song.lyrics_sent.strip():
+        return "*Instrumental*"
+    return "```\n" + song.lyrics_sent.replace("```", "'''") + "\n```"
+
+
+@dataclass
+class Card:
+    group: gr.Group
+    head: gr.HTML
+    audio: gr.Audio
+    like: gr.Button
+    retake: gr.Button
+    reuse: gr.Button
+    download: gr.DownloadButton
+    lyrics: gr.Markdown
+
+    def outputs(self) -> list[gr.Component]:
+        return [self.group, self.head, self.audio, self.like, self.download, self.lyrics]
+
+    @staticmethod
+    def values(song: Song | None) -> list[Any]:
+        if song is None:
+            return [gr.update(visible=False), "", None, like_label(None), None, ""]
+        path = str(song.audio_path)
+        return [
+            gr.update(visible=True),
+            song_head(song),
+            path,
+            like_label(song),
+            path,
+            lyrics_markdown(song),
+        ]
+
+
+@dataclass
+class ResultsView:
+    cards: list[Card]
+    ids: gr.State  # song id shown on each card
+
+    def outputs(self) -> list[gr.Component]:
+        return [o for card in self.cards for o in card.outputs()] + [self.ids]
+
+    def values(self, songs: list[Song]) -> list[Any]:
+        shown = songs[:MAX_CARDS]
+        out: list[Any] = []
+        for i in range(MAX_CARDS):
+            out += Card.values(shown[i] if i < len(shown) else None)
+        return [*out, [s.id for s in shown]]
+
+
+def build_results() -> ResultsView:
+    cards = []
+    for i in range(MAX_CARDS):
+        with gr.Group(visible=False, elem_classes="song-card") as group:
+            head = gr.HTML()
+            audio = gr.Audio(
+                type="filepath",
+                interactive=False,
+                show_label=False,
+                elem_id=f"take-{i}",
+                buttons=["download"],
+            )
+            with gr.Row():
+                like = gr.Button("♡ Like", size="sm", min_width=0)
+                retake = gr.Button("↻ Retake", size="sm", min_width=0)
+                reuse = gr.Button("Reuse settings", size="sm", min_width=0)
+                download = gr.DownloadButton("⬇ WAV", size="sm", min_width=0)
+            with gr.Accordion("Lyrics", open=False):
+                lyrics = gr.Markdown()
+        cards.append(Card(group, head, audio, like, retake, reuse, download, lyrics))
+    return ResultsView(cards=cards, ids=gr.State([]))

@@ -1,0 +1,124 @@
+"""The generate flow as the UI and API run it: GPU call, cancel, keep in the library.
+
+Nothing here imports gradio; handlers in ``studio.ui`` turn its results into components.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
+from studio import library as lib
+from studio.gpu import gpu, gpu_available_here
+from studio.service import CancelToken, Studio, cancellable
+from studio.song import SongRequest, SongResult
+from studio.ui import seams
+
+STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
+
+
+@dataclass(frozen=True)
+class Stage:
+    label: str
+    start: float  # where this stage sits on the overall progress bar
+    end: float
+
+
+# Stage names come from ProgressEvent.stage; unknown ones show as-is at the last known position.
+STAGES: dict[str, Stage] = {
+    "loading": Stage("Loading weights", 0.0, 0.15),
+    "planning": Stage("Planning", 0.15, 0.2),
+    "rendering": Stage("Rendering", 0.2, 0.85),
+    "decoding": Stage("Decoding", 0.85, 0.9),
+    "mastering": Stage("Mastering", 0.9, 0.95),
+    "saving": Stage("Saving", 0.95, 1.0),
+}
+
+
+def describe(event: ProgressEvent) -> tuple[float, str]:
+    """(overall fraction, label) for one progress event."""
+    stage = STAGES.get(event.stage, Stage(event.stage.capitalize(), 0.9, 0.95))
+    part = event.done / event.total if event.total else 0.0
+    label = stage.label
+    if event.total > 1:
+        label += f" {event.done}/{event.total}"
+    if event.message:
+        label += f" — {event.message}"
+    return stage.start + (stage.end - stage.start) * min(max(part, 0.0), 1.0), label
+
+
+def _gpu_seconds(request: SongRequest, *_: object, **__: object) -> int:
+    return seams.gpu_seconds(request)
+
+
+@gpu(duration=_gpu_seconds)
+def render_on_gpu(
+    request: SongRequest,
+    out: Path,
+    token: CancelToken,
+    progress: ProgressFn | None = None,
+) -> SongResult:
+    """The only function that holds the GPU. Arguments and result are plain, picklable data."""
+    return STUDIO.generate(request, out=out, progress=cancellable(progress or no_progress, token))
+
+
+class Jobs:
+    """The running generation per browser session, so Cancel can find it."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, CancelToken] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str, folder: Path) -> CancelToken:
+        token = CancelToken(folder)
+        with self._lock:
+            self._tokens[session] = token
+        return token
+
+    def cancel(self, session: str) -> bool:
+        with self._lock:
+            token = self._tokens.get(session)
+        if token is None:
+            return False
+        token.cancel()
+        return True
+
+    def finish(self, session: str, token: CancelToken) -> None:
+        with self._lock:
+            if self._tokens.get(session) is token:
+                del self._tokens[session]
+        token.clear()
+
+
+JOBS = Jobs()
+
+
+def make_songs(
+    request: SongRequest,
+    *,
+    owner: str,
+    library: lib.Library,
+    session: str = "",
+    progress: Callable[[ProgressEvent], None] = no_progress,
+) -> tuple[SongResult, list[lib.Song]]:
+    """Render ``request`` and keep every take in ``owner``'s library."""
+    staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
+    session = session or lib.new_id()
+    token = JOBS.start(session, library.root / "staging")
+    try:
+        # On ZeroGPU the work runs in another process; a UI callback cannot follow it there.
+        remote = gpu_available_here()
+        result = render_on_gpu(request, staging, token, None if remote else progress)
+        if token.cancelled:
+            raise Cancelled("stopped before saving; nothing was kept.")
+        progress(ProgressEvent("saving", 0, 1, "adding to your library"))
+        songs = library.add_result(owner, request, result)
+        progress(ProgressEvent("saving", 1, 1))
+        return result, songs
+    finally:
+        JOBS.finish(session, token)
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""The two calls into parts built elsewhere: the lyric formatter and the GPU budget guard.
+
+Everything in the UI and API that previews formatting or plans GPU time goes through here, so
+wiring them is one edit. Until ``studio.service.format_preview`` / ``studio.service.plan`` exist,
+the preview shows the text this build really sends, and planning says it is not available.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
+
+from backends.base import StudioError
+from studio import service
+from studio.song import SongRequest
+
+DEFAULT_GPU_SECONDS = 120  # ZeroGPU's practical per-call cap for a free visitor
+
+
+@dataclass
+class FormatView:
+    lyrics: str
+    style: str
+    fixes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    estimated_seconds: float | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _located(items: Any) -> list[str]:
+    """The formatter's notes print as ``line N: message`` already."""
+    return [str(item) for item in items or []]
+
+
+def format_preview(request: SongRequest) -> FormatView:
+    """The exact lyrics and style the chosen model will receive, with the formatter's notes."""
+    formatter = getattr(service, "format_preview", None)
+    if formatter is None:
+        prepared = service.prepare(request)
+        return FormatView(
+            lyrics=prepared.job.lyrics,
+            style=prepared.job.style,
+            fixes=list(prepared.warnings),
+            note="The lyric formatter is not in this build yet: lyrics are sent exactly as written.",
+        )
+    result = formatter(request)
+    return FormatView(
+        lyrics=result.lyrics,
+        style=result.style,
+        fixes=_located(result.fixes),
+        errors=_located(result.errors),
+        estimated_seconds=getattr(result, "estimated_seconds", None),
+    )
+
+
+def _as_dict(report: Any) -> dict[str, Any]:
+    if hasattr(report, "to_dict"):
+        return report.to_dict()
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json")
+    if is_dataclass(report):
+        return asdict(report)
+    return dict(report)
+
+
+def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
+    """The budget guard's report (estimate seconds, cap, decision, alternatives) as plain data."""
+    planner = getattr(service, "plan", None)
+    if planner is None:
+        service.prepare(request)  # still say what is wrong with the request itself
+        raise StudioError("GPU time planning is not in this build yet (the budget guard has not landed).")
+    return _as_dict(planner(request, tier))
+
+
+def estimate_line(request: SongRequest) -> str:
+    """One short line for beside the Generate button."""
+    try:
+        report = plan(request)
+    except StudioError as exc:
+        return f"⏱ {exc}"
+    total = (report.get("estimate") or {}).get("total_s")
+    parts = [
+        f"≈ {float(total):.0f} s of GPU" if total is not None else "",
+        f"cap {report['cap_s']} s" if report.get("cap_s") else "",
+        str(report.get("decision", "")),
+    ]
+    line = "⏱ " + " · ".join(p for p in parts if p)
+    return (
+        f"{line} — {report['message']}"
+        if report.get("message") and report.get("decision") != "run"
+        else line
+    )
+
+
+def gpu_seconds(request: SongRequest) -> int:
+    """How long to ask ZeroGPU for: the guard's estimate when there is one."""
+    try:
+        report = plan(request)
+    except StudioError:
+        return DEFAULT_GPU_SECONDS
+    seconds = report.get("needed_s")
+    return int(seconds) if seconds else DEFAULT_GPU_SECONDS

@@ -1,0 +1,75 @@
+"""The System view: device, dtype, loaded backends and weights, licences, ZeroGPU status."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import devices, registry
+from studio.gpu import gpu_available_here
+from studio.library import Library
+from studio.service import Studio
+from studio.ui import visitor
+
+
+def _device_lines() -> list[str]:
+    try:
+        info = devices.detect()
+    except Exception as exc:  # a bad STUDIO_DEVICE must not hide the rest of the page
+        return [f"- **Device:** unavailable ({exc})"]
+    memory = f", {info.memory_gb:.0f} GB" if info.memory_gb else ""
+    lines = [
+        f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"
+    ]
+    lines += [f"- ⚠️ {w}" for w in info.warnings]
+    return lines
+
+
+def report(studio: Studio, library: Library) -> str:
+    zerogpu = (
+        "on (GPU per request via `spaces.GPU`)"
+        if gpu_available_here()
+        else ("set, but the `spaces` package is missing" if devices.on_zerogpu() else "off")
+    )
+    lines = [
+        "### This machine",
+        *_device_lines(),
+        f"- **ZeroGPU:** {zerogpu}",
+        f"- **Visitors:** {'each browser has its own library' if visitor.multi_user() else 'one local user'}",
+        f"- **Library:** `{library.root}`",
+        "",
+        "### Models",
+        "| model | here | loaded | dtype | licence |",
+        "|---|---|---|---|---|",
+    ]
+    loaded = studio.cache.loaded()
+    for spec in registry.all_specs():
+        caps, state = spec.capabilities, spec.availability()
+        here = "✅ available" if state.ok else f"❌ {state.reason}"
+        backend = loaded.get(spec.name)
+        load = f"`{backend.weights}` on {backend.device}" if backend else "not loaded"
+        dtype = backend.dtype if backend else "—"
+        licence = caps.licence + ("" if caps.commercial_use else " — **non-commercial use only**")
+        lines.append(f"| {caps.display_name} | {here} | {load} | {dtype} | {licence} |")
+    notes = [
+        f"- **{s.capabilities.display_name}:** {s.capabilities.licence_note}"
+        for s in registry.all_specs()
+        if s.capabilities.licence_note
+    ]
+    if notes:
+        lines += ["", "### Licence notes", *notes]
+    return "\n".join(lines)
+
+
+def build_system(studio: Studio, library: Library) -> tuple[gr.Markdown, gr.Button, gr.Button]:
+    body = gr.Markdown(report(studio, library))
+    with gr.Row():
+        refresh = gr.Button("Refresh", size="sm", min_width=0)
+        unload = gr.Button("Unload all models", size="sm", variant="secondary", min_width=0)
+    refresh.click(lambda: report(studio, library), None, body, queue=False, api_visibility="private")
+
+    def unload_all() -> str:
+        studio.cache.unload_all()
+        return report(studio, library)
+
+    unload.click(unload_all, None, body, concurrency_id="gpu", api_visibility="private")
+    return body, refresh, unload

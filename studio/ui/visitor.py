@@ -1,0 +1,68 @@
+"""Who is asking: one local user, or on a Space a random key kept in the visitor's browser.
+
+The key itself never reaches the database; the library stores a hash of it, so a leaked database
+does not hand out keys. API callers pass the same key explicitly (``visitor_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+
+from backends.base import StudioError
+from studio.library import LOCAL_OWNER
+
+STORAGE_KEY = "song-studio-visitor"
+SECRET_ENV = "STUDIO_BROWSER_SECRET"
+MULTI_USER_ENV = "STUDIO_MULTI_USER"
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{24,128}$")
+
+log = logging.getLogger(__name__)
+
+
+def multi_user() -> bool:
+    """On a Space (``SPACE_ID`` is set) visitors are told apart; ``STUDIO_MULTI_USER`` overrides."""
+    flag = os.environ.get(MULTI_USER_ENV, "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes", "on")
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def valid_key(key: object) -> bool:
+    return isinstance(key, str) and bool(_KEY_RE.match(key))
+
+
+def ensure_key(key: object) -> str:
+    """The browser's key, or a fresh one for a first visit (or a tampered value)."""
+    return key if valid_key(key) else new_key()  # type: ignore[return-value]
+
+
+def owner_for(key: object) -> str:
+    """The library owner id for a visitor key (everything is ``local`` for a single user)."""
+    if not multi_user():
+        return LOCAL_OWNER
+    if not valid_key(key):
+        raise StudioError(
+            "your visitor key is missing or malformed; reload the page (API callers: pass the `visitor_key` "
+            "returned by /generate, or leave it empty to get a new one)."
+        )
+    return hashlib.sha256(str(key).encode()).hexdigest()[:32]
+
+
+def browser_secret() -> str | None:
+    """The secret that encrypts the key in the browser. Without a fixed one, a restart makes every
+    visitor's stored key unreadable, so visitors would lose their library on each restart."""
+    secret = os.environ.get(SECRET_ENV) or None
+    if secret is None and multi_user():
+        log.warning(
+            "%s is not set: visitors lose their library when the app restarts. Set it as a Space secret.",
+            SECRET_ENV,
+        )
+    return secret

@@ -1,0 +1,76 @@
+"""The studio in headless Chromium: type lyrics, Generate, wait for the player; no console errors.
+
+Uses Debian's `chromium` through Playwright (never `playwright install`); skips when either is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+def _browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip(
+            "Playwright is not installed (pip install playwright; `scripts/setup.sh --dev` does it)"
+        )
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    return sync_playwright
+
+
+def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> None:
+    sync_playwright = _browser()
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with studio_app() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#generate", timeout=30_000)
+            page.locator("#lyrics textarea").fill("[Verse]\nNeon rivers in the night\n\n[Chorus]\nWe run")
+            page.get_by_role("button", name="Pop", exact=True).click()
+            page.wait_for_function(
+                "document.querySelector('textarea[placeholder^=\"dreamy\"]').value !== ''"
+            )
+            page.locator("#generate").click()
+            page.wait_for_selector(
+                "#take-0 audio, #take-0 .waveform-container", timeout=90_000, state="attached"
+            )
+            page.wait_for_selector("#status:has-text('ready')", timeout=30_000)
+            page.screenshot(path=str(shots / "desktop.png"), full_page=True)
+            page.get_by_role("tab", name="Library").click()
+            page.wait_for_selector("#library-table :text('Catchy pop') >> visible=true", timeout=15_000)
+            page.locator("#library-table :text('Catchy pop') >> visible=true").first.click()
+            page.wait_for_selector("#library-player audio", timeout=15_000, state="attached")
+            page.screenshot(path=str(shots / "library.png"), full_page=True)
+            phone = browser.new_page(
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+            )
+            phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            phone.goto(url, wait_until="load")
+            phone.wait_for_selector("#generate", timeout=30_000)
+            phone.screenshot(path=str(shots / "phone.png"), full_page=True)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the page scrolls sideways on a phone ({width} px wide)"
+        finally:
+            browser.close()
+    assert problems == [], problems
+    assert (shots / "desktop.png").stat().st_size > 10_000 and (shots / "phone.png").stat().st_size > 10_000
+    print(f"screenshots in {shots}")
