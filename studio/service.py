@@ -380,6 +380,7 @@ class Studio:
         load_options: dict | None = None,
         formats: Sequence[str] = (),
         mastering: MasteringSettings | None = None,
+        budget: Reservation | None = None,
     ) -> SongResult:
         """Render and export: mastered files in ``formats`` (the raw take beside them), a song
         card in every file and as a sidecar, and stems zipped when the backend made any.
@@ -391,7 +392,7 @@ class Studio:
         for fmt in chosen:
             audio_format(fmt)  # unknown formats are refused before any GPU time
         prepared, takes, _ = self.render(
-            request, weights=weights, device=device, progress=progress, load_options=load_options
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget
         )
         self.last_takes = takes
         backend = self.cache.loaded()[request.backend]

@@ -63,8 +63,10 @@ def test_runs_feed_the_calibration(tiny_acestep_dir) -> None:
     assert len(after) == before + 1 and after[-1].seconds > 0
 
 
-def test_gpu_job_refuses_before_spending(monkeypatch) -> None:
-    from studio import gpu_jobs
+def test_gpu_job_refuses_before_spending(monkeypatch, tmp_path) -> None:
+    from studio.service import CancelToken
+    from studio.ui import runner
 
+    monkeypatch.setenv("STUDIO_TIER", "anonymous")
     with pytest.raises(StudioError, match="not started and nothing was charged"):
-        gpu_jobs.render_takes(req(backend="levo2", duration=240), "anonymous")
+        runner.render_on_gpu(req(backend="levo2", duration=240), tmp_path, CancelToken(tmp_path))

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio import library as lib
-from studio.gpu import gpu, gpu_available_here
+from studio.budget import Reservation
+from studio.budget.zerogpu import gpu_task
+from studio.gpu import gpu_available_here
+from studio.gpu_jobs import reservation_for
 from studio.service import CancelToken, Studio, cancellable
 from studio.song import SongRequest, SongResult
-from studio.ui import seams
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
+DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
 
 
 @dataclass(frozen=True)
@@ -51,19 +54,25 @@ def describe(event: ProgressEvent) -> tuple[float, str]:
     return stage.start + (stage.end - stage.start) * min(max(part, 0.0), 1.0), label
 
 
-def _gpu_seconds(request: SongRequest, *_: object, **__: object) -> int:
-    return seams.gpu_seconds(request)
+def _reservation(request: SongRequest, *_: object, **__: object) -> Reservation:
+    return reservation_for(request)
 
 
-@gpu(duration=_gpu_seconds)
+@gpu_task(plan=_reservation)
 def render_on_gpu(
     request: SongRequest,
     out: Path,
     token: CancelToken,
     progress: ProgressFn | None = None,
+    *,
+    budget: Reservation,
 ) -> SongResult:
-    """The only function that holds the GPU. Arguments and result are plain, picklable data."""
-    return STUDIO.generate(request, out=out, progress=cancellable(progress or no_progress, token))
+    """The only function that holds the GPU, for the duration the budget guard reserved; the run
+    stops cleanly before that runs out. Arguments and result are plain, picklable data."""
+    return STUDIO.generate(
+        request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
+        formats=DOWNLOAD_FORMATS,
+    )
 
 
 class Jobs:

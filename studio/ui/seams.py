@@ -1,8 +1,6 @@
 """The two calls into parts built elsewhere: the lyric formatter and the GPU budget guard.
 
-Everything in the UI and API that previews formatting or plans GPU time goes through here, so
-wiring them is one edit. Until ``studio.service.format_preview`` / ``studio.service.plan`` exist,
-the preview shows the text this build really sends, and planning says it is not available.
+Everything in the UI and API that previews formatting or plans GPU time goes through here.
 """
 
 from __future__ import annotations
@@ -13,8 +11,6 @@ from typing import Any
 from backends.base import StudioError
 from studio import service
 from studio.song import SongRequest
-
-DEFAULT_GPU_SECONDS = 120  # ZeroGPU's practical per-call cap for a free visitor
 
 
 @dataclass
@@ -38,16 +34,7 @@ def _located(items: Any) -> list[str]:
 
 def format_preview(request: SongRequest) -> FormatView:
     """The exact lyrics and style the chosen model will receive, with the formatter's notes."""
-    formatter = getattr(service, "format_preview", None)
-    if formatter is None:
-        prepared = service.prepare(request)
-        return FormatView(
-            lyrics=prepared.job.lyrics,
-            style=prepared.job.style,
-            fixes=list(prepared.warnings),
-            note="The lyric formatter is not in this build yet: lyrics are sent exactly as written.",
-        )
-    result = formatter(request)
+    result = service.format_preview(request)
     return FormatView(
         lyrics=result.lyrics,
         style=result.style,
@@ -69,11 +56,7 @@ def _as_dict(report: Any) -> dict[str, Any]:
 
 def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
     """The budget guard's report (estimate seconds, cap, decision, alternatives) as plain data."""
-    planner = getattr(service, "plan", None)
-    if planner is None:
-        service.prepare(request)  # still say what is wrong with the request itself
-        raise StudioError("GPU time planning is not in this build yet (the budget guard has not landed).")
-    return _as_dict(planner(request, tier))
+    return _as_dict(service.plan(request, tier))
 
 
 def estimate_line(request: SongRequest) -> str:
@@ -94,13 +77,3 @@ def estimate_line(request: SongRequest) -> str:
         if report.get("message") and report.get("decision") != "run"
         else line
     )
-
-
-def gpu_seconds(request: SongRequest) -> int:
-    """How long to ask ZeroGPU for: the guard's estimate when there is one."""
-    try:
-        report = plan(request)
-    except StudioError:
-        return DEFAULT_GPU_SECONDS
-    seconds = report.get("needed_s")
-    return int(seconds) if seconds else DEFAULT_GPU_SECONDS
