@@ -50,16 +50,25 @@ class Workers:
 
 
 def workers() -> Workers:
-    """This process's share when launched by accelerate (several GPUs or machines), else all."""
+    """This process's share when started by `accelerate launch` / torchrun (which set RANK,
+    WORLD_SIZE and LOCAL_RANK), else the whole file. A gloo process group gives the barrier on
+    CPUs and GPUs alike; each process renders on its own GPU when there are several."""
     import os
 
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    count = int(os.environ.get("WORLD_SIZE", "1"))
+    if count <= 1:
         return Workers(0, 1, None)
-    from accelerate import PartialState
+    from datetime import timedelta
 
-    state = PartialState()
-    device = str(state.device) if state.device.type != "cpu" else "cpu"
-    return Workers(state.process_index, state.num_processes, device, state.wait_for_everyone)
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        # A batch can run for hours before the last process reaches the merge.
+        dist.init_process_group(backend="gloo", timeout=timedelta(hours=24))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = f"cuda:{local % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
+    return Workers(dist.get_rank(), dist.get_world_size(), device, dist.barrier)
 
 
 def read_lines(path: Path) -> list[Line]:
