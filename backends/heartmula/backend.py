@@ -80,9 +80,12 @@ class HeartMuLaBackend:
         songs = self.pipeline.songs(
             tags, lyrics, int(job.duration_s * 1000), params, list(job.seeds), progress
         )
+        # The duration is a ceiling: the LM may stop earlier, and its last frame can overhang the
+        # requested length by up to one 80 ms frame, which is cut so files never exceed what was asked.
+        limit = round(job.duration_s * caps.sample_rate)
         return [
             Take(
-                audio=np.ascontiguousarray(song.audio.numpy(), dtype=np.float32),
+                audio=np.ascontiguousarray(song.audio.numpy()[..., :limit], dtype=np.float32),
                 sample_rate=song.sample_rate,
                 seed=seed,
                 # [8, frames] int32 audio codes: what `--dump-tokens` saves.

@@ -58,7 +58,8 @@ def test_render_returns_seeded_stereo_takes(backend, prompt_cases):
     for take, seed in zip(takes, [3, 4], strict=True):
         codes = take.extras["codes"]
         assert codes.shape[0] == 8 and 1 <= codes.shape[1] <= 126
-        assert take.audio.dtype == np.float32 and take.audio.shape == (2, codes.shape[1] * 3840)
+        assert take.audio.dtype == np.float32
+        assert take.audio.shape == (2, min(codes.shape[1] * 3840, 10 * 48000))  # cut to the asked length
         assert take.sample_rate == 48000 and take.seed == seed
     # Both takes' codes come first, then both decodes: each model loads once and is gone afterwards.
     stages = [e.stage for e in events]
