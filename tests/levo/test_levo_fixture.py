@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -29,29 +27,13 @@ CASES = ["case1_en", "case2_zh", "case3_bgm", "case4_en_no_description", "case5_
 
 
 @pytest.fixture(scope="module")
-def fx(fixtures_dir: Path) -> Path:
-    path = fixtures_dir / "levo2"
-    if not path.is_dir():
-        pytest.skip("levo2 fixture missing")
-    return path
+def fx(levo_fx: Path) -> Path:
+    return levo_fx
 
 
 @pytest.fixture(scope="module")
-def runtime(fx: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture arranged like the official runtime download."""
-    root = tmp_path_factory.mktemp("levo_runtime")
-    with tarfile.open(fx / "third_party" / "Qwen2-7B_tokenizer.tar.xz") as tar:
-        tar.extractall(root / "third_party", filter="data")
-    sep = root / "ckpt" / "model_septoken"
-    sep.mkdir(parents=True)
-    for name in ("model_2.safetensors", "dims.json"):
-        shutil.copy(fx / "decoder" / "ckpt" / "model_septoken" / name, sep / name)
-    vae = root / "ckpt" / "vae"
-    vae.mkdir(parents=True)
-    src = fx / "decoder" / "ckpt" / "vae"
-    shutil.copy(src / "stable_audio_1920_vae.json", vae / "stable_audio_1920_vae.json")
-    shutil.copy(src / "autoencoder_music_tiny.ckpt", vae / "autoencoder_music_1320k.ckpt")
-    return root
+def runtime(levo_runtime: Path) -> Path:
+    return levo_runtime
 
 
 @pytest.fixture(scope="module")
