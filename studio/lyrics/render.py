@@ -58,6 +58,19 @@ def brackets_to_parentheses(text: str) -> str:
     return text.translate(str.maketrans("[]【】［］", "()()()"))
 
 
+def block_lines(section: Section, fixes: list[Fix]) -> list[str]:
+    """A section's sung lines for the line-per-line dialects (ACE-Step, HeartMuLa), with brackets
+    inside lines turned into parentheses and each such change reported."""
+    lines = []
+    for line in section.lines:
+        text = brackets_to_parentheses(line.text)
+        if text != line.text:
+            fixes.append(Fix(line=line.source_line, code="brackets",
+                             message="square brackets inside a line became parentheses"))
+        lines.append(text)
+    return lines
+
+
 def collapse(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

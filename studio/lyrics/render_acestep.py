@@ -34,7 +34,7 @@ from __future__ import annotations
 from studio.lyrics.render import (
     Rendered,
     RenderOptions,
-    brackets_to_parentheses,
+    block_lines,
     no_lyrics_problem,
     tag_changed,
 )
@@ -91,14 +91,7 @@ def render(sheet: Sheet, options: RenderOptions) -> Rendered:
         if tag_changed(section, inner):
             out.fixes.append(Fix(line=section.source_line, message=f"`{section.tag_text}` became `[{inner}]`",
                                  code="tag_mapped"))
-        lines = []
-        for line in section.lines:
-            text = brackets_to_parentheses(line.text)
-            if text != line.text:
-                out.fixes.append(Fix(line=line.source_line, code="brackets",
-                                     message="square brackets inside a line became parentheses"))
-            lines.append(text)
-        blocks.append("\n".join([f"[{inner}]", *lines]))
+        blocks.append("\n".join([f"[{inner}]", *block_lines(section, out.fixes)]))
     out.lyrics = "\n\n".join(blocks)
 
     if not sheet.sung_lines:

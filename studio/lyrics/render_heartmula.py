@@ -37,7 +37,7 @@ from __future__ import annotations
 from studio.lyrics.render import (
     Rendered,
     RenderOptions,
-    brackets_to_parentheses,
+    block_lines,
     no_lyrics_problem,
     tag_changed,
 )
@@ -88,14 +88,7 @@ def render(sheet: Sheet, options: RenderOptions) -> Rendered:
         if tag_changed(section, header):
             out.fixes.append(Fix(line=section.source_line, code="tag_mapped",
                                  message=f"`{section.tag_text}` became `[{header}]` for HeartMuLa"))
-        lines = []
-        for line in section.lines:
-            text = brackets_to_parentheses(line.text)
-            if text != line.text:
-                out.fixes.append(Fix(line=line.source_line, code="brackets",
-                                     message="square brackets inside a line became parentheses"))
-            lines.append(text)
-        blocks.append("\n".join([f"[{header}]", *lines]))
+        blocks.append("\n".join([f"[{header}]", *block_lines(section, out.fixes)]))
     out.lyrics = "\n\n".join(blocks)
     if not sheet.sung_lines:
         out.errors.append(no_lyrics_problem("HeartMuLa"))
