@@ -369,6 +369,38 @@ class Studio:
         record_timings(prepared, {**timer.finish(), "load": timings["load"]})
         return prepared, takes, timings
 
+    def describe(
+        self,
+        backend: str,
+        text: str,
+        *,
+        instrumental: bool = False,
+        language: str | None = None,
+        seed: int | None = None,
+        weights: str | None = None,
+        progress: ProgressFn = no_progress,
+    ) -> dict:
+        """Simple mode: the backend writes caption, lyrics and metadata from a description, to be
+        shown for editing before anything is rendered."""
+        spec = registry.get_spec(backend)
+        caps = spec.capabilities
+        if not caps.accepts(Input.DESCRIPTION):
+            takers = _alternatives(lambda c: c.accepts(Input.DESCRIPTION))
+            raise StudioError(
+                f"{caps.display_name} cannot write a song from a description; write a style and lyrics"
+                + (f", or pick {takers}." if takers else ".")
+            )
+        text = text.strip()
+        if not text:
+            raise StudioError("describe the song first, e.g. 'a melancholic bossa nova about the sea'.")
+        if len(text) > caps.max_style_chars:
+            raise StudioError(
+                f"the description must be at most {caps.max_style_chars} characters, got {len(text)}; shorten it."
+            )
+        loaded = self.cache.get(backend, weights, on_progress=lambda m: progress(ProgressEvent("loading", 0, 1, m)))
+        return loaded.describe(text, instrumental=instrumental, language=language or None, seed=seed,
+                               progress=progress)
+
     def generate(
         self,
         request: SongRequest,

@@ -141,6 +141,17 @@ class AceStepBackend:
             "timesignature": first.timesignature,
         }
 
+    def describe(
+        self, text: str, *, instrumental: bool = False, language: str | None = None, seed: int | None = None,
+        progress: ProgressFn = no_progress,
+    ) -> dict[str, Any]:
+        """Simple mode: a description becomes caption, lyrics and metadata (for editing, not rendered)."""
+        from backends.acestep.spec import DESCRIBE_PLANNER
+
+        planner = self._planner(DESCRIBE_PLANNER)
+        return planner.describe(text, instrumental=instrumental, language=language, seed=seed,
+                                progress=progress).to_dict()
+
     def _planner(self, size: str) -> Any:
         if size not in self.planners:
             import os

@@ -15,6 +15,8 @@ DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
 # A local folder (or Hub id) that replaces the official planner checkpoint of any size.
 PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
+# Simple mode needs the planner even when renders run DiT-only; upstream's default size.
+DESCRIBE_PLANNER = "1.7B"
 MIN_DIFFUSERS = (0, 38)
 
 # The 51 vocal-language codes the ACE-Step 1.5 lyric encoder was trained with ("unknown" = auto).
@@ -52,7 +54,7 @@ CAPABILITIES = Capabilities(
     inputs=frozenset(
         {
             Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.BPM, Input.KEY,
-            Input.TIME_SIGNATURE, Input.LANGUAGE, Input.SEED, Input.TAKES,
+            Input.TIME_SIGNATURE, Input.LANGUAGE, Input.SEED, Input.TAKES, Input.DESCRIPTION,
         }
     ),
     min_duration_s=10.0,

@@ -100,6 +100,21 @@ def _wire_create(
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs)]
 
+    @user_errors
+    def write_song(data: dict) -> list[Any]:
+        backend = data[create.backend]
+        seed = data[create.seed]
+        draft = runner.describe_on_gpu(
+            backend, data[create.description] or "", bool(data[create.instrumental]),
+            data[create.language] or None, None if seed in (None, "") else int(seed),
+        )
+        return create.fill_draft(draft, backend)
+
+    create.write_btn.click(
+        write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
+        concurrency_limit=gpu_concurrency(), **PRIVATE,
+    )
+
     def busy() -> list[Any]:
         return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
 

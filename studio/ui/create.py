@@ -20,6 +20,7 @@ class CreateView:
     model_info: gr.Markdown
     mode: gr.Radio
     description: gr.Textbox
+    write_btn: gr.Button
     title: gr.Textbox
     style: gr.Textbox
     lyrics: gr.Textbox
@@ -67,10 +68,9 @@ class CreateView:
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
         backend = data[self.backend]
         if data.get(self.mode) == "Simple":
-            caps = registry.get_spec(backend).capabilities
             raise StudioError(
-                f"Simple mode is not wired to {caps.display_name} in this build; switch to Custom "
-                "and write a style and lyrics."
+                "In Simple mode, press “Write the song” first: it fills in the style and lyrics for you to "
+                "edit, then Generate makes the song."
             )
         return forms.build_request(
             backend=backend,
@@ -113,6 +113,13 @@ class CreateView:
                 for c, _ in self.options
             ],
         ]
+
+    def draft_outputs(self) -> list[gr.Component]:
+        return [self.style, self.lyrics, self.instrumental, self.duration, self.bpm, self.key,
+                self.time_signature, self.language, self.mode]
+
+    def fill_draft(self, draft: dict[str, Any], backend: str) -> list[Any]:
+        return draft_values(draft, backend)
 
     def backend_updates(self, backend: str) -> list[Any]:
         """What changes when another model is picked; outputs are ``backend_outputs()``."""
@@ -202,7 +209,11 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 visible=False,
                 info="Simple: describe the song and the model writes the lyrics.",
             )
-            description = gr.Textbox(label="Describe the song", visible=False, lines=2)
+            description = gr.Textbox(
+                label="Describe the song", visible=False, lines=2,
+                placeholder="a melancholic bossa nova about the sea, soft male vocals",
+            )
+            write_btn = gr.Button("✍️ Write the song", visible=False, variant="secondary", elem_id="write")
             title = gr.Textbox(label="Title", placeholder="Untitled", max_lines=1)
             style = gr.Textbox(
                 label="Style",
@@ -290,6 +301,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         model_info=model_info,
         mode=mode,
         description=description,
+        write_btn=write_btn,
         title=title,
         style=style,
         lyrics=lyrics,
@@ -314,10 +326,32 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         results=results,
     )
     mode.change(
-        lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m != "Simple")),
+        lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m == "Simple"),
+                   gr.update(visible=m != "Simple")),
         mode,
-        [description, lyrics],
+        [description, write_btn, lyrics],
         queue=False,
         api_visibility="private",
     )
     return view
+
+
+def draft_values(draft: dict[str, Any], backend: str) -> list[Any]:
+    """Simple mode's sketch as values for ``CreateView.draft_outputs()``, back in Custom mode so the
+    visitor can edit it before rendering."""
+    meta = draft.get("metadata", {})
+    caps = registry.get_spec(backend).capabilities
+    duration = meta.get("duration")
+    if duration:
+        duration = min(max(float(duration), caps.min_duration_s), caps.max_duration_s)
+    return [
+        draft.get("caption", ""),
+        draft.get("lyrics", ""),
+        bool(draft.get("instrumental")),
+        duration if duration else gr.update(),
+        meta.get("bpm") or None,
+        meta.get("keyscale") or "",
+        str(meta.get("timesignature") or ""),
+        meta.get("language") if meta.get("language") in caps.languages else "",
+        "Custom",
+    ]

@@ -15,13 +15,16 @@ from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.zerogpu import gpu_task
-from studio.gpu import gpu_available_here
+from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.service import CancelToken, Studio, cancellable
 from studio.song import SongRequest, SongResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
+DOWNLOAD_FORMATS = ("wav", "mp3")
+# One planner pass of ~600 tokens (metadata + lyrics, no CFG, no codes) plus loading: well under a
+# minute on a ZeroGPU slice; fixed because the budget guard prices renders, not sketches.
+DESCRIBE_GPU_SECONDS = 60  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,12 @@ def render_on_gpu(
         request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
         formats=DOWNLOAD_FORMATS,
     )
+
+
+@gpu(duration=DESCRIBE_GPU_SECONDS)
+def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
+    """Simple mode's sketch (the planner's create-sample pass): plain data in, plain data out."""
+    return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
 
 
 class Jobs:

@@ -48,3 +48,28 @@ def test_planner_cost_is_in_the_estimate() -> None:
     assert not any(s.startswith("plan") for s in plain.reservation.estimate.stages)
     assert planned.reservation.estimate.stages["plan:1.7B"] > 0
     assert planned.reservation.estimate.total_s > plain.reservation.estimate.total_s
+
+
+def test_simple_mode_writes_an_editable_draft(planned_studio, tiny_acestep_dir, monkeypatch) -> None:
+    import backends.acestep.planner.planner as planner_module
+    from studio.ui.create import draft_values
+
+    monkeypatch.setattr(planner_module, "FREE_TEXT_TOKEN_CAP", 96)  # a random model never stops by itself
+    draft = planned_studio.describe("acestep", "a sad piano ballad about rain", instrumental=True, language="en",
+                                    seed=4, weights=str(tiny_acestep_dir))
+    assert set(draft) == {"caption", "lyrics", "instrumental", "metadata"}
+    values = draft_values(draft, "acestep")
+    assert values[0] == draft["caption"] and values[1] == draft["lyrics"] and values[-1] == "Custom"
+    if draft["metadata"]["duration"]:
+        assert 10 <= values[3] <= 600  # clamped to ACE-Step's range
+    else:
+        assert isinstance(values[3], dict)  # no duration written: the slider is left as it is
+
+
+def test_simple_mode_refuses_what_cannot_describe(planned_studio) -> None:
+    from backends.base import StudioError
+
+    with pytest.raises(StudioError, match="cannot write a song from a description"):
+        planned_studio.describe("levo2", "a song")
+    with pytest.raises(StudioError, match="describe the song first"):
+        planned_studio.describe("acestep", "   ")
