@@ -69,6 +69,8 @@ def _wire_create(
             create.duration.change,
             create.takes.change,
             create.instrumental.change,
+            create.style.blur,
+            create.lyrics.blur,
             *[c.change for _, c in create.options],
         ],
         estimate,

@@ -206,7 +206,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 ["Custom", "Simple"],
                 value="Custom",
                 label="Mode",
-                visible=False,
+                visible=caps.accepts(Input.DESCRIPTION),
                 info="Simple: describe the song and the model writes the lyrics.",
             )
             description = gr.Textbox(
