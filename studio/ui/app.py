@@ -15,7 +15,7 @@ from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
 from studio.ui import api, runner, seams, visitor
-from studio.ui.create import CreateView, build_create
+from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.results import build_results, like_label
@@ -112,6 +112,9 @@ def _wire_create(
         )
         return create.fill_draft(draft, backend)
 
+    create.restore.upload(
+        user_errors(lambda path: restored_values(create, path)), create.restore, create.fields(), **INSTANT
+    )
     create.write_btn.click(
         write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
         concurrency_limit=gpu_concurrency(), **PRIVATE,

@@ -21,6 +21,7 @@ class CreateView:
     mode: gr.Radio
     description: gr.Textbox
     write_btn: gr.Button
+    restore: gr.File
     title: gr.Textbox
     style: gr.Textbox
     lyrics: gr.Textbox
@@ -255,6 +256,11 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 label="Duration (s)",
                 info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
             )
+            restore = gr.File(
+                label="Reuse a song made here: drop its WAV, FLAC, MP3 or .song.json",
+                file_types=[".wav", ".flac", ".mp3", ".json"],
+                height=90,
+            )
             format_btn = gr.Button("Format preview", size="sm", variant="secondary")
             with gr.Accordion("What the model receives", open=False) as format_box:
                 format_notes = gr.Markdown()
@@ -302,6 +308,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         mode=mode,
         description=description,
         write_btn=write_btn,
+        restore=restore,
         title=title,
         style=style,
         lyrics=lyrics,
@@ -334,6 +341,17 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         api_visibility="private",
     )
     return view
+
+
+def restored_values(view: CreateView, path: str | None) -> list[Any]:
+    """The settings a studio-made file carries (its song card), as form values."""
+    from studio.audio import read_card
+    from studio.errors import validate
+
+    if not path:
+        return [gr.update() for _ in view.fields()]
+    request = validate(SongRequest, read_card(path).params)
+    return view.fill(request)
 
 
 def draft_values(draft: dict[str, Any], backend: str) -> list[Any]:
