@@ -278,6 +278,8 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         "theme": theme(),
         "css": CSS,
         "footer_links": ["api", "settings"],
+        # Uploads are song files to restore settings from; nothing legitimate is bigger.
+        "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]
