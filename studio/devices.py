@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,8 +26,10 @@ CPU_WARNING = (
 )
 
 
-def on_zerogpu() -> bool:
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true", "yes")
+def on_zerogpu(env: Mapping[str, str] | None = None) -> bool:
+    """The same test ``spaces`` itself uses (``spaces/config.py``)."""
+    env = os.environ if env is None else env
+    return env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
 @dataclass(frozen=True)

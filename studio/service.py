@@ -341,10 +341,12 @@ class Studio:
         progress: ProgressFn = no_progress,
         load_options: dict | None = None,
         budget: Reservation | None = None,
+        prepared: Prepared | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
         """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
-        runs out; measured stage times feed the calibration either way."""
-        prepared = prepare(request)
+        runs out; measured stage times feed the calibration either way. ``prepared`` is the
+        already-checked request, when the caller has one (it carries the seeds to use)."""
+        prepared = prepared or prepare(request)
         if budget is not None:
             progress = budget.deadline(progress)
         timer = StageTimer()
@@ -418,13 +420,14 @@ class Studio:
         card in every file and as a sidecar, and stems zipped when the backend made any.
         ``mastering=None`` uses the default (-14 LUFS, -1 dBTP)."""
         started = time.perf_counter()
-        prepare(request)  # fail on bad input before touching the disk or the GPU
+        prepared = prepare(request)  # fail on bad input before touching the disk or the GPU
         check_output(out)
         chosen = output_formats(out, formats)
         for fmt in chosen:
             audio_format(fmt)  # unknown formats are refused before any GPU time
-        prepared, takes, _ = self.render(
-            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget
+        _, takes, _ = self.render(
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
+            prepared=prepared,
         )
         self.last_takes = takes
         backend = self.cache.loaded()[request.backend]

@@ -13,6 +13,7 @@ from backends.heartmula.generate import SamplingParams
 from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
+from studio.devices import on_zerogpu
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
@@ -30,7 +31,7 @@ def pick_device(requested: str | None = None) -> torch.device:
 
 def _device_class(device: torch.device) -> DeviceClass:
     if device.type == "cuda":
-        return DeviceClass.ZEROGPU if os.environ.get("SPACES_ZERO_GPU") else DeviceClass.CUDA
+        return DeviceClass.ZEROGPU if on_zerogpu() else DeviceClass.CUDA
     return DeviceClass.MPS if device.type == "mps" else DeviceClass.CPU
 
 

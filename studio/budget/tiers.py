@@ -128,5 +128,6 @@ def default_tier(env: Mapping[str, str] | None = None) -> Tier:
     env = os.environ if env is None else env
     if raw := env.get("STUDIO_TIER", "").strip():
         return tier_limits(raw, env).tier
-    zero = env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
-    return Tier.FREE if zero else Tier.LOCAL
+    from studio.devices import on_zerogpu
+
+    return Tier.FREE if on_zerogpu(env) else Tier.LOCAL

@@ -32,14 +32,9 @@ from typing import Any, Literal
 from backends.base import StudioError
 from studio.budget.reservation import Reservation
 from studio.budget.retry import run_with_retry
+from studio.devices import on_zerogpu
 
 GpuSize = Literal["large", "xlarge"]
-
-
-def on_zerogpu(env: Mapping[str, str] | None = None) -> bool:
-    """The same test ``spaces`` uses (``spaces/config.py``)."""
-    env = os.environ if env is None else env
-    return env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
 def slice_factor(size: GpuSize | None = None, env: Mapping[str, str] | None = None) -> float:

@@ -32,8 +32,15 @@ class Line:
     text: str
 
     @property
-    def default_id(self) -> str:
-        # Stable across reruns: the same request text keeps the same folder and manifest entry.
+    def id(self) -> str:
+        """The line's own `id`, else one stable across reruns: the same request text keeps the same
+        folder and manifest entry."""
+        try:
+            data = json.loads(self.text)
+        except json.JSONDecodeError:
+            data = None
+        if isinstance(data, dict) and "id" in data:
+            return str(data["id"])
         return "req-" + hashlib.sha1(self.text.strip().encode()).hexdigest()[:12]
 
 
@@ -96,7 +103,7 @@ def done_ids(out: Path) -> set[str]:
 
 
 def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, device: Any) -> dict:
-    entry: dict[str, Any] = {"line": line.number, "id": line.default_id}
+    entry: dict[str, Any] = {"line": line.number, "id": line.id}
     started = time.perf_counter()
     try:
         try:
@@ -105,7 +112,7 @@ def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, devic
             raise StudioError(f"line {line.number} is not JSON ({exc.msg} at column {exc.colno}).") from None
         if not isinstance(data, dict):
             raise StudioError(f"line {line.number} must be a JSON object with the fields of `generate`.")
-        entry["id"] = str(data.pop("id", entry["id"]))
+        data.pop("id", None)
         formats = data.pop("formats", [])
         request = validate(SongRequest, data)
         result = studio.generate(request, out=out / entry["id"], weights=args.weights, device=device,
@@ -153,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     failures = 0
     with part.open("a", encoding="utf-8") as manifest:
         for line in lines[team.rank :: team.count]:
-            if line.default_id in skip or _explicit_id(line) in skip:
+            if line.id in skip:
                 continue
             entry = run_line(studio, line, out, args, device)
             entry["rank"] = team.rank
@@ -170,14 +177,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(rows) - bad} done, {bad} failed; manifest {merged}")
         return 1 if bad else 0
     return 1 if failures else 0
-
-
-def _explicit_id(line: Line) -> str | None:
-    try:
-        data = json.loads(line.text)
-    except json.JSONDecodeError:
-        return None
-    return str(data["id"]) if isinstance(data, dict) and "id" in data else None
 
 
 def register(sub: argparse._SubParsersAction) -> None:

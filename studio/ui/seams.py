@@ -5,7 +5,7 @@ Everything in the UI and API that previews formatting or plans GPU time goes thr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backends.base import StudioError
@@ -44,19 +44,9 @@ def format_preview(request: SongRequest) -> FormatView:
     )
 
 
-def _as_dict(report: Any) -> dict[str, Any]:
-    if hasattr(report, "to_dict"):
-        return report.to_dict()
-    if hasattr(report, "model_dump"):
-        return report.model_dump(mode="json")
-    if is_dataclass(report):
-        return asdict(report)
-    return dict(report)
-
-
 def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
     """The budget guard's report (estimate seconds, cap, decision, alternatives) as plain data."""
-    return _as_dict(service.plan(request, tier))
+    return service.plan(request, tier).to_dict()
 
 
 def estimate_line(request: SongRequest) -> str:
