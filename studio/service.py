@@ -211,7 +211,9 @@ def budget_context(tier: str | None = None, quota_left_s: float | None = None) -
     chosen = Tier(tier) if tier else default_tier()
     # A ZeroGPU tier is priced on ZeroGPU figures wherever the question is asked (e.g. `plan` on a laptop).
     kind = DeviceClass.ZEROGPU if chosen.on_zerogpu else info.kind
-    return BudgetContext(kind, tier_limits(chosen), calibration().for_device(info.name), slice_factor(), quota_left_s)
+    # This machine's measurements only price work on this machine, never another device class.
+    measured = calibration().for_device(info.name) if kind is info.kind else None
+    return BudgetContext(kind, tier_limits(chosen), measured, slice_factor(), quota_left_s)
 
 
 def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,

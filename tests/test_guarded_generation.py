@@ -70,3 +70,13 @@ def test_gpu_job_refuses_before_spending(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("STUDIO_TIER", "anonymous")
     with pytest.raises(StudioError, match="not started and nothing was charged"):
         runner.render_on_gpu(req(backend="levo2", duration=240), tmp_path, CancelToken(tmp_path))
+
+
+def test_local_calibration_never_prices_zerogpu(tiny_acestep_dir) -> None:
+    """Fast runs measured on this CPU must not make a ZeroGPU-tier plan look cheaper."""
+    request = req(duration=120)
+    before = service.plan(request, tier="free").reservation.estimate.total_s
+    studio = service.Studio()
+    for _ in range(2):
+        studio.render(req(duration=10, options={"steps": 2}), weights=str(tiny_acestep_dir))
+    assert service.plan(request, tier="free").reservation.estimate.total_s == before
