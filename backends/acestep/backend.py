@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from backends.acestep.lora import LoraSet
 from backends.acestep.spec import SPEC, AceStepOptions
 from backends.base import (
     BackendSpec,
@@ -38,6 +39,7 @@ class AceStepBackend:
         self.weights = weights
         self.sample_rate = int(pipe.sample_rate)
         self.planners: dict[str, Any] = {}
+        self.loras = LoraSet(pipe.transformer)
         pipe.set_progress_bar_config(disable=True)
 
     @classmethod
@@ -70,6 +72,8 @@ class AceStepBackend:
         options = job.options
         if not isinstance(options, AceStepOptions):
             options = AceStepOptions.model_validate(options)
+        # Every request states its whole LoRA set: none means the base weights, even after a LoRA render.
+        self.loras.sync(options.loras, on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)))
         n = len(job.seeds)
         lyrics = INSTRUMENTAL_LYRICS if job.instrumental or not job.lyrics.strip() else job.lyrics
         meta = job.metadata
@@ -167,6 +171,7 @@ class AceStepBackend:
         for planner in self.planners.values():
             planner.unload()
         self.planners.clear()
+        self.loras.clear()
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

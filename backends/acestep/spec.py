@@ -6,8 +6,9 @@ import importlib.metadata
 import importlib.util
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backends.acestep.lora import LoraRef, check_ref_list, coerce_refs
 from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
 from studio.budget.costs import SEED_COSTS
 
@@ -44,6 +45,21 @@ class AceStepOptions(BaseModel):
         description="The 5 Hz LM planner writes missing metadata and the audio codes the DiT follows "
         "(better structure, costs time and memory); off = DiT only.",
     )
+    loras: list[LoraRef] = Field(
+        default_factory=list,
+        description="LoRAs applied to the DiT, stacked with their scales: a .safetensors file or a Hub id, "
+        "each as {source, scale} or 'source:scale'.",
+    )
+
+    @field_validator("loras", mode="before")
+    @classmethod
+    def _lora_strings(cls, value: object) -> object:
+        return coerce_refs(value)
+
+    @field_validator("loras")
+    @classmethod
+    def _lora_list(cls, value: list[LoraRef]) -> list[LoraRef]:
+        return check_ref_list(value)
 
 
 CAPABILITIES = Capabilities(

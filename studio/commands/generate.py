@@ -35,6 +35,10 @@ def _from_song(path: str) -> dict:
 def request_from_args(args: argparse.Namespace) -> SongRequest:
     # Only flags the user set become options, so a backend that lacks one says so by name.
     options = {name: getattr(args, name) for name in BACKEND_FLAGS if getattr(args, name) is not None}
+    if getattr(args, "lora", None):
+        from backends.acestep.lora import lora_option
+
+        options["loras"] = [lora_option(text) for text in args.lora]
     given = {
         "backend": args.backend,
         "title": args.title,
@@ -179,6 +183,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
     p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
     p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")
+    p.add_argument("--lora", action="append", metavar="ID_OR_FILE[:SCALE]",
+                   help="ACE-Step LoRA: a .safetensors file, folder or Hub id, scale 0-2 after the last ':' "
+                   "(default 1); repeat to stack")
     p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"], help="LeVo 2 output mode")
     p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens (LeVo 2, HeartMuLa)")
     p.add_argument("--top-p", type=float, help="nucleus sampling instead of top-k when > 0 (LeVo 2)")
