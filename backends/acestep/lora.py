@@ -720,6 +720,7 @@ class LoraSet:
         self.loaded: dict[str, LoraInfo] = {}  # adapter name -> what it came from
         self.active: list[Applied] = []
         self._resolved: dict[str, tuple[Path, float | None]] = {}  # Hub sources fetched this process
+        self._names: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> content hash
 
     def sync(self, refs: Sequence[LoraRef], on_progress: Callable[[str], None] | None = None) -> list[Applied]:
         """Make the transformer carry exactly ``refs`` with their scales (none = the base weights)."""
@@ -731,7 +732,7 @@ class LoraSet:
         for ref in refs:  # check every file before touching the model, so a bad one changes nothing
             path, alpha = self._resolve(ref.source, on_progress)
             info = check_lora_file(path, alpha=alpha)
-            wanted.append(Applied(ref=ref, info=info, adapter=fingerprint(info.path)))
+            wanted.append(Applied(ref=ref, info=info, adapter=self._adapter_name(info.path)))
         names = [w.adapter for w in wanted]
         if len(set(names)) != len(names):
             raise LoraError("the same LoRA file is listed twice under different names; give it once.")
@@ -764,10 +765,23 @@ class LoraSet:
             self._resolved[source] = resolve(source, on_progress)
         return self._resolved[source]
 
+    def _adapter_name(self, path: Path) -> str:
+        """Hashing a large LoRA on every render would cost time; a file unchanged on disk keeps its name."""
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in self._names:
+            self._names[key] = fingerprint(path)
+        return self._names[key]
+
     def _load(self, item: Applied) -> None:
+        import warnings
+
         _require_peft()
         tensors, config = state_dict_for(item.info, self.transformer)
-        self.transformer.load_lora_adapter(tensors, prefix=None, adapter_name=item.adapter, metadata=config)
+        with warnings.catch_warnings():
+            # PEFT warns that a second adapter joins the first; stacking them is the point.
+            warnings.filterwarnings("ignore", message=".*multiple adapters.*")
+            self.transformer.load_lora_adapter(tensors, prefix=None, adapter_name=item.adapter, metadata=config)
         self.loaded[item.adapter] = item.info
 
     def clear(self) -> None:
