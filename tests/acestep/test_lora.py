@@ -488,3 +488,49 @@ def test_cli_lora_flag_becomes_checked_absolute_options(files, monkeypatch) -> N
     bad = build_parser().parse_args(["generate", "--style", "x", "--out", "o.wav", "--lora", "missing.safetensors"])
     with pytest.raises(StudioError, match="does not exist"):
         request_from_args(bad)
+
+
+@pytest.mark.slow
+def test_generate_command_applies_lora_and_records_it_in_the_song_card(tiny_acestep_dir, files, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from studio.audio import read_card
+    from tests.conftest import REPO
+
+    def generate(out: Path, *extra: str) -> np.ndarray:
+        proc = subprocess.run(
+            [sys.executable, "-m", "studio", "generate", "--weights", str(tiny_acestep_dir), "--style", "lofi",
+             "--instrumental", "--duration", "10", "--seed", "4", "--steps", "2", "--no-master", "--out", str(out),
+             *extra],
+            capture_output=True, text=True, cwd=REPO, env={**os.environ, "STUDIO_DEVICE": "cpu"}, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        import soundfile as sf
+
+        return sf.read(str(out))[0]
+
+    styled = generate(tmp_path / "styled.wav", "--lora", f"{files['attn']}:0.8")
+    plain = generate(tmp_path / "plain.wav")
+    assert not np.allclose(styled, plain)
+    card = read_card(tmp_path / "styled.wav")
+    assert card.params["options"]["loras"] == [{"source": str(files["attn"]), "scale": 0.8}]
+
+
+@pytest.mark.gpu
+def test_lora_round_trip_on_the_accelerator_in_bfloat16(files) -> None:
+    from backends.acestep.tiny import build_tiny_pipeline
+
+    device = "cuda" if torch.cuda.is_available() else "mps"
+    transformer = build_tiny_pipeline(seed=0).transformer.to(device, torch.bfloat16)
+    before = snapshot(transformer)
+    loras = LoraSet(transformer)
+    x = torch.randn(3, 32, device=device, dtype=torch.bfloat16)
+    base = transformer.layers[0].self_attn.to_q(x)
+    loras.sync([LoraRef(source=str(files["attn"]), scale=1.0), LoraRef(source=str(files["mlp"]), scale=0.5)])
+    assert not torch.equal(transformer.layers[0].self_attn.to_q(x), base)
+    assert transformer.layers[0].self_attn.to_q.lora_A[loras.active[0].adapter].weight.device.type == device
+    loras.sync([])
+    assert_identical(transformer, before)
+    assert torch.equal(transformer.layers[0].self_attn.to_q(x), base)
