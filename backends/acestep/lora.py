@@ -45,6 +45,7 @@ MAX_RANK_ENV = "STUDIO_MAX_LORA_RANK"
 DEFAULT_MAX_RANK = 256
 MAX_LORAS = 4
 MIN_SCALE, MAX_SCALE = 0.0, 2.0
+SOURCE_MAX = 1000
 # safetensors' own reader refuses headers over 100 MB; a LoRA header is a few hundred KB.
 MAX_HEADER_BYTES = 100_000_000
 
@@ -94,7 +95,7 @@ class LoraRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str = Field(
-        min_length=1, max_length=1000,
+        min_length=1, max_length=SOURCE_MAX,
         description="A .safetensors file, a folder holding one, or a Hub id (owner/name[/file.safetensors]).",
     )
     scale: float = Field(1.0, ge=MIN_SCALE, le=MAX_SCALE, description="0 = off, 1 = as trained.")
@@ -125,12 +126,14 @@ def parse_lora_arg(text: str) -> LoraRef:
     else:
         source = text
     if not source:
-        raise LoraError(f"--lora {text!r} names no LoRA; give a .safetensors file or a Hub id, e.g. owner/name:0.8.")
+        raise LoraError(f"LoRA {text!r} names no file; give a .safetensors path or a Hub id, e.g. owner/name:0.8.")
     if not math.isfinite(scale) or not MIN_SCALE <= scale <= MAX_SCALE:
         raise LoraError(
             f"LoRA scale must be between {MIN_SCALE:g} and {MAX_SCALE:g}, got {tail} in {text!r}; "
             "1 applies it as trained."
         )
+    if len(source) > SOURCE_MAX:
+        raise LoraError(f"LoRA source is {len(source)} characters long (at most {SOURCE_MAX}); shorten the path.")
     return LoraRef(source=source, scale=scale)
 
 
@@ -513,10 +516,13 @@ def weight_file_in(folder: Path) -> Path:
     for name in WEIGHT_NAMES:
         if (folder / name).is_file():
             return folder / name
-    found = sorted(p for p in folder.rglob("*.safetensors") if p.is_file())
+    # One level down at most: a LoRA folder is small, and pointing at a big tree must not crawl it.
+    found = sorted(p for pattern in ("*.safetensors", "*/*.safetensors") for p in folder.glob(pattern) if p.is_file())
     if len(found) == 1:
         return found[0]
-    pickles = sorted(p.name for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl"))
+    pickles = sorted(
+        p.name for pattern in ("*", "*/*") for p in folder.glob(pattern) if p.suffix in (".bin", ".pt", ".pth", ".ckpt")
+    )
     if not found and pickles:
         raise LoraError(
             f"{folder} holds {pickles[0]} but no .safetensors file; the studio never loads pickles: {CONVERT_HINT}."

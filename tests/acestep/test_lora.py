@@ -90,6 +90,17 @@ def test_parse_lora_arg_refuses_bad_scale_or_empty_source(text) -> None:
     assert one_sentence(str(err.value))
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=1100) | st.from_regex(r"[\w/.\\:]{0,30}:[-+.\deE]{0,8}", fullmatch=True))
+def test_parse_lora_arg_never_fails_otherwise(text: str) -> None:
+    try:
+        ref = parse_lora_arg(text)
+    except LoraError as exc:
+        assert one_sentence(str(exc))
+        return
+    assert ref.source and 0.0 <= ref.scale <= 2.0
+
+
 def test_options_accept_strings_and_items_and_say_what_is_wrong() -> None:
     opts = AceStepOptions(loras=["a/b:0.5", {"source": "c/d"}])
     assert opts.loras == [LoraRef(source="a/b", scale=0.5), LoraRef(source="c/d", scale=1.0)]
