@@ -127,7 +127,7 @@ def test_an_hour_long_file_is_refused_from_its_header(tmp_path):
 def test_too_big_and_wrong_suffix_and_missing(tmp_path, monkeypatch):
     path = write(tmp_path / "song.wav", tone())
     monkeypatch.setenv("STUDIO_MAX_UPLOAD", "100kb")
-    with pytest.raises(UploadError, match="is 187 KB, over the 100 KB limit"):
+    with pytest.raises(UploadError, match="is 375 KB, over the 100 KB limit"):
         read_source(path)
     monkeypatch.delenv("STUDIO_MAX_UPLOAD")
     with pytest.raises(UploadError, match="WAV, FLAC, MP3 or OGG"):
