@@ -29,6 +29,9 @@ class PlanInput(BaseModel):
     takes: int = Field(default=1, ge=1, description="Songs generated in one call.")
     planner: str | None = Field(default=None, description="ACE-Step LM planner size, or None for none.")
     task: str = "text2music"
+    extra_weights: str | None = Field(
+        default=None, description="A second set of weights the task loads (cost stage `load:<name>`)."
+    )
     include_load: bool = Field(
         default=True, description="Count moving weights to the device (always true on ZeroGPU)."
     )
@@ -96,6 +99,8 @@ def active_stages(model: CostModel, req: PlanInput, backend: str = "") -> list[s
     for name in model.stages:
         base = stage_base(name)
         if base == "load" and not req.include_load:
+            continue
+        if base == "load" and name != "load" and name != f"load:{req.extra_weights}":
             continue
         if base == "encode" and req.task == "text2music":
             continue
