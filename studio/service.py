@@ -37,7 +37,7 @@ from studio.errors import validate
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
 from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
-from studio.tasks import TASKS, get_task, task_weights, tracks_for
+from studio.tasks import TASKS, default_title, get_task, task_weights, tracks_for
 
 # Request fields that only some backends understand, with the Input that declares them.
 _OPTIONAL_INPUTS: dict[str, Input] = {
@@ -218,12 +218,10 @@ def plan_input(prepared: Prepared) -> PlanInput:
     """The parts of a prepared request that decide its GPU cost."""
     job = prepared.job
     meta = job.metadata
-    steps = getattr(job.options, "steps", None)
-    if steps is not None:
-        steps *= dit_passes(prepared)
     return PlanInput(
         duration_s=job.duration_s,
-        steps=steps,
+        steps=getattr(job.options, "steps", None),
+        passes=dit_passes(prepared),
         takes=len(job.seeds),
         planner=None if getattr(job.options, "planner", "off") == "off" else job.options.planner,
         task=meta.get("task", "text2music"),
@@ -372,7 +370,8 @@ def take_targets(out: Path, request: SongRequest, seeds: list[int]) -> list[tupl
         if len(seeds) == 1:
             return [(out.parent, out.stem)]
         return [(out.parent, f"{out.stem}-{i + 1}") for i in range(len(seeds))]
-    stem = _slug(request.title or request.style or "song")
+    stem = _slug(request.title or default_title(request.task, request.source_audio, request.track)
+                 or request.style or "song")
     return [(out, f"{stem}-{seed}") for seed in seeds]
 
 
@@ -388,7 +387,8 @@ def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str
     params = request.model_dump(mode="json")
     params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
     return SongCard(
-        title=request.title or (request.style[:60] or "Untitled song"),
+        title=request.title or default_title(request.task, request.source_audio, request.track)
+        or (request.style[:60] or "Untitled song"),
         artist=studio_artist(caps.display_name),
         lyrics=request.lyrics,
         style=request.style,

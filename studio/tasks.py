@@ -26,6 +26,8 @@ class Task:
     title: str
     summary: str
     noun: str = "song"  # what the result is called in messages ("the extension is instrumental")
+    # Title of an untitled result, from the source file's name and the track.
+    default_title: str = "{source} ({title})"
     needs_source: bool = False
     uses_range: bool = False  # start / end
     uses_extend: bool = False  # extend_by
@@ -60,10 +62,12 @@ TASKS: dict[str, Task] = {
         Task(
             "extract", "Extract stem", "Pull one part (vocals, drums, bass, ...) out of an uploaded mix.",
             needs_source=True, track="required", uses_lyrics=False, length="source",
+            default_title="{source} ({track})",
         ),
         Task(
             "lego", "Add a part", "Generate a new part (drums, bass, guitar, ...) that fits an uploaded song.",
             needs_source=True, uses_range=True, track="required", uses_lyrics=False, length="source",
+            default_title="{source} (with {track})",
         ),
         Task(
             "complete", "Complete", "Add the parts an uploaded track lacks (name them in track, "
@@ -115,6 +119,18 @@ def task_weights(backend: str, task: str) -> WeightsVariant | None:
 
 def tracks_for(backend: str) -> tuple[str, ...]:
     return _DECLARED.get(backend, BackendTasks()).tracks
+
+
+def default_title(task: str, source: str | None, track: str | None) -> str:
+    """'mysong (Cover)', 'mysong (vocals)': what an untitled edit is called in files and the library."""
+    from pathlib import Path
+
+    kind = TASKS.get(task)
+    if kind is None or not kind.needs_source or not source:
+        return ""
+    return kind.default_title.format(
+        source=Path(source).stem, title=kind.title, track=(track or "parts").replace("_", " ").replace(",", ", ")
+    )
 
 
 def get_task(name: str) -> Task:
