@@ -177,3 +177,9 @@ def test_truncated_or_corrupted_valid_files_never_crash(tmp_path, fmt, cut, flip
     except StudioError:
         return
     assert np.isfinite(src.audio).all() and np.abs(src.audio).max() <= 1.0
+
+
+def test_a_folder_named_like_a_song_is_refused(tmp_path):
+    (tmp_path / "album.wav").mkdir()
+    with pytest.raises(UploadError, match="is a folder"):
+        read_source(tmp_path / "album.wav")
