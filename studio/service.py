@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from backends.base import (
     BackendSpec,
@@ -32,10 +32,12 @@ from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, defa
 from studio.budget.calibration import Calibration, StageTimer
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
+from studio.editing import check_task
 from studio.errors import validate
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
 from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
+from studio.tasks import TASKS, default_title, get_task, task_weights, tracks_for
 
 # Request fields that only some backends understand, with the Input that declares them.
 _OPTIONAL_INPUTS: dict[str, Input] = {
@@ -87,6 +89,9 @@ def prepare(request: SongRequest) -> Prepared:
     caps = spec.capabilities
     registry.require_available(spec)
     warnings: list[str] = []
+    edit = check_task(request, caps, _alternatives(lambda c: request.task in c.tasks and c.name != caps.name))
+    warnings += edit.warnings
+    editing = edit.task.needs_source
 
     for name, needed in _OPTIONAL_INPUTS.items():
         if getattr(request, name) is not None and not caps.accepts(needed):
@@ -99,14 +104,17 @@ def prepare(request: SongRequest) -> Prepared:
             f"`language` {request.language!r} is not one {caps.display_name} sings; use one of "
             f"{', '.join(caps.languages)}."
         )
-    if not request.style and not request.lyrics:
+    if not request.style and not request.lyrics and not editing:
         raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
     if request.takes > caps.max_takes:
         raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
     if request.instrumental and request.lyrics:
         warnings.append("instrumental is on, so the lyrics are not sung.")
     if not request.instrumental and not request.lyrics:
-        warnings.append("no lyrics were given, so the song is instrumental; write lyrics for vocals.")
+        if edit.task.uses_lyrics:
+            warnings.append(
+                f"no lyrics were given, so the {edit.task.noun} is instrumental; write lyrics for vocals."
+            )
         request = request.model_copy(update={"instrumental": True})
     if request.verbatim:
         style, lyrics = request.style, "" if request.instrumental else request.lyrics
@@ -135,9 +143,21 @@ def prepare(request: SongRequest) -> Prepared:
         )
     if request.instrumental:
         estimate = 0.0  # nothing to sing: the length is the user's or the backend's default
-    duration = request.duration if request.duration is not None else default_duration(caps, estimate)
+    if edit.duration is not None:
+        duration = edit.duration  # the source decides (checked against the backend's range already)
+    else:
+        duration = request.duration if request.duration is not None else default_duration(caps, estimate)
     check_duration(duration, caps)
-    options: BaseModel = validate(spec.options, request.options, owner=caps.display_name)
+    # Weights a task swaps in (ACE-Step's base for extract) bring their own defaults; the user's win.
+    wanted = {**(edit.weights.option_defaults if edit.weights else {}), **request.options}
+    options: BaseModel = validate(spec.options, wanted, owner=caps.display_name)
+    if editing and getattr(options, "planner", "off") != "off":
+        # The planner writes audio codes for a new song, which would replace the source's.
+        warnings.append(f"the planner was turned off: the {edit.task.name} task follows the source audio instead.")
+        options = options.model_copy(update={"planner": "off"})
+    metadata = {k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None}
+    if edit.task.name != "text2music":
+        metadata.update(edit.metadata)
     job = RenderJob(
         style=style,
         lyrics=lyrics,
@@ -145,7 +165,8 @@ def prepare(request: SongRequest) -> Prepared:
         duration_s=float(duration),
         seeds=new_seeds(request.seed, request.takes),
         options=options,
-        metadata={k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None},
+        metadata=metadata,
+        source_audio=edit.source.audio if edit.source is not None else None,
     )
     return Prepared(spec=spec, job=job, warnings=warnings)
 
@@ -195,12 +216,29 @@ def calibration() -> Calibration:
 
 def plan_input(prepared: Prepared) -> PlanInput:
     """The parts of a prepared request that decide its GPU cost."""
+    job = prepared.job
+    meta = job.metadata
     return PlanInput(
-        duration_s=prepared.job.duration_s,
-        steps=getattr(prepared.job.options, "steps", None),
-        takes=len(prepared.job.seeds),
-        planner=None if getattr(prepared.job.options, "planner", "off") == "off" else prepared.job.options.planner,
+        duration_s=job.duration_s,
+        steps=getattr(job.options, "steps", None),
+        passes=dit_passes(prepared),
+        takes=len(job.seeds),
+        planner=None if getattr(job.options, "planner", "off") == "off" else job.options.planner,
+        task=meta.get("task", "text2music"),
+        extra_weights=meta.get("weights"),
     )
+
+
+def dit_passes(prepared: Prepared) -> int:
+    """Transformer evaluations per step: guided weights run two, a partial cover two more."""
+    job = prepared.job
+    passes = 1
+    variant = task_weights(prepared.spec.name, job.metadata.get("task", "text2music"))
+    if variant is not None and variant.guided and getattr(job.options, "guidance_scale", 1.0) > 1.0:
+        passes *= 2
+    if job.metadata.get("cover_strength", 1.0) < 1.0:
+        passes += 1
+    return passes
 
 
 def budget_context(tier: str | None = None, quota_left_s: float | None = None) -> BudgetContext:
@@ -223,6 +261,73 @@ def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
     others = [s.capabilities for s in registry.all_specs() if s.availability().ok]
     return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
                      fit=fit, others=others)
+
+
+class TaskInfo(BaseModel):
+    """What the UI shows about one task on one backend: the controls it needs and the weights it
+    uses, with what loading them costs here."""
+
+    task: str
+    title: str
+    summary: str
+    supported: bool
+    needs_source: bool
+    uses_range: bool
+    uses_extend: bool
+    uses_strength: bool
+    track: str = Field(description="none, optional, required or list (comma-separated names).")
+    tracks: tuple[str, ...] = ()
+    weights_name: str = Field(description="The weights this task runs on, in words.")
+    weights: str = Field(description="Hub id or folder those weights come from.")
+    weights_env: str
+    extra_weights: bool = Field(description="True when the task loads weights besides the backend's own.")
+    load_s: float | None = Field(None, description="Estimated seconds to load those extra weights here.")
+    download_gb: float | None = Field(None, description="Download size of the extra weights (once).")
+    note: str = ""
+
+
+def task_info(backend: str, task: str, tier: str | None = None) -> TaskInfo:
+    """Describe ``task`` on ``backend`` for the UI (cheap: nothing is loaded)."""
+    import os
+
+    caps = registry.get_spec(backend).capabilities
+    kind = get_task(task)
+    variant = task_weights(caps.name, kind.name)
+    load_s = None
+    note = ""
+    if variant is not None:
+        ctx = budget_context(tier)
+        probe = PlanInput(duration_s=caps.min_duration_s, steps=1, task=kind.name, extra_weights=variant.name)
+        try:
+            load_s = ctx.estimate(caps, probe).stages.get(f"load:{variant.name}")
+        except StudioError:
+            load_s = None
+        cost = f"about {load_s:.0f} s to load" if load_s is not None else "extra loading time"
+        note = (
+            f"{kind.title} runs on {variant.display_name}, a second model: {cost} on top of "
+            f"{caps.display_name}, and a {variant.download_gb:g} GB download the first time."
+        )
+    elif kind.name not in caps.tasks:
+        takers = _alternatives(lambda c: kind.name in c.tasks)
+        note = f"{caps.display_name} cannot do this" + (f"; {takers} can." if takers else ".")
+    return TaskInfo(
+        task=kind.name, title=kind.title, summary=kind.summary, supported=kind.name in caps.tasks,
+        needs_source=kind.needs_source, uses_range=kind.uses_range, uses_extend=kind.uses_extend,
+        uses_strength=kind.uses_strength, track=kind.track,
+        tracks=tracks_for(caps.name) if kind.track != "none" else (),
+        weights_name=variant.display_name if variant else caps.display_name,
+        weights=(os.environ.get(variant.weights_env) or variant.default_weights) if variant
+        else (os.environ.get(caps.weights_env) or caps.default_weights),
+        weights_env=variant.weights_env if variant else caps.weights_env,
+        extra_weights=variant is not None, load_s=load_s, download_gb=variant.download_gb if variant else None,
+        note=note,
+    )
+
+
+def tasks_for(backend: str, tier: str | None = None) -> list[TaskInfo]:
+    """Every task ``backend`` can do, in the table's order (text2music first)."""
+    caps = registry.get_spec(backend).capabilities
+    return [task_info(backend, name, tier) for name in TASKS if name in caps.tasks]
 
 
 def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
@@ -265,7 +370,8 @@ def take_targets(out: Path, request: SongRequest, seeds: list[int]) -> list[tupl
         if len(seeds) == 1:
             return [(out.parent, out.stem)]
         return [(out.parent, f"{out.stem}-{i + 1}") for i in range(len(seeds))]
-    stem = _slug(request.title or request.style or "song")
+    stem = _slug(request.title or default_title(request.task, request.source_audio, request.track)
+                 or request.style or "song")
     return [(out, f"{stem}-{seed}") for seed in seeds]
 
 
@@ -281,7 +387,8 @@ def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str
     params = request.model_dump(mode="json")
     params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
     return SongCard(
-        title=request.title or (request.style[:60] or "Untitled song"),
+        title=request.title or default_title(request.task, request.source_audio, request.track)
+        or (request.style[:60] or "Untitled song"),
         artist=studio_artist(caps.display_name),
         lyrics=request.lyrics,
         style=request.style,

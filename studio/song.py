@@ -5,6 +5,7 @@ Field names are the words users see in error messages, so they stay short and pl
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,16 @@ class SongRequest(BaseModel):
     language: str | None = None
     verbatim: bool = Field(False, description="Send lyrics and style exactly as typed (no formatter).")
     options: dict[str, Any] = Field(default_factory=dict)
+    # Editing an existing song (see studio.tasks): the task, the song to edit and where.
+    task: str = Field("text2music", description="text2music, cover, repaint, extend, extract, lego or complete.")
+    source_audio: str | None = Field(None, description="WAV/FLAC/MP3/OGG file to edit.")
+    start: float | None = Field(None, ge=0, description="Repaint from this second of the source.")
+    end: float | None = Field(None, gt=0, description="Repaint up to this second of the source.")
+    extend_by: float | None = Field(None, gt=0, description="Seconds of new music after the source's end.")
+    track: str | None = Field(None, description="Stem to extract or add, e.g. vocals, drums, bass.")
+    cover_strength: float | None = Field(
+        None, ge=0.0, le=1.0, description="How closely a cover follows the source (1 = closely)."
+    )
 
     @field_validator("duration")
     @classmethod
@@ -56,6 +67,36 @@ class SongRequest(BaseModel):
         if value is not None and not (value == value and abs(value) != float("inf")):
             raise ValueError("`duration` must be a number of seconds")
         return value
+
+    @field_validator("start", "end", "extend_by")
+    @classmethod
+    def _finite_seconds(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("`start`, `end` and `extend_by` must be numbers of seconds")
+        return value
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, value: str) -> str:
+        from studio.tasks import TASK_NAMES
+
+        value = value.lower()
+        if value not in TASK_NAMES:
+            raise ValueError(f"`task` must be one of {', '.join(TASK_NAMES)}, got {value!r}")
+        return value
+
+    @field_validator("track")
+    @classmethod
+    def _track(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # "Backing Vocals, drums" -> "backing_vocals,drums": the model's names, comma-separated.
+        return ",".join("_".join(part.lower().split()) for part in value.split(",") if part.strip()) or None
+
+    @field_validator("source_audio")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("key")
     @classmethod

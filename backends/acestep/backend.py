@@ -22,6 +22,7 @@ from backends.base import (
 )
 from studio import devices
 from studio import weights as weights_source
+from studio.audio.splice import SPLICE_FADE_S, splice
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class AceStepBackend:
         self.sample_rate = int(pipe.sample_rate)
         self.planners: dict[str, Any] = {}
         self.loras = LoraSet(pipe.transformer)
+        # Pipelines on other weights some tasks need (ACE-Step's XL base), loaded on first use.
+        self.extra_pipes: dict[str, Any] = {}
         pipe.set_progress_bar_config(disable=True)
 
     @classmethod
@@ -72,6 +75,8 @@ class AceStepBackend:
         options = job.options
         if not isinstance(options, AceStepOptions):
             options = AceStepOptions.model_validate(options)
+        task = job.metadata.get("task", "text2music")
+        refuse_mismatched_options(task, options)
         # Every request states its whole LoRA set: none means the base weights, even after a LoRA render.
         self.loras.sync(options.loras, on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)))
         n = len(job.seeds)
@@ -95,8 +100,11 @@ class AceStepBackend:
         }
         if options.planner != "off":
             conditions = self._planned(options.planner, job, lyrics, progress)
+        pipe = self._pipe_for(task, progress)
+        if task != "text2music":
+            conditions.update(task_conditions(job, self.sample_rate))
         progress(ProgressEvent("rendering", 0, options.steps))
-        out = self.pipe(
+        out = pipe(
             **conditions,
             num_inference_steps=options.steps,
             shift=options.shift,
@@ -119,8 +127,39 @@ class AceStepBackend:
                     "ACE-Step produced invalid audio (NaN); try float32 with STUDIO_DEVICE=cpu or "
                     "other weights."
                 )
+            if task in SPLICED_TASKS:
+                wave = splice_source(job, wave, self.sample_rate)
             takes.append(Take(audio=wave, sample_rate=self.sample_rate, seed=int(seed)))
         return takes
+
+    def _pipe_for(self, task: str, progress: ProgressFn) -> Any:
+        """The turbo pipeline, or the one on the other weights ``task`` needs (loaded once)."""
+        from backends.acestep.tasks import weights_for
+
+        variant = weights_for(task)
+        if variant is None:
+            return self.pipe
+        if variant.name not in self.extra_pipes:
+            from diffusers import AceStepPipeline
+
+            stage = f"load:{variant.name}"
+            progress(ProgressEvent(stage, 0, 1, f"loading {variant.display_name} for {task}"))
+            location = weights_source.choose(None, variant.weights_env, variant.default_weights)
+            folder = weights_source.fetch(
+                location, what=variant.display_name, env_var=variant.weights_env,
+                on_progress=lambda msg: progress(ProgressEvent(stage, 0, 1, msg)),
+            )
+            try:
+                pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(self.dtype))
+            except (OSError, ValueError) as exc:
+                raise StudioError(
+                    f"{folder} is not a diffusers ACE-Step folder ({exc}); point {variant.weights_env} at a "
+                    f"copy of {variant.default_weights}."
+                ) from exc
+            pipe.set_progress_bar_config(disable=True)
+            self.extra_pipes[variant.name] = pipe.to(self.device)
+            progress(ProgressEvent(stage, 1, 1))
+        return self.extra_pipes[variant.name]
 
     def _planned(self, size: str, job: RenderJob, lyrics: str, progress: ProgressFn) -> dict[str, Any]:
         """Run the 5 Hz LM: metadata the user left open, then audio codes per take.
@@ -172,6 +211,7 @@ class AceStepBackend:
             planner.unload()
         self.planners.clear()
         self.loras.clear()
+        self.extra_pipes.clear()
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -189,6 +229,72 @@ def quiet_libraries() -> None:
     tlog.disable_progress_bar()
     tlog.set_verbosity_error()
     warnings.filterwarnings("ignore", message=".*weight_norm.*", category=FutureWarning)
+
+
+def refuse_mismatched_options(task: str, options: AceStepOptions) -> None:
+    """Options that cannot apply to ``task``, refused before anything loads."""
+    from backends.acestep.tasks import weights_for
+
+    if options.planner != "off" and task != "text2music":
+        raise StudioError(f"the planner writes new songs; set planner to off for the {task} task.")
+    variant = weights_for(task)
+    if variant is not None and options.loras:
+        raise StudioError(
+            f"LoRAs adapt the turbo weights, but {task} runs on {variant.display_name}; remove the LoRAs "
+            "or pick cover, repaint or extend."
+        )
+
+
+# Tasks whose result keeps the source outside the edited range (spliced back after decoding).
+SPLICED_TASKS = frozenset({"repaint", "extend"})
+# The VAE encodes whole 40 ms frames; the source is padded to one so its last samples are kept.
+VAE_HOP = 1920
+
+
+def edit_range(job: RenderJob) -> tuple[float, float]:
+    """Seconds of the result the model rewrites. An extension starts a crossfade's length before the
+    source's end, so the seam blends real audio into new audio instead of fading in from silence."""
+    meta = job.metadata
+    start, end = float(meta.get("start", 0.0)), float(meta.get("end", job.duration_s))
+    if meta.get("task") == "extend":
+        start = max(0.0, start - SPLICE_FADE_S)
+    return start, end
+
+
+def task_conditions(job: RenderJob, sample_rate: int) -> dict[str, Any]:
+    """The pipeline arguments of an editing task: source audio, range, stem, cover strength."""
+    from backends.acestep.tasks import PIPELINE_TASK
+
+    if job.source_audio is None:
+        raise StudioError("this task needs source audio; upload the song to edit.")
+    meta = job.metadata
+    task = meta["task"]
+    source = torch.from_numpy(np.ascontiguousarray(job.source_audio, dtype=np.float32))
+    total = round(job.duration_s * sample_rate)  # the source, plus the extension for extend
+    padded = math.ceil(total / VAE_HOP) * VAE_HOP
+    source = torch.nn.functional.pad(source[:, :padded], (0, max(0, padded - source.shape[-1])))
+    out: dict[str, Any] = {"task_type": PIPELINE_TASK[task], "src_audio": source}
+    if task in ("repaint", "extend", "lego"):
+        out["repainting_start"], out["repainting_end"] = edit_range(job)
+    if task == "cover":
+        out["audio_cover_strength"] = float(meta.get("cover_strength", 1.0))
+    track = meta.get("track")
+    if task in ("extract", "lego") and track:
+        out["track_name"] = track
+    if task == "complete" and track:
+        out["complete_track_classes"] = [t for t in track.split(",") if t]
+    return out
+
+
+def splice_source(job: RenderJob, wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Keep the source bit-for-bit outside the edited range (see studio.audio.splice)."""
+    source = np.zeros_like(wave)
+    kept = min(job.source_audio.shape[-1], wave.shape[-1])
+    source[:, :kept] = job.source_audio[:, :kept]
+    start, end = edit_range(job)
+    return splice(
+        source, wave, round(start * sample_rate), round(end * sample_rate), fade=round(SPLICE_FADE_S * sample_rate)
+    )
 
 
 def latent_frames(duration_s: float) -> int:

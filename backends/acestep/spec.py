@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backends.acestep.lora import LoraRef, check_ref_list, coerce_refs
+from backends.acestep.tasks import TASKS
 from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
 from studio.budget.costs import SEED_COSTS
 
@@ -71,6 +72,7 @@ CAPABILITIES = Capabilities(
         {
             Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.BPM, Input.KEY,
             Input.TIME_SIGNATURE, Input.LANGUAGE, Input.SEED, Input.TAKES, Input.DESCRIPTION,
+            Input.SOURCE_AUDIO,
         }
     ),
     min_duration_s=10.0,
@@ -95,7 +97,7 @@ CAPABILITIES = Capabilities(
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,
     languages=tuple(LANGUAGES),
-    tasks=("text2music",),
+    tasks=TASKS,
     cost=SEED_COSTS["acestep"],
 )
 

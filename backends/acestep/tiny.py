@@ -85,7 +85,9 @@ def build_tiny_pipeline(seed: int = 0, layers: int = 2):
         # The real checkpoint ships VAE-encoded silence here; zeros would be out of distribution.
         condition_encoder.silence_latent.normal_(0.0, 0.1)
     vae = AutoencoderOobleck(
-        encoder_hidden_size=2,
+        # The encoder emits mean and scale, so twice the latent width (the real VAE: 128 -> 64);
+        # cover, repaint and extract encode the source audio through it.
+        encoder_hidden_size=2 * ACOUSTIC_DIM,
         downsampling_ratios=[2, 4, 4, 6, 10],  # 1920: the real VAE's hop
         channel_multiples=[1, 1, 1, 1, 1],
         decoder_channels=2,

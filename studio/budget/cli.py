@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from backends.base import DeviceClass, StudioError
+from studio.tasks import TASK_NAMES, task_weights
 
 
 def _positive_int(text: str) -> int:
@@ -39,7 +40,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps", type=_positive_int, help="diffusion steps (default: the backend's)")
     p.add_argument("--takes", type=_positive_int, default=1, help="songs per request (default 1)")
     p.add_argument("--planner", help="ACE-Step LM planner size (0.6B, 1.7B, 4B); default: none")
-    p.add_argument("--task", default="text2music", help="task (default text2music)")
+    p.add_argument(
+        "--task", default="text2music", choices=list(TASK_NAMES),
+        help="task (default text2music); edits also price encoding the source and any extra weights",
+    )
     p.add_argument(
         "--tier",
         choices=["anonymous", "free", "pro", "local"],
@@ -100,8 +104,14 @@ def _run(args: argparse.Namespace) -> int:
     device = DeviceClass(args.device) if args.device else DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
     uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
     steps = args.steps if args.steps is not None else (DEFAULT_STEPS.get(caps.name) if uses_steps else None)
+    variant = task_weights(caps.name, args.task)
+    if variant is not None and uses_steps:
+        # Weights a task swaps in bring their own step count; guided ones run the DiT twice a step.
+        steps = args.steps or int(variant.option_defaults.get("steps", steps or 1))
     req = PlanInput(
-        duration_s=args.duration, steps=steps, takes=args.takes, planner=args.planner, task=args.task
+        duration_s=args.duration, steps=steps, takes=args.takes, planner=args.planner, task=args.task,
+        extra_weights=variant.name if variant is not None else None,
+        passes=2 if variant is not None and variant.guided else 1,
     )
     calibration = Calibration.from_env().for_device(args.device_name) if args.device_name else None
     factor = args.slice_factor if args.slice_factor is not None else slice_factor()

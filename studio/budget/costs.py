@@ -58,7 +58,7 @@ def _local_classes(cuda: CostModel) -> dict[DeviceClass, CostModel]:
     for device, factor in ((DeviceClass.MPS, _MPS_VS_CUDA), (DeviceClass.CPU, _CPU_VS_CUDA)):
         stages = {
             name: cost
-            if name == "load"
+            if name.partition(":")[0] == "load"
             else _scaled(cost, factor, f"x{factor:g} extrapolated for {device.value}")
             for name, cost in cuda.stages.items()
         }
@@ -73,6 +73,8 @@ _ACESTEP_ZEROGPU = CostModel(
     frame_rate_hz=5.0,
     stages={
         "load": StageCost(fixed=8.0, source=_LOAD_SRC + " (~10 GB: XL DiT, text encoder, VAE)"),
+        # extract / lego / complete run on the XL base weights, a second pipeline of the same size.
+        "load:base": StageCost(fixed=8.0, source=_LOAD_SRC + " (XL base, ~10 GB, for extract/lego/complete)"),
         "plan": StageCost(fixed=1.5, per_frame=0.020, source=_ACESTEP_PLAN_SRC + " (1.7B, the default)"),
         "plan:0.6B": StageCost(fixed=1.0, per_frame=0.012, source=_ACESTEP_PLAN_SRC + " (0.6B)"),
         "plan:1.7B": StageCost(fixed=1.5, per_frame=0.020, source=_ACESTEP_PLAN_SRC + " (1.7B)"),
@@ -87,10 +89,11 @@ _ACESTEP_CUDA = CostModel(
     frame_rate_hz=5.0,
     stages={
         "load": StageCost(fixed=15.0, source=_LOAD_SRC + " (from local disk)"),
+        "load:base": StageCost(fixed=15.0, source=_LOAD_SRC + " (XL base from local disk)"),
         **{
             name: _scaled(cost, 2.5, "x2.5 for an RTX 3090-class card (README: <10 s vs <2 s)")
             for name, cost in _ACESTEP_ZEROGPU.stages.items()
-            if name != "load"
+            if not name.startswith("load")
         },
     },
 )

@@ -29,6 +29,12 @@ class PlanInput(BaseModel):
     takes: int = Field(default=1, ge=1, description="Songs generated in one call.")
     planner: str | None = Field(default=None, description="ACE-Step LM planner size, or None for none.")
     task: str = "text2music"
+    passes: int = Field(
+        default=1, ge=1, description="Model evaluations per diffusion step (2 with classifier-free guidance)."
+    )
+    extra_weights: str | None = Field(
+        default=None, description="A second set of weights the task loads (cost stage `load:<name>`)."
+    )
     include_load: bool = Field(
         default=True, description="Count moving weights to the device (always true on ZeroGPU)."
     )
@@ -97,6 +103,8 @@ def active_stages(model: CostModel, req: PlanInput, backend: str = "") -> list[s
         base = stage_base(name)
         if base == "load" and not req.include_load:
             continue
+        if base == "load" and name != "load" and name != f"load:{req.extra_weights}":
+            continue
         if base == "encode" and req.task == "text2music":
             continue
         if base == "plan":
@@ -115,7 +123,7 @@ def features(name: str, model: CostModel, req: PlanInput) -> tuple[float, float,
     Loading happens once per call; every other stage runs once per take (batched takes cost
     about as much as sequential ones once the GPU is saturated, so this errs long)."""
     count = 1.0 if stage_base(name) == "load" else float(req.takes)
-    steps = float(req.steps or 0)
+    steps = float(req.steps or 0) * req.passes
     return (
         count,
         count * steps * req.duration_s,

@@ -11,6 +11,7 @@ from backends.base import ProgressEvent, StudioError
 from studio.errors import validate
 from studio.registry import DEFAULT_BACKEND
 from studio.song import SongRequest
+from studio.tasks import TASK_NAMES
 
 
 def _read_lyrics(args: argparse.Namespace) -> str:
@@ -54,6 +55,14 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
         "language": args.language,
         "verbatim": args.verbatim or None,
         "options": options or None,
+        "task": args.task,
+        # Absolute, so the song card's recipe still finds the source from another folder.
+        "source_audio": str(Path(args.src_audio).expanduser().resolve()) if args.src_audio else None,
+        "start": args.start,
+        "end": args.end,
+        "extend_by": args.extend_by,
+        "track": args.track,
+        "cover_strength": args.cover_strength,
     }
     if args.from_song:
         # The card's recipe, with any flag given on this command line taking precedence.
@@ -199,6 +208,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-signature", help="2, 3, 4 or 6 (beats per bar)")
     p.add_argument("--language", help="vocal language code, e.g. en, zh, ja, es")
     p.add_argument("--device", help="cuda, cuda:N, mps or cpu (default: detect; env STUDIO_DEVICE)")
+    edit = p.add_argument_group("editing a song (ACE-Step)")
+    edit.add_argument("--task", choices=list(TASK_NAMES), help="text2music (default) or an edit of --src-audio")
+    edit.add_argument("--src-audio", metavar="FILE", help="the song to edit: WAV, FLAC, MP3 or OGG")
+    edit.add_argument("--start", type=float, metavar="S", help="repaint from this second (default: the start)")
+    edit.add_argument("--end", type=float, metavar="S", help="repaint up to this second (default: the end)")
+    edit.add_argument("--extend-by", type=float, metavar="S", help="extend: seconds of new music after the end")
+    edit.add_argument("--track", metavar="NAME",
+                      help="extract/lego: the stem, e.g. vocals, drums, bass; complete: names, comma-separated")
+    edit.add_argument("--cover-strength", type=float, metavar="0-1",
+                      help="cover: how closely to follow the source (default 1)")
     p.add_argument("--out", required=True, help="a .wav/.flac/.mp3 path or a folder")
     p.add_argument("--format", action="append", choices=["wav", "flac", "mp3"], default=[],
                    help="also write this format (repeatable; WAV 24-bit, FLAC, MP3 320 kbps)")
