@@ -171,7 +171,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             backend,
             duration or None,
             instrumental,
-            int(takes or 1),
+            takes or 1,
             None if seed is None or seed < 0 else seed,
             title,
             bpm or None,
