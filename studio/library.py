@@ -208,7 +208,9 @@ class Library:
             folder.mkdir(parents=True, exist_ok=True)
             try:
                 os.replace(take.path, partial)
-            except OSError:  # another filesystem (e.g. /tmp -> /data): copy, then drop the original
+            except OSError as exc:  # another filesystem (e.g. /tmp -> /data): copy, then drop the original
+                if exc.errno != errno.EXDEV:
+                    raise
                 shutil.copyfile(take.path, partial)
                 Path(take.path).unlink(missing_ok=True)
             with self._connect() as db:
