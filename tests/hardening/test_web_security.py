@@ -190,3 +190,8 @@ def test_the_upload_cap_comes_from_the_setting(monkeypatch) -> None:
     assert launch_options()["max_file_size"] == "5mb"
     monkeypatch.delenv("STUDIO_MAX_UPLOAD")
     assert launch_options()["max_file_size"] == "100mb"
+
+
+def test_a_visitor_cannot_unload_the_shared_models(app: Running) -> None:
+    with pytest.raises(gr.Error, match="only the studio's owner can unload"):
+        app.fn("unload_all")()
