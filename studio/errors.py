@@ -24,6 +24,8 @@ def explain(exc: ValidationError, *, model: type[BaseModel] | None = None, owner
             where = f" for {owner}" if owner else ""
             word = "option" if owner else "field"
             parts.append(f"unknown {word} `{name}`{where}" + (f"; known {word}s: {known}" if known else ""))
+        elif kind.startswith(("less_than", "greater_than", "finite")) and isinstance(got, float) and got != got:
+            parts.append(f"`{name}` must be a number, got NaN")  # NaN fails every bound: "<= 5" would mislead
         elif kind in ("less_than_equal", "less_than"):
             parts.append(f"`{name}` must be <= {ctx.get('le', ctx.get('lt'))}, got {got!r}")
         elif kind in ("greater_than_equal", "greater_than"):

@@ -7,6 +7,7 @@ owner's rows. Song ids are random 128-bit tokens, so ids cannot be guessed or en
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -28,6 +29,10 @@ SPACE_STORAGE = Path("/data")  # a Space's persistent storage mounts here
 DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
 LOCAL_OWNER = "local"
+PARTIAL_SUFFIX = ".partial"
+STAGING_DIR = "staging"
+# Leftovers younger than this may belong to a save still running in another process.
+STALE_AFTER_S = 15 * 60
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS songs (
@@ -135,6 +140,7 @@ class Library:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        self.clean()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -179,18 +185,18 @@ class Library:
     def add_take(
         self, owner: str, request: SongRequest, result: SongResult, take: TakeResult, *, title: str = ""
     ) -> Song:
-        """Move the take's file into the library and record it."""
+        """Move the take's file into the library and record it.
+
+        The file lands under a temporary name first and takes its final name inside the row's
+        transaction, so a failure at any point (a full disk, a crash) leaves either a whole song
+        (row and file) or no row at all; files without a row are swept by :meth:`clean`.
+        """
         if take.path is None or not Path(take.path).is_file():
             raise StudioError(f"the take with seed {take.seed} has no audio file to keep.")
         song_id = new_id()
         folder = self._owner_dir(owner)
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{song_id}{Path(take.path).suffix or '.wav'}"
-        try:
-            os.replace(take.path, target)
-        except OSError:  # another filesystem (e.g. /tmp -> /data): copy, then drop the original
-            shutil.copyfile(take.path, target)
-            Path(take.path).unlink(missing_ok=True)
+        partial = folder / f"{song_id}{PARTIAL_SUFFIX}"
         stored = request.model_dump(mode="json", exclude={"seed", "takes"})
         row = (
             song_id, owner, time.time(), title or request.title or "Untitled", request.style, request.lyrics,
@@ -198,21 +204,41 @@ class Library:
             take.sample_rate, result.elapsed_s, result.style_sent, result.lyrics_sent, json.dumps(stored),
             str(target.relative_to(self.audio_dir)),
         )
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, device, "
-                "dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(take.path, partial)
+            except OSError as exc:  # another filesystem (e.g. /tmp -> /data): copy, then drop the original
+                if exc.errno != errno.EXDEV:
+                    raise
+                shutil.copyfile(take.path, partial)
+                Path(take.path).unlink(missing_ok=True)
+            with self._connect() as db:
+                db.execute(
+                    "INSERT INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, device, "
+                    "dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                os.replace(partial, target)  # inside the transaction: no commit, no song
+        except (OSError, sqlite3.Error) as exc:
+            partial.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
+            raise _save_failed(exc) from exc
         return self.get(owner, song_id)
 
     def add_result(self, owner: str, request: SongRequest, result: SongResult) -> list[Song]:
+        """Keep every take, or none: a failure on a later take removes the earlier ones again."""
         count = len(result.takes)
-        return [
-            self.add_take(owner, request, result, take, title=_title_for(request, i, count))
-            for i, take in enumerate(result.takes)
-        ]
+        kept: list[Song] = []
+        try:
+            for i, take in enumerate(result.takes):
+                kept.append(self.add_take(owner, request, result, take, title=_title_for(request, i, count)))
+        except BaseException:
+            for song in kept:
+                self.delete(owner, song.id)
+            raise
+        return kept
 
     def like(self, owner: str, song_id: str, liked: bool = True) -> Song:
         with self._connect() as db:
@@ -236,6 +262,38 @@ class Library:
         with self._connect() as db:
             db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
         song.audio_path.unlink(missing_ok=True)
+
+    def clean(self, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
+        """Undo what an interrupted save (a crash, a restart, a full disk) left behind: rows whose
+        audio file is gone, and, once older than ``stale_after_s``, audio files no row names,
+        half-copied files and abandoned staging folders. Runs when the library opens."""
+        now = time.time()
+
+        def stale(path: Path) -> bool:
+            try:
+                return now - path.stat().st_mtime >= stale_after_s
+            except OSError:
+                return False
+
+        with self._connect() as db:
+            rows = db.execute("SELECT id, audio FROM songs").fetchall()
+            missing = [r["id"] for r in rows if not (self.audio_dir / r["audio"]).is_file()]
+            db.executemany("DELETE FROM songs WHERE id = ?", [(i,) for i in missing])
+        named = {r["audio"] for r in rows}
+        files = 0
+        for path in self.audio_dir.glob("*/*"):
+            relative = str(path.relative_to(self.audio_dir))
+            if path.is_file() and relative not in named and stale(path):
+                path.unlink(missing_ok=True)
+                files += 1
+        staged = 0
+        staging = self.root / STAGING_DIR
+        if staging.is_dir():
+            for entry in staging.iterdir():
+                if stale(entry):
+                    shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+                    staged += 1
+        return {"rows": len(missing), "files": files, "staging": staged}
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, owner: str, song_id: str) -> Song:
@@ -262,7 +320,8 @@ class Library:
         args.append(max(1, min(int(limit), 1000)))
         with self._connect() as db:
             rows = db.execute(sql, args).fetchall()
-        return [self._row(r) for r in rows]
+        # A file removed behind the library's back must not show as a song that cannot play.
+        return [song for song in map(self._row, rows) if song.audio_path.is_file()]
 
     def count(self, owner: str) -> int:
         with self._connect() as db:
@@ -273,3 +332,13 @@ class Library:
         return SongNotFound(
             f"no song {song_id!r} in your library; it may have been deleted. Refresh the library."
         )
+
+
+def _save_failed(exc: BaseException) -> StudioError:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return StudioError(
+            "the disk is full, so the song could not be kept (nothing was saved); free some space or delete "
+            "songs from your library, then generate again."
+        )
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return StudioError(f"the song could not be saved to the library ({reason}); nothing was kept, try again.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import secrets
@@ -26,7 +27,7 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import registry
+from studio import memory, registry
 from studio.audio import MasteringSettings, SongCard, audio_format, export_song, studio_artist
 from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, default_tier, preflight, tier_limits
 from studio.budget.calibration import Calibration, StageTimer
@@ -467,15 +468,25 @@ class Studio:
 
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        progress(ProgressEvent("loading", 0, 1, f"loading {prepared.spec.capabilities.display_name}"))
-        backend = self.cache.get(
-            request.backend, weights, device=device,
-            on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)),
-            **(load_options or {}),
-        )
-        timings["load"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        takes = backend.render(prepared.job, progress)
+        name = prepared.spec.capabilities.display_name
+        progress(ProgressEvent("loading", 0, 1, f"loading {name}"))
+        out_of_memory = ""
+        try:
+            backend = self.cache.get(
+                request.backend, weights, device=device,
+                on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)),
+                **(load_options or {}),
+            )
+            timings["load"] = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            takes = backend.render(prepared.job, progress)
+        except Exception as exc:
+            if not memory.is_out_of_memory(exc):
+                raise
+            out_of_memory = memory.out_of_memory_message(name, prepared.job.duration_s, len(prepared.job.seeds))
+        if out_of_memory:  # outside the handler: the exception's frames (activations) are gone by now
+            self._free_after_oom(request.backend)
+            raise memory.OutOfMemory(out_of_memory)
         timings["render"] = time.perf_counter() - t1
         record_timings(prepared, {**timer.finish(), "load": timings["load"]})
         return prepared, takes, timings
@@ -508,9 +519,27 @@ class Studio:
             raise StudioError(
                 f"the description must be at most {caps.max_style_chars} characters, got {len(text)}; shorten it."
             )
-        loaded = self.cache.get(backend, weights, on_progress=lambda m: progress(ProgressEvent("loading", 0, 1, m)))
-        return loaded.describe(text, instrumental=instrumental, language=language or None, seed=seed,
-                               progress=progress)
+        try:
+            loaded = self.cache.get(
+                backend, weights, on_progress=lambda m: progress(ProgressEvent("loading", 0, 1, m))
+            )
+            return loaded.describe(text, instrumental=instrumental, language=language or None, seed=seed,
+                                   progress=progress)
+        except Exception as exc:
+            if not memory.is_out_of_memory(exc):
+                raise
+        self._free_after_oom(backend)
+        raise memory.OutOfMemory(memory.out_of_memory_message(f"{caps.display_name}'s planner"))
+
+    def _free_after_oom(self, backend: str) -> None:
+        """A backend that ran out of memory part-way may hold half-moved weights or stale
+        activations: drop it (the next request loads it cleanly) and give the memory back."""
+        try:
+            self.cache.unload(backend)
+        except Exception:  # already dropped from the cache; a failing unload must not hide the OOM
+            logging.getLogger(__name__).warning("unloading %s after running out of memory failed", backend,
+                                                exc_info=True)
+        memory.free_accelerator_memory()
 
     def generate(
         self,

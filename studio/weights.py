@@ -36,9 +36,23 @@ def fetch(
                 f"{what} weights folder {path} does not exist; pass an existing folder with {flag} or "
                 f"set {env_var}."
             )
+        unfinished = unfinished_downloads(path)
+        if unfinished:
+            raise StudioError(
+                f"{what} weights folder {path} holds an unfinished download ({len(unfinished)} partial "
+                f"file{'s' if len(unfinished) != 1 else ''}, e.g. {unfinished[0].name}); finish it with "
+                f"`hf download REPO --local-dir {path}` (it resumes where it stopped), then try again."
+            )
         return path
+    import httpx
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        IncompleteSnapshotError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        XetDownloadError,
+    )
 
     if on_progress:
         on_progress(f"fetching {what} weights {location}")
@@ -49,9 +63,34 @@ def fetch(
             f"{what} weights {location!r} are not a Hub repository (or are private); check the id, or "
             f"pass a local folder with {flag} DIR or {env_var}=DIR."
         ) from exc
+    except IncompleteSnapshotError as exc:
+        raise StudioError(
+            f"the download of {what} weights {location!r} stopped part-way and the Hub cannot be reached to "
+            f"finish it; when online, run the same command again (or `hf download {location}`): finished "
+            "files are kept and the rest resumes where it stopped."
+        ) from exc
+    except (httpx.TransportError, XetDownloadError) as exc:
+        raise StudioError(
+            f"the download of {what} weights {location!r} was interrupted ({type(exc).__name__}: {exc}); "
+            f"run the same command again (or `hf download {location}`): finished files are kept and the "
+            "rest resumes where it stopped."
+        ) from exc
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
         raise StudioError(
             f"{what} weights {location!r} are not on this machine and the Hub cannot be reached; "
             f"download them once (`hf download {location}`) or pass a local folder with {flag} DIR "
             f"or {env_var}=DIR."
         ) from exc
+
+
+# Where `hf download --local-dir` keeps a file while it is still arriving.
+_LOCAL_DIR_PARTIALS = ".cache/huggingface/download"
+
+
+def unfinished_downloads(folder: Path) -> list[Path]:
+    """Partial files an interrupted ``hf download --local-dir`` left in ``folder`` (the weights
+    beside them are not complete, whatever names are already there)."""
+    partials = folder / _LOCAL_DIR_PARTIALS
+    if not partials.is_dir():
+        return []
+    return sorted(partials.rglob("*.incomplete"))

@@ -9,6 +9,7 @@ settings even when a tag editor has stripped the tags or the sidecar got lost.
 from __future__ import annotations
 
 import enum
+import errno
 import math
 import os
 import tempfile
@@ -158,6 +159,11 @@ def write_text_atomically(target: Path, text: str) -> None:
 
 
 def unwritable(target: Path, error: OSError) -> StudioError:
+    if error.errno == errno.ENOSPC:
+        return StudioError(
+            f"The disk is full, so `{target.name}` could not be written (nothing was kept); free some space "
+            "and try again."
+        )
     reason = error.strerror or str(error)
     return StudioError(
         f"Cannot write `{target}`: {reason}. Choose an output folder you can write to "

@@ -161,16 +161,17 @@ def register(library: Library, gpu_concurrency: int) -> None:
         language: str,
         options: str,
         visitor_key: str,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
         """Make a song; returns the first take, every take, and their library entries."""
-        request = _request(
+        song_request = _request(
             lyrics,
             style,
             backend,
             duration or None,
             instrumental,
-            int(takes or 1),
+            takes or 1,
             None if seed is None or seed < 0 else seed,
             title,
             bpm or None,
@@ -179,6 +180,9 @@ def register(library: Library, gpu_concurrency: int) -> None:
             language,
             options,
         )
+        # Callers without a key would get a fresh one (and a fresh rate limit) every time, so
+        # their address is what the limit counts.
+        rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()
         owner = visitor.owner_for(visitor_key)
@@ -187,7 +191,9 @@ def register(library: Library, gpu_concurrency: int) -> None:
             fraction, label = runner.describe(event)
             progress(fraction, desc=label)
 
-        result, songs = runner.make_songs(request, owner=owner, library=library, progress=report)
+        result, songs = runner.make_songs(
+            song_request, owner=owner, library=library, progress=report, rate_key=rate_key
+        )
         paths = [str(s.audio_path) for s in songs]
         info = {
             "songs": [s.public() for s in songs],

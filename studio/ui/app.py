@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
@@ -106,6 +107,7 @@ def _wire_create(
     def write_song(data: dict) -> list[Any]:
         backend = data[create.backend]
         seed = data[create.seed]
+        ratelimit.GPU.take(visitor.owner_for(data[key]), "song sketches")
         draft = runner.describe_on_gpu(
             backend, data[create.description] or "", bool(data[create.instrumental]),
             data[create.language] or None, None if seed in (None, "") else int(seed),

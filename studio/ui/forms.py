@@ -108,6 +108,14 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _whole(value: Any) -> Any:
+    """7.0 (a number box's value) -> 7; anything else (NaN, 7.5, text) is left for the request's own
+    validation, which names the field instead of failing in a conversion here."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def build_request(
     *,
     backend: str,
@@ -129,15 +137,15 @@ def build_request(
         "style": style or "",
         "lyrics": lyrics or "",
         "instrumental": bool(instrumental),
-        "duration": None if _blank(duration) else float(duration),
-        "takes": int(takes or 1),
-        "seed": None if _blank(seed) else int(seed),
+        "duration": None if _blank(duration) else duration,
+        "takes": 1 if _blank(takes) or takes == 0 else _whole(takes),
+        "seed": None if _blank(seed) else _whole(seed),
         "options": {k: v for k, v in (options or {}).items() if not _blank(v)},
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
-            data[name] = int(value) if name == "bpm" else value
+            data[name] = _whole(value) if name == "bpm" else value
     return validate(SongRequest, data)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio import library as lib
+from studio import ratelimit
 from studio.budget import Reservation
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
@@ -122,8 +123,11 @@ def make_songs(
     library: lib.Library,
     session: str = "",
     progress: Callable[[ProgressEvent], None] = no_progress,
+    rate_key: str = "",
 ) -> tuple[SongResult, list[lib.Song]]:
-    """Render ``request`` and keep every take in ``owner``'s library."""
+    """Render ``request`` and keep every take in ``owner``'s library. ``rate_key`` (default: the
+    owner) is whose GPU rate limit the call spends; it is checked here, before the GPU is asked for."""
+    ratelimit.GPU.take(rate_key or owner)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")

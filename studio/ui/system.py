@@ -64,10 +64,15 @@ def build_system(studio: Studio, library: Library) -> tuple[gr.Markdown, gr.Butt
     body = gr.Markdown(report(studio, library))
     with gr.Row():
         refresh = gr.Button("Refresh", size="sm", min_width=0)
-        unload = gr.Button("Unload all models", size="sm", variant="secondary", min_width=0)
+        # On a shared studio one visitor must not unload the models everyone else is using.
+        unload = gr.Button(
+            "Unload all models", size="sm", variant="secondary", min_width=0, visible=not visitor.multi_user()
+        )
     refresh.click(lambda: report(studio, library), None, body, queue=False, api_visibility="private")
 
     def unload_all() -> str:
+        if visitor.multi_user():
+            raise gr.Error("models are shared by every visitor here, so only the studio's owner can unload them.")
         studio.cache.unload_all()
         return report(studio, library)
 

@@ -66,3 +66,11 @@ def browser_secret() -> str | None:
             SECRET_ENV,
         )
     return secret
+
+
+def client_address(request: object) -> str:
+    """The caller's address: the first hop a proxy (a Space's) recorded, else the socket's peer."""
+    headers = getattr(request, "headers", None) or {}
+    forwarded = str(headers.get("x-forwarded-for", "")).split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return forwarded or str(getattr(client, "host", "") or "unknown")

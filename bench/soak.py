@@ -1,0 +1,186 @@
+"""Soak: many visitors making songs at once for minutes; nothing fails, nothing is lost, memory stays flat.
+
+    python bench/soak.py [--clients 20] [--seconds 300] [--rate-limit off]
+
+Starts the studio in its own process with a tiny random ACE-Step checkpoint (backends/acestep/tiny.py)
+on the CPU, as a shared studio (each client is its own visitor with its own key), warms it up with one
+song, then runs N gradio_client clients for S seconds: /generate mostly, plus /library and
+/format_lyrics. It ends with one line
+
+    requests=R errors=E lost=L rss_growth=G%
+
+``lost``: completed /generate calls whose song has no library row or no audio file afterwards.
+``rss_growth``: the server's resident memory at the end against right after warm-up.
+The per-visitor GPU rate limit is off for the soak (``STUDIO_RATE_LIMIT=off``, change it with
+``--rate-limit 10/600``); with a limit on, throttled calls are counted apart as ``throttled``, not errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+SERVER = """
+import studio.gpu
+from studio.ui import build_app, launch_options
+demo = build_app()
+options = launch_options(demo)
+options.update(quiet=True)
+import threading, time
+def announce():
+    while not getattr(demo, "local_url", None):
+        time.sleep(0.05)
+    print("URL", demo.local_url, flush=True)
+threading.Thread(target=announce, daemon=True).start()
+demo.launch(**options)
+"""
+LYRICS = "[Verse]\nNeon rivers in the night\nWe were running out of light\n\n[Chorus]\nHold on, hold on\n"
+# What a visitor mostly does; the rest are the instant endpoints around it.
+MIX = (("/generate", 0.7), ("/library", 0.15), ("/format_lyrics", 0.15))
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    errors: int = 0
+    throttled: int = 0
+    made: list[tuple[str, str]] = field(default_factory=list)  # (visitor key, song id)
+    messages: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS for the server process")
+
+
+def generate(client, key: str, seed: int) -> dict:
+    _, _, info = client.predict(
+        lyrics=LYRICS, style="synth pop", duration=10, seed=seed, options='{"steps": 1}', visitor_key=key,
+        api_name="/generate",
+    )
+    return info
+
+
+def worker(url: str, deadline: float, tally: Tally, index: int) -> None:
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    rng = random.Random(index)
+    key = ""
+    while time.monotonic() < deadline:
+        name = rng.choices([n for n, _ in MIX], weights=[w for _, w in MIX])[0]
+        if name != "/generate" and not key:
+            name = "/generate"  # a visitor's first call makes their key
+        try:
+            if name == "/generate":
+                info = generate(client, key, rng.randrange(2**31))
+                key = key or info["visitor_key"]
+                with tally.lock:
+                    tally.made += [(key, s["id"]) for s in info["songs"]]
+            elif name == "/library":
+                client.predict(visitor_key=key, api_name="/library")
+            else:
+                client.predict(lyrics=LYRICS, style="synth pop", api_name="/format_lyrics")
+            with tally.lock:
+                tally.requests += 1
+        except Exception as exc:  # counted, the soak goes on
+            text = f"{name}: {type(exc).__name__}: {exc}"[:300]
+            with tally.lock:
+                if "faster than this studio allows" in text:
+                    tally.throttled += 1
+                else:
+                    tally.requests += 1
+                    tally.errors += 1
+                    tally.messages.append(text)
+
+
+def count_lost(library_dir: Path, made: list[tuple[str, str]]) -> int:
+    from studio.ui.visitor import owner_for
+
+    os.environ["STUDIO_MULTI_USER"] = "1"
+    db = sqlite3.connect(library_dir / "library.sqlite3")
+    lost = 0
+    for key, song_id in made:
+        row = db.execute("SELECT audio FROM songs WHERE id = ? AND owner = ?", (song_id, owner_for(key))).fetchone()
+        if row is None or not (library_dir / "audio" / row[0]).is_file():
+            lost += 1
+    db.close()
+    return lost
+
+
+def read_url(server: subprocess.Popen) -> str:
+    assert server.stdout is not None
+    for line in server.stdout:
+        if line.startswith("URL "):
+            return line.split()[1]
+    raise RuntimeError("the studio exited before it served a page")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--rate-limit", default="off", help="STUDIO_RATE_LIMIT for the server (default off)")
+    args = parser.parse_args()
+
+    from gradio_client import Client
+
+    from backends.acestep.tiny import save_tiny_pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = save_tiny_pipeline(Path(tmp) / "tiny-acestep")
+        library_dir = Path(tmp) / "library"
+        env = {
+            **os.environ, "PYTHONPATH": str(REPO), "STUDIO_LIBRARY_DIR": str(library_dir),
+            "STUDIO_ACESTEP_WEIGHTS": str(weights), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
+            "STUDIO_RATE_LIMIT": args.rate_limit, "STUDIO_STATE_DIR": str(Path(tmp) / "state"),
+        }
+        server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            url = read_url(server)
+            warm = Client(url, verbose=False)
+            for seed in (1, 2):  # load the model and touch every code path once
+                generate(warm, "", seed)
+                warm.predict(lyrics=LYRICS, api_name="/format_lyrics")
+            rss_start = rss_kb(server.pid)
+            tally = Tally()
+            deadline = time.monotonic() + args.seconds
+            threads = [threading.Thread(target=worker, args=(url, deadline, tally, i)) for i in range(args.clients)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            rss_end = rss_kb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        lost = count_lost(library_dir, tally.made)
+
+    for message in sorted(set(tally.messages))[:5]:
+        print(f"error: {message}", file=sys.stderr)
+    songs = len(tally.made)
+    extra = f" throttled={tally.throttled}" if tally.throttled else ""
+    print(f"{args.clients} clients for {args.seconds:.0f} s: {songs} songs made", file=sys.stderr)
+    growth = 100.0 * (rss_end - rss_start) / rss_start
+    print(f"requests={tally.requests} errors={tally.errors} lost={lost} rss_growth={growth:.1f}%{extra}")
+    return 0 if tally.errors == 0 and lost == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

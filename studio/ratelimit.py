@@ -1,0 +1,136 @@
+"""Per-visitor rate limit on the calls that take GPU time (render, Simple mode's sketch).
+
+A token bucket per key: ``N`` calls may come at once, then one more every ``S / N`` seconds.
+
+Setting: ``STUDIO_RATE_LIMIT``
+  * ``N/S`` - at most ``N`` GPU calls per ``S`` seconds per visitor, e.g. ``10/600``;
+  * ``off`` (or ``0``) - no limit.
+Default: ``10/600`` when visitors are told apart (a Space, or ``STUDIO_MULTI_USER=1``), ``off``
+otherwise (one person on their own machine is never throttled).
+
+ZeroGPU's own daily quota is the real guard on a Space; this limit stops one visitor (or a script)
+from filling the shared GPU queue. Keys are whatever identifies the caller (a visitor's owner id,
+or ``ip:<address>`` for API callers without a key).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backends.base import StudioError
+
+ENV = "STUDIO_RATE_LIMIT"
+SPACE_DEFAULT = "10/600"
+# Forget full buckets once this many keys are tracked (a full bucket is the same as no bucket).
+_PRUNE_AT = 10_000
+
+
+class RateLimited(StudioError):
+    """Too many GPU calls from one visitor; ``retry_after_s`` says how long to wait."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Rate:
+    calls: int
+    per_s: float
+
+    @property
+    def refill_per_s(self) -> float:
+        return self.calls / self.per_s
+
+    def describe(self) -> str:
+        if self.per_s % 3600 == 0:
+            span = f"{self.per_s / 3600:g} hour" + ("s" if self.per_s != 3600 else "")
+        elif self.per_s % 60 == 0:
+            span = f"{self.per_s / 60:g} minute" + ("s" if self.per_s != 60 else "")
+        else:
+            span = f"{self.per_s:g} s"
+        return f"{self.calls} every {span}"
+
+
+def parse_rate(text: str) -> Rate | None:
+    """``"10/600"`` -> Rate(10, 600); ``"off"``, ``"0"`` or empty -> None (no limit)."""
+    value = text.strip().lower()
+    if value in ("", "off", "0", "none", "no", "false"):
+        return None
+    calls, sep, seconds = value.partition("/")
+    try:
+        rate = Rate(int(calls), float(seconds)) if sep else None
+    except ValueError:
+        rate = None
+    if rate is None or rate.calls < 1 or not (math.isfinite(rate.per_s) and rate.per_s > 0):
+        raise StudioError(
+            f"{ENV} must look like `10/600` (calls per seconds) or `off`, got {text!r}; fix the setting."
+        )
+    return rate
+
+
+def _shared() -> bool:
+    """The rule ``studio.ui.visitor.multi_user`` uses (kept here so this module needs no gradio)."""
+    flag = os.environ.get("STUDIO_MULTI_USER", "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes", "on")
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def configured_rate() -> Rate | None:
+    explicit = os.environ.get(ENV)
+    if explicit is not None:
+        return parse_rate(explicit)
+    return parse_rate(SPACE_DEFAULT) if _shared() else None
+
+
+class RateLimiter:
+    """Token buckets keyed by caller. ``rate=None`` reads ``STUDIO_RATE_LIMIT`` on every call, so a
+    changed setting takes effect without a restart."""
+
+    def __init__(self, rate: Rate | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fixed = rate
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def rate(self) -> Rate | None:
+        return self._fixed if self._fixed is not None else configured_rate()
+
+    def take(self, key: str, what: str = "songs") -> None:
+        """Spend one call for ``key`` or raise :class:`RateLimited` saying how long to wait."""
+        rate = self.rate()
+        if rate is None:
+            return
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(rate.calls), now))
+            tokens = min(float(rate.calls), tokens + (now - at) * rate.refill_per_s)
+            if tokens < 1.0:
+                wait = math.ceil((1.0 - tokens) / rate.refill_per_s)
+                self._buckets[key] = (tokens, now)
+                raise RateLimited(
+                    f"you are asking for {what} faster than this studio allows ({rate.describe()} per "
+                    f"visitor); try again in {wait} s.",
+                    retry_after_s=wait,
+                )
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > _PRUNE_AT:
+                self._prune(rate, now)
+
+    def _prune(self, rate: Rate, now: float) -> None:
+        full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * rate.refill_per_s >= rate.calls]
+        for key in full:
+            del self._buckets[key]
+
+    def tracked(self) -> int:
+        with self._lock:
+            return len(self._buckets)
+
+
+GPU = RateLimiter()  # one per process: the UI's Generate, Write-for-me and the /generate API share it
