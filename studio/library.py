@@ -23,6 +23,7 @@ from typing import Any
 
 from backends.base import StudioError
 from studio.song import SongRequest, SongResult, TakeResult
+from studio.tasks import default_title
 
 LIBRARY_ENV = "STUDIO_LIBRARY_DIR"
 SPACE_STORAGE = Path("/data")  # a Space's persistent storage mounts here
@@ -118,7 +119,8 @@ def new_id() -> str:
 
 def _title_for(request: SongRequest, index: int, count: int) -> str:
     first_style_words = request.style.split(",")[0].strip().capitalize() if request.style else ""
-    base = request.title or first_style_words or "Untitled"
+    edited = default_title(request.task, request.source_audio, request.track)
+    base = request.title or edited or first_style_words or "Untitled"
     return f"{base} ({index + 1})" if count > 1 else base
 
 

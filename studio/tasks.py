@@ -121,16 +121,17 @@ def tracks_for(backend: str) -> tuple[str, ...]:
     return _DECLARED.get(backend, BackendTasks()).tracks
 
 
-def default_title(task: str, source: str | None, track: str | None) -> str:
-    """'mysong (Cover)', 'mysong (vocals)': what an untitled edit is called in files and the library."""
+def default_title(task: str, source: str | None, track: str | None, name: str | None = None) -> str:
+    """'mysong (Cover)', 'mysong (vocals)': what an untitled edit is called in files and the library.
+
+    ``name`` replaces the file's stem (a Library song's title, when its file is named by its id)."""
     from pathlib import Path
 
     kind = TASKS.get(task)
     if kind is None or not kind.needs_source or not source:
         return ""
-    return kind.default_title.format(
-        source=Path(source).stem, title=kind.title, track=(track or "parts").replace("_", " ").replace(",", ", ")
-    )
+    parts = (track or "parts").replace("_", " ").replace(",", ", ")
+    return kind.default_title.format(source=name or Path(source).stem, title=kind.title, track=parts)
 
 
 def get_task(name: str) -> Task:

@@ -17,6 +17,7 @@ from studio.library import Library
 from studio.service import Studio
 from studio.ui import api, runner, seams, visitor
 from studio.ui.create import CreateView, build_create, restored_values
+from studio.ui.edit_view import EditView, build_edit
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.results import build_results, like_label
@@ -37,7 +38,6 @@ def gpu_concurrency() -> int:
 def _wire_create(
     demo: gr.Blocks, create: CreateView, key: gr.BrowserState, library: Library, lib_view: LibraryView
 ) -> None:
-    results = create.results
     request_inputs = set(create.fields()) | {key}
 
     create.backend.change(create.backend_updates, create.backend, create.backend_outputs(), **INSTANT)
@@ -83,27 +83,6 @@ def _wire_create(
     )
 
     @user_errors
-    def generate(
-        data: dict,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
-    ) -> list[Any]:
-        song_request = create.request_from(data)
-        owner = visitor.owner_for(data[key])
-
-        def report(event) -> None:
-            fraction, label = runner.describe(event)
-            progress(fraction, desc=label)
-
-        result, songs = runner.make_songs(
-            song_request, owner=owner, library=library, session=request.session_hash or "", progress=report
-        )
-        takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
-        lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
-        lines += [f"⚠️ {w}" for w in result.warnings]
-        return ["\n\n".join(lines), *results.values(songs)]
-
-    @user_errors
     def write_song(data: dict) -> list[Any]:
         backend = data[create.backend]
         seed = data[create.seed]
@@ -122,24 +101,55 @@ def _wire_create(
         concurrency_limit=gpu_concurrency(), **PRIVATE,
     )
 
+    _wire_generation(create, key, library, lib_view, api_name="ui_generate")
+
+
+def _wire_generation(
+    form: CreateView | EditView, key: gr.BrowserState, library: Library, lib_view: LibraryView, *, api_name: str
+) -> None:
+    """Generate, Cancel and the result cards of one form (Create or Edit): same queue, same library."""
+    results = form.results
+    request_inputs = set(form.fields()) | {key}
+
+    @user_errors
+    def generate(
+        data: dict,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> list[Any]:
+        song_request = form.request_from(data)
+        owner = visitor.owner_for(data[key])
+
+        def report(event) -> None:
+            fraction, label = runner.describe(event)
+            progress(fraction, desc=label)
+
+        result, songs = runner.make_songs(
+            song_request, owner=owner, library=library, session=request.session_hash or "", progress=report
+        )
+        takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
+        lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
+        lines += [f"⚠️ {w}" for w in result.warnings]
+        return ["\n\n".join(lines), *results.values(songs)]
+
     def busy() -> list[Any]:
         return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
 
     def idle() -> list[Any]:
         return [gr.update(visible=True), gr.update(visible=False)]
 
-    buttons = [create.generate_btn, create.cancel_btn]
+    buttons = [form.generate_btn, form.cancel_btn]
     gen_events = []
 
     def chain(dep: Any) -> None:
-        run = dep.then(busy, None, [*buttons, create.status], **INSTANT).then(
+        run = dep.then(busy, None, [*buttons, form.status], **INSTANT).then(
             generate,
             request_inputs,
-            [create.status, *results.outputs()],
+            [form.status, *results.outputs()],
             concurrency_id=api.GPU_QUEUE,
-            api_name="ui_generate",
+            api_name=api_name,
             concurrency_limit=gpu_concurrency(),
-            show_progress_on=[create.status],
+            show_progress_on=[form.status],
             **PRIVATE,
         )
         gen_events.append(run)
@@ -150,19 +160,19 @@ def _wire_create(
             **INSTANT,
         )
 
-    chain(create.generate_btn.click(lambda: None, None, None, **INSTANT))
-    _wire_cards(create, key, library, chain)
+    chain(form.generate_btn.click(lambda: None, None, None, **INSTANT))
+    _wire_cards(form, key, library, chain)
 
     def cancel(request: gr.Request) -> list[Any]:
         stopped = runner.JOBS.cancel(request.session_hash or "")
         note = "⏹ Stopped; nothing was saved." if stopped else "⏹ Cancelled before it started."
         return [*idle(), note]
 
-    create.cancel_btn.click(cancel, None, [*buttons, create.status], cancels=gen_events, **INSTANT)
+    form.cancel_btn.click(cancel, None, [*buttons, form.status], cancels=gen_events, **INSTANT)
 
 
-def _wire_cards(create: CreateView, key: gr.BrowserState, library: Library, chain) -> None:
-    for i, card in enumerate(create.results.cards):
+def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Library, chain) -> None:
+    for i, card in enumerate(form.results.cards):
 
         @user_errors
         def like(k: str | None, ids: list[str], i: int = i) -> str:
@@ -175,22 +185,45 @@ def _wire_cards(create: CreateView, key: gr.BrowserState, library: Library, chai
             request = library.get(visitor.owner_for(k), ids[i]).song_request()
             if new_seed:
                 request = request.model_copy(update={"seed": None})
-            return create.fill(request)
+            return form.fill(request)
 
-        card.like.click(like, [key, create.results.ids], card.like, **INSTANT)
-        card.reuse.click(reuse, [key, create.results.ids], create.fields(), **INSTANT)
+        card.like.click(like, [key, form.results.ids], card.like, **INSTANT)
+        card.reuse.click(reuse, [key, form.results.ids], form.fields(), **INSTANT)
         chain(
             card.retake.click(
                 lambda k, ids, i=i: reuse(k, ids, i, True),
-                [key, create.results.ids],
-                create.fields(),
+                [key, form.results.ids],
+                form.fields(),
                 **INSTANT,
             )
         )
 
 
+def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: Library, lib_view: LibraryView) -> None:
+    shaping = [edit.backend, edit.task, edit.source]
+    for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
+        trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT)
+
+    def estimate(data: dict) -> str:
+        if not data[edit.source]:
+            return ""
+        try:
+            return seams.estimate_line(edit.request_from(data))
+        except Exception as exc:  # a half-set form is normal here; say what is off without a modal
+            return f"⏱ {exc}"
+
+    gr.on(
+        [edit.task.change, edit.source.change, edit.start.release, edit.end.release, edit.extend_by.release,
+         edit.takes.release, edit.track.change],
+        estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
+    )
+    # A file of one's own replaces a Library song: the edit is named after the new file.
+    edit.source.upload(lambda: "", None, edit.source_title, **INSTANT)
+    _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
+
+
 def _wire_library(
-    view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView, tabs: gr.Tabs
+    view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView, edit: EditView, tabs: gr.Tabs
 ) -> None:
     listed = [key, view.search, view.liked_only]
     refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
@@ -221,12 +254,28 @@ def _wire_library(
 
     @user_errors
     def reuse(k: str | None, song_id: str) -> list[Any]:
-        return [
-            gr.Tabs(selected="create"),
-            *create.fill(library.get(visitor.owner_for(k), song_id).song_request()),
-        ]
+        """A new song's settings go back to Create, an edit's to Edit (with its source, if still here)."""
+        request = library.get(visitor.owner_for(k), song_id).song_request()
+        keep_create, keep_edit = [gr.update()] * len(create.fields()), [gr.update()] * len(edit.fields())
+        if request.task == "text2music":
+            return [gr.Tabs(selected="create"), *create.fill(request), *keep_edit]
+        return [gr.Tabs(selected="edit"), *keep_create, *edit.fill(request)]
 
-    view.reuse.click(reuse, [key, view.selected], [tabs, *create.fields()], **INSTANT)
+    view.reuse.click(
+        reuse, [key, view.selected], [tabs, *create.fields(), *edit.fields()], api_name="library_reuse",
+        **INSTANT,
+    )
+
+    @user_errors
+    def edit_song(k: str | None, song_id: str) -> list[Any]:
+        song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
+        return [gr.Tabs(selected="edit"), str(song.audio_path), song.title]
+
+    if view.edit is not None:
+        view.edit.click(
+            edit_song, [key, view.selected], [tabs, edit.source, edit.source_title], api_name="library_edit",
+            **INSTANT,
+        )
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
     view.keep.click(lambda: gr.update(visible=False), None, view.confirm_row, **INSTANT)
 
@@ -251,13 +300,16 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         with gr.Tabs() as tabs:
             with gr.Tab("Create", id="create"):
                 create = build_create(build_results)
+            with gr.Tab("Edit", id="edit"):
+                edit = build_edit(build_results)
             with gr.Tab("Library", id="library") as library_tab:
                 lib_view = build_library()
             with gr.Tab("System", id="system") as system_tab:
                 system_body, _, _ = build_system(studio, library)
         api.register(library, gpu_concurrency())  # first, so the public names are theirs
         _wire_create(demo, create, key, library, lib_view)
-        _wire_library(lib_view, key, library, create, tabs)
+        _wire_edit(demo, edit, key, library, lib_view)
+        _wire_library(lib_view, key, library, create, edit, tabs)
         listed = [key, lib_view.search, lib_view.liked_only]
         refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
         library_tab.select(refresh, listed, lib_view.list_outputs(), **INSTANT)
@@ -268,6 +320,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
             refresh, listed, lib_view.list_outputs(), **INSTANT
         )
     demo.studio_library = library  # type: ignore[attr-defined]  # launch_options needs its audio folder
+    demo.studio_views = {"create": create, "edit": edit, "key": key}  # type: ignore[attr-defined]  # for tests and tools
     return demo
 
 

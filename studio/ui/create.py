@@ -12,6 +12,7 @@ from backends.base import Input, StudioError
 from studio import presets, registry
 from studio.song import SongRequest
 from studio.ui import forms
+from studio.ui.lora_controls import LoraControls, build_lora_controls, takes_loras
 
 
 @dataclass
@@ -43,6 +44,7 @@ class CreateView:
     status: gr.Markdown
     options: list[tuple[forms.OptionControl, gr.Component]] = field(default_factory=list)
     lyric_tags: list[gr.Button] = field(default_factory=list)
+    loras: LoraControls | None = None
     results: Any = None
 
     # -- the form as data ---------------------------------------------------------------------
@@ -64,6 +66,7 @@ class CreateView:
             self.mode,
             self.description,
             *[c for _, c in self.options],
+            *(self.loras.components() if self.loras else []),
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -88,8 +91,17 @@ class CreateView:
                 "time_signature": data[self.time_signature],
                 "language": data[self.language],
             },
-            options={c.name: data[comp] for c, comp in self.options if c.backend == backend},
+            options={
+                **{c.name: data[comp] for c, comp in self.options if c.backend == backend},
+                **self._lora_option(data, backend),
+            },
         )
+
+    def _lora_option(self, data: dict[gr.Component, Any], backend: str) -> dict[str, Any]:
+        if self.loras is None or not takes_loras(backend):
+            return {}
+        refs = self.loras.refs(*(data[c] for c in self.loras.components()))
+        return {"loras": refs} if refs else {}
 
     def fill(self, request: SongRequest) -> list[Any]:
         """Control values that reproduce ``request`` (for Reuse and Retake)."""
@@ -113,6 +125,7 @@ class CreateView:
                 opts.get(c.name, c.default) if c.backend == request.backend else gr.update()
                 for c, _ in self.options
             ],
+            *(self.loras.fill(opts) if self.loras else []),
         ]
 
     def draft_outputs(self) -> list[gr.Component]:
@@ -142,6 +155,7 @@ class CreateView:
             gr.update(visible=caps.accepts(Input.TIME_SIGNATURE)),
             gr.update(visible=caps.accepts(Input.LANGUAGE) or not caps.inputs, choices=langs, value=""),
             *[gr.update(visible=c.backend == backend) for c, _ in self.options],
+            *(self.loras.visibility(backend) if self.loras else []),
         ]
 
     def backend_outputs(self) -> list[gr.Component]:
@@ -155,6 +169,7 @@ class CreateView:
             self.time_signature,
             self.language,
             *[c for _, c in self.options],
+            *(self.loras.outputs() if self.loras else []),
         ]
 
 
@@ -289,6 +304,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 options = []
                 for control in forms.all_option_controls():
                     options.append((control, _option_component(control, control.backend == default.name)))
+                loras = build_lora_controls(takes_loras(default.name))
             with gr.Row(elem_id="generate-row"):
                 generate_btn = gr.Button(
                     "🎵 Generate", variant="primary", size="lg", scale=3, elem_id="generate"
@@ -330,6 +346,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         status=status,
         options=options,
         lyric_tags=tags,
+        loras=loras,
         results=results,
     )
     mode.change(

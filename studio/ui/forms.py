@@ -13,6 +13,7 @@ from backends.base import BackendSpec, Capabilities, Input
 from studio import registry
 from studio.errors import validate
 from studio.song import SongRequest
+from studio.ui.uploads import checked_loras
 
 TIME_SIGNATURE_CHOICES = [("auto", ""), ("2/4", "2"), ("3/4", "3"), ("4/4", "4"), ("6/8", "6")]
 KEY_CHOICES = [""] + [
@@ -140,7 +141,8 @@ def build_request(
         "duration": None if _blank(duration) else duration,
         "takes": 1 if _blank(takes) or takes == 0 else _whole(takes),
         "seed": None if _blank(seed) else _whole(seed),
-        "options": {k: v for k, v in (options or {}).items() if not _blank(v)},
+        # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
+        "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)

@@ -41,6 +41,7 @@ class LibraryView:
     confirm: gr.Button
     keep: gr.Button
     lyrics: gr.Markdown
+    edit: gr.Button | None = None  # ✂ Edit: the song becomes the Edit view's source
 
     def list_outputs(self) -> list[gr.Component]:
         return [self.summary, self.table, self.ids]
@@ -111,6 +112,7 @@ def build_library() -> LibraryView:
             with gr.Row():
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
+                edit = gr.Button("✂ Edit", size="sm", min_width=0)
                 delete = gr.Button("🗑 Delete", size="sm", variant="stop", min_width=0)
             with gr.Row(visible=False) as confirm_row:
                 gr.Markdown("Delete this song for good?")
@@ -138,4 +140,5 @@ def build_library() -> LibraryView:
         confirm,
         keep,
         lyrics,
+        edit,
     )

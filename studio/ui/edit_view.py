@@ -1,0 +1,209 @@
+"""The Edit view: cover, repaint, extend or pull a stem out of a song, uploaded or from the Library.
+
+Which tasks there are, which controls each needs and which weights it loads all come from
+``studio.service.tasks_for`` (the task table), so a task added there shows up here unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from backends.base import StudioError
+from studio import registry, service
+from studio.errors import validate
+from studio.song import SongRequest
+from studio.tasks import TASKS, default_title
+from studio.ui import uploads
+
+SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+
+
+def editing_backends() -> list[str]:
+    """Backends that can do more than write a new song."""
+    return [s.name for s in registry.all_specs() if set(s.capabilities.tasks) - {"text2music"}]
+
+
+def task_choices(backend: str) -> list[tuple[str, str]]:
+    return [(info.title, info.task) for info in service.tasks_for(backend) if info.task != "text2music"]
+
+
+def source_seconds(path: str | None) -> float | None:
+    """The uploaded song's length from its header (nothing decoded), for the range sliders."""
+    if not path:
+        return None
+    import soundfile as sf
+
+    try:
+        return float(sf.info(path).duration)
+    except Exception:  # the request's own check names what is wrong with the file
+        return None
+
+
+@dataclass
+class EditView:
+    backend: gr.Dropdown
+    task: gr.Radio
+    task_note: gr.Markdown
+    source: gr.Audio
+    source_note: gr.Markdown
+    start: gr.Slider
+    end: gr.Slider
+    extend_by: gr.Slider
+    cover_strength: gr.Slider
+    track: gr.Dropdown
+    style: gr.Textbox
+    lyrics: gr.Textbox
+    seed: gr.Number
+    takes: gr.Slider
+    generate_btn: gr.Button
+    cancel_btn: gr.Button
+    estimate: gr.Markdown
+    status: gr.Markdown
+    source_title: gr.State  # a Library song's title, to name the edit after it
+    results: Any = None
+
+    def fields(self) -> list[gr.Component]:
+        """Every control that shapes an edit request, in the order ``fill`` returns values."""
+        return [
+            self.backend, self.task, self.source, self.start, self.end, self.extend_by, self.cover_strength,
+            self.track, self.style, self.lyrics, self.seed, self.takes, self.source_title,
+        ]
+
+    def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
+        """A validated request; controls the task does not use are left out so they cannot refuse it."""
+        backend, task = data[self.backend], data[self.task]
+        kind = TASKS[task]
+        source = data[self.source]
+        if not source:
+            raise StudioError(f"upload the song to edit first (WAV, FLAC, MP3 or OGG), then press {kind.title}.")
+        track = data[self.track]
+        if isinstance(track, list):
+            track = ",".join(track)
+        fields: dict[str, Any] = {
+            "backend": backend,
+            "task": task,
+            "source_audio": str(uploads.inside_uploads(source, what="the song to edit")),
+            "style": data[self.style] or "",
+            "lyrics": (data[self.lyrics] or "") if kind.uses_lyrics else "",
+            "seed": None if data[self.seed] in (None, "") else int(data[self.seed]),
+            "takes": int(data[self.takes] or 1),
+        }
+        if kind.uses_range:
+            fields["start"], fields["end"] = float(data[self.start]), float(data[self.end])
+        if kind.uses_extend:
+            fields["extend_by"] = float(data[self.extend_by])
+        if kind.uses_strength:
+            fields["cover_strength"] = float(data[self.cover_strength])
+        if kind.track != "none" and track:
+            fields["track"] = track
+        if data[self.source_title]:
+            fields["title"] = default_title(task, source, track, name=data[self.source_title])[:200]
+        return validate(SongRequest, fields)
+
+    def fill(self, request: SongRequest) -> list[Any]:
+        """Control values that reproduce ``request`` (Reuse and Retake of an edit)."""
+        kind = TASKS[request.task]
+        track: Any = request.track or (None if kind.track != "list" else [])
+        if kind.track == "list" and isinstance(track, str):
+            track = [t for t in track.split(",") if t]
+        # The upload folder is emptied after a while; an edit whose source has gone asks for it again.
+        source = request.source_audio if request.source_audio and Path(request.source_audio).is_file() else None
+        return [
+            request.backend, request.task, source,
+            request.start if request.start is not None else gr.update(),
+            request.end if request.end is not None else gr.update(),
+            request.extend_by if request.extend_by is not None else gr.update(),
+            request.cover_strength if request.cover_strength is not None else gr.update(),
+            track, request.style, request.lyrics, request.seed, request.takes, "",
+        ]
+
+    def task_updates(self, backend: str, task: str, source: str | None) -> list[Any]:
+        """What changes when another task is picked or another song is loaded: ``task_outputs()``."""
+        info = service.task_info(backend, task)
+        kind = TASKS[task]
+        seconds = source_seconds(source)
+        note = f"**{info.title}** — {info.summary}\n\nRuns on **{info.weights_name}**."
+        if info.note:
+            note += f" {info.note}"
+        longest = registry.get_spec(backend).capabilities.max_duration_s
+        span = seconds if seconds else longest
+        source_note = (
+            f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
+        )
+        multiple = kind.track == "list"
+        return [
+            note,
+            source_note,
+            gr.update(visible=info.uses_range, maximum=span, value=0),
+            gr.update(visible=info.uses_range, maximum=span, value=span),
+            gr.update(visible=info.uses_extend, maximum=max(1.0, longest - (seconds or 0))),
+            gr.update(visible=info.uses_strength),
+            gr.update(
+                visible=info.track != "none",
+                choices=list(info.tracks),
+                multiselect=multiple,
+                value=[] if multiple else (info.tracks[0] if info.track == "required" and info.tracks else None),
+                label="Parts to add" if multiple else "Stem",
+            ),
+            gr.update(visible=kind.uses_lyrics),
+        ]
+
+    def task_outputs(self) -> list[gr.Component]:
+        return [
+            self.task_note, self.source_note, self.start, self.end, self.extend_by, self.cover_strength,
+            self.track, self.lyrics,
+        ]
+
+
+def build_edit(build_results: Any) -> EditView:
+    backends = editing_backends()
+    backend_name = registry.DEFAULT_BACKEND if registry.DEFAULT_BACKEND in backends else (backends or [""])[0]
+    choices = task_choices(backend_name) if backend_name else []
+    first = choices[0][1] if choices else "cover"
+    longest = registry.get_spec(backend_name).capabilities.max_duration_s if backend_name else 600.0
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            backend = gr.Dropdown(
+                [(registry.get_spec(b).capabilities.display_name, b) for b in backends],
+                value=backend_name or None,
+                label="Model",
+                visible=len(backends) > 1,
+            )
+            source = gr.Audio(
+                type="filepath", sources=["upload"], label="Song to edit (WAV, FLAC, MP3 or OGG)",
+                elem_id="edit-source",
+            )
+            source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")
+            task = gr.Radio(choices, value=first, label="What to do")
+            task_note = gr.Markdown(elem_classes="licence", padding=True)
+            with gr.Row():
+                start = gr.Slider(0, longest, value=0, step=0.1, label="From (s)", min_width=150)
+                end = gr.Slider(0, longest, value=longest, step=0.1, label="To (s)", min_width=150)
+            extend_by = gr.Slider(1, longest, value=30, step=1, label="Add (s) after the end", visible=False)
+            cover_strength = gr.Slider(
+                0, 1, value=1.0, step=0.05, label="Follow the source", visible=False,
+                info="1 keeps the melody and structure closely; lower lets the new style take over.",
+            )
+            track = gr.Dropdown([], label="Stem", visible=False)
+            style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
+            lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…")
+            with gr.Row():
+                seed = gr.Number(label="Seed", precision=0, minimum=0, min_width=120, info="Empty = random.")
+                takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
+            with gr.Row(elem_id="edit-row"):
+                generate_btn = gr.Button("✂ Edit the song", variant="primary", size="lg", scale=3, elem_id="edit")
+                cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False)
+            estimate = gr.Markdown()
+        with gr.Column(scale=2, min_width=300):
+            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.")
+            results = build_results()
+    return EditView(
+        backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,
+        end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
+        seed=seed, takes=takes, generate_btn=generate_btn, cancel_btn=cancel_btn, estimate=estimate,
+        status=status, source_title=gr.State(""), results=results,
+    )

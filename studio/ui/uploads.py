@@ -1,0 +1,48 @@
+"""Files a visitor hands the studio: only what came through gradio's upload folder is opened.
+
+A request built in the browser or through the API may name a path; trusting it would let a visitor
+make the server read its own files (a "cover" of /etc/passwd, a LoRA from another visitor's
+folder). Paths are resolved, symlinks included, before the check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from backends.base import StudioError
+
+
+def upload_folder() -> Path:
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+def inside_uploads(path: str | Path, *, what: str) -> Path:
+    """``path`` resolved, if it is a file gradio received; otherwise one sentence saying to upload it."""
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        resolved = None
+    if resolved is None or not resolved.is_relative_to(upload_folder()) or not resolved.is_file():
+        raise StudioError(f"{what} must be a file uploaded here; upload it again (a server path is not accepted).")
+    return resolved
+
+
+def checked_loras(options: dict) -> dict:
+    """``options`` with every LoRA either a Hub id or an uploaded file; a local server path is refused."""
+    loras = options.get("loras")
+    if not loras:
+        return options
+    from backends.acestep.lora import LoraRef, coerce_refs, looks_local
+
+    try:
+        refs = [r if isinstance(r, LoraRef) else LoraRef.model_validate(r) for r in coerce_refs(loras)]
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise StudioError(f"`loras`: {str(exc).splitlines()[-1].strip()}; give `owner/name[:scale]` items.") from None
+    kept = []
+    for ref in refs:
+        if looks_local(ref.source):
+            ref = ref.model_copy(update={"source": str(inside_uploads(ref.source, what=f"the LoRA {ref.source!r}"))})
+        kept.append(ref.model_dump())
+    return {**options, "loras": kept}

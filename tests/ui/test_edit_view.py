@@ -1,0 +1,167 @@
+"""The Edit view and the Create view's LoRA controls, driven through the handlers the built app runs.
+
+The app is built (not launched) on the tiny ACE-Step weights; each handler is the exact function gradio
+calls, with the same error handling, so a refusal here is the sentence a visitor would see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile as sf
+
+from backends.base import StudioError
+from studio.library import Library
+from studio.ui import build_app
+from studio.ui.runner import STUDIO
+
+RATE = 48_000
+
+
+def _song(path: Path, seconds: float = 11.0) -> Path:
+    t = np.arange(round(seconds * RATE)) / RATE
+    wave = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), wave.astype(np.float32), RATE)
+    return path
+
+
+@pytest.fixture
+def app(tiny_acestep_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(tiny_acestep_dir))
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    library = Library(tmp_path / "library")
+    demo = build_app(library=library)
+    views = SimpleNamespace(demo=demo, library=library, uploads=tmp_path / "uploads")
+    views.fns = {fn.api_name: fn.fn for fn in demo.fns.values() if fn.api_name}
+    yield views
+    library.close()
+    STUDIO.cache.unload_all()
+
+
+def _edit_view(demo):
+    return demo.studio_views["edit"]
+
+
+def _owner() -> str:
+    from studio.ui import visitor
+
+    return visitor.owner_for(None)  # locally everyone is the one owner
+
+
+def _form(edit, source: str | None, key=None, **values):
+    data = {key: None} if key is not None else {}
+    data |= {
+        edit.backend: "acestep", edit.task: "repaint", edit.source: source, edit.start: 3.0, edit.end: 6.0,
+        edit.extend_by: 10.0, edit.cover_strength: 0.8, edit.track: None, edit.style: "lofi piano",
+        edit.lyrics: "", edit.seed: 7, edit.takes: 1, edit.source_title: "",
+    }
+    data.update({getattr(edit, k): v for k, v in values.items()})
+    return data
+
+
+def test_a_repaint_made_in_the_edit_view_keeps_the_source_outside_the_range(app) -> None:
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "abc" / "demo.wav")
+    data = _form(edit, str(source))
+    events: list[tuple[float, str]] = []
+    data[app.demo.studio_views["key"]] = None
+    out = app.fns["ui_edit"](data, SimpleNamespace(session_hash="s1"), lambda f, desc="": events.append((f, desc)))
+    status = out[0]
+    assert "ready" in status, status
+    [song] = app.library.list(_owner())
+    assert song.request["task"] == "repaint" and song.title.startswith("demo")
+    made, rate = sf.read(str(song.audio_path), always_2d=True)
+    original, _ = sf.read(str(source), always_2d=True)
+    assert rate == RATE and made.shape[0] == original.shape[0]  # a repaint is as long as its source
+    # Outside the repainted range (with the crossfade) the song is the source (mastering scales it).
+    before = slice(0, round(2.8 * RATE))
+    gain = np.sum(made[before] * original[before]) / np.sum(original[before] ** 2)
+    assert np.max(np.abs(made[before] - gain * original[before])) < 0.02
+    assert any("Rendering" in label for _, label in events)
+
+
+def test_the_edit_view_refuses_a_path_that_was_not_uploaded(app, tmp_path: Path) -> None:
+    edit = _edit_view(app.demo)
+    outside = _song(tmp_path / "server" / "secret.wav")
+    with pytest.raises(StudioError, match="must be a file uploaded here"):
+        edit.request_from(_form(edit, str(outside)))
+    with pytest.raises(StudioError, match="upload the song to edit first"):
+        edit.request_from(_form(edit, None))
+
+
+def test_each_task_shows_its_own_controls_and_the_weights_it_loads(app) -> None:
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "x" / "song.wav", seconds=12.0)
+    names = [c for c in edit.task_outputs()]
+    repaint = dict(zip(names, edit.task_updates("acestep", "repaint", str(source)), strict=True))
+    assert repaint[edit.start]["visible"] and repaint[edit.end]["value"] == pytest.approx(12.0)
+    assert not repaint[edit.track]["visible"] and "Source: 12.0 s" in repaint[edit.source_note]
+    extract = dict(zip(names, edit.task_updates("acestep", "extract", str(source)), strict=True))
+    assert extract[edit.track]["visible"] and "vocals" in extract[edit.track]["choices"]
+    assert not extract[edit.start]["visible"] and not extract[edit.lyrics]["visible"]
+    assert "ACE-Step 1.5 XL base" in extract[edit.task_note] and "GB download" in extract[edit.task_note]
+    extend = dict(zip(names, edit.task_updates("acestep", "extend", str(source)), strict=True))
+    assert extend[edit.extend_by]["visible"] and extend[edit.extend_by]["maximum"] == pytest.approx(600 - 12.0)
+
+
+def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.ui import visitor
+
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")  # visitors told apart, as on a Space
+    monkeypatch.setenv("STUDIO_RATE_LIMIT", "off")
+    mine, theirs = visitor.new_key(), visitor.new_key()
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "y" / "demo.wav")
+    form = _form(edit, str(source))
+    form[app.demo.studio_views["key"]] = mine
+    app.fns["ui_edit"](form, SimpleNamespace(session_hash="s2"), lambda *a, **k: None)
+    [song] = app.library.list(visitor.owner_for(mine))
+    _tab, path, title = app.fns["library_edit"](mine, song.id)
+    assert path == str(song.audio_path) and title == song.title == "demo (Repaint)"
+    named = edit.request_from(_form(edit, str(source), source_title=title, task="cover"))
+    assert named.title == "demo (Repaint) (Cover)"
+    for stranger in (theirs, None):
+        with pytest.raises(gr.Error):
+            app.fns["library_edit"](stranger, song.id)
+    # Reuse of an edit goes back to the Edit view with the task and range it used.
+    values = app.fns["library_reuse"](mine, song.id)
+    fields = dict(zip(edit.fields(), values[-len(edit.fields()):], strict=True))
+    assert fields[edit.task] == "repaint" and fields[edit.start] == 3.0 and fields[edit.end] == 6.0
+    assert values[0].selected == "edit"
+
+
+def test_create_loras_come_from_the_hub_or_an_upload_never_a_server_path(app, tmp_path: Path) -> None:
+    from studio.ui.forms import build_request
+
+    request = build_request(backend="acestep", style="x", options={"loras": ["someone/tiny-lora:0.5"]})
+    assert request.options["loras"] == [{"source": "someone/tiny-lora", "scale": 0.5}]
+    secret = tmp_path / "server" / "style.safetensors"
+    secret.parent.mkdir()
+    secret.write_bytes(b"\0" * 64)
+    with pytest.raises(StudioError, match="must be a file uploaded here"):
+        build_request(backend="acestep", style="x", options={"loras": [f"{secret}:1"]})
+    uploaded = app.uploads / "z" / "style.safetensors"
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_bytes(b"\0" * 64)
+    request = build_request(backend="acestep", style="x", options={"loras": [f"{uploaded}:0.7"]})
+    assert request.options["loras"][0]["source"] == str(uploaded.resolve())
+
+    controls = app.demo.studio_views["create"].loras
+    assert controls.refs("a/b:0.5\n# a note\n\nc/d", str(uploaded), 0.7) == ["a/b:0.5", "c/d", f"{uploaded}:0.7"]
+    hub, upload, _ = controls.fill({"loras": ["a/b:0.5"]})
+    assert hub == "a/b:0.5" and upload is None
+
+
+def test_an_uploaded_lora_is_checked_the_moment_it_lands(tmp_path: Path) -> None:
+    from studio.ui.lora_controls import check_upload
+
+    pickle = tmp_path / "bad.safetensors"
+    pickle.write_bytes(b"\x80\x04" + b"\0" * 100)
+    assert check_upload(str(pickle)).startswith("❌") and "pickle" in check_upload(str(pickle))
+    assert check_upload(None) == ""
