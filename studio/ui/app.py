@@ -301,7 +301,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
             with gr.Tab("Create", id="create"):
                 create = build_create(build_results)
             with gr.Tab("Edit", id="edit"):
-                edit = build_edit(build_results)
+                edit = build_edit(lambda: build_results(prefix="edit-take"))
             with gr.Tab("Library", id="library") as library_tab:
                 lib_view = build_library()
             with gr.Tab("System", id="system") as system_tab:

@@ -95,7 +95,8 @@ class ResultsView:
         return [*out, [s.id for s in shown]]
 
 
-def build_results() -> ResultsView:
+def build_results(prefix: str = "take") -> ResultsView:
+    """``prefix`` keeps element ids unique when two views show results (``take-0``, ``edit-take-0``)."""
     cards = []
     for i in range(MAX_CARDS):
         with gr.Group(visible=False, elem_classes="song-card") as group:
@@ -104,7 +105,7 @@ def build_results() -> ResultsView:
                 type="filepath",
                 interactive=False,
                 show_label=False,
-                elem_id=f"take-{i}",
+                elem_id=f"{prefix}-{i}",
                 buttons=["download"],
             )
             with gr.Row():

@@ -74,3 +74,36 @@ def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> N
     assert problems == [], problems
     assert (shots / "desktop.png").stat().st_size > 10_000 and (shots / "phone.png").stat().st_size > 10_000
     print(f"screenshots in {shots}")
+
+
+def test_upload_a_song_repaint_a_part_and_hear_it(studio_app, tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    sync_playwright = _browser()
+    song = tmp_path / "my-demo.wav"
+    t = np.arange(11 * 48_000) / 48_000
+    sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
+    with studio_app() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url, wait_until="load")
+            page.get_by_role("tab", name="Edit").click()
+            page.wait_for_selector("#edit", timeout=30_000)
+            page.locator("#edit-source input[type=file]").set_input_files(str(song))
+            page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
+            page.get_by_label("Repaint").check()
+            page.wait_for_selector("text=Runs on", timeout=15_000)
+            page.locator("#edit").click()
+            page.wait_for_selector(
+                "#edit-take-0 audio, #edit-take-0 .waveform-container", timeout=90_000, state="attached"
+            )
+            page.wait_for_selector("h3:text-is('my-demo (Repaint)') >> visible=true", timeout=30_000)
+            page.screenshot(path=str(tmp_path / "edit.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == [], problems
