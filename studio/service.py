@@ -220,7 +220,7 @@ def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
          quota_left_s: float | None = None) -> Preflight:
     """The budget guard's decision for a request, before any GPU time is spent."""
     prepared = prepare(request)
-    others = [s.capabilities for s in registry.all_specs() if s.availability().ok]
+    others = [s.capabilities for s in registry.available_specs()]
     return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
                      fit=fit, others=others)
 

@@ -61,7 +61,7 @@ def _request(
 def backends_info() -> list[dict[str, Any]]:
     out = []
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
+        caps, state = spec.capabilities, registry.availability(spec)
         out.append(
             {
                 "name": caps.name,

@@ -81,7 +81,7 @@ def all_option_controls() -> list[OptionControl]:
 def model_choices() -> list[tuple[str, str]]:
     out = []
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
+        caps, state = spec.capabilities, registry.availability(spec)
         label = caps.display_name
         if not caps.commercial_use:
             label += " · non-commercial"
@@ -93,7 +93,7 @@ def model_choices() -> list[tuple[str, str]]:
 
 def model_card(spec: BackendSpec) -> str:
     """Markdown under the model picker: what it is, its licence, and why it cannot run (if so)."""
-    caps, state = spec.capabilities, spec.availability()
+    caps, state = spec.capabilities, registry.availability(spec)
     lines = [f"**{caps.display_name}** — {caps.summary}"]
     licence = f"Licence: {caps.licence}."
     if not caps.commercial_use:
