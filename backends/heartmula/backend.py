@@ -8,31 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import DeviceClass, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
 from backends.heartmula.generate import SamplingParams
 from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
-from studio.devices import on_zerogpu
+from studio import devices
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
-
-
-def pick_device(requested: str | None = None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def _device_class(device: torch.device) -> DeviceClass:
-    if device.type == "cuda":
-        return DeviceClass.ZEROGPU if on_zerogpu() else DeviceClass.CUDA
-    return DeviceClass.MPS if device.type == "mps" else DeviceClass.CPU
 
 
 def _free_gb(device: torch.device) -> float | None:
@@ -101,7 +85,7 @@ class HeartMuLaBackend:
 
 def load(
     weights: str | Path | None = None,
-    device: str | None = None,
+    device: devices.DeviceInfo | str | None = None,
     lm: str | Path | None = None,
     codec: str | Path | None = None,
     gen: str | Path | None = None,
@@ -114,12 +98,12 @@ def load(
     """
     weights = weights or os.environ.get(WEIGHTS_ENV) or None
     files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
-    target = pick_device(device)
-    cls = _device_class(target)
+    # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
+    info = devices.as_device_info(device)
     pipeline = HeartMuLaPipeline(
         files,
-        target,
-        lm_dtype=getattr(torch, LM_DTYPE[cls]),
+        torch.device(info.torch_device),
+        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE)),
         codec_dtype=getattr(torch, CODEC_DTYPE),
         low_memory=low_memory,
     )

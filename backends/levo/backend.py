@@ -20,6 +20,7 @@ from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
 from backends.levo.vae import OobleckVae, load_vae
+from studio import devices
 
 # Which decodes each mode needs, in upstream's order (vocal, bgm, then the mix), and the stem names.
 DECODES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -29,21 +30,6 @@ DECODES: dict[str, tuple[tuple[str, str], ...]] = {
     "separate": (("vocal", "vocals"), ("bgm", "accompaniment"), ("mixed", "mix")),
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def pick_device(device: str | None) -> str:
-    if device:
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def default_dtype(device: str) -> str:
-    kind = device.split(":")[0]
-    return {"cuda": "bfloat16", "mps": "float16"}.get(kind, "float32")
 
 
 def free_accelerator_gb(device: str) -> float | None:
@@ -83,13 +69,15 @@ class LevoBackend:
         weights: str | None = None,
         runtime: str | None = None,
         *,
-        device: str | None = None,
+        device: devices.DeviceInfo | str | None = None,
         dtype: str | None = None,
         low_memory: bool | None = None,
         offline: bool | None = None,
     ) -> LevoBackend:
-        device = pick_device(device)
-        dtype = dtype or default_dtype(device)
+        # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
+        info = devices.as_device_info(device)
+        device = info.torch_device
+        dtype = dtype or info.dtype_name(SPEC.capabilities.dtype_per_device)
         if dtype not in DTYPES:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,30 @@ PARTIAL_STAGES = frozenset({"lm"})
 # Word for one unit of progress per stage, for messages.
 STAGE_UNITS: dict[str, str] = {"diffusion": "step", "lm": "frame", "plan": "token", "decode": "chunk"}
 FADE_S = 1.5
+
+
+@dataclass(frozen=True)
+class EtaEvent(ProgressEvent):
+    """A progress event with the run's estimated seconds left (None: unknown), as the Deadline
+    forwards it; plain callbacks can treat it as the ProgressEvent it is."""
+
+    eta_s: float | None = None
+
+
+def eta_of(event: ProgressEvent) -> float | None:
+    return getattr(event, "eta_s", None)
+
+
+def eta_text(seconds: float | None) -> str:
+    """'about 45 s left', 'about 2 min 10 s left'; '' when unknown. Rounded so it does not flicker."""
+    if seconds is None or seconds != seconds:
+        return ""
+    if seconds < 1.5:
+        return "almost done"
+    if seconds < 60:
+        return f"about {max(2, round(seconds / 5) * 5 if seconds >= 20 else round(seconds))} s left"
+    minutes, rest = divmod(round(seconds / 10) * 10, 60)
+    return f"about {minutes} min {rest:02d} s left" if rest else f"about {minutes} min left"
 
 
 class DeadlineExceeded(Cancelled):
@@ -95,7 +120,11 @@ class Deadline:
         self._stage: str | None = None
         self._stage_start = self._start
         self._first: tuple[float, int] | None = None
+        self._last_done = 0
         self.eta_s: float | None = estimate.total_s - spent_s if estimate is not None else None
+        # Once a partial stop has been signalled the rest of the reservation belongs to decoding
+        # what was made; stopping again would throw the song away.
+        self.stopped_partial = False
 
     @property
     def elapsed_s(self) -> float:
@@ -106,8 +135,10 @@ class Deadline:
         return None if self.limit_s is None else self.limit_s - self.elapsed_s
 
     def __call__(self, event: ProgressEvent) -> None:
-        self.progress(event)  # the visitor's own Cancel comes first
-        self.check(event)
+        seen = self._observe(event)
+        # The visitor's own Cancel comes first; the callback gets the fresh ETA with the event.
+        self.progress(EtaEvent(event.stage, event.done, event.total, event.message, eta_s=self.eta_s))
+        self._enforce(event, *seen)
 
     def _later_s(self, stage: str) -> float:
         """Estimated seconds of the stages after ``stage`` (not loading, which is behind us)."""
@@ -121,6 +152,8 @@ class Deadline:
             after = names[names.index(stage) + 1 :]
         elif base in bases:
             after = names[bases.index(base) + 1 :]
+        elif base == "load":  # still loading: everything after it is to come
+            after = names
         else:  # a stage the cost model does not know: at least decoding is still to come
             after = [n for n in names if stage_base(n) == "decode"]
         return sum(self.estimate.stages[n] for n in after) * self.estimate.margin
@@ -143,8 +176,14 @@ class Deadline:
         return 0.0
 
     def check(self, event: ProgressEvent) -> None:
+        """Update the ETA from ``event`` and stop the run if finishing no longer fits."""
+        self._enforce(event, *self._observe(event))
+
+    def _observe(self, event: ProgressEvent) -> tuple[float, float, float]:
+        """Track the stage's pace and refresh ``eta_s``; returns (now, seconds per unit, later)."""
         now = self._clock()
-        if event.stage != self._stage:
+        # A new stage, or the same stage starting over (the next take), is timed afresh.
+        if event.stage != self._stage or event.done < self._last_done:
             self._stage = event.stage
             self._stage_start = self._last
             self._first = None
@@ -154,10 +193,15 @@ class Deadline:
         if self._first is None and event.done > 0:
             self._first = (now, event.done)
         self._last = now
-        to_go_all = max(0, event.total - event.done)
+        self._last_done = event.done
         later = self._later_s(event.stage)
+        to_go_all = max(0, event.total - event.done)
         self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
-        if self.limit_s is None or (to_go_all == 0 and later == 0):
+        return now, unit, later
+
+    def _enforce(self, event: ProgressEvent, now: float, unit: float, later: float) -> None:
+        to_go_all = max(0, event.total - event.done)
+        if self.limit_s is None or self.stopped_partial or (to_go_all == 0 and later == 0):
             return
         partial = self.partial_ok and stage_base(event.stage) in PARTIAL_STAGES and event.done > 0
         to_go = min(1, to_go_all) if partial else to_go_all
@@ -180,6 +224,7 @@ class Deadline:
                 f"but only {max(0.0, remaining):.0f} s of {self.what} are left, so the run was stopped "
                 f"before the GPU would be taken away. Try a shorter song, fewer steps or a faster model."
             )
+        self.stopped_partial = partial
         raise DeadlineExceeded(
             message,
             stage=event.stage,
