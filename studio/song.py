@@ -48,6 +48,11 @@ class SongRequest(BaseModel):
     time_signature: str | None = None
     language: str | None = None
     verbatim: bool = Field(False, description="Send lyrics and style exactly as typed (no formatter).")
+    partial: bool = Field(
+        False,
+        description="When the time budget runs out, keep what a token-based model (LeVo 2, HeartMuLa) "
+        "made so far, ending in a short fade, instead of failing.",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("duration")

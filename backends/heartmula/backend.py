@@ -14,6 +14,7 @@ from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
 from studio import devices
+from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
@@ -68,16 +69,19 @@ class HeartMuLaBackend:
         # The duration is a ceiling: the LM may stop earlier, and its last frame can overhang the
         # requested length by up to one 80 ms frame, which is cut so files never exceed what was asked.
         limit = round(job.duration_s * caps.sample_rate)
-        return [
-            Take(
-                audio=np.ascontiguousarray(song.audio.numpy()[..., :limit], dtype=np.float32),
-                sample_rate=song.sample_rate,
-                seed=seed,
-                # [8, frames] int32 audio codes: what `--dump-tokens` saves.
-                extras={"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])},
-            )
-            for seed, song in zip(job.seeds, songs, strict=True)
-        ]
+        takes = []
+        for seed, song in zip(job.seeds, songs, strict=False):  # a cut song ends the takes early
+            audio = np.ascontiguousarray(song.audio.numpy()[..., :limit], dtype=np.float32)
+            # [8, frames] int32 audio codes: what `--dump-tokens` saves.
+            extras: dict = {"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])}
+            if song.stop is not None:  # cut short by the time budget: fade out where it stops
+                audio = fade_out(audio, song.sample_rate)
+                extras["warnings"] = [
+                    partial_note(song.stop, audio.shape[-1] / song.sample_rate, job.duration_s,
+                                 len(job.seeds) - len(songs))
+                ]
+            takes.append(Take(audio=audio, sample_rate=song.sample_rate, seed=seed, extras=extras))
+        return takes
 
     def unload(self) -> None:
         self.pipeline.unload()

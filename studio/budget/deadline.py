@@ -152,8 +152,6 @@ class Deadline:
             after = names[names.index(stage) + 1 :]
         elif base in bases:
             after = names[bases.index(base) + 1 :]
-        elif base == "load":  # still loading: everything after it is to come
-            after = names
         else:  # a stage the cost model does not know: at least decoding is still to come
             after = [n for n in names if stage_base(n) == "decode"]
         return sum(self.estimate.stages[n] for n in after) * self.estimate.margin
@@ -196,13 +194,19 @@ class Deadline:
         self._last_done = event.done
         later = self._later_s(event.stage)
         to_go_all = max(0, event.total - event.done)
-        self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
+        if stage_base(event.stage) == "load" and self.estimate is not None:
+            # Loading reports no steps worth timing: what is left is the estimate minus the time gone.
+            self.eta_s = max(0.0, self.estimate.total_s - (now - self._start + self.spent_s))
+        else:
+            self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
         return now, unit, later
 
     def _enforce(self, event: ProgressEvent, now: float, unit: float, later: float) -> None:
         to_go_all = max(0, event.total - event.done)
         if self.limit_s is None or self.stopped_partial or (to_go_all == 0 and later == 0):
             return
+        if stage_base(event.stage) == "load":
+            return  # the preflight priced the whole run; the first step after loading is checked
         partial = self.partial_ok and stage_base(event.stage) in PARTIAL_STAGES and event.done > 0
         to_go = min(1, to_go_all) if partial else to_go_all
         needed = to_go * unit + later
@@ -213,10 +217,11 @@ class Deadline:
         noun = STAGE_UNITS.get(stage_base(event.stage), "step")
         where = f"{event.stage} {noun} {event.done} of {event.total}"
         if partial:
-            share = 100.0 * event.done / max(1, event.total)
+            # No share of the song here: a delayed codebook pattern (LeVo) makes steps and audio differ;
+            # the backend says how long the kept take is (partial_note).
             message = (
-                f"Time ran out at {where} (about {share:.0f} % of the song): {self.what} is nearly used "
-                f"up, so the song ends here with a short fade. Ask for a shorter song to get a full one."
+                f"Time ran out at {where}: {self.what} is nearly used up, so the song ends here with a "
+                f"short fade. Ask for a shorter song to get a full one."
             )
         else:
             message = (
@@ -244,3 +249,11 @@ def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np
     ramp = (0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))).astype(np.float32)
     out[..., -n:] *= ramp
     return out
+
+
+def partial_note(stop: BaseException, seconds: float, asked_s: float, skipped_takes: int = 0) -> str:
+    """The warning a song cut short carries: why it is short, how long it is, what was not made."""
+    note = f"{stop} The take is {seconds:.1f} s long instead of up to {asked_s:g} s."
+    if skipped_takes:
+        note += f" The remaining {skipped_takes} take(s) were not started."
+    return note

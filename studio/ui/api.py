@@ -117,11 +117,13 @@ def register(library: Library, gpu_concurrency: int) -> None:
         takes: int = 1,
         steps: int | None = None,
         tier: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
     ) -> dict:
-        """GPU seconds this song would take, the cap, the decision and alternatives."""
+        """GPU seconds this song would take, the cap, the decision and alternatives (tier: empty = yours)."""
         options = {"steps": steps} if steps else {}
         return seams.plan(
-            _request(lyrics, style, backend, duration, instrumental, takes, options=options), tier or None
+            _request(lyrics, style, backend, duration, instrumental, takes, options=options),
+            tier or visitor.tier_of(request),
         )
 
     @user_errors
@@ -161,10 +163,11 @@ def register(library: Library, gpu_concurrency: int) -> None:
         language: str,
         options: str,
         visitor_key: str,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
         """Make a song; returns the first take, every take, and their library entries."""
-        request = _request(
+        song_request = _request(
             lyrics,
             style,
             backend,
@@ -182,12 +185,10 @@ def register(library: Library, gpu_concurrency: int) -> None:
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()
         owner = visitor.owner_for(visitor_key)
-
-        def report(event) -> None:
-            fraction, label = runner.describe(event)
-            progress(fraction, desc=label)
-
-        result, songs = runner.make_songs(request, owner=owner, library=library, progress=report)
+        result, songs = runner.make_songs(
+            song_request, owner=owner, library=library, progress=runner.StageProgress(progress),
+            tier=visitor.tier_of(request),
+        )
         paths = [str(s.audio_path) for s in songs]
         info = {
             "songs": [s.public() for s in songs],

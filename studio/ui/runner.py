@@ -10,10 +10,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio import library as lib
 from studio.budget import Reservation
+from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
@@ -46,7 +48,7 @@ STAGES: dict[str, Stage] = {
 
 
 def describe(event: ProgressEvent) -> tuple[float, str]:
-    """(overall fraction, label) for one progress event."""
+    """(overall fraction, label) for one progress event, with the time left when it is known."""
     stage = STAGES.get(event.stage, Stage(event.stage.capitalize(), 0.9, 0.95))
     part = event.done / event.total if event.total else 0.0
     label = stage.label
@@ -54,11 +56,29 @@ def describe(event: ProgressEvent) -> tuple[float, str]:
         label += f" {event.done}/{event.total}"
     if event.message:
         label += f" — {event.message}"
+    if eta := eta_text(eta_of(event)):
+        label += f" · {eta}"
     return stage.start + (stage.end - stage.start) * min(max(part, 0.0), 1.0), label
 
 
-def _reservation(request: SongRequest, *_: object, **__: object) -> Reservation:
-    return reservation_for(request)
+@dataclass
+class StageProgress:
+    """Shows studio progress events as named stages on a ``gr.Progress``.
+
+    A plain picklable object rather than a closure, so on ZeroGPU it travels into the forked GPU
+    worker with the other arguments: there ``spaces`` replaces gradio's ``Queue.set_progress`` with
+    a relay to the visitor's page (``spaces/zero/gradio.py``: QUEUE_RPC_METHODS) and restores the
+    event id, so ``gr.Progress`` calls made while the GPU works reach the progress bar."""
+
+    bar: Any  # gr.Progress, or anything called like one: bar(fraction, desc=label)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        fraction, label = describe(event)
+        self.bar(fraction, desc=label)
+
+
+def _reservation(request: SongRequest, *_: object, tier: str | None = None, **__: object) -> Reservation:
+    return reservation_for(request, tier)
 
 
 @gpu_task(plan=_reservation)
@@ -68,10 +88,12 @@ def render_on_gpu(
     token: CancelToken,
     progress: ProgressFn | None = None,
     *,
+    tier: str | None = None,
     budget: Reservation,
 ) -> SongResult:
-    """The only function that holds the GPU, for the duration the budget guard reserved; the run
-    stops cleanly before that runs out. Arguments and result are plain, picklable data."""
+    """The only function that holds the GPU, for the duration the budget guard reserved for the
+    visitor's ``tier``; the run stops cleanly before that runs out. Arguments and result are plain,
+    picklable data."""
     return STUDIO.generate(
         request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
         formats=DOWNLOAD_FORMATS,
@@ -122,15 +144,19 @@ def make_songs(
     library: lib.Library,
     session: str = "",
     progress: Callable[[ProgressEvent], None] = no_progress,
+    tier: str | None = None,
 ) -> tuple[SongResult, list[lib.Song]]:
-    """Render ``request`` and keep every take in ``owner``'s library."""
+    """Render ``request`` and keep every take in ``owner``'s library, planned for the visitor's
+    ``tier`` (None: STUDIO_TIER or this machine's default)."""
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
     try:
-        # On ZeroGPU the work runs in another process; a UI callback cannot follow it there.
+        # On ZeroGPU the work runs in a forked process: only a picklable progress (StageProgress)
+        # can follow it there; any other callback would fail to cross, so it is left behind.
         remote = gpu_available_here()
-        result = render_on_gpu(request, staging, token, None if remote else progress)
+        gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
+        result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
         progress(ProgressEvent("saving", 0, 1, "adding to your library"))
