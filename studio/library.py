@@ -236,6 +236,8 @@ class Library:
         with self._connect() as db:
             db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
         song.audio_path.unlink(missing_ok=True)
+        for beside in song.audio_path.parent.glob(f"{song.id}.*"):  # its MP3 and stems zip
+            beside.unlink(missing_ok=True)
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, owner: str, song_id: str) -> Song:

@@ -33,6 +33,7 @@ class CreateView:
     key: gr.Dropdown
     time_signature: gr.Dropdown
     language: gr.Dropdown
+    partial: gr.Checkbox
     format_btn: gr.Button
     format_box: gr.Accordion
     formatted: gr.Code
@@ -61,6 +62,7 @@ class CreateView:
             self.key,
             self.time_signature,
             self.language,
+            self.partial,
             self.mode,
             self.description,
             *[c for _, c in self.options],
@@ -89,6 +91,7 @@ class CreateView:
                 "language": data[self.language],
             },
             options={c.name: data[comp] for c, comp in self.options if c.backend == backend},
+            partial=data[self.partial],
         )
 
     def fill(self, request: SongRequest) -> list[Any]:
@@ -107,6 +110,7 @@ class CreateView:
             request.key or "",
             request.time_signature or "",
             request.language or "",
+            request.partial,
             "Custom",
             "",
             *[
@@ -141,6 +145,7 @@ class CreateView:
             gr.update(visible=caps.accepts(Input.KEY)),
             gr.update(visible=caps.accepts(Input.TIME_SIGNATURE)),
             gr.update(visible=caps.accepts(Input.LANGUAGE) or not caps.inputs, choices=langs, value=""),
+            gr.update(visible=forms.keeps_partial(caps)),
             *[gr.update(visible=c.backend == backend) for c, _ in self.options],
         ]
 
@@ -154,6 +159,7 @@ class CreateView:
             self.key,
             self.time_signature,
             self.language,
+            self.partial,
             *[c for _, c in self.options],
         ]
 
@@ -286,6 +292,13 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                         label="Vocal language",
                         min_width=120,
                     )
+                partial = gr.Checkbox(
+                    value=False,
+                    label="Keep a shorter song if time runs out",
+                    info="If the GPU time reserved runs out, keep what the model made so far (ending in a "
+                    "short fade) instead of an error.",
+                    visible=forms.keeps_partial(caps),
+                )
                 options = []
                 for control in forms.all_option_controls():
                     options.append((control, _option_component(control, control.backend == default.name)))
@@ -320,6 +333,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         key=key,
         time_signature=time_signature,
         language=language,
+        partial=partial,
         format_btn=format_btn,
         format_box=format_box,
         formatted=formatted,

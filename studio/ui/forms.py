@@ -120,6 +120,7 @@ def build_request(
     seed: float | None = None,
     extras: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    partial: bool = False,
 ) -> SongRequest:
     """A validated request from control values; controls the backend does not show are left out."""
     caps: Capabilities = registry.get_spec(backend).capabilities
@@ -133,12 +134,18 @@ def build_request(
         "takes": int(takes or 1),
         "seed": None if _blank(seed) else int(seed),
         "options": {k: v for k, v in (options or {}).items() if not _blank(v)},
+        "partial": bool(partial) and keeps_partial(caps),
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
             data[name] = int(value) if name == "bpm" else value
     return validate(SongRequest, data)
+
+
+def keeps_partial(caps: Capabilities) -> bool:
+    """Whether a song cut by the time budget can be kept: token-based (autoregressive) models only."""
+    return caps.dumps_tokens
 
 
 def insert_tag(lyrics: str, tag: str) -> str:

@@ -20,13 +20,13 @@ from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.service import CancelToken, Studio, cancellable
-from studio.song import SongRequest, SongResult
+from studio.song import SongRequest, SongResult, TakeResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-DOWNLOAD_FORMATS = ("wav", "mp3")
+DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
 # One planner pass of ~600 tokens (metadata + lyrics, no CFG, no codes) plus loading: well under a
 # minute on a ZeroGPU slice; fixed because the budget guard prices renders, not sketches.
-DESCRIBE_GPU_SECONDS = 60  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
+DESCRIBE_GPU_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,19 @@ def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str |
     return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
 
 
+def keep_downloads(song: lib.Song, take: TakeResult) -> None:
+    """Move the take's other download formats (MP3) and its stems zip beside the song's audio in
+    the library (``<id>.mp3``, ``<id>.stems.zip``), before the staging folder is removed; the
+    result card offers them (studio.ui.results.DOWNLOADS) and deleting the song removes them."""
+    wanted = {f".{fmt}": take.files.get(fmt) for fmt in DOWNLOAD_FORMATS}
+    wanted[".stems.zip"] = take.stems_zip
+    for suffix, source in wanted.items():
+        target = song.audio_path.with_name(song.id + suffix)
+        if source is None or target == song.audio_path or not Path(source).is_file():
+            continue
+        shutil.move(str(source), target)
+
+
 class Jobs:
     """The running generation per browser session, so Cancel can find it."""
 
@@ -161,6 +174,8 @@ def make_songs(
             raise Cancelled("stopped before saving; nothing was kept.")
         progress(ProgressEvent("saving", 0, 1, "adding to your library"))
         songs = library.add_result(owner, request, result)
+        for song, take in zip(songs, result.takes, strict=True):
+            keep_downloads(song, take)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:
