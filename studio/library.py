@@ -264,6 +264,8 @@ class Library:
         with self._connect() as db:
             db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
         song.audio_path.unlink(missing_ok=True)
+        for beside in song.audio_path.parent.glob(f"{song.id}.*"):  # its MP3 and stems zip
+            beside.unlink(missing_ok=True)
 
     def clean(self, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
         """Undo what an interrupted save (a crash, a restart, a full disk) left behind: rows whose

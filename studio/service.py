@@ -258,8 +258,13 @@ def budget_context(tier: str | None = None, quota_left_s: float | None = None) -
 def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
          quota_left_s: float | None = None) -> Preflight:
     """The budget guard's decision for a request, before any GPU time is spent."""
-    prepared = prepare(request)
-    others = [s.capabilities for s in registry.all_specs() if s.availability().ok]
+    return plan_prepared(prepare(request), tier, fit=fit, quota_left_s=quota_left_s)
+
+
+def plan_prepared(prepared: Prepared, tier: str | None = None, *, fit: bool = False,
+                  quota_left_s: float | None = None) -> Preflight:
+    """:func:`plan` for a request already checked by :func:`prepare`."""
+    others = [s.capabilities for s in registry.available_specs()]
     return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
                      fit=fit, others=others)
 
@@ -329,6 +334,33 @@ def tasks_for(backend: str, tier: str | None = None) -> list[TaskInfo]:
     """Every task ``backend`` can do, in the table's order (text2music first)."""
     caps = registry.get_spec(backend).capabilities
     return [task_info(backend, name, tier) for name in TASKS if name in caps.tasks]
+
+
+def local_budget(prepared: Prepared) -> Reservation | None:
+    """The reservation for a run that was given none (CLI, batch): on this machine's own tier, so the
+    estimate drives the progress ETA and ``STUDIO_TIME_LIMIT`` is enforced when set. None when this
+    device has no cost figures and nothing limits the run (there is then no ETA to show)."""
+    from studio.devices import on_zerogpu
+
+    tier = None if on_zerogpu() else Tier.LOCAL.value
+    try:
+        decision = plan_prepared(prepared, tier)
+    except StudioError:
+        if tier_limits(tier or default_tier()).cap_s is not None:
+            raise  # a limit is set, so a run that cannot be priced must not start unchecked
+        return None
+    if not decision.ok:
+        raise StudioError(decision.message)
+    return decision.reservation
+
+
+def take_warnings(takes: Sequence[Take]) -> list[str]:
+    """Warnings a backend attached to its takes (e.g. a song cut short by the time budget)."""
+    out: list[str] = []
+    for i, take in enumerate(takes):
+        for note in take.extras.get("warnings", ()):
+            out.append(f"take {i + 1}: {note}" if len(takes) > 1 else str(note))
+    return out
 
 
 def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
@@ -454,11 +486,15 @@ class Studio:
         prepared: Prepared | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
         """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
-        runs out; measured stage times feed the calibration either way. ``prepared`` is the
+        runs out (without one, this machine's own tier is used: an ETA, and ``STUDIO_TIME_LIMIT``
+        when set); ``request.partial`` lets token-based backends keep a song cut short instead.
+        Measured stage times feed the calibration either way. ``prepared`` is the
         already-checked request, when the caller has one (it carries the seeds to use)."""
         prepared = prepared or prepare(request)
+        if budget is None:
+            budget = local_budget(prepared)
         if budget is not None:
-            progress = budget.deadline(progress)
+            progress = budget.deadline(progress, partial_ok=request.partial)
         timer = StageTimer()
         user_progress = progress
 
@@ -569,7 +605,8 @@ class Studio:
         )
         self.last_takes = takes
         backend = self.cache.loaded()[request.backend]
-        targets = take_targets(out, request, prepared.job.seeds)
+        # A take cut short by the time budget ends the request: later takes were never made.
+        targets = take_targets(out, request, prepared.job.seeds)[: len(takes)]
         results = []
         for i, ((folder, stem), take) in enumerate(zip(targets, takes, strict=True)):
             progress(ProgressEvent("mastering", i, len(takes)))
@@ -588,7 +625,7 @@ class Studio:
                     loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
                 )
             )
-        warnings = list(prepared.warnings) + _device_warnings(device)
+        warnings = list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
         return SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
             sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,

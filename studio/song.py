@@ -49,6 +49,11 @@ class SongRequest(BaseModel):
     time_signature: str | None = None
     language: str | None = None
     verbatim: bool = Field(False, description="Send lyrics and style exactly as typed (no formatter).")
+    partial: bool = Field(
+        False,
+        description="When the time budget runs out, keep what a token-based model (LeVo 2, HeartMuLa) "
+        "made so far, ending in a short fade, instead of failing.",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     # Editing an existing song (see studio.tasks): the task, the song to edit and where.
     task: str = Field("text2music", description="text2music, cover, repaint, extend, extract, lego or complete.")

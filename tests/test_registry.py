@@ -73,3 +73,43 @@ def test_cache_loads_once_and_unloads(monkeypatch) -> None:
     assert first.unloaded and other.weights == "other/weights" and loads == [None, "other/weights"]
     assert cache.unload("acestep") and other.unloaded and cache.loaded() == {}
     assert not cache.unload("acestep")
+
+
+def _counting_spec(calls: list[int], state: Availability) -> BackendSpec:
+    def check() -> Availability:
+        calls.append(1)
+        return state
+
+    return BackendSpec(capabilities=CAPABILITIES, options=_Opts, availability=check, loader=lambda **_: None)
+
+
+def test_availability_is_checked_once_per_process(monkeypatch) -> None:
+    calls: list[int] = []
+    spec = _counting_spec(calls, Availability.no("no weights here"))
+    for _ in range(3):
+        assert registry.availability(spec).reason == "no weights here"
+    assert len(calls) == 1
+
+
+def test_availability_is_checked_again_when_settings_change_or_on_refresh(monkeypatch) -> None:
+    calls: list[int] = []
+    spec = _counting_spec(calls, Availability.yes())
+    monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", "/one")
+    registry.availability(spec)
+    monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", "/two")  # a weights folder moved: ask again
+    registry.availability(spec)
+    registry.availability(spec)
+    assert len(calls) == 2
+    registry.refresh_availability()
+    registry.availability(spec)
+    assert len(calls) == 3
+
+
+def test_a_swapped_check_gets_its_own_answer() -> None:
+    import dataclasses
+
+    spec = registry.get_spec("acestep")
+    before = registry.availability(spec)
+    swapped = dataclasses.replace(spec, availability=lambda: Availability.no("swapped by a test"))
+    assert registry.availability(swapped).reason == "swapped by a test"
+    assert registry.availability(spec) == before

@@ -8,31 +8,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import DeviceClass, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
 from backends.heartmula.generate import SamplingParams
 from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
-from studio.devices import on_zerogpu
+from studio import devices
+from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
-
-
-def pick_device(requested: str | None = None) -> torch.device:
-    if requested:
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def _device_class(device: torch.device) -> DeviceClass:
-    if device.type == "cuda":
-        return DeviceClass.ZEROGPU if on_zerogpu() else DeviceClass.CUDA
-    return DeviceClass.MPS if device.type == "mps" else DeviceClass.CPU
 
 
 def _free_gb(device: torch.device) -> float | None:
@@ -84,16 +69,19 @@ class HeartMuLaBackend:
         # The duration is a ceiling: the LM may stop earlier, and its last frame can overhang the
         # requested length by up to one 80 ms frame, which is cut so files never exceed what was asked.
         limit = round(job.duration_s * caps.sample_rate)
-        return [
-            Take(
-                audio=np.ascontiguousarray(song.audio.numpy()[..., :limit], dtype=np.float32),
-                sample_rate=song.sample_rate,
-                seed=seed,
-                # [8, frames] int32 audio codes: what `--dump-tokens` saves.
-                extras={"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])},
-            )
-            for seed, song in zip(job.seeds, songs, strict=True)
-        ]
+        takes = []
+        for seed, song in zip(job.seeds, songs, strict=False):  # a cut song ends the takes early
+            audio = np.ascontiguousarray(song.audio.numpy()[..., :limit], dtype=np.float32)
+            # [8, frames] int32 audio codes: what `--dump-tokens` saves.
+            extras: dict = {"codes": song.codes.numpy(), "frames": int(song.codes.shape[1])}
+            if song.stop is not None:  # cut short by the time budget: fade out where it stops
+                audio = fade_out(audio, song.sample_rate)
+                extras["warnings"] = [
+                    partial_note(song.stop, audio.shape[-1] / song.sample_rate, job.duration_s,
+                                 len(job.seeds) - len(songs))
+                ]
+            takes.append(Take(audio=audio, sample_rate=song.sample_rate, seed=seed, extras=extras))
+        return takes
 
     def unload(self) -> None:
         self.pipeline.unload()
@@ -101,7 +89,7 @@ class HeartMuLaBackend:
 
 def load(
     weights: str | Path | None = None,
-    device: str | None = None,
+    device: devices.DeviceInfo | str | None = None,
     lm: str | Path | None = None,
     codec: str | Path | None = None,
     gen: str | Path | None = None,
@@ -114,12 +102,12 @@ def load(
     """
     weights = weights or os.environ.get(WEIGHTS_ENV) or None
     files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
-    target = pick_device(device)
-    cls = _device_class(target)
+    # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
+    info = devices.as_device_info(device)
     pipeline = HeartMuLaPipeline(
         files,
-        target,
-        lm_dtype=getattr(torch, LM_DTYPE[cls]),
+        torch.device(info.torch_device),
+        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE)),
         codec_dtype=getattr(torch, CODEC_DTYPE),
         low_memory=low_memory,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from backends.base import ProgressEvent, ProgressFn, StudioError, no_progress
+from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
 from backends.heartmula.lm import HeartMuLaLM
 from backends.heartmula.prompt import NUM_CODEBOOKS, Prompt
 from backends.heartmula.sampling import sample_topk
@@ -46,12 +47,15 @@ def generate_frames(
     empty_id: int = 0,
     generator: torch.Generator | None = None,
     progress: ProgressFn = no_progress,
+    on_partial: Callable[[Cancelled], None] | None = None,
 ) -> torch.Tensor:
     """Generate audio codes for one prompt. Returns [8, T] int32 on the CPU.
 
     With cfg > 1 the batch is [cond; uncond] and one guided token goes to both rows. After every
     frame but the first, any code >= ``audio_eos_id`` in row 0 ends the song and that frame is dropped.
-    ``progress`` is called once per frame and may raise ``Cancelled``.
+    ``progress`` is called once per frame and may raise ``Cancelled``. A ``partial`` stop (the time
+    budget ran out and the visitor accepted a shorter song) goes to ``on_partial`` when given, and
+    the frames made so far are returned; otherwise it propagates like any other stop.
     """
     params.check(lm.config.audio_vocab_size)
     device = lm.codebook0_head.weight.device
@@ -73,7 +77,20 @@ def generate_frames(
         state, tokens, mask, positions, params.cfg_scale, sampler, muq, prompt.muq_index
     )
     frames = [frame[0]]
-    progress(ProgressEvent("lm", 1, total, "frame 1"))
+
+    def report(done: int, message: str) -> bool:
+        """Forward one frame's progress; True when a partial stop says to keep what is made."""
+        try:
+            progress(ProgressEvent("lm", done, total, message))
+        except Cancelled as stop:
+            if on_partial is None or not getattr(stop, "partial", False):
+                raise
+            on_partial(stop)
+            return True
+        return False
+
+    if report(1, "frame 1"):
+        return torch.stack(frames, dim=1).to(torch.int32).cpu()
 
     feed_mask = torch.ones(batch, 1, NUM_CODEBOOKS + 1, dtype=torch.bool, device=device)
     feed_mask[..., -1] = False
@@ -86,5 +103,6 @@ def generate_frames(
             progress(ProgressEvent("lm", total, total, "end of song"))
             break
         frames.append(frame[0])
-        progress(ProgressEvent("lm", i + 2, total, f"frame {i + 2}"))
+        if report(i + 2, f"frame {i + 2}"):
+            break
     return torch.stack(frames, dim=1).to(torch.int32).cpu()

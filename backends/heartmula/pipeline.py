@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.base import ProgressFn, no_progress
+from backends.base import Cancelled, ProgressFn, no_progress
 from backends.heartmula.codec.model import SAMPLE_RATE, HeartCodec, load_codec
 from backends.heartmula.generate import SamplingParams, generate_frames
 from backends.heartmula.lm import HeartMuLaLM, load_lm
@@ -24,6 +24,7 @@ class Song:
     audio: torch.Tensor  # [2, samples] float32, CPU
     codes: torch.Tensor  # [8, frames] int32, CPU
     sample_rate: int
+    stop: Cancelled | None = None  # set when the time budget cut this song short (partial results)
 
 
 def _free(device: torch.device) -> None:
@@ -94,11 +95,13 @@ class HeartMuLaPipeline:
         params: SamplingParams,
         generator: torch.Generator | None,
         progress: ProgressFn = no_progress,
+        on_partial=None,
     ) -> torch.Tensor:
         prompt = self.prompts.build(tags, lyrics)
         config = self.prompts.config
         return generate_frames(
-            self.lm, prompt, duration_ms, params, config.audio_eos_id, config.empty_id, generator, progress
+            self.lm, prompt, duration_ms, params, config.audio_eos_id, config.empty_id, generator, progress,
+            on_partial=on_partial,
         )
 
     def audio(
@@ -118,13 +121,21 @@ class HeartMuLaPipeline:
         seeds: list[int],
         progress: ProgressFn = no_progress,
     ) -> list[Song]:
-        """All takes' codes first, then all decodes, so ``low_memory`` swaps models once per request."""
+        """All takes' codes first, then all decodes, so ``low_memory`` swaps models once per request.
+
+        A partial stop (time budget, visitor accepted a shorter song) ends the codes of that take and
+        skips the takes after it; the cut song carries the stop in ``Song.stop``."""
         runs = []
         for seed in seeds:
             lm_gen, noise_gen = self.generators(seed)
-            runs.append((self.codes(tags, lyrics, duration_ms, params, lm_gen, progress), noise_gen))
+            stops: list[Cancelled] = []
+            codes = self.codes(tags, lyrics, duration_ms, params, lm_gen, progress, on_partial=stops.append)
+            runs.append((codes, noise_gen, stops[0] if stops else None))
+            if stops:
+                break
         songs = [
-            Song(self.audio(codes, noise_gen, progress), codes, SAMPLE_RATE) for codes, noise_gen in runs
+            Song(self.audio(codes, noise_gen, progress), codes, SAMPLE_RATE, stop)
+            for codes, noise_gen, stop in runs
         ]
         if self.low_memory:
             self._codec = None

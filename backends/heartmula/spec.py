@@ -73,8 +73,7 @@ def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = 
     from backends.heartmula.backend import load
     from studio import devices
 
-    info = devices.as_device_info(device)
-    return load(weights=weights, device=info.torch_device, low_memory=low_memory)
+    return load(weights=weights, device=devices.as_device_info(device), low_memory=low_memory)
 
 
 CAPABILITIES = Capabilities(

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import ProgressEvent, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.base import Cancelled, ProgressEvent, ProgressFn, RenderJob, StudioError, Take, no_progress
 from backends.levo.conditioning import build_conditions
-from backends.levo.decoder import SeparateTokenDecoder, generator_noise, load_decoder
+from backends.levo.decoder import FRAME_RATE, SeparateTokenDecoder, generator_noise, load_decoder
 from backends.levo.generation import SamplingParams, generate_codes
 from backends.levo.lm import LeLM
 from backends.levo.loading import load_lm, resolve_model, resolve_runtime
@@ -20,6 +20,8 @@ from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
 from backends.levo.vae import OobleckVae, load_vae
+from studio import devices
+from studio.budget.deadline import DeadlineExceeded, fade_out, partial_note
 
 # Which decodes each mode needs, in upstream's order (vocal, bgm, then the mix), and the stem names.
 DECODES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -29,21 +31,6 @@ DECODES: dict[str, tuple[tuple[str, str], ...]] = {
     "separate": (("vocal", "vocals"), ("bgm", "accompaniment"), ("mixed", "mix")),
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def pick_device(device: str | None) -> str:
-    if device:
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def default_dtype(device: str) -> str:
-    kind = device.split(":")[0]
-    return {"cuda": "bfloat16", "mps": "float16"}.get(kind, "float32")
 
 
 def free_accelerator_gb(device: str) -> float | None:
@@ -83,13 +70,15 @@ class LevoBackend:
         weights: str | None = None,
         runtime: str | None = None,
         *,
-        device: str | None = None,
+        device: devices.DeviceInfo | str | None = None,
         dtype: str | None = None,
         low_memory: bool | None = None,
         offline: bool | None = None,
     ) -> LevoBackend:
-        device = pick_device(device)
-        dtype = dtype or default_dtype(device)
+        # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
+        info = devices.as_device_info(device)
+        device = info.torch_device
+        dtype = dtype or info.dtype_name(SPEC.capabilities.dtype_per_device)
         if dtype not in DTYPES:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)
@@ -166,13 +155,17 @@ class LevoBackend:
             cfg_coef=opts.cfg, temperature=opts.temperature, top_k=opts.top_k, top_p=opts.top_p
         )
         takes = []
-        for seed in job.seeds:
+        for index, seed in enumerate(job.seeds):
             generator = torch.Generator().manual_seed(int(seed))
+            stops: list[Cancelled] = []
             with self._on_device(self.lm, low_memory=low_memory):
                 conditions = build_conditions(self.lm, self.tokenizers, texts)
                 codes = generate_codes(
-                    self.lm, conditions, max_frames, params, generator=generator, progress=progress
+                    self.lm, conditions, max_frames, params, generator=generator, progress=progress,
+                    on_partial=stops.append,
                 ).cpu()
+            if stops and codes.shape[-1] == 0:
+                raise nothing_to_keep(stops[0], self.lm.cfg.delays)
             if codes.shape[-1] == 0:
                 raise StudioError("LeVo 2 ended the song before it began; try another seed or longer lyrics.")
             audio: dict[str, np.ndarray] = {}
@@ -182,16 +175,16 @@ class LevoBackend:
                     progress(ProgressEvent("decode", 0, 1, f"decoding {name}"))
                     wav = decode_codes(codes, gen_type, self.decoder, self.vae, noise, progress)
                     audio[name] = _to_take_range(wav.float().numpy())
+            rate = self.vae.cfg.sample_rate
+            extras: dict = {"codes": codes.numpy().astype(np.int64), "mode": mode}
+            if stops:  # cut short by the time budget: fade every stream out where it stops
+                audio = {name: fade_out(wav, rate) for name, wav in audio.items()}
+                extras["warnings"] = [partial_note(stops[0], audio["mix"].shape[-1] / rate, job.duration_s,
+                                                   len(job.seeds) - index - 1)]
             mix = audio.pop("mix")
-            takes.append(
-                Take(
-                    audio=mix,
-                    sample_rate=self.vae.cfg.sample_rate,
-                    seed=int(seed),
-                    stems=audio,
-                    extras={"codes": codes.numpy().astype(np.int64), "mode": mode},
-                )
-            )
+            takes.append(Take(audio=mix, sample_rate=rate, seed=int(seed), stems=audio, extras=extras))
+            if stops:
+                break  # no time is left for further takes
         return takes
 
     def unload(self) -> None:
@@ -200,6 +193,18 @@ class LevoBackend:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def nothing_to_keep(stop: Cancelled, delays: tuple[int, ...]) -> DeadlineExceeded:
+    """Time ran out before any frame was whole in every stream (the vocal and accompaniment streams
+    start ``max(delays)`` steps behind), so a partial result would be silence."""
+    lag_s = max(delays) / FRAME_RATE
+    return DeadlineExceeded(
+        f"Time ran out before LeVo 2 finished its first whole second of audio (its vocal and "
+        f"accompaniment streams start {lag_s:g} s behind), so there is nothing to keep. Ask for a shorter "
+        "song, or pick ACE-Step, which is faster.",
+        stage=getattr(stop, "stage", "lm"), done=getattr(stop, "done", 0), total=getattr(stop, "total", 0),
+    )
 
 
 def _to_take_range(wav: np.ndarray) -> np.ndarray:

@@ -8,11 +8,12 @@ multinomial call, so the RNG advances as upstream's does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from backends.base import ProgressEvent, ProgressFn, no_progress
+from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from backends.levo.conditioning import Conditions
 from backends.levo.lm import LeLM
 from backends.levo.pattern import DelayPattern
@@ -90,8 +91,13 @@ def generate_codes(
     *,
     generator: torch.Generator | None = None,
     progress: ProgressFn = no_progress,
+    on_partial: Callable[[Cancelled], None] | None = None,
 ) -> torch.Tensor:
-    """Codes [1, K, T'] with T' <= max_frames, cut at the first end-of-audio column."""
+    """Codes [1, K, T'] with T' <= max_frames, cut at the first end-of-audio column.
+
+    When ``progress`` stops the run with a ``partial`` stop (the time budget ran out and the
+    visitor accepted a shorter song) and ``on_partial`` is given, it receives that stop and the
+    frames every stream has completed so far are returned; otherwise the stop propagates."""
     cfg = lm.cfg
     device = lm.emb[0].weight.device
     pattern = DelayPattern(cfg.delays)
@@ -131,7 +137,18 @@ def generate_codes(
         seq[..., offset : offset + 1] = torch.where(cur == unknown, tok, cur)
         if params.record_window > 0:
             pool.append(tok.squeeze())
-        progress(ProgressEvent("lm", offset, steps - 1, "generating codes"))
+        try:
+            progress(ProgressEvent("lm", offset, steps - 1, "generating codes"))
+        except Cancelled as stop:
+            if on_partial is None or not getattr(stop, "partial", False):
+                raise
+            on_partial(stop)
+            # Frame t of stream q sits at step t + 1 + delay[q]: frames before offset - max(delay)
+            # are complete in every stream; the later ones are dropped.
+            complete = max(0, offset - max(cfg.delays))
+            out = torch.full_like(seq, cfg.special_id)
+            out[..., : offset + 1] = seq[..., : offset + 1]
+            return _cut_at_eos(pattern.revert(out, max_frames)[..., :complete], cfg.eos_id)
         if bool(is_end.all()):
             last = offset
             break
@@ -140,7 +157,11 @@ def generate_codes(
     codes = pattern.revert(out, max_frames)
     if bool((codes == unknown).any()):
         raise RuntimeError("generation left unfilled positions; this is a bug")
-    eos = torch.nonzero(codes == cfg.eos_id)
+    return _cut_at_eos(codes, cfg.eos_id)
+
+
+def _cut_at_eos(codes: torch.Tensor, eos_id: int) -> torch.Tensor:
+    eos = torch.nonzero(codes == eos_id)
     if eos.numel() > 0:
         codes = codes[..., : int(eos[:, -1].min())]
     return codes

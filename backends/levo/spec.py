@@ -134,14 +134,8 @@ def _load(
     from backends.levo.backend import LevoBackend
     from studio import devices
 
-    info = devices.as_device_info(device)
-    return LevoBackend.load(
-        weights=weights,
-        runtime=runtime,
-        device=info.torch_device,
-        dtype=info.dtype_name(CAPABILITIES.dtype_per_device),
-        low_memory=low_memory,
-    )
+    return LevoBackend.load(weights=weights, runtime=runtime, device=devices.as_device_info(device),
+                            low_memory=low_memory)
 
 
 CAPABILITIES = Capabilities(

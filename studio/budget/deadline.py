@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,30 @@ PARTIAL_STAGES = frozenset({"lm"})
 # Word for one unit of progress per stage, for messages.
 STAGE_UNITS: dict[str, str] = {"diffusion": "step", "lm": "frame", "plan": "token", "decode": "chunk"}
 FADE_S = 1.5
+
+
+@dataclass(frozen=True)
+class EtaEvent(ProgressEvent):
+    """A progress event with the run's estimated seconds left (None: unknown), as the Deadline
+    forwards it; plain callbacks can treat it as the ProgressEvent it is."""
+
+    eta_s: float | None = None
+
+
+def eta_of(event: ProgressEvent) -> float | None:
+    return getattr(event, "eta_s", None)
+
+
+def eta_text(seconds: float | None) -> str:
+    """'about 45 s left', 'about 2 min 10 s left'; '' when unknown. Rounded so it does not flicker."""
+    if seconds is None or seconds != seconds:
+        return ""
+    if seconds < 1.5:
+        return "almost done"
+    if seconds < 60:
+        return f"about {max(2, round(seconds / 5) * 5 if seconds >= 20 else round(seconds))} s left"
+    minutes, rest = divmod(round(seconds / 10) * 10, 60)
+    return f"about {minutes} min {rest:02d} s left" if rest else f"about {minutes} min left"
 
 
 class DeadlineExceeded(Cancelled):
@@ -95,7 +120,11 @@ class Deadline:
         self._stage: str | None = None
         self._stage_start = self._start
         self._first: tuple[float, int] | None = None
+        self._last_done = 0
         self.eta_s: float | None = estimate.total_s - spent_s if estimate is not None else None
+        # Once a partial stop has been signalled the rest of the reservation belongs to decoding
+        # what was made; stopping again would throw the song away.
+        self.stopped_partial = False
 
     @property
     def elapsed_s(self) -> float:
@@ -106,8 +135,10 @@ class Deadline:
         return None if self.limit_s is None else self.limit_s - self.elapsed_s
 
     def __call__(self, event: ProgressEvent) -> None:
-        self.progress(event)  # the visitor's own Cancel comes first
-        self.check(event)
+        seen = self._observe(event)
+        # The visitor's own Cancel comes first; the callback gets the fresh ETA with the event.
+        self.progress(EtaEvent(event.stage, event.done, event.total, event.message, eta_s=self.eta_s))
+        self._enforce(event, *seen)
 
     def _later_s(self, stage: str) -> float:
         """Estimated seconds of the stages after ``stage`` (not loading, which is behind us)."""
@@ -143,8 +174,14 @@ class Deadline:
         return 0.0
 
     def check(self, event: ProgressEvent) -> None:
+        """Update the ETA from ``event`` and stop the run if finishing no longer fits."""
+        self._enforce(event, *self._observe(event))
+
+    def _observe(self, event: ProgressEvent) -> tuple[float, float, float]:
+        """Track the stage's pace and refresh ``eta_s``; returns (now, seconds per unit, later)."""
         now = self._clock()
-        if event.stage != self._stage:
+        # A new stage, or the same stage starting over (the next take), is timed afresh.
+        if event.stage != self._stage or event.done < self._last_done:
             self._stage = event.stage
             self._stage_start = self._last
             self._first = None
@@ -154,11 +191,22 @@ class Deadline:
         if self._first is None and event.done > 0:
             self._first = (now, event.done)
         self._last = now
-        to_go_all = max(0, event.total - event.done)
+        self._last_done = event.done
         later = self._later_s(event.stage)
-        self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
-        if self.limit_s is None or (to_go_all == 0 and later == 0):
+        to_go_all = max(0, event.total - event.done)
+        if stage_base(event.stage) == "load" and self.estimate is not None:
+            # Loading reports no steps worth timing: what is left is the estimate minus the time gone.
+            self.eta_s = max(0.0, self.estimate.total_s - (now - self._start + self.spent_s))
+        else:
+            self.eta_s = to_go_all * unit + (later / self.estimate.margin if self.estimate else 0.0)
+        return now, unit, later
+
+    def _enforce(self, event: ProgressEvent, now: float, unit: float, later: float) -> None:
+        to_go_all = max(0, event.total - event.done)
+        if self.limit_s is None or self.stopped_partial or (to_go_all == 0 and later == 0):
             return
+        if stage_base(event.stage) == "load":
+            return  # the preflight priced the whole run; the first step after loading is checked
         partial = self.partial_ok and stage_base(event.stage) in PARTIAL_STAGES and event.done > 0
         to_go = min(1, to_go_all) if partial else to_go_all
         needed = to_go * unit + later
@@ -169,10 +217,11 @@ class Deadline:
         noun = STAGE_UNITS.get(stage_base(event.stage), "step")
         where = f"{event.stage} {noun} {event.done} of {event.total}"
         if partial:
-            share = 100.0 * event.done / max(1, event.total)
+            # No share of the song here: a delayed codebook pattern (LeVo) makes steps and audio differ;
+            # the backend says how long the kept take is (partial_note).
             message = (
-                f"Time ran out at {where} (about {share:.0f} % of the song): {self.what} is nearly used "
-                f"up, so the song ends here with a short fade. Ask for a shorter song to get a full one."
+                f"Time ran out at {where}: {self.what} is nearly used up, so the song ends here with a "
+                f"short fade. Ask for a shorter song to get a full one."
             )
         else:
             message = (
@@ -180,6 +229,7 @@ class Deadline:
                 f"but only {max(0.0, remaining):.0f} s of {self.what} are left, so the run was stopped "
                 f"before the GPU would be taken away. Try a shorter song, fewer steps or a faster model."
             )
+        self.stopped_partial = partial
         raise DeadlineExceeded(
             message,
             stage=event.stage,
@@ -199,3 +249,11 @@ def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np
     ramp = (0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))).astype(np.float32)
     out[..., -n:] *= ramp
     return out
+
+
+def partial_note(stop: BaseException, seconds: float, asked_s: float, skipped_takes: int = 0) -> str:
+    """The warning a song cut short carries: why it is short, how long it is, what was not made."""
+    note = f"{stop} The take is {seconds:.1f} s long instead of up to {asked_s:g} s."
+    if skipped_takes:
+        note += f" The remaining {skipped_takes} take(s) were not started."
+    return note

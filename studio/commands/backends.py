@@ -12,7 +12,7 @@ def describe() -> list[dict]:
     rows = []
     for spec in registry.all_specs():
         caps = spec.capabilities
-        state = spec.availability()
+        state = registry.availability(spec)
         row = caps.model_dump(mode="json", exclude={"cost"})
         row["inputs"] = sorted(row["inputs"])
         row["available"] = state.ok

@@ -54,6 +54,7 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
         "time_signature": args.time_signature,
         "language": args.language,
         "verbatim": args.verbatim or None,
+        "partial": args.partial or None,
         "options": options or None,
         "task": args.task,
         # Absolute, so the song card's recipe still finds the source from another folder.
@@ -102,12 +103,19 @@ def _mastering(args: argparse.Namespace):
     return None
 
 
+def progress_line(event: ProgressEvent) -> str:
+    """``[lm] frame 12 · about 40 s left``: the stage, its detail and the budget guard's ETA."""
+    from studio.budget.deadline import eta_of, eta_text
+
+    detail = event.message or (f"{event.done}/{event.total}" if event.total else "")
+    eta = eta_text(eta_of(event))
+    return f"[{event.stage}] {detail}" + (f" · {eta}" if eta else "")
+
+
 def _progress(quiet: bool):
     def show(event: ProgressEvent) -> None:
-        if quiet:
-            return
-        detail = event.message or (f"{event.done}/{event.total}" if event.total else "")
-        print(f"[{event.stage}] {detail}", file=sys.stderr, flush=True)
+        if not quiet:
+            print(progress_line(event), file=sys.stderr, flush=True)
 
     return show
 
@@ -189,6 +197,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed (default: random, reported)")
     p.add_argument("--runtime", help="LeVo 2 runtime: Hub id or folder (env STUDIO_LEVO2_RUNTIME)")
     p.add_argument("--verbatim", action="store_true", help="send lyrics and style exactly as given (no formatter)")
+    p.add_argument("--partial", action="store_true",
+                   help="if STUDIO_TIME_LIMIT runs out, keep what LeVo 2 / HeartMuLa made (faded) instead of failing")
     p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
     p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
     p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")

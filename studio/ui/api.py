@@ -61,7 +61,7 @@ def _request(
 def backends_info() -> list[dict[str, Any]]:
     out = []
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
+        caps, state = spec.capabilities, registry.availability(spec)
         out.append(
             {
                 "name": caps.name,
@@ -117,11 +117,13 @@ def register(library: Library, gpu_concurrency: int) -> None:
         takes: int = 1,
         steps: int | None = None,
         tier: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
     ) -> dict:
-        """GPU seconds this song would take, the cap, the decision and alternatives."""
+        """GPU seconds this song would take, the cap, the decision and alternatives (tier: empty = yours)."""
         options = {"steps": steps} if steps else {}
         return seams.plan(
-            _request(lyrics, style, backend, duration, instrumental, takes, options=options), tier or None
+            _request(lyrics, style, backend, duration, instrumental, takes, options=options),
+            tier or visitor.tier_of(request),
         )
 
     @user_errors
@@ -186,13 +188,9 @@ def register(library: Library, gpu_concurrency: int) -> None:
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()
         owner = visitor.owner_for(visitor_key)
-
-        def report(event) -> None:
-            fraction, label = runner.describe(event)
-            progress(fraction, desc=label)
-
         result, songs = runner.make_songs(
-            song_request, owner=owner, library=library, progress=report, rate_key=rate_key
+            song_request, owner=owner, library=library, progress=runner.StageProgress(progress),
+            tier=visitor.tier_of(request), rate_key=rate_key,
         )
         paths = [str(s.audio_path) for s in songs]
         info = {

@@ -57,9 +57,9 @@ def _wire_create(
         preview, request_inputs, [create.format_box, create.format_notes, create.formatted], **INSTANT
     )
 
-    def estimate(data: dict) -> str:
+    def estimate(data: dict, request: gr.Request) -> str:
         try:
-            return seams.estimate_line(create.request_from(data))
+            return seams.estimate_line(create.request_from(data), visitor.tier_of(request))
         except Exception as exc:  # half-typed forms are normal here; say what is off without a modal
             return f"⏱ {exc}"
 
@@ -119,13 +119,9 @@ def _wire_generation(
     ) -> list[Any]:
         song_request = form.request_from(data)
         owner = visitor.owner_for(data[key])
-
-        def report(event) -> None:
-            fraction, label = runner.describe(event)
-            progress(fraction, desc=label)
-
         result, songs = runner.make_songs(
-            song_request, owner=owner, library=library, session=request.session_hash or "", progress=report
+            song_request, owner=owner, library=library, session=request.session_hash or "",
+            progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]

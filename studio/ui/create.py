@@ -34,6 +34,7 @@ class CreateView:
     key: gr.Dropdown
     time_signature: gr.Dropdown
     language: gr.Dropdown
+    partial: gr.Checkbox
     format_btn: gr.Button
     format_box: gr.Accordion
     formatted: gr.Code
@@ -63,6 +64,7 @@ class CreateView:
             self.key,
             self.time_signature,
             self.language,
+            self.partial,
             self.mode,
             self.description,
             *[c for _, c in self.options],
@@ -95,6 +97,7 @@ class CreateView:
                 **{c.name: data[comp] for c, comp in self.options if c.backend == backend},
                 **self._lora_option(data, backend),
             },
+            partial=data[self.partial],
         )
 
     def _lora_option(self, data: dict[gr.Component, Any], backend: str) -> dict[str, Any]:
@@ -119,6 +122,7 @@ class CreateView:
             request.key or "",
             request.time_signature or "",
             request.language or "",
+            request.partial,
             "Custom",
             "",
             *[
@@ -154,6 +158,7 @@ class CreateView:
             gr.update(visible=caps.accepts(Input.KEY)),
             gr.update(visible=caps.accepts(Input.TIME_SIGNATURE)),
             gr.update(visible=caps.accepts(Input.LANGUAGE) or not caps.inputs, choices=langs, value=""),
+            gr.update(visible=forms.keeps_partial(caps)),
             *[gr.update(visible=c.backend == backend) for c, _ in self.options],
             *(self.loras.visibility(backend) if self.loras else []),
         ]
@@ -168,6 +173,7 @@ class CreateView:
             self.key,
             self.time_signature,
             self.language,
+            self.partial,
             *[c for _, c in self.options],
             *(self.loras.outputs() if self.loras else []),
         ]
@@ -301,6 +307,13 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                         label="Vocal language",
                         min_width=120,
                     )
+                partial = gr.Checkbox(
+                    value=False,
+                    label="Keep a shorter song if time runs out",
+                    info="If the GPU time reserved runs out, keep what the model made so far (ending in a "
+                    "short fade) instead of an error.",
+                    visible=forms.keeps_partial(caps),
+                )
                 options = []
                 for control in forms.all_option_controls():
                     options.append((control, _option_component(control, control.backend == default.name)))
@@ -336,6 +349,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         key=key,
         time_signature=time_signature,
         language=language,
+        partial=partial,
         format_btn=format_btn,
         format_box=format_box,
         formatted=formatted,

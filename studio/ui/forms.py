@@ -82,7 +82,7 @@ def all_option_controls() -> list[OptionControl]:
 def model_choices() -> list[tuple[str, str]]:
     out = []
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
+        caps, state = spec.capabilities, registry.availability(spec)
         label = caps.display_name
         if not caps.commercial_use:
             label += " · non-commercial"
@@ -94,7 +94,7 @@ def model_choices() -> list[tuple[str, str]]:
 
 def model_card(spec: BackendSpec) -> str:
     """Markdown under the model picker: what it is, its licence, and why it cannot run (if so)."""
-    caps, state = spec.capabilities, spec.availability()
+    caps, state = spec.capabilities, registry.availability(spec)
     lines = [f"**{caps.display_name}** — {caps.summary}"]
     licence = f"Licence: {caps.licence}."
     if not caps.commercial_use:
@@ -129,6 +129,7 @@ def build_request(
     seed: float | None = None,
     extras: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
+    partial: bool = False,
 ) -> SongRequest:
     """A validated request from control values; controls the backend does not show are left out."""
     caps: Capabilities = registry.get_spec(backend).capabilities
@@ -143,12 +144,18 @@ def build_request(
         "seed": None if _blank(seed) else _whole(seed),
         # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
         "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
+        "partial": bool(partial) and keeps_partial(caps),
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
             data[name] = _whole(value) if name == "bpm" else value
     return validate(SongRequest, data)
+
+
+def keeps_partial(caps: Capabilities) -> bool:
+    """Whether a song cut by the time budget can be kept: token-based (autoregressive) models only."""
+    return caps.dumps_tokens
 
 
 def insert_tag(lyrics: str, tag: str) -> str:

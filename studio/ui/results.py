@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -50,6 +51,18 @@ def lyrics_markdown(song: Song) -> str:
     return "```\n" + song.lyrics_sent.replace("```", "'''") + "\n```"
 
 
+# What each card offers to download, in button order: label -> the file beside the song's audio.
+# The runner keeps these next to the library's audio file (studio.ui.runner.keep_downloads).
+DOWNLOADS: dict[str, str] = {"WAV": ".wav", "MP3": ".mp3", "Stems (zip)": ".stems.zip"}
+
+
+def download_path(song: Song, label: str) -> Path | None:
+    """The file behind one download button of ``song``'s card, or None when it was not made."""
+    suffix = DOWNLOADS[label]
+    path = song.audio_path if song.audio_path.suffix == suffix else song.audio_path.with_name(song.id + suffix)
+    return path if path.is_file() else None
+
+
 @dataclass
 class Card:
     group: gr.Group
@@ -58,23 +71,24 @@ class Card:
     like: gr.Button
     retake: gr.Button
     reuse: gr.Button
-    download: gr.DownloadButton
+    downloads: list[gr.DownloadButton]  # one per DOWNLOADS entry, in its order
     lyrics: gr.Markdown
 
     def outputs(self) -> list[gr.Component]:
-        return [self.group, self.head, self.audio, self.like, self.download, self.lyrics]
+        return [self.group, self.head, self.audio, self.like, *self.downloads, self.lyrics]
 
     @staticmethod
     def values(song: Song | None) -> list[Any]:
         if song is None:
-            return [gr.update(visible=False), "", None, like_label(None), None, ""]
-        path = str(song.audio_path)
+            hidden = [gr.update(value=None, visible=False) for _ in DOWNLOADS]
+            return [gr.update(visible=False), "", None, like_label(None), *hidden, ""]
+        files = [download_path(song, label) for label in DOWNLOADS]
         return [
             gr.update(visible=True),
             song_head(song),
-            path,
+            str(song.audio_path),
             like_label(song),
-            path,
+            *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),
         ]
 
@@ -112,8 +126,11 @@ def build_results(prefix: str = "take") -> ResultsView:
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 retake = gr.Button("↻ Retake", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
-                download = gr.DownloadButton("⬇ WAV", size="sm", min_width=0)
+            with gr.Row():
+                downloads = [
+                    gr.DownloadButton(f"⬇ {label}", size="sm", min_width=0, visible=False) for label in DOWNLOADS
+                ]
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
-        cards.append(Card(group, head, audio, like, retake, reuse, download, lyrics))
+        cards.append(Card(group, head, audio, like, retake, reuse, downloads, lyrics))
     return ResultsView(cards=cards, ids=gr.State([]))

@@ -10,22 +10,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio import library as lib
 from studio import ratelimit
 from studio.budget import Reservation
+from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.service import CancelToken, Studio, cancellable
-from studio.song import SongRequest, SongResult
+from studio.song import SongRequest, SongResult, TakeResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-DOWNLOAD_FORMATS = ("wav", "mp3")
+DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
 # One planner pass of ~600 tokens (metadata + lyrics, no CFG, no codes) plus loading: well under a
 # minute on a ZeroGPU slice; fixed because the budget guard prices renders, not sketches.
-DESCRIBE_GPU_SECONDS = 60  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
+DESCRIBE_GPU_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ STAGES: dict[str, Stage] = {
 
 
 def describe(event: ProgressEvent) -> tuple[float, str]:
-    """(overall fraction, label) for one progress event."""
+    """(overall fraction, label) for one progress event, with the time left when it is known."""
     stage = STAGES.get(event.stage, Stage(event.stage.capitalize(), 0.9, 0.95))
     part = event.done / event.total if event.total else 0.0
     label = stage.label
@@ -55,11 +57,29 @@ def describe(event: ProgressEvent) -> tuple[float, str]:
         label += f" {event.done}/{event.total}"
     if event.message:
         label += f" — {event.message}"
+    if eta := eta_text(eta_of(event)):
+        label += f" · {eta}"
     return stage.start + (stage.end - stage.start) * min(max(part, 0.0), 1.0), label
 
 
-def _reservation(request: SongRequest, *_: object, **__: object) -> Reservation:
-    return reservation_for(request)
+@dataclass
+class StageProgress:
+    """Shows studio progress events as named stages on a ``gr.Progress``.
+
+    A plain picklable object rather than a closure, so on ZeroGPU it travels into the forked GPU
+    worker with the other arguments: there ``spaces`` replaces gradio's ``Queue.set_progress`` with
+    a relay to the visitor's page (``spaces/zero/gradio.py``: QUEUE_RPC_METHODS) and restores the
+    event id, so ``gr.Progress`` calls made while the GPU works reach the progress bar."""
+
+    bar: Any  # gr.Progress, or anything called like one: bar(fraction, desc=label)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        fraction, label = describe(event)
+        self.bar(fraction, desc=label)
+
+
+def _reservation(request: SongRequest, *_: object, tier: str | None = None, **__: object) -> Reservation:
+    return reservation_for(request, tier)
 
 
 @gpu_task(plan=_reservation)
@@ -69,10 +89,12 @@ def render_on_gpu(
     token: CancelToken,
     progress: ProgressFn | None = None,
     *,
+    tier: str | None = None,
     budget: Reservation,
 ) -> SongResult:
-    """The only function that holds the GPU, for the duration the budget guard reserved; the run
-    stops cleanly before that runs out. Arguments and result are plain, picklable data."""
+    """The only function that holds the GPU, for the duration the budget guard reserved for the
+    visitor's ``tier``; the run stops cleanly before that runs out. Arguments and result are plain,
+    picklable data."""
     return STUDIO.generate(
         request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
         formats=DOWNLOAD_FORMATS,
@@ -83,6 +105,19 @@ def render_on_gpu(
 def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
     """Simple mode's sketch (the planner's create-sample pass): plain data in, plain data out."""
     return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
+
+
+def keep_downloads(song: lib.Song, take: TakeResult) -> None:
+    """Move the take's other download formats (MP3) and its stems zip beside the song's audio in
+    the library (``<id>.mp3``, ``<id>.stems.zip``), before the staging folder is removed; the
+    result card offers them (studio.ui.results.DOWNLOADS) and deleting the song removes them."""
+    wanted = {f".{fmt}": take.files.get(fmt) for fmt in DOWNLOAD_FORMATS}
+    wanted[".stems.zip"] = take.stems_zip
+    for suffix, source in wanted.items():
+        target = song.audio_path.with_name(song.id + suffix)
+        if source is None or target == song.audio_path or not Path(source).is_file():
+            continue
+        shutil.move(str(source), target)
 
 
 class Jobs:
@@ -124,21 +159,27 @@ def make_songs(
     session: str = "",
     progress: Callable[[ProgressEvent], None] = no_progress,
     rate_key: str = "",
+    tier: str | None = None,
 ) -> tuple[SongResult, list[lib.Song]]:
-    """Render ``request`` and keep every take in ``owner``'s library. ``rate_key`` (default: the
-    owner) is whose GPU rate limit the call spends; it is checked here, before the GPU is asked for."""
+    """Render ``request`` and keep every take in ``owner``'s library, planned for the visitor's
+    ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
+    GPU rate limit the call spends; it is checked here, before the GPU is asked for."""
     ratelimit.GPU.take(rate_key or owner)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
     try:
-        # On ZeroGPU the work runs in another process; a UI callback cannot follow it there.
+        # On ZeroGPU the work runs in a forked process: only a picklable progress (StageProgress)
+        # can follow it there; any other callback would fail to cross, so it is left behind.
         remote = gpu_available_here()
-        result = render_on_gpu(request, staging, token, None if remote else progress)
+        gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
+        result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
         progress(ProgressEvent("saving", 0, 1, "adding to your library"))
         songs = library.add_result(owner, request, result)
+        for song, take in zip(songs, result.takes, strict=True):
+            keep_downloads(song, take)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:

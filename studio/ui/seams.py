@@ -49,10 +49,10 @@ def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
     return service.plan(request, tier).to_dict()
 
 
-def estimate_line(request: SongRequest) -> str:
-    """One short line for beside the Generate button."""
+def estimate_line(request: SongRequest, tier: str | None = None) -> str:
+    """One short line for beside the Generate button, for the visitor's ``tier``."""
     try:
-        report = plan(request)
+        report = plan(request, tier)
     except StudioError as exc:
         return f"⏱ {exc}"
     total = (report.get("estimate") or {}).get("total_s")

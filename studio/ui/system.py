@@ -43,7 +43,7 @@ def report(studio: Studio, library: Library) -> str:
     ]
     loaded = studio.cache.loaded()
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, spec.availability()
+        caps, state = spec.capabilities, registry.availability(spec)
         here = "✅ available" if state.ok else f"❌ {state.reason}"
         backend = loaded.get(spec.name)
         load = f"`{backend.weights}` on {backend.device}" if backend else "not loaded"

@@ -74,3 +74,33 @@ def client_address(request: object) -> str:
     forwarded = str(headers.get("x-forwarded-for", "")).split(",")[0].strip()
     client = getattr(request, "client", None)
     return forwarded or str(getattr(client, "host", "") or "unknown")
+
+
+def _headers(request: object) -> dict[str, str]:
+    """A gr.Request's headers; a queued request rebuilt from kwargs keeps them as plain attributes."""
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return {}
+    if hasattr(headers, "items"):
+        return dict(headers.items())
+    return dict(vars(headers))
+
+
+def _userinfo(request: object) -> dict | None:
+    """The Hugging Face sign-in's userinfo gradio keeps in the session (only with OAuth enabled)."""
+    underlying = getattr(request, "request", None) or request
+    scope = getattr(underlying, "scope", None)
+    session = scope.get("session") if isinstance(scope, dict) else getattr(underlying, "session", None)
+    if not isinstance(session, dict):
+        return None
+    info = (session.get("oauth_info") or {}).get("userinfo")
+    return info if isinstance(info, dict) else None
+
+
+def tier_of(request: object) -> str:
+    """The ZeroGPU tier to plan this visitor's request for (see studio.budget.visitor_tier)."""
+    from studio.budget.visitor_tier import visitor_tier
+
+    if request is None:
+        return visitor_tier(None).tier.value
+    return visitor_tier(_headers(request), _userinfo(request)).tier.value

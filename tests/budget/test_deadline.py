@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import pickle
 import time
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from backends.base import Cancelled, DeviceClass, ProgressEvent, ProgressFn
-from studio.budget.deadline import Deadline, DeadlineExceeded, fade_out
+from studio.budget.deadline import Deadline, DeadlineExceeded, eta_of, eta_text, fade_out
 from studio.budget.estimate import Estimate, PlanInput, estimate
 from studio.budget.preflight import BudgetContext
 from studio.budget.tiers import tier_limits
@@ -177,3 +178,56 @@ def test_backend_stage_names_are_understood():
             deadline(ProgressEvent("rendering", i, 8))
     assert "rendering step" in str(info.value)
     assert deadline._later_s("rendering") == pytest.approx(1.0 * 1.2)  # decode, with margin
+
+
+def test_progress_callback_receives_a_live_eta():
+    clock = FakeClock()
+    seen: list[ProgressEvent] = []
+    deadline = Deadline(None, EST, progress=seen.append, clock=clock)
+    deadline(ProgressEvent("loading", 0, 1))
+    assert eta_of(seen[0]) == pytest.approx(2.0 + 8.0 + 1.0)  # loading: the whole estimate is ahead
+    diffusion_loop(clock, deadline, step_s=2.0)  # twice as slow as estimated
+    etas = [eta_of(e) for e in seen if e.stage == "diffusion"]
+    assert etas[1] == pytest.approx(6 * 2.0 + 1.0)  # measured pace x steps left + decode
+    assert all(a >= b for a, b in itertools.pairwise(etas))  # only goes down
+    assert isinstance(seen[-1], ProgressEvent) and seen[-1].stage == "decode"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, ""),
+        (0.4, "almost done"),
+        (7.2, "about 7 s left"),
+        (43.0, "about 45 s left"),
+        (60.0, "about 1 min left"),
+        (131.0, "about 2 min 10 s left"),
+    ],
+)
+def test_eta_text(seconds, text):
+    assert eta_text(seconds) == text
+
+
+def test_a_second_take_is_timed_afresh():
+    """The lm stage counting up again (next take) must not look like a stalled stage."""
+    est = Estimate(
+        backend="ar", device=DeviceClass.ZEROGPU, stages={"lm": 4.0, "decode": 1.0}, total_s=5.0, margin=1.2
+    )
+    clock = FakeClock()
+    deadline = Deadline(30.0, est, clock=clock)
+    for _take in range(2):
+        made, partial = ar_loop(clock, deadline, frame_s=0.01, frames=200)
+        assert (made, partial) == (200, False)
+
+
+def test_after_a_partial_stop_decoding_is_left_alone():
+    est = Estimate(
+        backend="ar", device=DeviceClass.ZEROGPU, stages={"lm": 10.0, "decode": 1.0}, total_s=11.0, margin=1.2
+    )
+    clock = FakeClock()
+    deadline = Deadline(12.0, est, partial_ok=True, clock=clock)
+    _, partial = ar_loop(clock, deadline, frame_s=0.02, frames=1000)
+    assert partial and deadline.stopped_partial
+    clock.now += 5.0  # a slow decode of the shorter song: no second stop
+    deadline(ProgressEvent("decode", 0, 1))
+    deadline(ProgressEvent("decode", 1, 1))

@@ -257,7 +257,7 @@ def test_loras_on_a_task_that_runs_on_other_weights_are_refused_before_loading()
 
     with_lora = AceStepOptions(loras=["someone/tiny-lora:0.5"])
     refuse_mismatched_options("cover", with_lora)  # turbo weights: the LoRA applies
-    with pytest.raises(StudioError, match="LoRAs adapt the turbo weights, but extract runs on ACE-Step 1.5 XL base"):
+    with pytest.raises(StudioError, match=r"LoRAs adapt the turbo weights, but extract runs on ACE-Step 1\.5 XL base"):
         refuse_mismatched_options("extract", with_lora)
     with pytest.raises(StudioError, match="set planner to off for the repaint task"):
         refuse_mismatched_options("repaint", AceStepOptions(planner="0.6B"))

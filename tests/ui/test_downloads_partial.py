@@ -1,0 +1,78 @@
+"""Result cards offer WAV and MP3 (and stems when made); the partial-results opt-in in the form."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.library import Library
+from studio.song import SongRequest, TakeResult
+from studio.ui import forms, runner
+from studio.ui.create import build_create
+from studio.ui.results import DOWNLOADS, Card, build_results
+
+
+def _shown(values: list) -> dict[str, str | None]:
+    """Download label -> file offered by a card's values (None: button hidden)."""
+    updates = values[4 : 4 + len(DOWNLOADS)]
+    return {label: (u["value"] if u["visible"] else None) for label, u in zip(DOWNLOADS, updates, strict=True)}
+
+
+def test_cards_offer_wav_and_mp3_and_deleting_removes_both(tiny_acestep_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(tiny_acestep_dir))
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    library = Library(tmp_path / "lib")
+    try:
+        _, (song,) = runner.make_songs(SongRequest(style="pop", duration=10, options={"steps": 2}),
+                                       owner="local", library=library)
+    finally:
+        runner.STUDIO.cache.unload_all()
+    shown = _shown(Card.values(song))
+    assert shown["WAV"] == str(song.audio_path) and shown["WAV"].endswith(".wav")
+    mp3 = shown["MP3"]
+    assert mp3 is not None and mp3.endswith(f"{song.id}.mp3")
+    with open(mp3, "rb") as f:
+        head = f.read(3)
+    assert head == b"ID3" or head[0] == 0xFF  # an MP3 (tagged or bare frame sync)
+    assert shown["Stems (zip)"] is None  # ACE-Step makes no stems
+    library.delete("local", song.id)
+    assert not list(song.audio_path.parent.glob(f"{song.id}.*"))
+
+
+def test_stems_zip_is_kept_beside_the_song(tmp_path) -> None:
+    library = Library(tmp_path / "lib")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    wav, zipped = staging / "a.wav", staging / "a.stems.zip"
+    wav.write_bytes(b"RIFF")
+    zipped.write_bytes(b"PK")
+    take = TakeResult(path=wav, seed=1, sample_rate=48000, channels=2, duration=1.0,
+                      files={"wav": wav}, stems_zip=zipped)
+    from studio.song import SongResult
+
+    result = SongResult(backend="levo2", weights="w", device="cpu", dtype="float32", sample_rate=48000,
+                        duration=1.0, elapsed_s=1.0, takes=[take], lyrics_sent="", style_sent="")
+    (song,) = library.add_result("local", SongRequest(backend="levo2", style="pop"), result)
+    runner.keep_downloads(song, take)
+    shown = _shown(Card.values(song))
+    assert shown["Stems (zip)"] == str(song.audio_path.with_name(f"{song.id}.stems.zip"))
+    assert shown["MP3"] is None and not zipped.exists()
+    assert _shown(Card.values(None)) == dict.fromkeys(DOWNLOADS)
+
+
+def test_partial_opt_in_only_where_a_cut_song_can_be_kept() -> None:
+    assert forms.build_request(backend="levo2", style="pop", partial=True).partial
+    assert forms.build_request(backend="heartmula", style="pop", partial=True).partial
+    assert not forms.build_request(backend="acestep", style="pop", partial=True).partial  # diffusion: all or nothing
+    with gr.Blocks():
+        view = build_create(build_results)
+    data = {c: getattr(c, "value", None) for c in view.fields()}
+    data.update({view.backend: "levo2", view.style: "pop", view.lyrics: "", view.partial: True,
+                 view.duration: 30, view.takes: 1, view.mode: "Custom"})
+    request = view.request_from(data)
+    assert request.partial and request.backend == "levo2"
+    assert len(view.fill(request)) == len(view.fields())
+    assert view.fill(request)[view.fields().index(view.partial)] is True
+    updates = dict(zip(view.backend_outputs(), view.backend_updates("levo2"), strict=True))
+    assert updates[view.partial]["visible"] is True
+    updates = dict(zip(view.backend_outputs(), view.backend_updates("acestep"), strict=True))
+    assert updates[view.partial]["visible"] is False
