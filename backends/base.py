@@ -211,6 +211,9 @@ class BackendSpec:
     # Imports the heavy code and returns a loaded Backend. ``weights`` is a Hub id or a folder.
     loader: Callable[..., Backend]
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Downloads what rendering these (validated) options for this task would otherwise fetch inside
+    # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
+    prefetch: Callable[[BaseModel, str], None] | None = None
 
     @property
     def name(self) -> str:

@@ -255,6 +255,14 @@ def budget_context(tier: str | None = None, quota_left_s: float | None = None) -
     return BudgetContext(kind, tier_limits(chosen), measured, slice_factor(), quota_left_s)
 
 
+def prefetch(request: SongRequest) -> None:
+    """Download, off the GPU, what rendering ``request`` would otherwise fetch while holding it."""
+    spec = registry.get_spec(request.backend)
+    if spec.prefetch is not None:
+        options = validate(spec.options, request.options, owner=spec.capabilities.display_name)
+        spec.prefetch(options, request.task)
+
+
 def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
          quota_left_s: float | None = None) -> Preflight:
     """The budget guard's decision for a request, before any GPU time is spent."""

@@ -122,4 +122,21 @@ def _load(**kwargs):
     return AceStepBackend.load(**kwargs)
 
 
-SPEC = BackendSpec(capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load)
+def _prefetch(options: BaseModel, task: str) -> None:
+    """Hub LoRAs and the weights an editing task swaps in, into the local cache (nothing loaded)."""
+    from backends.acestep.lora import check_lora, looks_local
+    from backends.acestep.tasks import weights_for
+    from studio import weights as weights_source
+
+    for ref in getattr(options, "loras", ()):
+        if not looks_local(ref.source):
+            check_lora(ref.source)
+    variant = weights_for(task)
+    if variant is not None:
+        location = weights_source.choose(None, variant.weights_env, variant.default_weights)
+        weights_source.fetch(location, what=variant.display_name, env_var=variant.weights_env)
+
+
+SPEC = BackendSpec(
+    capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load, prefetch=_prefetch
+)

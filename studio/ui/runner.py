@@ -20,7 +20,7 @@ from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
-from studio.service import CancelToken, Studio, cancellable
+from studio.service import CancelToken, Studio, cancellable, prefetch
 from studio.song import SongRequest, SongResult, TakeResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
@@ -172,6 +172,9 @@ def make_songs(
         # On ZeroGPU the work runs in a forked process: only a picklable progress (StageProgress)
         # can follow it there; any other callback would fail to cross, so it is left behind.
         remote = gpu_available_here()
+        if remote:
+            progress(ProgressEvent("loading", 0, 1, "fetching weights before the GPU starts"))
+            prefetch(request)
         gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
         result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
         if token.cancelled:

@@ -261,3 +261,23 @@ def test_loras_on_a_task_that_runs_on_other_weights_are_refused_before_loading()
         refuse_mismatched_options("extract", with_lora)
     with pytest.raises(StudioError, match="set planner to off for the repaint task"):
         refuse_mismatched_options("repaint", AceStepOptions(planner="0.6B"))
+
+
+def test_prefetch_downloads_hub_loras_and_task_weights_before_the_gpu_is_held(monkeypatch) -> None:
+    """On ZeroGPU a download inside the GPU call is paid in GPU seconds; prefetch does it first."""
+    from backends.acestep import lora
+    from studio import weights as weights_source
+
+    fetched: list[str] = []
+    monkeypatch.setattr(lora, "check_lora", lambda source, on_progress=None: fetched.append(f"lora {source}"))
+    monkeypatch.setattr(weights_source, "fetch", lambda location, **kw: fetched.append(f"weights {location}"))
+    monkeypatch.delenv("STUDIO_ACESTEP_BASE_WEIGHTS", raising=False)
+    request = validate(SongRequest, {"style": "x", "options": {"loras": ["someone/tiny-lora:0.5"]}})
+    service.prefetch(request)
+    assert fetched == ["lora someone/tiny-lora"]
+    fetched.clear()
+    service.prefetch(request.model_copy(update={"task": "extract", "options": {}}))
+    assert fetched == ["weights ACE-Step/acestep-v15-xl-base-diffusers"]
+    fetched.clear()
+    service.prefetch(request.model_copy(update={"task": "repaint", "options": {}}))
+    assert fetched == []  # the turbo weights the studio already holds do repaints

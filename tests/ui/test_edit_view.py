@@ -165,3 +165,25 @@ def test_an_uploaded_lora_is_checked_the_moment_it_lands(tmp_path: Path) -> None
     pickle.write_bytes(b"\x80\x04" + b"\0" * 100)
     assert check_upload(str(pickle)).startswith("❌") and "pickle" in check_upload(str(pickle))
     assert check_upload(None) == ""
+
+
+def test_on_zerogpu_downloads_happen_before_the_gpu_is_asked_for(monkeypatch, tmp_path: Path) -> None:
+    from studio.ui import runner
+    from studio.ui.forms import build_request
+
+    order: list[str] = []
+    monkeypatch.setattr(runner, "gpu_available_here", lambda: True)
+    monkeypatch.setattr(runner, "prefetch", lambda request: order.append("prefetch"))
+
+    def held_gpu(*args, **kwargs):
+        order.append("gpu")
+        raise StudioError("stop here")
+
+    monkeypatch.setattr(runner, "render_on_gpu", held_gpu)
+    library = Library(tmp_path / "library")
+    try:
+        with pytest.raises(StudioError, match="stop here"):
+            runner.make_songs(build_request(backend="acestep", style="x"), owner="local", library=library)
+    finally:
+        library.close()
+    assert order == ["prefetch", "gpu"]
