@@ -33,19 +33,22 @@ class FileOrPath(GradioRootModel):
     root: FileData | str
 
 
-class SourceFile(gr.File):
+def source_file(label: str) -> gr.File:
     """A file input that also takes a bare path string, so a caller naming a file on the server is told
-    to upload it (by ``uploads.inside_uploads``) instead of getting a schema error without a reason."""
+    to upload it (by ``uploads.inside_uploads``) instead of getting a schema error without a reason.
 
-    is_template = True  # drawn in the browser as a plain gr.File
+    A gr.File with two instance attributes replaced, not a subclass: gradio writes a ``.pyi`` beside
+    the module of every Component subclass when the class is defined."""
+    component = gr.File(label=label, type="filepath")
+    file_preprocess = component.preprocess
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(type="filepath", **kwargs)
-        self.data_model = FileOrPath
-
-    def preprocess(self, payload: Any) -> str | None:  # type: ignore[override]
+    def preprocess(payload: Any) -> str | None:
         value = payload.root if isinstance(payload, FileOrPath) else payload
-        return value if isinstance(value, str) else super().preprocess(value)  # type: ignore[return-value]
+        return value if isinstance(value, str) else file_preprocess(value)  # type: ignore[return-value]
+
+    component.data_model = FileOrPath
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
 
 
 def _request(
@@ -365,7 +368,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         ]
         generate_outputs = outputs()
         edit_inputs = [
-            SourceFile(label="source"),
+            source_file("source"),
             gr.Textbox("repaint", label="task"),
             # No initial value: the client's default comes from edit()'s None.
             gr.Number(None, label="start"),
