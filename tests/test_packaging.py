@@ -39,3 +39,25 @@ def test_readme_front_matter() -> None:
     assert fields["python_version"].strip().strip('"') in ("3.10", "3.12")
     assert len(fields["short_description"].strip()) <= 60
     assert "ACE-Step/acestep-v15-xl-turbo-diffusers" in front.split("preload_from_hub:")[1]
+
+
+def _source_text(*folders: str) -> str:
+    return "\n".join(p.read_text() for d in folders for p in (REPO / d).rglob("*.py")) + (REPO / "app.py").read_text()
+
+
+def test_readme_names_only_settings_the_code_reads() -> None:
+    text = (REPO / "README.md").read_text()
+    names = set(re.findall(r"STUDIO_[A-Z0-9_]+", text))
+    code = _source_text("studio", "backends", "tests")
+    assert "STUDIO_ACESTEP_BASE_WEIGHTS" in names and "STUDIO_MAX_LORA_MB" in names
+    assert sorted(n for n in names if n not in code) == []
+
+
+def test_readme_api_table_lists_every_named_endpoint() -> None:
+    text = (REPO / "README.md").read_text()
+    table = text.split("## API")[1].split("```")[0]
+    documented = set(re.findall(r"^\| `/(\w+)`", table, re.M))
+    served = set(re.findall(r'api_name="(\w+)"', (REPO / "studio/ui/api.py").read_text()))
+    served |= set(re.findall(r'\(\w+, \w+, \w+, "(\w+)"\)', (REPO / "studio/ui/api.py").read_text()))
+    assert {"generate", "edit", "tasks"} <= served
+    assert documented == served

@@ -1,8 +1,11 @@
-"""Named API endpoints for gradio_client: /generate, /format_lyrics, /plan, /backends, /library.
+"""Named API endpoints for gradio_client: /generate, /edit, /format_lyrics, /plan, /tasks, /backends,
+/library.
 
-Formatting, planning, listing models and listing songs answer at once (no queue); /generate
-joins the one GPU queue the UI's Generate button uses. API callers identify themselves with a
-``visitor_key`` (returned by /generate on a Space) instead of the browser's stored key.
+Formatting, planning, listing models, tasks and songs answer at once (no queue); /generate and /edit
+join the one GPU queue the UI's Generate button uses, under the same rate limit and ZeroGPU tier.
+API callers identify themselves with a ``visitor_key`` (returned by /generate or /edit on a Space)
+instead of the browser's stored key. A song to edit arrives as an uploaded file (``handle_file`` on
+the client); a path on the server is never opened.
 """
 
 from __future__ import annotations
@@ -11,15 +14,41 @@ import json
 from typing import Any
 
 import gradio as gr
+from gradio.data_classes import FileData, GradioRootModel
 
 from backends.base import StudioError
-from studio import registry
+from studio import registry, service
+from studio import weights as weights_source
+from studio.errors import validate
 from studio.library import Library
 from studio.song import SongRequest
-from studio.ui import forms, runner, seams, visitor
+from studio.tasks import get_task
+from studio.ui import forms, runner, seams, uploads, visitor
 from studio.ui.errors import user_errors
 
 GPU_QUEUE = "gpu"
+
+
+class FileOrPath(GradioRootModel):
+    root: FileData | str
+
+
+def source_file(label: str) -> gr.File:
+    """A file input that also takes a bare path string, so a caller naming a file on the server is told
+    to upload it (by ``uploads.inside_uploads``) instead of getting a schema error without a reason.
+
+    A gr.File with two instance attributes replaced, not a subclass: gradio writes a ``.pyi`` beside
+    the module of every Component subclass when the class is defined."""
+    component = gr.File(label=label, type="filepath")
+    file_preprocess = component.preprocess
+
+    def preprocess(payload: Any) -> str | None:
+        value = payload.root if isinstance(payload, FileOrPath) else payload
+        return value if isinstance(value, str) else file_preprocess(value)  # type: ignore[return-value]
+
+    component.data_model = FileOrPath
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
 
 
 def _request(
@@ -36,14 +65,8 @@ def _request(
     time_signature: str = "",
     language: str = "",
     options: str | dict | None = None,
+    partial: bool = False,
 ) -> SongRequest:
-    if isinstance(options, str):
-        try:
-            options = json.loads(options) if options.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise StudioError(f'`options` must be a JSON object like {{"steps": 8}}; {exc.msg}.') from None
-    if options is not None and not isinstance(options, dict):
-        raise StudioError('`options` must be a JSON object like {"steps": 8}.')
     return forms.build_request(
         backend=backend or registry.DEFAULT_BACKEND,
         title=title,
@@ -54,8 +77,80 @@ def _request(
         takes=takes or 1,
         seed=seed,
         extras={"bpm": bpm, "key": key, "time_signature": time_signature, "language": language},
-        options=options or {},
+        options=_options(options),
+        partial=partial,
     )
+
+
+def _options(options: str | dict | None) -> dict:
+    """The ``options`` JSON object as a dict (empty text = no options)."""
+    if isinstance(options, str):
+        try:
+            options = json.loads(options) if options.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise StudioError(f'`options` must be a JSON object like {{"steps": 8}}; {exc.msg}.') from None
+    if options is not None and not isinstance(options, dict):
+        raise StudioError('`options` must be a JSON object like {"steps": 8}.')
+    return options or {}
+
+
+def _seed(seed: float | None) -> float | None:
+    return None if seed is None or seed < 0 else seed
+
+
+def _edit_request(
+    source: str | None,
+    task: str,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    extend_by: float | None = None,
+    track: str = "",
+    cover_strength: float | None = None,
+    style: str = "",
+    lyrics: str = "",
+    seed: float | None = None,
+    takes: float = 1,
+    options: str | dict | None = None,
+    backend: str = "",
+    title: str = "",
+) -> SongRequest:
+    """A validated editing request; only a file gradio received is accepted as the source, and a
+    field left empty stays unset (the task's own check refuses a field it does not use)."""
+    kind = get_task((task or "").strip().lower())
+    if not kind.needs_source:
+        raise StudioError(f"/edit changes an existing song; for {kind.name} call /generate instead.")
+    if not source:
+        raise StudioError(f"the {kind.name} task needs the song to edit; pass it as `source` (handle_file(path)).")
+    fields: dict[str, Any] = {
+        "backend": backend or registry.DEFAULT_BACKEND,
+        "task": kind.name,
+        "source_audio": str(uploads.inside_uploads(source, what="the song to edit")),
+        "title": title or "",
+        "style": style or "",
+        "lyrics": lyrics or "",
+        "seed": forms._whole(_seed(seed)),
+        "takes": forms._whole(takes) or 1,
+        "options": uploads.checked_loras(_options(options)),
+        "start": start,
+        "end": end,
+        "extend_by": extend_by,
+        "track": track or None,
+        "cover_strength": cover_strength,
+    }
+    return validate(SongRequest, fields)  # type: ignore[return-value]
+
+
+def tasks_info(backend: str, tier: str | None = None) -> list[dict[str, Any]]:
+    """Every task ``backend`` can do with the weights it loads and their cost, as plain data. A
+    weights folder on this server is named as such, not by its path."""
+    out = []
+    for info in service.tasks_for(backend or registry.DEFAULT_BACKEND, tier):
+        row = info.model_dump(mode="json")
+        if weights_source.looks_local(row["weights"]):
+            row["weights"] = "a folder on this server"
+        out.append(row)
+    return out
 
 
 def backends_info() -> list[dict[str, Any]]:
@@ -142,46 +237,22 @@ def register(library: Library, gpu_concurrency: int) -> None:
         owner = visitor.owner_for(visitor_key)
         return [s.public() for s in library.list(owner, query, liked_only=liked_only, limit=limit)]
 
+    @user_errors
+    def tasks(backend: str = "acestep", tier: str = "", request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
+        """What a model can do besides writing a song (cover, repaint, extend, extract, ...): the fields
+        each task uses, the weights it loads and what loading them costs (tier: empty = yours)."""
+        return tasks_info(backend, tier or visitor.tier_of(request))
+
     gr.api(format_lyrics, api_name="format_lyrics", queue=False)
     gr.api(plan, api_name="plan", queue=False)
+    gr.api(tasks, api_name="tasks", queue=False)
     gr.api(backends, api_name="backends", queue=False)
     gr.api(library_list, api_name="library", queue=False)
 
-    @user_errors
-    def generate(
-        lyrics: str,
-        style: str,
-        backend: str,
-        duration: float | None,
-        instrumental: bool,
-        takes: float,
-        seed: float | None,
-        title: str,
-        bpm: float | None,
-        key: str,
-        time_signature: str,
-        language: str,
-        options: str,
-        visitor_key: str,
-        request: gr.Request,
-        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    def render(
+        song_request: SongRequest, visitor_key: str, request: gr.Request, progress: gr.Progress
     ) -> tuple[str, list[str], dict]:
-        """Make a song; returns the first take, every take, and their library entries."""
-        song_request = _request(
-            lyrics,
-            style,
-            backend,
-            duration or None,
-            instrumental,
-            takes or 1,
-            None if seed is None or seed < 0 else seed,
-            title,
-            bpm or None,
-            key,
-            time_signature,
-            language,
-            options,
-        )
+        """Render on the GPU for the caller, planned for their tier and counted against their rate limit."""
         # Callers without a key would get a fresh one (and a fresh rate limit) every time, so
         # their address is what the limit counts.
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
@@ -200,8 +271,84 @@ def register(library: Library, gpu_concurrency: int) -> None:
         }
         return paths[0], paths, info
 
+    @user_errors
+    def generate(
+        lyrics: str,
+        style: str,
+        backend: str,
+        duration: float | None,
+        instrumental: bool,
+        takes: float,
+        seed: float | None,
+        title: str,
+        bpm: float | None,
+        key: str,
+        time_signature: str,
+        language: str,
+        options: str,
+        visitor_key: str,
+        partial: bool,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> tuple[str, list[str], dict]:
+        """Make a song; returns the first take, every take, and their library entries."""
+        song_request = _request(
+            lyrics,
+            style,
+            backend,
+            duration or None,
+            instrumental,
+            takes or 1,
+            _seed(seed),
+            title,
+            bpm or None,
+            key,
+            time_signature,
+            language,
+            options,
+            partial=bool(partial),
+        )
+        return render(song_request, visitor_key, request, progress)
+
+    @user_errors
+    def edit(
+        source: str | None = None,
+        task: str = "repaint",
+        # None (the client's default) = unset: the task's own default, and refused by a task not using it.
+        start: float | None = None,
+        end: float | None = None,
+        extend_by: float | None = None,
+        track: str = "",
+        cover_strength: float | None = None,
+        style: str = "",
+        lyrics: str = "",
+        seed: float | None = -1,
+        takes: float = 1,
+        options: str = "{}",
+        visitor_key: str = "",
+        backend: str = registry.DEFAULT_BACKEND,
+        title: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> tuple[str, list[str], dict]:
+        """Edit an uploaded song (cover, repaint, extend, extract, ...); returns what /generate returns."""
+        song_request = _edit_request(
+            source, task, start=start, end=end, extend_by=extend_by, track=track,
+            cover_strength=cover_strength, style=style, lyrics=lyrics, seed=seed, takes=takes,
+            options=options, backend=backend, title=title,
+        )
+        return render(song_request, visitor_key, request, progress)
+
+    def outputs() -> list[gr.Component]:
+        return [
+            gr.Audio(type="filepath", label="audio"),
+            gr.File(file_count="multiple", label="takes"),
+            gr.JSON(label="info"),
+        ]
+
     with gr.Column(visible=False):
-        inputs = [
+        # New inputs go at the end, with a default, so positional callers keep working.
+        generate_inputs = [
             gr.Textbox(label="lyrics"),
             gr.Textbox(label="style"),
             gr.Textbox(registry.DEFAULT_BACKEND, label="backend"),
@@ -217,18 +364,38 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("", label="language"),
             gr.Textbox("{}", label="options"),
             gr.Textbox("", label="visitor_key"),
+            gr.Checkbox(False, label="partial"),
         ]
-        outputs = [
-            gr.Audio(type="filepath", label="audio"),
-            gr.File(file_count="multiple", label="takes"),
-            gr.JSON(label="info"),
+        generate_outputs = outputs()
+        edit_inputs = [
+            source_file("source"),
+            gr.Textbox("repaint", label="task"),
+            # No initial value: the client's default comes from edit()'s None.
+            gr.Number(None, label="start"),
+            gr.Number(None, label="end"),
+            gr.Number(None, label="extend_by"),
+            gr.Textbox("", label="track"),
+            gr.Number(None, label="cover_strength"),
+            gr.Textbox("", label="style"),
+            gr.Textbox("", label="lyrics"),
+            gr.Number(-1, label="seed", precision=0),
+            gr.Number(1, label="takes", precision=0),
+            gr.Textbox("{}", label="options"),
+            gr.Textbox("", label="visitor_key"),
+            gr.Textbox(registry.DEFAULT_BACKEND, label="backend"),
+            gr.Textbox("", label="title"),
         ]
-    gr.on(
-        triggers=[],
-        fn=generate,
-        inputs=inputs,
-        outputs=outputs,
-        api_name="generate",
-        concurrency_id=GPU_QUEUE,
-        concurrency_limit=gpu_concurrency,
-    )
+        edit_outputs = outputs()
+    for fn, inputs, outs, name in (
+        (generate, generate_inputs, generate_outputs, "generate"),
+        (edit, edit_inputs, edit_outputs, "edit"),
+    ):
+        gr.on(
+            triggers=[],
+            fn=fn,
+            inputs=inputs,
+            outputs=outs,
+            api_name=name,
+            concurrency_id=GPU_QUEUE,
+            concurrency_limit=gpu_concurrency,
+        )

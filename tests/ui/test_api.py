@@ -68,3 +68,98 @@ def test_library_survives_a_restart_and_visitors_are_isolated(studio_app, tmp_pa
             assert "visitor key is missing or malformed" in str(exc)
         else:
             raise AssertionError("a malformed visitor key listed songs")
+
+
+def _call_raw(url: str, endpoint: str, data: list) -> str:
+    """Call an endpoint over plain HTTP (what a hand-written client sends), returning the event stream."""
+    import httpx
+
+    base = f"{url.rstrip('/')}/gradio_api/call/{endpoint}"
+    event = httpx.post(base, json={"data": data}, timeout=30).json()["event_id"]
+    return httpx.get(f"{base}/{event}", timeout=60).text
+
+
+def _song(path, seconds: float = 11.0):
+    import numpy as np
+
+    t = np.arange(round(seconds * 48_000)) / 48_000
+    wave = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), wave.astype("float32"), 48_000)
+    return path
+
+
+def test_edit_repaints_an_uploaded_song_and_refuses_a_server_path(studio_app, tmp_path) -> None:
+    from gradio_client import handle_file
+
+    source = _song(tmp_path / "mine" / "demo.wav")
+    with studio_app() as url:
+        client = Client(url, verbose=False)
+        audio, takes, info = client.predict(
+            source=handle_file(str(source)), task="repaint", start=3, end=6, style="lofi piano", seed=5,
+            options='{"steps": 1}', api_name="/edit",
+        )
+        made, rate = sf.read(audio, always_2d=True)
+        original, _ = sf.read(str(source), always_2d=True)
+        assert rate == 48_000 and made.shape == original.shape  # a repaint is as long as its source
+        [song] = info["songs"]
+        assert song["request"]["task"] == "repaint" and song["title"] == "demo (Repaint)"
+        assert len(takes) == 1 and song["seed"] == 5
+        # A path on the server (here the very file just uploaded from) is never opened.
+        try:
+            client.predict(source=str(source), task="repaint", start=3, end=6, api_name="/edit")
+        except Exception as exc:
+            assert "the song to edit must be a file uploaded here" in str(exc), str(exc)
+        else:
+            raise AssertionError("a server path was edited")
+        # Sent as file data without the client's upload, gradio itself refuses to read it (and says
+        # nothing more, as for any error not raised by the studio).
+        file_data = {"path": str(source), "meta": {"_type": "gradio.FileData"}}
+        raw = _call_raw(url, "edit", [file_data, "repaint", 3, 6, None, "", None, "", "", -1, 1, "{}", "", "", ""])
+        assert raw.startswith("event: error") and "complete" not in raw, raw
+        assert [s["id"] for s in client.predict(api_name="/library")] == [song["id"]]
+        try:
+            client.predict(source=handle_file(str(source)), task="cover", start=3, api_name="/edit")
+        except Exception as exc:
+            assert "`start` is not used by the cover task" in str(exc), str(exc)
+        else:
+            raise AssertionError("a cover took a start time")
+
+
+def test_tasks_say_which_weights_each_task_loads(studio_app) -> None:
+    with studio_app() as url:
+        client = Client(url, verbose=False)
+        tasks = {t["task"]: t for t in client.predict(api_name="/tasks")}
+        assert {"text2music", "cover", "repaint", "extend", "extract"} <= set(tasks)
+        extract = tasks["extract"]
+        assert extract["weights_name"] == "ACE-Step 1.5 XL base" and extract["extra_weights"] is True
+        assert extract["weights_env"] == "STUDIO_ACESTEP_BASE_WEIGHTS" and extract["download_gb"] > 0
+        assert extract["track"] == "required" and "vocals" in extract["tracks"]
+        assert tasks["repaint"]["uses_range"] and not tasks["repaint"]["extra_weights"]
+        assert tasks["extend"]["uses_extend"] and tasks["cover"]["uses_strength"]
+        # The main weights are a folder on this (test) server: named as such, not by their path.
+        assert tasks["repaint"]["weights"] == "a folder on this server"
+        try:
+            client.predict(backend="nope", api_name="/tasks")
+        except Exception as exc:
+            assert "nope" in str(exc), str(exc)
+        else:
+            raise AssertionError("an unknown backend listed tasks")
+
+
+def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_app) -> None:
+    from studio.ui.api import _request
+
+    # Token-based models keep a song cut short when asked; ACE-Step renders whole songs only.
+    assert _request("[Verse]\nhi", "pop", "levo2", 30, False, partial=True).partial is True
+    assert _request("[Verse]\nhi", "pop", "acestep", 30, False, partial=True).partial is False
+    old = ["[Verse]\nneon", "synth pop", "acestep", 10, False, 1, 3, "", 0, "", "", "", '{"steps": 1}', ""]
+    with studio_app() as url:
+        client = Client(url, verbose=False)
+        params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]
+        last = params["parameters"][-1]
+        assert last["parameter_name"] == "partial" and last["parameter_default"] is False
+        _, _, before = client.predict(*old, api_name="/generate")  # written before `partial` existed
+        _, _, after = client.predict(*old, True, api_name="/generate")
+        assert before["songs"][0]["seed"] == after["songs"][0]["seed"] == 3
+        assert before["songs"][0]["request"]["partial"] is False
