@@ -93,3 +93,22 @@ def test_library_folder_comes_from_the_environment(tmp_path: Path, monkeypatch) 
 
     monkeypatch.setenv(lib.LIBRARY_ENV, str(tmp_path / "here"))
     assert Library().root == tmp_path / "here" and (tmp_path / "here" / lib.DB_NAME).is_file()
+
+
+def test_public_entries_name_server_files_by_name_never_by_path(library: Library, tmp_path: Path) -> None:
+    source = tmp_path / "uploads" / "f00" / "demo.wav"
+    lora = tmp_path / "uploads" / "f01" / "style.safetensors"
+    weights = tmp_path / "models" / "acestep-turbo"
+    weights.mkdir(parents=True)
+    request = SongRequest(
+        style="lofi", task="repaint", source_audio=str(source), start=1, end=2,
+        options={"loras": [{"source": str(lora), "scale": 0.5}, {"source": "someone/lofi", "scale": 1.0}]},
+    )
+    result = make_result(tmp_path, [3]).model_copy(update={"weights": str(weights)})
+    [song] = library.add_result("me", request, result)
+    shown = library.get("me", song.id).public()
+    text = str(shown)
+    assert str(tmp_path) not in text, text
+    assert shown["weights"] == "acestep-turbo" and shown["request"]["source_audio"] == "demo.wav"
+    assert [x["source"] for x in shown["request"]["options"]["loras"]] == ["style.safetensors", "someone/lofi"]
+    assert library.get("me", song.id).song_request().source_audio == str(source)  # the owner's reuse keeps it
