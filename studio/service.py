@@ -156,6 +156,12 @@ def prepare(request: SongRequest) -> Prepared:
         # The planner writes audio codes for a new song, which would replace the source's.
         warnings.append(f"the planner was turned off: the {edit.task.name} task follows the source audio instead.")
         options = options.model_copy(update={"planner": "off"})
+    if request.partial and not caps.dumps_tokens:
+        takers = _alternatives(lambda c: c.dumps_tokens)
+        warnings.append(
+            f"`partial` has no effect on {caps.display_name}: a diffusion model has no half-song to keep, so "
+            "the song is whole or stops with the time-limit message" + (f" ({takers} can keep one)." if takers else ".")
+        )
     metadata = {k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None}
     if edit.task.name != "text2music":
         metadata.update(edit.metadata)

@@ -144,7 +144,7 @@ def build_request(
         "seed": None if _blank(seed) else _whole(seed),
         # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
         "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
-        "partial": bool(partial) and keeps_partial(caps),
+        "partial": bool(partial),  # the service says when a model cannot keep a cut song
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)

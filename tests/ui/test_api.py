@@ -5,6 +5,8 @@ from __future__ import annotations
 import soundfile as sf
 from gradio_client import Client
 
+from studio import service
+
 
 def _generate(client: Client, **kw):
     args = {"lyrics": "[Verse]\nneon lights", "style": "synth pop", "duration": 10, "seed": 7, **kw}
@@ -152,7 +154,9 @@ def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_a
 
     # Token-based models keep a song cut short when asked; ACE-Step renders whole songs only.
     assert _request("[Verse]\nhi", "pop", "levo2", 30, False, partial=True).partial is True
-    assert _request("[Verse]\nhi", "pop", "acestep", 30, False, partial=True).partial is False
+    kept = _request("[Verse]\nhi", "pop", "acestep", 30, False, partial=True)
+    assert kept.partial is True  # passed on, and the service says it has no effect here
+    assert any("`partial` has no effect on ACE-Step" in w for w in service.prepare(kept).warnings)
     old = ["[Verse]\nneon", "synth pop", "acestep", 10, False, 1, 3, "", 0, "", "", "", '{"steps": 1}', ""]
     with studio_app() as url:
         client = Client(url, verbose=False)
