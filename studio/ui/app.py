@@ -83,10 +83,11 @@ def _wire_create(
     )
 
     @user_errors
-    def write_song(data: dict) -> list[Any]:
+    def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         backend = data[create.backend]
         seed = data[create.seed]
-        ratelimit.GPU.take(visitor.owner_for(data[key]), "song sketches")
+        address = visitor.client_address(request) if request is not None else ""
+        ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         draft = runner.describe_on_gpu(
             backend, data[create.description] or "", bool(data[create.instrumental]),
             data[create.language] or None, None if seed in (None, "") else int(seed),
@@ -122,6 +123,7 @@ def _wire_generation(
         result, songs = runner.make_songs(
             song_request, owner=owner, library=library, session=request.session_hash or "",
             progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
+            address=visitor.client_address(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]

@@ -159,12 +159,14 @@ def make_songs(
     session: str = "",
     progress: Callable[[ProgressEvent], None] = no_progress,
     rate_key: str = "",
+    address: str = "",
     tier: str | None = None,
 ) -> tuple[SongResult, list[lib.Song]]:
     """Render ``request`` and keep every take in ``owner``'s library, planned for the visitor's
     ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
-    GPU rate limit the call spends; it is checked here, before the GPU is asked for."""
-    ratelimit.GPU.take(rate_key or owner)
+    GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
+    limit; both are checked here, before the GPU is asked for."""
+    ratelimit.take_gpu(rate_key or owner, address)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
