@@ -33,9 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+# app.py, plus a line that says where it is serving.
 SERVER = """
 import studio.gpu
+from studio import glibc_heap
 from studio.ui import build_app, launch_options
+glibc_heap.cap_arenas()
 demo = build_app()
 options = launch_options(demo)
 options.update(quiet=True)
@@ -45,6 +48,10 @@ def announce():
         time.sleep(0.05)
     print("URL", demo.local_url, flush=True)
 threading.Thread(target=announce, daemon=True).start()
+import os
+if os.environ.get("SOAK_DIAGNOSE"):
+    from bench.soak_diagnose import watch
+    threading.Thread(target=watch, args=(os.environ["SOAK_DIAGNOSE"],), daemon=True).start()
 demo.launch(**options)
 """
 LYRICS = "[Verse]\nNeon rivers in the night\nWe were running out of light\n\n[Chorus]\nHold on, hold on\n"
@@ -124,6 +131,24 @@ def count_lost(library_dir: Path, made: list[tuple[str, str]]) -> int:
     return lost
 
 
+def sample_rss(
+    pid: int, rss_start: int, tally: Tally, threads: list[threading.Thread], every_s: float, diagnosis: Path | None
+) -> None:
+    """Print the server's RSS every ``every_s`` seconds while the clients run: a plateau is warm-up,
+    a steady climb is a leak."""
+    began = time.monotonic()
+    while any(t.is_alive() for t in threads):
+        time.sleep(every_s)
+        rss = rss_kb(pid)
+        python = diagnosis.read_text().strip() if diagnosis is not None and diagnosis.is_file() else ""
+        print(
+            f"t={time.monotonic() - began:5.0f}s rss={rss / 1024:7.1f} MiB "
+            f"({100.0 * (rss - rss_start) / rss_start:+5.1f}%) requests={tally.requests} songs={len(tally.made)} "
+            f"{python}",
+            file=sys.stderr, flush=True,
+        )
+
+
 def read_url(server: subprocess.Popen) -> str:
     assert server.stdout is not None
     for line in server.stdout:
@@ -137,6 +162,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--rate-limit", default="off", help="STUDIO_RATE_LIMIT for the server (default off)")
+    parser.add_argument(
+        "--sample", type=float, default=0.0, metavar="S",
+        help="also print the server's RSS every S seconds (to stderr), to tell warm-up from a leak",
+    )
+    parser.add_argument(
+        "--diagnose", action="store_true",
+        help="trace Python allocations in the server (slow) and print what grew during the soak",
+    )
     args = parser.parse_args()
 
     from gradio_client import Client
@@ -151,6 +184,9 @@ def main() -> int:
             "STUDIO_ACESTEP_WEIGHTS": str(weights), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
             "STUDIO_RATE_LIMIT": args.rate_limit, "STUDIO_STATE_DIR": str(Path(tmp) / "state"),
         }
+        diagnosis = Path(tmp) / "diagnosis"
+        if args.diagnose:
+            env["SOAK_DIAGNOSE"] = str(diagnosis)
         server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
         try:
             url = read_url(server)
@@ -159,14 +195,28 @@ def main() -> int:
                 generate(warm, "", seed)
                 warm.predict(lyrics=LYRICS, api_name="/format_lyrics")
             rss_start = rss_kb(server.pid)
+            if args.diagnose:
+                diagnosis.with_suffix(".start").touch()
             tally = Tally()
             deadline = time.monotonic() + args.seconds
             threads = [threading.Thread(target=worker, args=(url, deadline, tally, i)) for i in range(args.clients)]
             for thread in threads:
                 thread.start()
+            if args.sample > 0:
+                sample_rss(
+                    server.pid, rss_start, tally, threads, args.sample, diagnosis if args.diagnose else None
+                )
             for thread in threads:
                 thread.join()
             rss_end = rss_kb(server.pid)
+            if args.diagnose:
+                diagnosis.with_suffix(".end").touch()
+                report = diagnosis.with_suffix(".txt")
+                for _ in range(600):
+                    if report.is_file():
+                        break
+                    time.sleep(0.1)
+                print(report.read_text() if report.is_file() else "no diagnosis came back", file=sys.stderr)
         finally:
             server.terminate()
             server.wait(timeout=60)
