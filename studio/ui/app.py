@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from backends.base import StudioError
 from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
@@ -322,6 +323,31 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     return demo
 
 
+SESSION_CAPACITY_ENV = "STUDIO_SESSION_CAPACITY"
+# gradio keeps a copy of every component's config for each browser tab or API client it has seen
+# (about 0.5 MB for this UI) and drops the least recently used only past this many; its own default,
+# 10 000, lets a busy Space grow by ~5 GB. Past the cap, a tab idle for that long starts from the
+# defaults again (its Library and settings live elsewhere and are kept).
+DEFAULT_SESSION_CAPACITY = 1000
+
+
+def session_capacity() -> int:
+    """How many visitor sessions gradio keeps in memory (``STUDIO_SESSION_CAPACITY``)."""
+    text = os.environ.get(SESSION_CAPACITY_ENV, "").strip()
+    if not text:
+        return DEFAULT_SESSION_CAPACITY
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StudioError(
+            f"{SESSION_CAPACITY_ENV} must be a whole number of sessions >= 1 (e.g. 1000), got {text!r}; "
+            "fix the setting."
+        )
+    return value
+
+
 def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
     """Keyword arguments for ``demo.launch``: theme, CSS, and the library's audio folder (only that
     folder: the database beside it must never be served)."""
@@ -333,6 +359,7 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         "footer_links": ["api", "settings"],
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
+        "state_session_capacity": session_capacity(),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]
