@@ -11,6 +11,21 @@ song, then runs N gradio_client clients for S seconds: /generate mostly, plus /l
 
 ``lost``: completed /generate calls whose song has no library row or no audio file afterwards.
 ``rss_growth``: the server's resident memory at the end against right after warm-up.
+``--sample S`` prints the RSS every S seconds (a plateau is warm-up, a climb a leak); ``--diagnose``
+traces Python allocations in the server (slow) and prints what grew (bench/soak_diagnose.py).
+
+Measured on a 2-core CPU machine (tiny ACE-Step, 1 step, 10 s songs, OMP_NUM_THREADS=1, 2026-11-21):
+  before glibc_heap (no arena cap, no trim), 4 clients x 240 s:
+      requests=518 errors=0 lost=0 rss_growth=22.1%
+      (idle RSS 726 MiB after warm-up, 865 MiB by 30 s, then flat at 865-887 MiB with renders
+      peaking at 948 MiB: fragmentation across arenas that levels off, not a leak)
+  after (arenas capped at 2, malloc_trim after each render), same run:
+      requests=532 errors=0 lost=0 rss_growth=2.4%    (607 MiB after warm-up, 622 MiB at the end)
+  after, 20 clients x 240 s:
+      requests=526 errors=0 lost=0 rss_growth=-0.3%   (idle RSS 628 MiB from 45 s to the end)
+``--diagnose``: traced Python memory stays at ~132 MiB; what grows is gradio's per-session state
+(~0.5 MB per new client), bounded by STUDIO_SESSION_CAPACITY.
+
 The per-visitor GPU rate limit is off for the soak (``STUDIO_RATE_LIMIT=off``, change it with
 ``--rate-limit 10/600``); with a limit on, throttled calls are counted apart as ``throttled``, not errors.
 """
