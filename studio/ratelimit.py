@@ -11,6 +11,11 @@ otherwise (one person on their own machine is never throttled).
 ZeroGPU's own daily quota is the real guard on a Space; this limit stops one visitor (or a script)
 from filling the shared GPU queue. Keys are whatever identifies the caller (a visitor's owner id,
 or ``ip:<address>`` for API callers without a key).
+
+A script can still invent a fresh visitor key for every call, and each key starts with a full bucket.
+``STUDIO_RATE_LIMIT_PER_ADDRESS`` (same ``N/S`` form, default ``off``) adds a second bucket per
+caller address that every GPU call spends as well. It is off by default because many real visitors
+can share one address (a campus, a mobile carrier's NAT); set it generously, e.g. ``60/3600``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from backends.base import StudioError
 
 ENV = "STUDIO_RATE_LIMIT"
+ADDRESS_ENV = "STUDIO_RATE_LIMIT_PER_ADDRESS"
 SPACE_DEFAULT = "10/600"
 # Forget full buckets once this many keys are tracked (a full bucket is the same as no bucket).
 _PRUNE_AT = 10_000
@@ -57,8 +63,9 @@ class Rate:
         return f"{self.calls} every {span}"
 
 
-def parse_rate(text: str) -> Rate | None:
-    """``"10/600"`` -> Rate(10, 600); ``"off"``, ``"0"`` or empty -> None (no limit)."""
+def parse_rate(text: str, env: str = ENV) -> Rate | None:
+    """``"10/600"`` -> Rate(10, 600); ``"off"``, ``"0"`` or empty -> None (no limit). ``env`` names the
+    setting in the error message."""
     value = text.strip().lower()
     if value in ("", "off", "0", "none", "no", "false"):
         return None
@@ -69,7 +76,7 @@ def parse_rate(text: str) -> Rate | None:
         rate = None
     if rate is None or rate.calls < 1 or not (math.isfinite(rate.per_s) and rate.per_s > 0):
         raise StudioError(
-            f"{ENV} must look like `10/600` (calls per seconds) or `off`, got {text!r}; fix the setting."
+            f"{env} must look like `10/600` (calls per seconds) or `off`, got {text!r}; fix the setting."
         )
     return rate
 
@@ -82,25 +89,37 @@ def _shared() -> bool:
     return bool(os.environ.get("SPACE_ID"))
 
 
-def configured_rate() -> Rate | None:
-    explicit = os.environ.get(ENV)
+def configured_rate(env: str = ENV, shared_default: str | None = SPACE_DEFAULT) -> Rate | None:
+    """The rate ``env`` sets; unset: ``shared_default`` on a shared studio, no limit otherwise."""
+    explicit = os.environ.get(env)
     if explicit is not None:
-        return parse_rate(explicit)
-    return parse_rate(SPACE_DEFAULT) if _shared() else None
+        return parse_rate(explicit, env)
+    return parse_rate(shared_default, env) if shared_default and _shared() else None
 
 
 class RateLimiter:
-    """Token buckets keyed by caller. ``rate=None`` reads ``STUDIO_RATE_LIMIT`` on every call, so a
-    changed setting takes effect without a restart."""
+    """Token buckets keyed by caller. ``rate=None`` reads the ``env`` setting on every call, so a
+    changed setting takes effect without a restart. ``per`` names whose bucket it is in the message."""
 
-    def __init__(self, rate: Rate | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: Rate | None = None,
+        *,
+        env: str = ENV,
+        shared_default: str | None = SPACE_DEFAULT,
+        per: str = "visitor",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fixed = rate
+        self._env = env
+        self._shared_default = shared_default
+        self._per = per
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
 
     def rate(self) -> Rate | None:
-        return self._fixed if self._fixed is not None else configured_rate()
+        return self._fixed if self._fixed is not None else configured_rate(self._env, self._shared_default)
 
     def take(self, key: str, what: str = "songs") -> None:
         """Spend one call for ``key`` or raise :class:`RateLimited` saying how long to wait."""
@@ -116,12 +135,22 @@ class RateLimiter:
                 self._buckets[key] = (tokens, now)
                 raise RateLimited(
                     f"you are asking for {what} faster than this studio allows ({rate.describe()} per "
-                    f"visitor); try again in {wait} s.",
+                    f"{self._per}); try again in {wait} s.",
                     retry_after_s=wait,
                 )
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > _PRUNE_AT:
                 self._prune(rate, now)
+
+    def refund(self, key: str) -> None:
+        """Give back the call ``take`` just spent (another bucket refused the same call)."""
+        rate = self.rate()
+        if rate is None:
+            return
+        with self._lock:
+            if key in self._buckets:
+                tokens, at = self._buckets[key]
+                self._buckets[key] = (min(float(rate.calls), tokens + 1.0), at)
 
     def _prune(self, rate: Rate, now: float) -> None:
         full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * rate.refill_per_s >= rate.calls]
@@ -134,3 +163,18 @@ class RateLimiter:
 
 
 GPU = RateLimiter()  # one per process: the UI's Generate, Write-for-me and the /generate API share it
+ADDRESS = RateLimiter(env=ADDRESS_ENV, shared_default=None, per="address")
+
+
+def take_gpu(key: str, address: str = "", what: str = "songs") -> None:
+    """Spend one GPU call from ``key``'s bucket and, when ``STUDIO_RATE_LIMIT_PER_ADDRESS`` is set and
+    the address is known, from the address's bucket too. A refused call spends neither."""
+    address_key = f"ip:{address}" if address and address != "unknown" else ""
+    if address_key:
+        ADDRESS.take(address_key, what)
+    try:
+        GPU.take(key, what)
+    except RateLimited:
+        if address_key:
+            ADDRESS.refund(address_key)
+        raise

@@ -261,7 +261,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         owner = visitor.owner_for(visitor_key)
         result, songs = runner.make_songs(
             song_request, owner=owner, library=library, progress=runner.StageProgress(progress),
-            tier=visitor.tier_of(request), rate_key=rate_key,
+            tier=visitor.tier_of(request), rate_key=rate_key, address=visitor.client_address(request),
         )
         paths = [str(s.audio_path) for s in songs]
         info = {

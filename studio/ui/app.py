@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from backends.base import StudioError
 from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
@@ -83,10 +84,11 @@ def _wire_create(
     )
 
     @user_errors
-    def write_song(data: dict) -> list[Any]:
+    def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         backend = data[create.backend]
         seed = data[create.seed]
-        ratelimit.GPU.take(visitor.owner_for(data[key]), "song sketches")
+        address = visitor.client_address(request) if request is not None else ""
+        ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         draft = runner.describe_on_gpu(
             backend, data[create.description] or "", bool(data[create.instrumental]),
             data[create.language] or None, None if seed in (None, "") else int(seed),
@@ -122,6 +124,7 @@ def _wire_generation(
         result, songs = runner.make_songs(
             song_request, owner=owner, library=library, session=request.session_hash or "",
             progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
+            address=visitor.client_address(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
@@ -320,6 +323,31 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     return demo
 
 
+SESSION_CAPACITY_ENV = "STUDIO_SESSION_CAPACITY"
+# gradio keeps a copy of every component's config for each browser tab or API client it has seen
+# (about 0.5 MB for this UI) and drops the least recently used only past this many; its own default,
+# 10 000, lets a busy Space grow by ~5 GB. Past the cap, a tab idle for that long starts from the
+# defaults again (its Library and settings live elsewhere and are kept).
+DEFAULT_SESSION_CAPACITY = 1000
+
+
+def session_capacity() -> int:
+    """How many visitor sessions gradio keeps in memory (``STUDIO_SESSION_CAPACITY``)."""
+    text = os.environ.get(SESSION_CAPACITY_ENV, "").strip()
+    if not text:
+        return DEFAULT_SESSION_CAPACITY
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StudioError(
+            f"{SESSION_CAPACITY_ENV} must be a whole number of sessions >= 1 (e.g. 1000), got {text!r}; "
+            "fix the setting."
+        )
+    return value
+
+
 def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
     """Keyword arguments for ``demo.launch``: theme, CSS, and the library's audio folder (only that
     folder: the database beside it must never be served)."""
@@ -331,6 +359,7 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         "footer_links": ["api", "settings"],
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
+        "state_session_capacity": session_capacity(),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

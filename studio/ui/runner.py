@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
+from studio import glibc_heap, ratelimit
 from studio import library as lib
-from studio import ratelimit
 from studio.budget import Reservation
 from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
@@ -159,12 +159,14 @@ def make_songs(
     session: str = "",
     progress: Callable[[ProgressEvent], None] = no_progress,
     rate_key: str = "",
+    address: str = "",
     tier: str | None = None,
 ) -> tuple[SongResult, list[lib.Song]]:
     """Render ``request`` and keep every take in ``owner``'s library, planned for the visitor's
     ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
-    GPU rate limit the call spends; it is checked here, before the GPU is asked for."""
-    ratelimit.GPU.take(rate_key or owner)
+    GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
+    limit; both are checked here, before the GPU is asked for."""
+    ratelimit.take_gpu(rate_key or owner, address)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
@@ -188,3 +190,4 @@ def make_songs(
     finally:
         JOBS.finish(session, token)
         shutil.rmtree(staging, ignore_errors=True)
+        glibc_heap.trim()  # a render frees hundreds of MB; give the pages back instead of keeping them

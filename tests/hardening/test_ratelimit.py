@@ -126,3 +126,82 @@ def test_write_for_me_spends_the_visitors_limit(tight_limit, monkeypatch, tmp_pa
         block.fn(data)
     with pytest.raises(gr.Error, match=r"song sketches faster .* try again in \d+ s"):
         block.fn(data)
+
+
+def address_limiter() -> RateLimiter:
+    return RateLimiter(env=ratelimit.ADDRESS_ENV, shared_default=None, per="address")
+
+
+def test_fresh_visitor_keys_do_not_escape_the_per_address_limit(monkeypatch) -> None:
+    monkeypatch.setenv(ratelimit.ENV, "2/60")
+    monkeypatch.setenv(ratelimit.ADDRESS_ENV, "3/60")
+    monkeypatch.setattr(ratelimit, "GPU", RateLimiter())
+    monkeypatch.setattr(ratelimit, "ADDRESS", address_limiter())
+    for i in range(3):
+        ratelimit.take_gpu(f"invented-key-{i}", "198.51.100.9")
+    with pytest.raises(RateLimited, match=r"\(3 every 1 minute per address\); try again in 20 s"):
+        ratelimit.take_gpu("invented-key-3", "198.51.100.9")
+    ratelimit.take_gpu("invented-key-3", "198.51.100.10")  # a neighbour's address has its own bucket
+
+
+def test_a_call_the_visitor_limit_refuses_does_not_spend_the_address(monkeypatch) -> None:
+    monkeypatch.setenv(ratelimit.ENV, "1/60")
+    monkeypatch.setenv(ratelimit.ADDRESS_ENV, "2/60")
+    monkeypatch.setattr(ratelimit, "GPU", RateLimiter())
+    monkeypatch.setattr(ratelimit, "ADDRESS", address_limiter())
+    ratelimit.take_gpu("alice", "198.51.100.9")
+    for _ in range(3):  # refused by alice's own bucket; the address keeps its one remaining call
+        with pytest.raises(RateLimited, match="per visitor"):
+            ratelimit.take_gpu("alice", "198.51.100.9")
+    ratelimit.take_gpu("bob", "198.51.100.9")
+    with pytest.raises(RateLimited, match="per address"):
+        ratelimit.take_gpu("carol", "198.51.100.9")
+
+
+def test_the_per_address_limit_is_off_unless_set_even_on_a_space(monkeypatch) -> None:
+    monkeypatch.delenv(ratelimit.ADDRESS_ENV, raising=False)
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")
+    assert ratelimit.ADDRESS.rate() is None
+    monkeypatch.setenv(ratelimit.ADDRESS_ENV, "often")
+    with pytest.raises(StudioError, match="STUDIO_RATE_LIMIT_PER_ADDRESS must look like `10/600`"):
+        ratelimit.ADDRESS.rate()
+
+
+def test_the_ui_and_api_spend_the_address_bucket(app_fns, monkeypatch, tmp_path) -> None:
+    from studio.library import Library
+    from studio.ui import build_app, runner, visitor
+
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")
+    monkeypatch.setenv(ratelimit.ENV, "off")
+    monkeypatch.setenv(ratelimit.ADDRESS_ENV, "1/3600")
+    monkeypatch.setattr(ratelimit, "ADDRESS", address_limiter())
+
+    def fake(*_a, **_k):
+        raise Sentinel("the GPU was asked")
+
+    monkeypatch.setattr(runner, "render_on_gpu", fake)
+    monkeypatch.setattr(runner, "describe_on_gpu", fake)
+
+    class Request:
+        def __init__(self, address: str) -> None:
+            self.headers = {"x-forwarded-for": address}
+            self.client = None
+            self.session_hash = "s"
+
+    call = app_fns("generate")
+    args = ["[Verse]\nla", "pop", "acestep", 30, False, 1, 1, "", 0, "", "", "", "{}"]
+    with pytest.raises(gr.Error, match="the GPU was asked"):
+        call(*args, visitor.new_key(), Request("203.0.113.7"))
+    with pytest.raises(gr.Error, match="per address"):  # a brand-new key from the same address
+        call(*args, visitor.new_key(), Request("203.0.113.7"))
+
+    demo = build_app(library=Library(tmp_path / "lib"))
+    block = next(f for f in demo.fns.values() if f.api_name == "write_song")
+    data = {c: getattr(c, "value", None) for c in block.inputs}
+    key = next(c for c in block.inputs if isinstance(c, gr.BrowserState))
+    data[key] = visitor.new_key()
+    with pytest.raises(gr.Error, match=r"the (planner|GPU) was asked"):
+        block.fn(data, Request("203.0.113.8"))
+    data[key] = visitor.new_key()
+    with pytest.raises(gr.Error, match=r"song sketches faster .* per address"):
+        block.fn(data, Request("203.0.113.8"))
