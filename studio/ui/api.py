@@ -287,8 +287,8 @@ def register(library: Library, gpu_concurrency: int) -> None:
         language: str,
         options: str,
         visitor_key: str,
-        partial: bool,
-        request: gr.Request,
+        partial: bool = False,  # added last, so callers that pass the first 14 inputs keep working
+        request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
         """Make a song; returns the first take, every take, and their library entries."""

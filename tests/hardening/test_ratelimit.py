@@ -98,15 +98,15 @@ def test_the_generate_api_spends_the_callers_limit(app_fns, tight_limit, monkeyp
 
     args = ["[Verse]\nla", "pop", "acestep", 30, False, 1, 1, "", 0, "", "", "", "{}"]
     with pytest.raises(gr.Error, match="the GPU was asked"):
-        call(*args, "", Request())
+        call(*args, "", request=Request())
     # No key: a fresh key per call must not mean a fresh limit - the address is what counts.
     with pytest.raises(gr.Error, match=r"try again in \d+ s"):
-        call(*args, "", Request())
+        call(*args, "", request=Request())
     key = visitor.new_key()
     with pytest.raises(gr.Error, match="the GPU was asked"):
-        call(*args, key, Request())
+        call(*args, key, request=Request())
     with pytest.raises(gr.Error, match=r"faster than this studio allows .* try again in \d+ s"):
-        call(*args, key, Request())
+        call(*args, key, request=Request())
 
 
 def test_write_for_me_spends_the_visitors_limit(tight_limit, monkeypatch, tmp_path) -> None:
@@ -191,9 +191,9 @@ def test_the_ui_and_api_spend_the_address_bucket(app_fns, monkeypatch, tmp_path)
     call = app_fns("generate")
     args = ["[Verse]\nla", "pop", "acestep", 30, False, 1, 1, "", 0, "", "", "", "{}"]
     with pytest.raises(gr.Error, match="the GPU was asked"):
-        call(*args, visitor.new_key(), Request("203.0.113.7"))
+        call(*args, visitor.new_key(), request=Request("203.0.113.7"))
     with pytest.raises(gr.Error, match="per address"):  # a brand-new key from the same address
-        call(*args, visitor.new_key(), Request("203.0.113.7"))
+        call(*args, visitor.new_key(), request=Request("203.0.113.7"))
 
     demo = build_app(library=Library(tmp_path / "lib"))
     block = next(f for f in demo.fns.values() if f.api_name == "write_song")
