@@ -243,11 +243,15 @@ def register(library: Library, gpu_concurrency: int) -> None:
         each task uses, the weights it loads and what loading them costs (tier: empty = yours)."""
         return tasks_info(backend, tier or visitor.tier_of(request))
 
-    gr.api(format_lyrics, api_name="format_lyrics", queue=False)
-    gr.api(plan, api_name="plan", queue=False)
-    gr.api(tasks, api_name="tasks", queue=False)
-    gr.api(backends, api_name="backends", queue=False)
-    gr.api(library_list, api_name="library", queue=False)
+    # gradio_client and the /call/ HTTP API still pass these through the queue, where the default
+    # concurrency limit of 1 would line every caller up behind one another; they are short and
+    # thread-safe, so none is set.
+    instant: dict[str, Any] = {"queue": False, "concurrency_limit": None}
+    gr.api(format_lyrics, api_name="format_lyrics", **instant)
+    gr.api(plan, api_name="plan", **instant)
+    gr.api(tasks, api_name="tasks", **instant)
+    gr.api(backends, api_name="backends", **instant)
+    gr.api(library_list, api_name="library", **instant)
 
     def render(
         song_request: SongRequest, visitor_key: str, request: gr.Request, progress: gr.Progress

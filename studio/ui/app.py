@@ -293,6 +293,10 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     """The whole studio. ``library`` defaults to ``STUDIO_LIBRARY_DIR`` / /data / the home folder."""
     library = library or Library()
     studio = studio or runner.STUDIO
+    # gradio's queue rebuilds its monitoring summary (a pandas table of up to 10,000 past events)
+    # after every event by default: milliseconds of CPU per API call, growing with uptime. Every
+    # 100 events is plenty for the /monitoring page. Read when the Blocks below close.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
     with gr.Blocks(title="Song Studio", delete_cache=(3600, 6 * 3600)) as demo:
         key = gr.BrowserState(None, storage_key=visitor.STORAGE_KEY, secret=visitor.browser_secret())
         gr.HTML(HERO)
