@@ -6,6 +6,8 @@ Uses Debian's `chromium` through Playwright (never `playwright install`); skips 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,10 @@ def _browser():
     return sync_playwright
 
 
-def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> None:
+@contextmanager
+def studio_page(studio_app) -> Iterator[tuple[object, object, list[str], str]]:
+    """(browser, desktop page on the launched studio, console errors seen so far, the studio's URL)."""
     sync_playwright = _browser()
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
     with studio_app() as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
         try:
@@ -43,34 +45,41 @@ def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> N
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(url, wait_until="load")
-            page.wait_for_selector("#generate", timeout=30_000)
-            page.locator("#lyrics textarea").fill("[Verse]\nNeon rivers in the night\n\n[Chorus]\nWe run")
-            page.get_by_role("button", name="Pop", exact=True).click()
-            page.wait_for_function(
-                "document.querySelector('textarea[placeholder^=\"dreamy\"]').value !== ''"
-            )
-            page.locator("#generate").click()
-            page.wait_for_selector(
-                "#take-0 audio, #take-0 .waveform-container", timeout=90_000, state="attached"
-            )
-            page.wait_for_selector("#status:has-text('ready')", timeout=30_000)
-            page.screenshot(path=str(shots / "desktop.png"), full_page=True)
-            page.get_by_role("tab", name="Library").click()
-            page.wait_for_selector("#library-table :text('Catchy pop') >> visible=true", timeout=15_000)
-            page.locator("#library-table :text('Catchy pop') >> visible=true").first.click()
-            page.wait_for_selector("#library-player audio", timeout=15_000, state="attached")
-            page.screenshot(path=str(shots / "library.png"), full_page=True)
-            phone = browser.new_page(
-                viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
-            )
-            phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            phone.goto(url, wait_until="load")
-            phone.wait_for_selector("#generate", timeout=30_000)
-            phone.screenshot(path=str(shots / "phone.png"), full_page=True)
-            width = phone.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, f"the page scrolls sideways on a phone ({width} px wide)"
+            yield browser, page, problems, url
         finally:
             browser.close()
+
+
+def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with studio_page(studio_app) as (browser, page, problems, url):
+        page.wait_for_selector("#generate", timeout=30_000)
+        page.locator("#lyrics textarea").fill("[Verse]\nNeon rivers in the night\n\n[Chorus]\nWe run")
+        page.get_by_role("button", name="Pop", exact=True).click()
+        page.wait_for_function(
+            "document.querySelector('textarea[placeholder^=\"dreamy\"]').value !== ''"
+        )
+        page.locator("#generate").click()
+        page.wait_for_selector(
+            "#take-0 audio, #take-0 .waveform-container", timeout=90_000, state="attached"
+        )
+        page.wait_for_selector("#status:has-text('ready')", timeout=30_000)
+        page.screenshot(path=str(shots / "desktop.png"), full_page=True)
+        page.get_by_role("tab", name="Library").click()
+        page.wait_for_selector("#library-table :text('Catchy pop') >> visible=true", timeout=15_000)
+        page.locator("#library-table :text('Catchy pop') >> visible=true").first.click()
+        page.wait_for_selector("#library-player audio", timeout=15_000, state="attached")
+        page.screenshot(path=str(shots / "library.png"), full_page=True)
+        phone = browser.new_page(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+        )
+        phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        phone.goto(url, wait_until="load")
+        phone.wait_for_selector("#generate", timeout=30_000)
+        phone.screenshot(path=str(shots / "phone.png"), full_page=True)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width} px wide)"
     assert problems == [], problems
     assert (shots / "desktop.png").stat().st_size > 10_000 and (shots / "phone.png").stat().st_size > 10_000
     print(f"screenshots in {shots}")
@@ -80,30 +89,20 @@ def test_upload_a_song_repaint_a_part_and_hear_it(studio_app, tmp_path: Path) ->
     import numpy as np
     import soundfile as sf
 
-    sync_playwright = _browser()
     song = tmp_path / "my-demo.wav"
     t = np.arange(11 * 48_000) / 48_000
     sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
-    with studio_app() as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(url, wait_until="load")
-            page.get_by_role("tab", name="Edit").click()
-            page.wait_for_selector("#edit", timeout=30_000)
-            page.locator("#edit-source input[type=file]").set_input_files(str(song))
-            page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
-            page.get_by_label("Repaint").check()
-            page.wait_for_selector("text=Runs on", timeout=15_000)
-            page.locator("#edit").click()
-            page.wait_for_selector(
-                "#edit-take-0 audio, #edit-take-0 .waveform-container", timeout=90_000, state="attached"
-            )
-            page.wait_for_selector("h3:text-is('my-demo (Repaint)') >> visible=true", timeout=30_000)
-            page.screenshot(path=str(tmp_path / "edit.png"), full_page=True)
-        finally:
-            browser.close()
+    with studio_page(studio_app) as (_, page, problems, _url):
+        page.get_by_role("tab", name="Edit").click()
+        page.wait_for_selector("#edit", timeout=30_000)
+        page.locator("#edit-source input[type=file]").set_input_files(str(song))
+        page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
+        page.get_by_label("Repaint").check()
+        page.wait_for_selector("text=Runs on", timeout=15_000)
+        page.locator("#edit").click()
+        page.wait_for_selector(
+            "#edit-take-0 audio, #edit-take-0 .waveform-container", timeout=90_000, state="attached"
+        )
+        page.wait_for_selector("h3:text-is('my-demo (Repaint)') >> visible=true", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "edit.png"), full_page=True)
     assert problems == [], problems
