@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio import service
 from studio.library import Library
 from studio.song import SongRequest, TakeResult
 from studio.ui import forms, runner
@@ -62,7 +63,8 @@ def test_stems_zip_is_kept_beside_the_song(tmp_path) -> None:
 def test_partial_opt_in_only_where_a_cut_song_can_be_kept() -> None:
     assert forms.build_request(backend="levo2", style="pop", partial=True).partial
     assert forms.build_request(backend="heartmula", style="pop", partial=True).partial
-    assert not forms.build_request(backend="acestep", style="pop", partial=True).partial  # diffusion: all or nothing
+    diffusion = forms.build_request(backend="acestep", style="pop", partial=True)  # all or nothing
+    assert any("`partial` has no effect on ACE-Step" in w for w in service.prepare(diffusion).warnings)
     with gr.Blocks():
         view = build_create(build_results)
     data = {c: getattr(c, "value", None) for c in view.fields()}
