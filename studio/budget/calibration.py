@@ -177,7 +177,7 @@ def upper_factor(basis: _Basis, samples: list[Sample]) -> tuple[float, list[floa
     exp(mean + UPPER_K x std) of the log ratios measured/predicted (recency-weighted), never below
     1. Returns the factor and the ratios, newest last."""
     recent = samples[-RESIDUAL_WINDOW:]
-    older = samples[: -RESIDUAL_WINDOW] if len(samples) > RESIDUAL_WINDOW else []
+    older = samples[:-RESIDUAL_WINDOW] if len(samples) > RESIDUAL_WINDOW else []
     logs: list[float] = []
     ratios: list[float] = []
     for i, s in enumerate(recent):
