@@ -8,6 +8,12 @@ a constant factor converges after one run, and one whose fixed/variable split wa
 once runs of two different sizes have been seen. A tiny pull toward the seed only decides what the
 data cannot (e.g. the split, while every run had the same length).
 
+The estimate is not the fit itself but the fit raised by the stage's measured spread: each recent
+run is predicted by a fit made without it, and the estimate sits UPPER_K standard deviations of
+those errors above the centre (``upper_factor``). A central estimate is short on half of all runs;
+this one is short only on unusual ones, and by little, while a steady device (small spread) keeps an
+estimate close to its typical time.
+
 Samples are persisted as JSON (``path``; ``STUDIO_STATE_DIR`` for the default one) and refitted on
 load, so the estimate survives restarts.
 """
@@ -52,6 +58,13 @@ NUISANCE_STEPS = 8
 # The quadratic term is scaled so that 1x would double the per-step cost of a song this long.
 QUADRATIC = True
 QUADRATIC_REF_S = 240.0
+# The estimate is the fit raised by this many standard deviations of its out-of-sample log error:
+# a point estimate at the centre is short on half the runs, and more than 10 % short whenever noise
+# plus fit error pass 10 %, which on a busy machine is several runs in a sweep. 1.5 keeps the
+# median error near 10 % on the bench's noisy CPU and much lower where runs are steadier.
+UPPER_K = 1.5
+# Runs whose leave-one-out error sets that spread.
+RESIDUAL_WINDOW = 16
 
 
 @dataclass(frozen=True)
@@ -69,9 +82,17 @@ class FittedStage:
     # Seconds per (step x audio second^2): attention makes long diffusion steps cost more than
     # linearly. StageCost has no such term, so the calibrated fit keeps it here.
     per_step_per_audio_second_sq: float = 0.0
+    # Multiplier from the central fit to the estimate: how far runs the fit had not seen came out
+    # above it (see ``upper_factor``). 1.0 until enough runs back the stage.
+    upper: float = 1.0
+
+    def central_seconds(self, x: tuple[float, float, float, float]) -> float:
+        """The least-squares fit itself: as often above the measured time as below it."""
+        return stage_seconds(self.cost, x) + self.per_step_per_audio_second_sq * _quadratic(x)
 
     def seconds(self, x: tuple[float, float, float, float]) -> float:
-        return stage_seconds(self.cost, x) + self.per_step_per_audio_second_sq * _quadratic(x)
+        """The estimate: the fit raised by the stage's own measured run-to-run spread."""
+        return self.central_seconds(x) * self.upper
 
 
 def _quadratic(x: tuple[float, float, float, float]) -> float:
@@ -79,56 +100,123 @@ def _quadratic(x: tuple[float, float, float, float]) -> float:
     return x[1] * x[2] / x[0] if x[0] > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class _Basis:
+    """The unknowns of one stage's fit, each a multiplier of a reference coefficient."""
+
+    seed: StageCost
+    # (term index into _TERMS, reference coefficient, prior target multiplier)
+    terms: tuple[tuple[int, float, float], ...]
+    quadratic: bool
+
+    @classmethod
+    def for_seed(cls, seed: StageCost) -> _Basis:
+        seed_coefs = [getattr(seed, t) for t in _TERMS]
+        # The seed's own terms start at 1x. A diffusion stage also gets a per-audio-second term the
+        # seed may lack (latents, text encoding and schedulers cost in proportion to length, not
+        # steps), starting at 0.
+        terms = [(i, c, 1.0) for i, c in enumerate(seed_coefs) if c > 0]
+        if seed_coefs[0] > 0 and seed_coefs[1] == 0 and seed_coefs[2] == 0:
+            terms.append((1, seed_coefs[0] * NUISANCE_STEPS, 0.0))
+        return cls(seed=seed, terms=tuple(terms), quadratic=QUADRATIC and seed_coefs[0] > 0)
+
+    @property
+    def width(self) -> int:
+        return 1 + len(self.terms) + self.quadratic
+
+    def row(self, x: tuple[float, float, float, float]) -> list[float]:
+        out = [x[0]] + [x[i + 1] * ref for i, ref, _ in self.terms]
+        if self.quadratic:
+            out.append(_quadratic(x) * self.seed.per_step_per_audio_second / QUADRATIC_REF_S)
+        return out
+
+    def solve(self, samples: list[Sample], scales: list[float]) -> list[float]:
+        """Weighted least squares on error relative to ``scales`` (one per sample), newest weighing most."""
+        import numpy as np
+        from scipy.optimize import nnls
+
+        rows: list[list[float]] = []
+        rhs: list[float] = []
+        for age, (s, scale) in enumerate(zip(reversed(samples), reversed(scales), strict=True)):
+            w = math.sqrt(RECENCY**age) / max(scale, 1e-6)
+            rows.append([w * v for v in self.row(s.x)])
+            rhs.append(w * s.seconds)
+        prior = math.sqrt(PRIOR_WEIGHT)
+        fixed_scale = max(self.seed.fixed, 1.0)
+        rows.append([prior / fixed_scale] + [0.0] * (self.width - 1))
+        rhs.append(prior * self.seed.fixed / fixed_scale)
+        targets = [t for _, _, t in self.terms] + ([0.0] if self.quadratic else [])
+        for j, target in enumerate(targets):
+            row = [0.0] * self.width
+            row[1 + j] = prior
+            rows.append(row)
+            rhs.append(prior * target)
+        theta, _ = nnls(np.asarray(rows, dtype=float), np.asarray(rhs, dtype=float))
+        return [float(t) for t in theta]
+
+    def predict(self, theta: list[float], x: tuple[float, float, float, float]) -> float:
+        return sum(t * v for t, v in zip(theta, self.row(x), strict=True))
+
+    def fit(self, samples: list[Sample]) -> list[float]:
+        """Relative error measured against the fit's own prediction, not the measured time.
+
+        Dividing by the measured time (the first pass) gives slow runs less weight than fast ones,
+        so that fit sits below the typical time; one reweighted pass removes most of that bias."""
+        theta = self.solve(samples, [s.seconds for s in samples])
+        scales = [self.predict(theta, s.x) for s in samples]
+        if all(v > 0 for v in scales):
+            theta = self.solve(samples, scales)
+        return theta
+
+
+def upper_factor(basis: _Basis, samples: list[Sample]) -> tuple[float, list[float]]:
+    """How much to raise the fit so that a new run is rarely more than a little above it.
+
+    Each recent run is predicted by a fit made without it (leave-one-out), so the spread includes
+    both the run-to-run noise and the fit's own error on sizes it has not seen. The factor is
+    exp(mean + UPPER_K x std) of the log ratios measured/predicted (recency-weighted), never below
+    1. Returns the factor and the ratios, newest last."""
+    recent = samples[-RESIDUAL_WINDOW:]
+    older = samples[:-RESIDUAL_WINDOW] if len(samples) > RESIDUAL_WINDOW else []
+    logs: list[float] = []
+    ratios: list[float] = []
+    for i, s in enumerate(recent):
+        theta = basis.fit(older + recent[:i] + recent[i + 1 :])
+        predicted = basis.predict(theta, s.x)
+        ratio = s.seconds / max(predicted, 1e-9)
+        ratios.append(ratio)
+        logs.append(math.log(max(ratio, 1e-6)))
+    weights = [RECENCY ** (len(logs) - 1 - i) for i in range(len(logs))]
+    total = sum(weights)
+    mean = sum(w * v for w, v in zip(weights, logs, strict=True)) / total
+    var = sum(w * (v - mean) ** 2 for w, v in zip(weights, logs, strict=True)) / total
+    # Few residuals understate the spread; the usual n/(n-1) correction on the effective count.
+    n_eff = total**2 / sum(w * w for w in weights)
+    if n_eff > 1.5:
+        var *= n_eff / (n_eff - 1)
+    return max(1.0, math.exp(mean + UPPER_K * math.sqrt(var))), ratios
+
+
 def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> FittedStage | None:
     """Least-squares fit of one stage's cost terms to measured samples (see module docstring)."""
     if not samples:
         return None
-    import numpy as np
-    from scipy.optimize import nnls
-
-    seed_coefs = [getattr(seed, t) for t in _TERMS]
-    # (term index, reference coefficient, prior target multiplier). The seed's own terms start at
-    # 1x. A diffusion stage also gets a per-audio-second term the seed may lack (latents, text
-    # encoding and schedulers cost in proportion to length, not steps), starting at 0.
-    terms = [(i, c, 1.0) for i, c in enumerate(seed_coefs) if c > 0]
-    if seed_coefs[0] > 0 and seed_coefs[1] == 0 and seed_coefs[2] == 0:
-        terms.append((1, seed_coefs[0] * NUISANCE_STEPS, 0.0))
-    quad = QUADRATIC if seed_coefs[0] > 0 else None
+    basis = _Basis.for_seed(seed)
+    theta = basis.fit(samples)
     n = len(samples)
-    fixed_scale = max(seed.fixed, 1.0)
-    rows: list[list[float]] = []
-    rhs: list[float] = []
-    for age, s in enumerate(reversed(samples)):
-        w = math.sqrt(RECENCY**age) / max(s.seconds, 1e-3)
-        row = [w * s.x[0]] + [w * s.x[i + 1] * ref for i, ref, _ in terms]
-        if quad is not None:
-            row.append(w * _quadratic(s.x) * seed_coefs[0] / QUADRATIC_REF_S)
-        rows.append(row)
-        rhs.append(w * s.seconds)
-    width = 1 + len(terms) + (quad is not None)
-    prior = math.sqrt(PRIOR_WEIGHT)
-    rows.append([prior / fixed_scale] + [0.0] * (width - 1))
-    rhs.append(prior * seed.fixed / fixed_scale)
-    targets = [t for _, _, t in terms] + ([0.0] if quad is not None else [])
-    for j, target in enumerate(targets):
-        row = [0.0] * width
-        row[1 + j] = prior
-        rows.append(row)
-        rhs.append(prior * target)
-    theta, _ = nnls(np.asarray(rows, dtype=float), np.asarray(rhs, dtype=float))
     coefs = dict.fromkeys(_TERMS, 0.0)
-    for j, (i, ref, _) in enumerate(terms):
-        coefs[_TERMS[i]] += float(theta[1 + j]) * ref
-    sq = float(theta[-1]) * seed_coefs[0] / QUADRATIC_REF_S if quad is not None else 0.0
+    for j, (i, ref, _) in enumerate(basis.terms):
+        coefs[_TERMS[i]] += theta[1 + j] * ref
+    sq = theta[-1] * seed.per_step_per_audio_second / QUADRATIC_REF_S if basis.quadratic else 0.0
     where = f" on {label}" if label else ""
-    cost = StageCost(fixed=float(theta[0]), **coefs, source=f"calibrated from {n} measured run(s){where}")
-    fitted = FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, per_step_per_audio_second_sq=sq)
+    cost = StageCost(fixed=theta[0], **coefs, source=f"calibrated from {n} measured run(s){where}")
     if n < FEW_SAMPLES:
-        return fitted
-    recent = samples[-8:]
-    worst_short = max((s.seconds - fitted.seconds(s.x)) / max(fitted.seconds(s.x), 1e-6) for s in recent)
+        return FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, per_step_per_audio_second_sq=sq)
+    upper, ratios = upper_factor(basis, samples)
+    # The reserve covers what the raised estimate still missed on recent unseen runs, plus a little.
+    worst_short = max(r / upper - 1.0 for r in ratios[-8:])
     margin = min(MAX_MARGIN, max(MIN_MARGIN, 1.0 + max(0.0, worst_short) + 0.05))
-    return FittedStage(cost=cost, samples=n, margin=margin, per_step_per_audio_second_sq=sq)
+    return FittedStage(cost=cost, samples=n, margin=margin, per_step_per_audio_second_sq=sq, upper=upper)
 
 
 class Calibration:
