@@ -206,6 +206,16 @@ class AceStepBackend:
             self.planners[size] = Planner.load(weights, device=self.device)
         return self.planners[size]
 
+    def loaded_parts(self) -> list[str]:
+        """What this backend holds besides its own weights (for the System view), in words."""
+        from backends.acestep.tasks import TASK_WEIGHTS
+
+        names = {v.name: v.display_name for v in TASK_WEIGHTS.values()}
+        parts = [names.get(name, name) for name in self.extra_pipes]
+        parts += [f"planner {size}" for size in self.planners]
+        parts += [f"LoRA {a.info.path.name} x{a.ref.scale:g}" for a in self.loras.active]
+        return parts
+
     def unload(self) -> None:
         for planner in self.planners.values():
             planner.unload()

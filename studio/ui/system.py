@@ -47,6 +47,9 @@ def report(studio: Studio, library: Library) -> str:
         here = "✅ available" if state.ok else f"❌ {state.reason}"
         backend = loaded.get(spec.name)
         load = f"`{backend.weights}` on {backend.device}" if backend else "not loaded"
+        parts = getattr(backend, "loaded_parts", None) if backend else None  # optional: extra weights, adapters
+        if parts is not None and parts():
+            load += " + " + ", ".join(parts())
         dtype = backend.dtype if backend else "—"
         licence = caps.licence + ("" if caps.commercial_use else " — **non-commercial use only**")
         lines.append(f"| {caps.display_name} | {here} | {load} | {dtype} | {licence} |")

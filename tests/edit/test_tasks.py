@@ -102,7 +102,8 @@ def test_extend_keeps_the_source_and_blends_the_seam(studio, tiny_acestep_dir, s
     assert tail.shape[-1] == 3 * RATE and np.abs(tail).max() > 0.01  # new music, not padding
 
 
-def test_base_weight_tasks_load_the_base_pipeline_once(studio, tiny_acestep_dir, source_file, base_weights):
+def test_base_weight_tasks_load_the_base_pipeline_once(studio, tiny_acestep_dir, source_file, base_weights,
+                                                      tmp_path):
     if "acestep" in studio.cache.loaded():
         studio.cache.loaded()["acestep"].extra_pipes.clear()  # an earlier test may have loaded it
     events: list = []
@@ -113,6 +114,16 @@ def test_base_weight_tasks_load_the_base_pipeline_once(studio, tiny_acestep_dir,
     events.clear()
     render(studio, tiny_acestep_dir, edit(source_file, task="extract", track="bass"), events)
     assert loads and not [e for e in events if e.stage == "load:base"]
+    # The System view says the base weights are held too (they cost memory until unloaded).
+    from studio.library import Library
+    from studio.ui.system import report
+
+    assert "ACE-Step 1.5 XL base" in backend.loaded_parts()
+    library = Library(tmp_path / "lib")
+    try:
+        assert "+ ACE-Step 1.5 XL base" in report(studio, library)
+    finally:
+        library.close()
 
 
 def test_task_arguments_reach_the_pipeline(studio, tiny_acestep_dir, source_file, base_weights, monkeypatch):
