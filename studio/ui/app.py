@@ -221,6 +221,30 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
+def _song_to_edit(library: Library):
+    """A handler that opens one of the visitor's own songs in the Edit view (named after its title)."""
+
+    @user_errors
+    def edit_song(k: str | None, song_id: str) -> list[Any]:
+        song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
+        return [gr.Tabs(selected="edit"), str(song.audio_path), song.title]
+
+    return edit_song
+
+
+def _wire_cards_to_edit(
+    forms: list[CreateView | EditView], key: gr.BrowserState, library: Library, edit: EditView, tabs: gr.Tabs
+) -> None:
+    """✂ Edit on every result card: a take just made becomes the song to edit."""
+    to_edit = _song_to_edit(library)
+    for form in forms:
+        for i, card in enumerate(form.results.cards):
+            card.edit.click(
+                lambda k, ids, i=i: to_edit(k, ids[i]), [key, form.results.ids],
+                [tabs, edit.source, edit.source_title], **INSTANT,
+            )
+
+
 def _wire_library(
     view: LibraryView, key: gr.BrowserState, library: Library, create: CreateView, edit: EditView, tabs: gr.Tabs
 ) -> None:
@@ -265,15 +289,10 @@ def _wire_library(
         **INSTANT,
     )
 
-    @user_errors
-    def edit_song(k: str | None, song_id: str) -> list[Any]:
-        song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
-        return [gr.Tabs(selected="edit"), str(song.audio_path), song.title]
-
     if view.edit is not None:
         view.edit.click(
-            edit_song, [key, view.selected], [tabs, edit.source, edit.source_title], api_name="library_edit",
-            **INSTANT,
+            _song_to_edit(library), [key, view.selected], [tabs, edit.source, edit.source_title],
+            api_name="library_edit", **INSTANT,
         )
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
     view.keep.click(lambda: gr.update(visible=False), None, view.confirm_row, **INSTANT)
@@ -313,6 +332,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         _wire_create(demo, create, key, library, lib_view)
         _wire_edit(demo, edit, key, library, lib_view)
         _wire_library(lib_view, key, library, create, edit, tabs)
+        _wire_cards_to_edit([create, edit], key, library, edit, tabs)
         listed = [key, lib_view.search, lib_view.liked_only]
         refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
         library_tab.select(refresh, listed, lib_view.list_outputs(), **INSTANT)

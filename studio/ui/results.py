@@ -71,6 +71,7 @@ class Card:
     like: gr.Button
     retake: gr.Button
     reuse: gr.Button
+    edit: gr.Button
     downloads: list[gr.DownloadButton]  # one per DOWNLOADS entry, in its order
     lyrics: gr.Markdown
 
@@ -126,11 +127,12 @@ def build_results(prefix: str = "take") -> ResultsView:
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 retake = gr.Button("↻ Retake", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
+                edit = gr.Button("✂ Edit", size="sm", min_width=0)
             with gr.Row():
                 downloads = [
                     gr.DownloadButton(f"⬇ {label}", size="sm", min_width=0, visible=False) for label in DOWNLOADS
                 ]
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
-        cards.append(Card(group, head, audio, like, retake, reuse, downloads, lyrics))
+        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics))
     return ResultsView(cards=cards, ids=gr.State([]))

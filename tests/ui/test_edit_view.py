@@ -187,3 +187,18 @@ def test_on_zerogpu_downloads_happen_before_the_gpu_is_asked_for(monkeypatch, tm
     finally:
         library.close()
     assert order == ["prefetch", "gpu"]
+
+
+def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
+    edit = _edit_view(app.demo)
+    create = app.demo.studio_views["create"]
+    source = _song(app.uploads / "w" / "demo.wav")
+    app.fns["ui_edit"](
+        _form(edit, str(source), key=app.demo.studio_views["key"]), SimpleNamespace(session_hash="s3"),
+        lambda *a, **k: None,
+    )
+    [song] = app.library.list(_owner())
+    senders = [fn for fn in app.demo.fns.values() if edit.source in fn.outputs and create.results.ids in fn.inputs]
+    assert len(senders) == len(create.results.cards)
+    _tab, path, title = senders[0].fn(None, [song.id])
+    assert path == str(song.audio_path) and title == "demo (Repaint)"
