@@ -92,7 +92,13 @@ def test_upload_a_song_repaint_a_part_and_hear_it(studio_app, tmp_path: Path) ->
     song = tmp_path / "my-demo.wav"
     t = np.arange(11 * 48_000) / 48_000
     sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
-    with studio_page(studio_app) as (_, page, problems, _url):
+    with studio_page(studio_app) as (browser, page, problems, url):
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+        phone.goto(url, wait_until="load")
+        phone.get_by_role("tab", name="Edit").click()
+        phone.wait_for_selector("#edit", timeout=30_000)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the Edit view scrolls sideways on a phone ({width} px wide)"
         page.get_by_role("tab", name="Edit").click()
         page.wait_for_selector("#edit", timeout=30_000)
         page.locator("#edit-source input[type=file]").set_input_files(str(song))
