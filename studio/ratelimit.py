@@ -123,6 +123,13 @@ class RateLimiter:
 
     def take(self, key: str, what: str = "songs") -> None:
         """Spend one call for ``key`` or raise :class:`RateLimited` saying how long to wait."""
+        self._spend(key, what, spend=True)
+
+    def check(self, key: str, what: str = "songs") -> None:
+        """Raise what :meth:`take` would, spending nothing: lets the UI refuse before the GPU queue."""
+        self._spend(key, what, spend=False)
+
+    def _spend(self, key: str, what: str, *, spend: bool) -> None:
         rate = self.rate()
         if rate is None:
             return
@@ -132,12 +139,13 @@ class RateLimiter:
             tokens = min(float(rate.calls), tokens + (now - at) * rate.refill_per_s)
             if tokens < 1.0:
                 wait = math.ceil((1.0 - tokens) / rate.refill_per_s)
-                self._buckets[key] = (tokens, now)
                 raise RateLimited(
                     f"you are asking for {what} faster than this studio allows ({rate.describe()} per "
                     f"{self._per}); try again in {wait} s.",
                     retry_after_s=wait,
                 )
+            if not spend:
+                return
             self._buckets[key] = (tokens - 1.0, now)
             if len(self._buckets) > _PRUNE_AT:
                 self._prune(rate, now)
@@ -166,10 +174,21 @@ GPU = RateLimiter()  # one per process: the UI's Generate, Write-for-me and the 
 ADDRESS = RateLimiter(env=ADDRESS_ENV, shared_default=None, per="address")
 
 
+def _address_key(address: str) -> str:
+    return f"ip:{address}" if address and address != "unknown" else ""
+
+
+def check_gpu(key: str, address: str = "", what: str = "songs") -> None:
+    """Raise :class:`RateLimited` if :func:`take_gpu` would, spending nothing."""
+    if _address_key(address):
+        ADDRESS.check(_address_key(address), what)
+    GPU.check(key, what)
+
+
 def take_gpu(key: str, address: str = "", what: str = "songs") -> None:
     """Spend one GPU call from ``key``'s bucket and, when ``STUDIO_RATE_LIMIT_PER_ADDRESS`` is set and
     the address is known, from the address's bucket too. A refused call spends neither."""
-    address_key = f"ip:{address}" if address and address != "unknown" else ""
+    address_key = _address_key(address)
     if address_key:
         ADDRESS.take(address_key, what)
     try:

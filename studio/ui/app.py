@@ -131,7 +131,12 @@ def _wire_generation(
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs)]
 
-    def busy() -> list[Any]:
+    @user_errors
+    def ready(data: dict, request: gr.Request) -> list[Any]:
+        """Refuse at once what the GPU queue would refuse after the wait: a form that makes no request,
+        a visitor over the rate limit (checked here, spent when the job starts)."""
+        form.request_from(data)
+        ratelimit.check_gpu(visitor.owner_for(data[key]), visitor.client_address(request))
         return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
 
     def idle() -> list[Any]:
@@ -141,7 +146,9 @@ def _wire_generation(
     gen_events = []
 
     def chain(dep: Any) -> None:
-        run = dep.then(busy, None, [*buttons, form.status], **INSTANT).then(
+        run = dep.then(
+            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready", **INSTANT
+        ).success(
             generate,
             request_inputs,
             [form.status, *results.outputs()],

@@ -202,3 +202,25 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     assert len(senders) == len(create.results.cards)
     _tab, path, title = senders[0].fn(None, [song.id])
     assert path == str(song.audio_path) and title == "demo (Repaint)"
+
+
+def test_a_visitor_over_the_rate_limit_is_refused_before_joining_the_gpu_queue(app, monkeypatch) -> None:
+    from studio import ratelimit
+    from studio.ui import visitor
+
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")
+    monkeypatch.setenv(ratelimit.ENV, "1/3600")
+    monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "r" / "demo.wav")
+    form = _form(edit, str(source))
+    form[app.demo.studio_views["key"]] = visitor.new_key()
+    request = SimpleNamespace(session_hash="s4", headers={}, client=None)
+    ready = app.fns["ui_edit_ready"]
+    ready(form, request)  # allowed, and checking spends nothing:
+    ready(form, request)
+    app.fns["ui_edit"](form, request, lambda *a, **k: None)  # the job spends the one call
+    with pytest.raises(gr.Error, match="try again in"):
+        ready(form, request)
+    with pytest.raises(gr.Error, match="upload the song to edit first"):  # a bad form: refused at once too
+        ready({**form, edit.source: None}, request)
