@@ -55,13 +55,20 @@ FEW_SAMPLES_MARGIN = 1.3
 _TERMS = ("per_step_per_audio_second", "per_audio_second", "per_frame")
 # Scale of the per-audio-second term added to diffusion stages: that many steps' worth.
 NUISANCE_STEPS = 8
-# The quadratic term is scaled so that 1x would double the per-step cost of a song this long.
+# Cost that grows with the square of the length: attention makes a long diffusion step dearer than
+# linear (a steps x length^2 term), and a decoder's time can grow faster than its output too (VAE and
+# codec attention, working sets that outgrow the caches: the tiny ACE-Step VAE on a CPU takes 0.1 s for
+# 10 s of audio but 6 s for 240 s), a length^2 term on every stage priced per audio second. Each is
+# scaled so that 1x would double the stage's linear cost for a song QUADRATIC_REF_S long, and pulled
+# toward 0 like any term the seed lacks, so a linear stage keeps a (near) linear fit.
 QUADRATIC = True
 QUADRATIC_REF_S = 240.0
 # The estimate is the fit raised by this many standard deviations of its out-of-sample log error:
 # a point estimate at the centre is short on half the runs, and more than 10 % short whenever noise
 # plus fit error pass 10 %, which on a busy machine is several runs in a sweep. 1.5 keeps the
-# median error near 10 % on the bench's noisy CPU and much lower where runs are steadier.
+# median error near 10 % on the bench's noisy CPU and much lower where runs are steadier. Against
+# 1.25 on the synthetic bench (12 seeds x 30 runs): medians 6-17 % vs 6-14 %, runs ever >10 % short
+# 3 vs 4 of 12; the few points of median 1.25 saves are not worth the extra shortfalls.
 UPPER_K = 1.5
 # Runs whose leave-one-out error sets that spread.
 RESIDUAL_WINDOW = 16
@@ -79,25 +86,42 @@ class FittedStage:
     cost: StageCost
     samples: int
     margin: float
-    # Seconds per (step x audio second^2): attention makes long diffusion steps cost more than
-    # linearly. StageCost has no such term, so the calibrated fit keeps it here.
+    # Seconds per (step x audio second^2) and per audio second^2 (see QUADRATIC). StageCost has no
+    # such terms (no seed figure exists for them), so the calibrated fit keeps them here.
     per_step_per_audio_second_sq: float = 0.0
+    per_audio_second_sq: float = 0.0
     # Multiplier from the central fit to the estimate: how far runs the fit had not seen came out
     # above it (see ``upper_factor``). 1.0 until enough runs back the stage.
     upper: float = 1.0
 
     def central_seconds(self, x: tuple[float, float, float, float]) -> float:
         """The least-squares fit itself: as often above the measured time as below it."""
-        return stage_seconds(self.cost, x) + self.per_step_per_audio_second_sq * _quadratic(x)
+        return (
+            stage_seconds(self.cost, x)
+            + self.per_step_per_audio_second_sq * _step_length_sq(x)
+            + self.per_audio_second_sq * _length_sq(x)
+        )
 
     def seconds(self, x: tuple[float, float, float, float]) -> float:
         """The estimate: the fit raised by the stage's own measured run-to-run spread."""
         return self.central_seconds(x) * self.upper
 
 
-def _quadratic(x: tuple[float, float, float, float]) -> float:
+def _step_length_sq(x: tuple[float, float, float, float]) -> float:
     """count x steps x duration^2, from the feature vector (count, count*steps*dur, count*dur, ...)."""
     return x[1] * x[2] / x[0] if x[0] > 0 else 0.0
+
+
+def _length_sq(x: tuple[float, float, float, float]) -> float:
+    """count x duration^2, from the same feature vector."""
+    return x[2] * x[2] / x[0] if x[0] > 0 else 0.0
+
+
+# The superlinear columns a fit may add: (FittedStage field, feature, the seed term it grows from).
+_SQUARED = (
+    ("per_step_per_audio_second_sq", _step_length_sq, "per_step_per_audio_second"),
+    ("per_audio_second_sq", _length_sq, "per_audio_second"),
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +131,8 @@ class _Basis:
     seed: StageCost
     # (term index into _TERMS, reference coefficient, prior target multiplier)
     terms: tuple[tuple[int, float, float], ...]
-    quadratic: bool
+    # (index into _SQUARED, reference coefficient): length^2 columns, prior target 0
+    squared: tuple[tuple[int, float], ...] = ()
 
     @classmethod
     def for_seed(cls, seed: StageCost) -> _Basis:
@@ -118,16 +143,22 @@ class _Basis:
         terms = [(i, c, 1.0) for i, c in enumerate(seed_coefs) if c > 0]
         if seed_coefs[0] > 0 and seed_coefs[1] == 0 and seed_coefs[2] == 0:
             terms.append((1, seed_coefs[0] * NUISANCE_STEPS, 0.0))
-        return cls(seed=seed, terms=tuple(terms), quadratic=QUADRATIC and seed_coefs[0] > 0)
+        # A steps x length^2 column where the seed prices steps, else a length^2 one where it
+        # prices audio seconds (decoders); per-frame LM stages stay linear.
+        squared: list[tuple[int, float]] = []
+        for k, (_, _, grows_from) in enumerate(_SQUARED):
+            coef = getattr(seed, grows_from)
+            if QUADRATIC and coef > 0 and not squared:
+                squared.append((k, coef / QUADRATIC_REF_S))
+        return cls(seed=seed, terms=tuple(terms), squared=tuple(squared))
 
     @property
     def width(self) -> int:
-        return 1 + len(self.terms) + self.quadratic
+        return 1 + len(self.terms) + len(self.squared)
 
     def row(self, x: tuple[float, float, float, float]) -> list[float]:
         out = [x[0]] + [x[i + 1] * ref for i, ref, _ in self.terms]
-        if self.quadratic:
-            out.append(_quadratic(x) * self.seed.per_step_per_audio_second / QUADRATIC_REF_S)
+        out += [_SQUARED[k][1](x) * ref for k, ref in self.squared]
         return out
 
     def solve(self, samples: list[Sample], scales: list[float]) -> list[float]:
@@ -145,7 +176,7 @@ class _Basis:
         fixed_scale = max(self.seed.fixed, 1.0)
         rows.append([prior / fixed_scale] + [0.0] * (self.width - 1))
         rhs.append(prior * self.seed.fixed / fixed_scale)
-        targets = [t for _, _, t in self.terms] + ([0.0] if self.quadratic else [])
+        targets = [t for _, _, t in self.terms] + [0.0] * len(self.squared)
         for j, target in enumerate(targets):
             row = [0.0] * self.width
             row[1 + j] = prior
@@ -207,16 +238,18 @@ def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> Fitted
     coefs = dict.fromkeys(_TERMS, 0.0)
     for j, (i, ref, _) in enumerate(basis.terms):
         coefs[_TERMS[i]] += theta[1 + j] * ref
-    sq = theta[-1] * seed.per_step_per_audio_second / QUADRATIC_REF_S if basis.quadratic else 0.0
+    squared = {
+        _SQUARED[k][0]: theta[1 + len(basis.terms) + j] * ref for j, (k, ref) in enumerate(basis.squared)
+    }
     where = f" on {label}" if label else ""
     cost = StageCost(fixed=theta[0], **coefs, source=f"calibrated from {n} measured run(s){where}")
     if n < FEW_SAMPLES:
-        return FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, per_step_per_audio_second_sq=sq)
+        return FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, **squared)
     upper, ratios = upper_factor(basis, samples)
     # The reserve covers what the raised estimate still missed on recent unseen runs, plus a little.
     worst_short = max(r / upper - 1.0 for r in ratios[-8:])
     margin = min(MAX_MARGIN, max(MIN_MARGIN, 1.0 + max(0.0, worst_short) + 0.05))
-    return FittedStage(cost=cost, samples=n, margin=margin, per_step_per_audio_second_sq=sq, upper=upper)
+    return FittedStage(cost=cost, samples=n, margin=margin, upper=upper, **squared)
 
 
 class Calibration:

@@ -181,6 +181,45 @@ def test_quadratic_length_cost_is_learned():
         assert got == pytest.approx(truth(d, s), rel=0.03)
 
 
+def test_decode_length_squared_cost_is_learned():
+    """A decoder whose time grows faster than its output (the tiny ACE-Step VAE on a CPU: 0.1 s for
+    10 s, 6 s for 240 s) is fitted with a length^2 term: the estimate converges on the true curve,
+    where a per-second fit would be far off at both ends."""
+    caps = make_caps()
+    store = Calibration()
+    seed = DIFFUSION.stages["decode"]
+
+    def truth(d: float) -> float:
+        return 0.05 + 0.01 * d + 6e-5 * d * d
+
+    for d in (10, 240, 60, 120, 30, 200):
+        store.record(caps.name, DEVICE, DIFFUSION, PlanInput(duration_s=d, steps=8), {"decode": truth(d)})
+    fitted = store.fitted(DEVICE, caps.name, "decode", seed)
+    assert fitted is not None and fitted.per_audio_second_sq == pytest.approx(6e-5, rel=0.05)
+    view = store.for_device(DEVICE)
+    for d in (15, 90, 180, 240):
+        got = estimate(caps, PlanInput(duration_s=d, steps=8), Z, view).stages["decode"]
+        assert got == pytest.approx(truth(d), rel=0.03)
+    # The best a fixed + per-second fit can do on the same points misses by far more.
+    import numpy as np
+
+    ds = np.array([10, 240, 60, 120, 30, 200], dtype=float)
+    ys = truth(ds)
+    a, b = np.linalg.lstsq(np.stack([np.ones_like(ds), ds], 1) / ys[:, None], np.ones_like(ds), rcond=None)[0]
+    assert max(abs((a + b * d) / truth(d) - 1) for d in (15, 90, 240)) > 0.15
+
+
+def test_linear_decode_keeps_a_near_zero_squared_term():
+    """The length^2 term is pulled toward 0, so a decoder that is linear stays linear."""
+    store = Calibration()
+    for d in (10, 240, 60, 120, 30, 200):
+        store.record("diffy", DEVICE, DIFFUSION, PlanInput(duration_s=d, steps=8), {"decode": 0.3 + 0.02 * d})
+    fitted = store.fitted(DEVICE, "diffy", "decode", DIFFUSION.stages["decode"])
+    assert fitted is not None
+    assert fitted.per_audio_second_sq * 240 < 0.01 * fitted.cost.per_audio_second
+    assert fitted.cost.per_audio_second == pytest.approx(0.02, rel=0.02)
+
+
 def noisy_seconds(req: PlanInput, rng: random.Random, sd: float) -> dict[str, float]:
     """The true cost with independent log-normal noise per stage (sd 0.08: a busy shared machine)."""
     return {name: secs * math.exp(rng.gauss(0.0, sd)) for name, secs in true_seconds(req, rng, noise=0).items()}
