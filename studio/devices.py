@@ -80,12 +80,22 @@ def _cpu_info() -> DeviceInfo:
                       bf16=False, warnings=(CPU_WARNING,))
 
 
-@lru_cache(maxsize=8)
 def detect(preferred: str | None = None) -> DeviceInfo:
     """The device to run on. ``preferred`` (or ``STUDIO_DEVICE``) forces one; asking for a device
     that is not here is an error rather than a silent CPU run."""
     choice = (preferred or os.environ.get("STUDIO_DEVICE") or "").strip().lower()
-    if on_zerogpu() and choice in ("", "cuda"):
+    # Probing CUDA/MPS is slow, so answers are remembered, per setting they depend on.
+    return _detect(choice, on_zerogpu())
+
+
+def forget() -> None:
+    """Probe again on the next :func:`detect` (after a GPU appears or a driver reloads; tests)."""
+    _detect.cache_clear()
+
+
+@lru_cache(maxsize=8)
+def _detect(choice: str, zerogpu: bool) -> DeviceInfo:
+    if zerogpu and choice in ("", "cuda"):
         return DeviceInfo(kind=DeviceClass.ZEROGPU, torch_device="cuda", name="ZeroGPU (H200 slice)",
                           memory_gb=70.0)
     import torch

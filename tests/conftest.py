@@ -15,9 +15,11 @@ def shared_dir() -> Path:
     return Path(os.environ.get("STUDIO_SHARED", REPO.parent / "shared")).resolve()
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory):
-    """Calibration and library files go to a temporary folder, never the user's cache."""
+    """Calibration and library files go to a temporary folder per test, never the user's cache: timings
+    one test records (a faked ZeroGPU device, a slowed model) must not move another test's estimate.
+    (Not monkeypatch: this fixture must not change when the tests' own monkeypatches are undone.)"""
     folder = tmp_path_factory.mktemp("state")
     old = os.environ.get("STUDIO_STATE_DIR")
     os.environ["STUDIO_STATE_DIR"] = str(folder)

@@ -17,9 +17,9 @@ TABLE = {DeviceClass.CUDA: "bfloat16", DeviceClass.MPS: "bfloat16", DeviceClass.
 
 @pytest.fixture(autouse=True)
 def _fresh_detect():
-    devices.detect.cache_clear()
+    devices.forget()
     yield
-    devices.detect.cache_clear()
+    devices.forget()
 
 
 def test_cpu_override_warns_that_it_is_slow(monkeypatch) -> None:
@@ -60,3 +60,13 @@ def test_app_imports_spaces_before_torch() -> None:
     code = "import sys, studio.gpu; print('spaces' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_detect_follows_the_zerogpu_setting_instead_of_a_stale_answer(monkeypatch) -> None:
+    """A remembered answer must not outlive the setting it came from (it once leaked ZeroGPU timings
+    into a CPU calibration between tests)."""
+    monkeypatch.delenv("STUDIO_DEVICE", raising=False)
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    assert devices.detect().kind is DeviceClass.ZEROGPU
+    monkeypatch.delenv("SPACES_ZERO_GPU")
+    assert devices.detect().kind is not DeviceClass.ZEROGPU
