@@ -10,6 +10,7 @@ refused: not audio, empty, truncated, silent, too long, mostly damaged.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -94,12 +95,13 @@ def read_source(
             f"{what} {name!r} is not a WAV, FLAC, MP3 or OGG file; export the song in one of those formats."
         )
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except OSError as exc:
         raise UploadError(f"cannot open {what} {name!r} ({exc.strerror or exc}); check the path.") from None
     if not path.is_file():
         raise UploadError(f"{what} {name!r} is a folder, not an audio file; pick the song file itself.")
     limit = max_upload_bytes() if max_bytes is None else max_bytes
+    size = stat.st_size
     if size == 0:
         raise UploadError(f"{what} {name!r} is empty (0 bytes); upload the file again.")
     if size > limit:
@@ -107,7 +109,17 @@ def read_source(
             f"{what} {name!r} is {_megabytes(size)}, over the {_megabytes(limit)} limit; "
             "upload an MP3 or FLAC, or a shorter excerpt."
         )
-    data, rate = _decode(path, name, what, max_seconds)
+    # The same upload is read to plan a request and again to render it (and on every estimate the
+    # Edit view shows); the file's size and mtime say whether the decoded copy is still the file.
+    return _decoded(str(path.resolve()), name, size, stat.st_mtime_ns, max_seconds, min_seconds, what)
+
+
+@functools.lru_cache(maxsize=2)  # a 10-minute song is ~230 MB decoded: keep only the latest two
+def _decoded(
+    path: str, name: str, size: int, mtime_ns: int, max_seconds: float, min_seconds: float, what: str
+) -> SourceAudio:
+    """Decoded and conditioned audio; callers share the result and must not modify it."""
+    data, rate = _decode(Path(path), name, what, max_seconds)
     return _condition(data, rate, name=name, what=what, max_seconds=max_seconds, min_seconds=min_seconds)
 
 

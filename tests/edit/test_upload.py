@@ -183,3 +183,20 @@ def test_a_folder_named_like_a_song_is_refused(tmp_path):
     (tmp_path / "album.wav").mkdir()
     with pytest.raises(UploadError, match="is a folder"):
         read_source(tmp_path / "album.wav")
+
+
+def test_a_file_read_again_is_decoded_once_until_it_changes(tmp_path, monkeypatch):
+    """Planning and rendering the same edit read its source twice; only the first read decodes."""
+    from studio.audio import upload
+
+    decodes: list[str] = []
+    real = upload._decode
+    monkeypatch.setattr(upload, "_decode", lambda path, *a: decodes.append(path.name) or real(path, *a))
+    upload._decoded.cache_clear()
+    path = write(tmp_path / "song.wav", tone(2.0))
+    first = read_source(path)
+    second = read_source(path)
+    assert decodes == ["song.wav"] and second.audio is first.audio
+    write(path, tone(3.0))  # the visitor uploads a new version under the same name
+    assert read_source(path).seconds == pytest.approx(3.0) and decodes == ["song.wav", "song.wav"]
+    upload._decoded.cache_clear()
