@@ -23,6 +23,7 @@ from backends.base import (
 from studio import devices
 from studio import weights as weights_source
 from studio.audio.splice import SPLICE_FADE_S, splice
+from studio.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class AceStepBackend:
                     "ACE-Step produced invalid audio (NaN); try float32 with STUDIO_DEVICE=cpu or "
                     "other weights."
                 )
-            if task in SPLICED_TASKS:
+            if get_task(task).keeps_source_outside_range:
                 wave = splice_source(job, wave, self.sample_rate)
             takes.append(Take(audio=wave, sample_rate=self.sample_rate, seed=int(seed)))
         return takes
@@ -255,8 +256,6 @@ def refuse_mismatched_options(task: str, options: AceStepOptions) -> None:
         )
 
 
-# Tasks whose result keeps the source outside the edited range (spliced back after decoding).
-SPLICED_TASKS = frozenset({"repaint", "extend"})
 # The VAE encodes whole 40 ms frames; the source is padded to one so its last samples are kept.
 VAE_HOP = 1920
 
@@ -284,15 +283,17 @@ def task_conditions(job: RenderJob, sample_rate: int) -> dict[str, Any]:
     padded = math.ceil(total / VAE_HOP) * VAE_HOP
     source = torch.nn.functional.pad(source[:, :padded], (0, max(0, padded - source.shape[-1])))
     out: dict[str, Any] = {"task_type": PIPELINE_TASK[task], "src_audio": source}
-    if task in ("repaint", "extend", "lego"):
+    # studio.editing.check_task put in the metadata exactly the fields this task uses.
+    if "start" in meta:
         out["repainting_start"], out["repainting_end"] = edit_range(job)
-    if task == "cover":
-        out["audio_cover_strength"] = float(meta.get("cover_strength", 1.0))
+    if "cover_strength" in meta:
+        out["audio_cover_strength"] = float(meta["cover_strength"])
     track = meta.get("track")
-    if task in ("extract", "lego") and track:
-        out["track_name"] = track
-    if task == "complete" and track:
-        out["complete_track_classes"] = [t for t in track.split(",") if t]
+    if track:
+        if get_task(task).track == "list":
+            out["complete_track_classes"] = [t for t in track.split(",") if t]
+        else:
+            out["track_name"] = track
     return out
 
 

@@ -147,6 +147,10 @@ def test_task_arguments_reach_the_pipeline(studio, tiny_acestep_dir, source_file
     render(studio, tiny_acestep_dir, edit(source_file, task="complete", track="Drums, Backing Vocals"))
     assert seen["task_type"] == "complete" and seen["complete_track_classes"] == ["drums", "backing_vocals"]
     assert seen["guidance_scale"] == 7.0 and seen["num_inference_steps"] == 2  # base defaults, user's steps
+    seen.clear()
+    render(studio, tiny_acestep_dir, edit(source_file, task="extract", track="vocals"))
+    assert seen["task_type"] == "extract" and seen["track_name"] == "vocals"
+    assert "repainting_start" not in seen and "audio_cover_strength" not in seen
 
 
 @pytest.mark.parametrize(
