@@ -59,10 +59,7 @@ def _wire_create(
     )
 
     def estimate(data: dict, request: gr.Request) -> str:
-        try:
-            return seams.estimate_line(create.request_from(data), visitor.tier_of(request))
-        except Exception as exc:  # half-typed forms are normal here; say what is off without a modal
-            return f"⏱ {exc}"
+        return _estimate_line(create, data, request)
 
     gr.on(
         [
@@ -104,6 +101,14 @@ def _wire_create(
     )
 
     _wire_generation(create, key, library, lib_view, api_name="ui_generate")
+
+
+def _estimate_line(form: CreateView | EditView, data: dict, request: gr.Request) -> str:
+    """The live GPU estimate beside a form's button, for this visitor's tier."""
+    try:
+        return seams.estimate_line(form.request_from(data), visitor.tier_of(request))
+    except Exception as exc:  # half-set forms are normal here; say what is off without a modal
+        return f"⏱ {exc}"
 
 
 def _wire_generation(
@@ -210,13 +215,8 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
     for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
         trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT)
 
-    def estimate(data: dict) -> str:
-        if not data[edit.source]:
-            return ""
-        try:
-            return seams.estimate_line(edit.request_from(data))
-        except Exception as exc:  # a half-set form is normal here; say what is off without a modal
-            return f"⏱ {exc}"
+    def estimate(data: dict, request: gr.Request) -> str:
+        return _estimate_line(edit, data, request) if data[edit.source] else ""
 
     gr.on(
         [edit.task.change, edit.source.change, edit.start.release, edit.end.release, edit.extend_by.release,

@@ -224,3 +224,16 @@ def test_a_visitor_over_the_rate_limit_is_refused_before_joining_the_gpu_queue(a
         ready(form, request)
     with pytest.raises(gr.Error, match="upload the song to edit first"):  # a bad form: refused at once too
         ready({**form, edit.source: None}, request)
+
+
+def test_the_edit_estimate_is_planned_for_the_visitors_tier(app, monkeypatch) -> None:
+    from studio.ui import seams, visitor
+
+    edit = _edit_view(app.demo)
+    asked: list[str | None] = []
+    monkeypatch.setattr(visitor, "tier_of", lambda request: "pro")
+    monkeypatch.setattr(seams, "estimate_line", lambda request, tier=None: asked.append(tier) or "⏱ fine")
+    [estimate] = [fn for fn in app.demo.fns.values() if fn.outputs == [edit.estimate]]
+    source = _song(app.uploads / "t" / "demo.wav")
+    assert estimate.fn(_form(edit, str(source)), SimpleNamespace()) == "⏱ fine" and asked == ["pro"]
+    assert estimate.fn(_form(edit, None), SimpleNamespace()) == ""  # nothing to price before an upload
