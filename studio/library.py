@@ -30,6 +30,15 @@ SPACE_STORAGE = Path("/data")  # a Space's persistent storage mounts here
 DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
 LOCAL_OWNER = "local"
+MULTI_USER_ENV = "STUDIO_MULTI_USER"
+
+
+def multi_user() -> bool:
+    """On a Space (``SPACE_ID`` is set) visitors are told apart; ``STUDIO_MULTI_USER`` overrides."""
+    flag = os.environ.get(MULTI_USER_ENV, "").strip().lower()
+    if flag:
+        return flag in ("1", "true", "yes", "on")
+    return bool(os.environ.get("SPACE_ID"))
 PARTIAL_SUFFIX = ".partial"
 STAGING_DIR = "staging"
 # Leftovers younger than this may belong to a save still running in another process.

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backends.base import StudioError
+from studio.library import multi_user
 
 ENV = "STUDIO_RATE_LIMIT"
 ADDRESS_ENV = "STUDIO_RATE_LIMIT_PER_ADDRESS"
@@ -81,20 +82,12 @@ def parse_rate(text: str, env: str = ENV) -> Rate | None:
     return rate
 
 
-def _shared() -> bool:
-    """The rule ``studio.ui.visitor.multi_user`` uses (kept here so this module needs no gradio)."""
-    flag = os.environ.get("STUDIO_MULTI_USER", "").strip().lower()
-    if flag:
-        return flag in ("1", "true", "yes", "on")
-    return bool(os.environ.get("SPACE_ID"))
-
-
 def configured_rate(env: str = ENV, shared_default: str | None = SPACE_DEFAULT) -> Rate | None:
     """The rate ``env`` sets; unset: ``shared_default`` on a shared studio, no limit otherwise."""
     explicit = os.environ.get(env)
     if explicit is not None:
         return parse_rate(explicit, env)
-    return parse_rate(shared_default, env) if shared_default and _shared() else None
+    return parse_rate(shared_default, env) if shared_default and multi_user() else None
 
 
 class RateLimiter:

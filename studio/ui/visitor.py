@@ -13,22 +13,13 @@ import re
 import secrets
 
 from backends.base import StudioError
-from studio.library import LOCAL_OWNER
+from studio.library import LOCAL_OWNER, MULTI_USER_ENV, multi_user  # noqa: F401 (re-exported)
 
 STORAGE_KEY = "song-studio-visitor"
 SECRET_ENV = "STUDIO_BROWSER_SECRET"
-MULTI_USER_ENV = "STUDIO_MULTI_USER"
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{24,128}$")
 
 log = logging.getLogger(__name__)
-
-
-def multi_user() -> bool:
-    """On a Space (``SPACE_ID`` is set) visitors are told apart; ``STUDIO_MULTI_USER`` overrides."""
-    flag = os.environ.get(MULTI_USER_ENV, "").strip().lower()
-    if flag:
-        return flag in ("1", "true", "yes", "on")
-    return bool(os.environ.get("SPACE_ID"))
 
 
 def new_key() -> str:
