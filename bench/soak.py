@@ -36,7 +36,6 @@ import argparse
 import os
 import random
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,26 +47,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-# app.py, plus a line that says where it is serving.
-SERVER = """
-import studio.gpu
-from studio import glibc_heap
-from studio.ui import build_app, launch_options
-glibc_heap.cap_arenas()
-demo = build_app()
-options = launch_options(demo)
-options.update(quiet=True)
-import threading, time
-def announce():
-    while not getattr(demo, "local_url", None):
-        time.sleep(0.05)
-    print("URL", demo.local_url, flush=True)
-threading.Thread(target=announce, daemon=True).start()
-import os
+from bench.studio_server import running_studio  # noqa: E402 (needs the repo on sys.path)
+
+# Lets --diagnose trace Python allocations inside the server.
+DIAGNOSE = """
+import os, threading
 if os.environ.get("SOAK_DIAGNOSE"):
     from bench.soak_diagnose import watch
     threading.Thread(target=watch, args=(os.environ["SOAK_DIAGNOSE"],), daemon=True).start()
-demo.launch(**options)
 """
 LYRICS = "[Verse]\nNeon rivers in the night\nWe were running out of light\n\n[Chorus]\nHold on, hold on\n"
 # What a visitor mostly does; the rest are the instant endpoints around it.
@@ -164,14 +151,6 @@ def sample_rss(
         )
 
 
-def read_url(server: subprocess.Popen) -> str:
-    assert server.stdout is not None
-    for line in server.stdout:
-        if line.startswith("URL "):
-            return line.split()[1]
-    raise RuntimeError("the studio exited before it served a page")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=20)
@@ -195,16 +174,14 @@ def main() -> int:
         weights = save_tiny_pipeline(Path(tmp) / "tiny-acestep")
         library_dir = Path(tmp) / "library"
         env = {
-            **os.environ, "PYTHONPATH": str(REPO), "STUDIO_LIBRARY_DIR": str(library_dir),
+            "STUDIO_LIBRARY_DIR": str(library_dir),
             "STUDIO_ACESTEP_WEIGHTS": str(weights), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
             "STUDIO_RATE_LIMIT": args.rate_limit, "STUDIO_STATE_DIR": str(Path(tmp) / "state"),
         }
         diagnosis = Path(tmp) / "diagnosis"
         if args.diagnose:
             env["SOAK_DIAGNOSE"] = str(diagnosis)
-        server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=REPO, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            url = read_url(server)
+        with running_studio(env, before_launch=DIAGNOSE) as (url, server):
             warm = Client(url, verbose=False)
             for seed in (1, 2):  # load the model and touch every code path once
                 generate(warm, "", seed)
@@ -232,9 +209,6 @@ def main() -> int:
                         break
                     time.sleep(0.1)
                 print(report.read_text() if report.is_file() else "no diagnosis came back", file=sys.stderr)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
         lost = count_lost(library_dir, tally.made)
 
     for message in sorted(set(tally.messages))[:5]:

@@ -47,6 +47,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.studio_server import running_studio  # noqa: E402 (needs the repo on sys.path)
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 LYRICS = "[Verse]\nNeon rivers in the night\nWe were running out of light\n\n[Chorus]\nHold on, hold on\n"
@@ -66,7 +69,7 @@ KINDS = ("gradio", "http", "direct")
 # The server measures itself: an ASGI middleware times each POST to the last byte, and gradio's
 # call_process_api (used by the queue and the direct route alike) is timed per endpoint. Both are
 # added in the bench's server process only; the app is built and launched as in app.py.
-SERVER = """
+TIMING = """
 import json, threading, time
 from collections import defaultdict
 import gradio.route_utils as route_utils
@@ -115,29 +118,9 @@ async def timed_call_process_api(*args, **kwargs):
         TIMES["process /" + str(kwargs["fn"].api_name)].append(time.perf_counter() - t0)
 route_utils.call_process_api = timed_call_process_api
 
-import studio.gpu
-from studio.ui import build_app, launch_options
-demo = build_app()
-options = launch_options(demo)
-options.update(quiet=True)
-demo.queue()
-def announce():
-    while not getattr(demo, "local_url", None):
-        time.sleep(0.05)
-    print("URL", demo.local_url, flush=True)
-threading.Thread(target=announce, daemon=True).start()
-demo.launch(**options)
 """.replace("__STATS__", STATS_PATH)
 
 Results = dict[str, tuple[list[float], list[str]]]
-
-
-def _read_url(server: subprocess.Popen) -> str:
-    assert server.stdout is not None
-    for line in server.stdout:
-        if line.startswith("URL "):
-            return line.split()[1].rstrip("/")
-    raise RuntimeError("the studio exited before it served a page")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -316,19 +299,12 @@ def main() -> int:
     failed = 0
     # The app runs in its own process so the clients do not share its interpreter lock.
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen(
-            [sys.executable, "-c", SERVER], cwd=REPO, stdout=subprocess.PIPE, text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO), "STUDIO_LIBRARY_DIR": str(Path(tmp) / "library")},
-        )  # fmt: skip
-        try:
-            url = _read_url(server)
+        env = {"STUDIO_LIBRARY_DIR": str(Path(tmp) / "library")}
+        with running_studio(env, prelude=TIMING, stop_s=30) as (url, server):
             for kind in kinds:
                 _server_stats(url)  # resets the server's timings
                 results, cpu = load(url, kind, args.clients, args.seconds, server.pid)
                 failed += report(kind, results, _server_stats(url), cpu, args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
     if not args.no_cold_start:
         gradio_s, app_s = cold_start()
