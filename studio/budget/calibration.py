@@ -8,11 +8,14 @@ a constant factor converges after one run, and one whose fixed/variable split wa
 once runs of two different sizes have been seen. A tiny pull toward the seed only decides what the
 data cannot (e.g. the split, while every run had the same length).
 
-The estimate is not the fit itself but the fit raised by the stage's measured spread: each recent
-run is predicted by a fit made without it, and the estimate sits UPPER_K standard deviations of
-those errors above the centre (``upper_factor``). A central estimate is short on half of all runs;
-this one is short only on unusual ones, and by little, while a steady device (small spread) keeps an
-estimate close to its typical time.
+Where the runs measured near a request's size sit consistently off the fit (a cost the few terms
+cannot shape: a decoder that leaves the cache past some length), the centre follows them
+(``LocalCorrection``). The estimate is not that centre but the centre raised by the stage's
+measured spread: each recent run is predicted without it, and the estimate sits UPPER_K standard
+deviations of those errors above the centre, the spread being a relative part plus a fixed jitter
+in seconds, which weighs on short runs more than long ones. A central estimate is short on half of
+all runs; this one is short only on unusual ones, and by little, while a steady device (small
+spread) keeps an estimate close to its typical time.
 
 Samples are persisted as JSON (``path``; ``STUDIO_STATE_DIR`` for the default one) and refitted on
 load, so the estimate survives restarts.
@@ -63,15 +66,22 @@ NUISANCE_STEPS = 8
 # toward 0 like any term the seed lacks, so a linear stage keeps a (near) linear fit.
 QUADRATIC = True
 QUADRATIC_REF_S = 240.0
-# The estimate is the fit raised by this many standard deviations of its out-of-sample log error:
-# a point estimate at the centre is short on half the runs, and more than 10 % short whenever noise
-# plus fit error pass 10 %, which on a busy machine is several runs in a sweep. 1.5 keeps the
-# median error near 10 % on the bench's noisy CPU and much lower where runs are steadier. Against
-# 1.25 on the synthetic bench (12 seeds x 30 runs): medians 6-17 % vs 6-14 %, runs ever >10 % short
-# 3 vs 4 of 12; the few points of median 1.25 saves are not worth the extra shortfalls.
-UPPER_K = 1.5
+# The estimate is the centre raised by this many standard deviations of its out-of-sample log
+# error: a point estimate at the centre is short on half the runs, and more than 10 % short whenever
+# noise plus fit error pass 10 %, which on a busy machine is several runs in a sweep. Replaying
+# timings recorded from the tiny ACE-Step on this project's 2-core CPU (30 shuffled sweeps each):
+# in a quiet spell, 1.5 / 1.75 / 2.0 gave medians 14 / 17 / 20 % and sweeps ever >10 % short 1 / 0 / 0
+# of 30; in a noisy spell (run-to-run sd ~10 %) 25 / 29 / 34 % and 2 / 0 / 0. Being short kills a
+# ZeroGPU request, being long only reserves more, so the first K that was never short.
+UPPER_K = 1.75
 # Runs whose leave-one-out error sets that spread.
 RESIDUAL_WINDOW = 16
+# Local correction (``LocalCorrection``): how far apart two requests may be, in natural-log units of
+# length and of steps, and still inform each other about where the fit's shape is wrong (0.35: a
+# song half or twice as long weighs exp(-2) ~ 0.14 of one the same length), and how many runs' worth
+# of "the fit is right here" every correction starts from (one nearby run moves it only halfway).
+LOCAL_BANDWIDTH = 0.35
+LOCAL_PRIOR_RUNS = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,21 +100,26 @@ class FittedStage:
     # such terms (no seed figure exists for them), so the calibrated fit keeps them here.
     per_step_per_audio_second_sq: float = 0.0
     per_audio_second_sq: float = 0.0
-    # Multiplier from the central fit to the estimate: how far runs the fit had not seen came out
-    # above it (see ``upper_factor``). 1.0 until enough runs back the stage.
-    upper: float = 1.0
+    # Where measured runs sit around the fit, by request size: the centre's correction and the
+    # raise above it (see LocalCorrection). None until FEW_SAMPLES runs back the stage.
+    local: LocalCorrection | None = None
 
     def central_seconds(self, x: tuple[float, float, float, float]) -> float:
-        """The least-squares fit itself: as often above the measured time as below it."""
-        return (
+        """The fit, corrected by the runs measured near this size: as often above as below them."""
+        fit = (
             stage_seconds(self.cost, x)
             + self.per_step_per_audio_second_sq * _step_length_sq(x)
             + self.per_audio_second_sq * _length_sq(x)
         )
+        return fit * math.exp(self.local.log_bias(x)) if self.local is not None else fit
+
+    def upper(self, x: tuple[float, float, float, float]) -> float:
+        """Multiplier from the centre to the estimate: how far unseen runs came out above theirs."""
+        return math.exp(self.local.log_raise(self.central_seconds(x))) if self.local is not None else 1.0
 
     def seconds(self, x: tuple[float, float, float, float]) -> float:
-        """The estimate: the fit raised by the stage's own measured run-to-run spread."""
-        return self.central_seconds(x) * self.upper
+        """The estimate: the centre raised by the measured run-to-run spread around this size."""
+        return self.central_seconds(x) * self.upper(x)
 
 
 def _step_length_sq(x: tuple[float, float, float, float]) -> float:
@@ -115,6 +130,81 @@ def _step_length_sq(x: tuple[float, float, float, float]) -> float:
 def _length_sq(x: tuple[float, float, float, float]) -> float:
     """count x duration^2, from the same feature vector."""
     return x[2] * x[2] / x[0] if x[0] > 0 else 0.0
+
+
+def _size(x: tuple[float, float, float, float], uses_steps: bool) -> tuple[float, ...]:
+    """Where a request sits for the local correction: log length, and log steps if the stage has them."""
+    if x[0] <= 0 or x[2] <= 0:
+        return (0.0, 0.0) if uses_steps else (0.0,)
+    length = math.log(x[2] / x[0])
+    if not uses_steps:
+        return (length,)
+    return (length, math.log(max(x[1] / x[2], 1e-9)))
+
+
+def _nearness(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    dist2 = sum((p - q) ** 2 for p, q in zip(a, b, strict=True))
+    return math.exp(-0.5 * dist2 / LOCAL_BANDWIDTH**2)
+
+
+# (size, value, recency weight) of one run
+_Point = tuple[tuple[float, ...], float, float]
+
+
+def _near_mean(
+    points: tuple[_Point, ...], here: tuple[float, ...], prior: float, prior_runs: float, skip: int = -1
+) -> float:
+    """Kernel-weighted mean of the points' values around ``here``, shrunk toward ``prior``."""
+    num = prior * prior_runs
+    den = prior_runs
+    for i, (size, value, weight) in enumerate(points):
+        if i != skip:
+            w = weight * _nearness(here, size)
+            num += w * value
+            den += w
+    return num / den
+
+
+@dataclass(frozen=True)
+class LocalCorrection:
+    """What the measured runs say about a request beyond the fitted cost terms: a centre, a spread.
+
+    A cost model of a few terms cannot follow everything a device does with length: a decoder whose
+    working set fits the cache up to some length and not beyond, kernels picked per shape. Where the
+    runs near a request sit consistently above or below the fit, the centre moves by their
+    kernel-weighted mean log error (shrunk toward none by LOCAL_PRIOR_RUNS, so one run moves it only
+    part way; far from every run it is the fit alone).
+
+    The spread is what that centre missed on runs it had not seen (leave-one-out), modelled as a
+    relative part plus a fixed jitter in seconds (the scheduler, the allocator): a 0.2 s stage that
+    varies by 30 ms needs a wider relative raise than a 6 s one, and need not widen the 6 s one's."""
+
+    uses_steps: bool
+    # log(measured / fit) per run: where the fit's shape is off
+    residuals: tuple[_Point, ...]
+    mean: float  # mean log error of the leave-one-out predictions
+    rel_var: float  # their variance: the relative part (log units squared)...
+    jitter_var: float  # ...and a fixed jitter (seconds squared), which weighs less on longer runs
+
+    def log_bias(self, x: tuple[float, float, float, float]) -> float:
+        return _near_mean(self.residuals, _size(x, self.uses_steps), 0.0, LOCAL_PRIOR_RUNS)
+
+    def log_raise(self, centre_s: float) -> float:
+        """log of the factor from the centre (``centre_s`` seconds) to the estimate."""
+        var = self.rel_var + self.jitter_var / max(centre_s, 1e-9) ** 2
+        return max(0.0, self.mean + UPPER_K * math.sqrt(var))
+
+
+def _residuals(basis: _Basis, theta: list[float], samples: list[Sample]) -> tuple[_Point, ...]:
+    n = len(samples)
+    return tuple(
+        (
+            _size(s.x, basis.uses_steps),
+            math.log(max(s.seconds, 1e-9) / max(basis.predict(theta, s.x), 1e-9)),
+            RECENCY ** (n - 1 - i),
+        )
+        for i, s in enumerate(samples)
+    )
 
 
 # The superlinear columns a fit may add: (FittedStage field, feature, the seed term it grows from).
@@ -151,6 +241,10 @@ class _Basis:
             if QUADRATIC and coef > 0 and not squared:
                 squared.append((k, coef / QUADRATIC_REF_S))
         return cls(seed=seed, terms=tuple(terms), squared=tuple(squared))
+
+    @property
+    def uses_steps(self) -> bool:
+        return self.seed.per_step_per_audio_second > 0
 
     @property
     def width(self) -> int:
@@ -200,32 +294,61 @@ class _Basis:
         return theta
 
 
-def upper_factor(basis: _Basis, samples: list[Sample]) -> tuple[float, list[float]]:
-    """How much to raise the fit so that a new run is rarely more than a little above it.
+def _spread(errors: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    """(mean, relative variance, jitter variance) of (predicted seconds, log error, weight) triples.
 
-    Each recent run is predicted by a fit made without it (leave-one-out), so the spread includes
-    both the run-to-run noise and the fit's own error on sizes it has not seen. The factor is
-    exp(mean + UPPER_K x std) of the log ratios measured/predicted (recency-weighted), never below
-    1. Returns the factor and the ratios, newest last."""
-    recent = samples[-RESIDUAL_WINDOW:]
-    older = samples[:-RESIDUAL_WINDOW] if len(samples) > RESIDUAL_WINDOW else []
-    logs: list[float] = []
-    ratios: list[float] = []
-    for i, s in enumerate(recent):
-        theta = basis.fit(older + recent[:i] + recent[i + 1 :])
-        predicted = basis.predict(theta, s.x)
-        ratio = s.seconds / max(predicted, 1e-9)
-        ratios.append(ratio)
-        logs.append(math.log(max(ratio, 1e-6)))
-    weights = [RECENCY ** (len(logs) - 1 - i) for i in range(len(logs))]
-    total = sum(weights)
-    mean = sum(w * v for w, v in zip(weights, logs, strict=True)) / total
-    var = sum(w * (v - mean) ** 2 for w, v in zip(weights, logs, strict=True)) / total
+    The log error of a run predicted to take m seconds varies by rel_var + jitter_var / m^2, i.e.
+    rel_var x (1 + (c / m)^2): c is picked by weighted likelihood from a grid (0, or 1/100 to 1x the
+    longest prediction), rel_var then has a closed form."""
+    total = sum(w for _, _, w in errors)
+    mean = sum(w * e for _, e, w in errors) / total
     # Few residuals understate the spread; the usual n/(n-1) correction on the effective count.
-    n_eff = total**2 / sum(w * w for w in weights)
-    if n_eff > 1.5:
-        var *= n_eff / (n_eff - 1)
-    return max(1.0, math.exp(mean + UPPER_K * math.sqrt(var))), ratios
+    n_eff = total**2 / sum(w * w for _, _, w in errors)
+    bessel = n_eff / (n_eff - 1) if n_eff > 1.5 else 1.0
+    longest = max(m for m, _, _ in errors)
+    best: tuple[float, float, float] | None = None
+    for jitter in (0.0, *(longest * 10 ** (k / 8 - 2) for k in range(17))):
+        shape = [1.0 + (jitter / max(m, 1e-9)) ** 2 for m, _, _ in errors]
+        rel_var = sum(w * (e - mean) ** 2 / f for (_, e, w), f in zip(errors, shape, strict=True)) / total
+        rel_var = max(rel_var, 1e-12)
+        nll = sum(
+            w * (math.log(rel_var * f) + (e - mean) ** 2 / (rel_var * f))
+            for (_, e, w), f in zip(errors, shape, strict=True)
+        )
+        if best is None or nll < best[0] - 1e-9:
+            best = (nll, rel_var, jitter)
+    assert best is not None
+    _, rel_var, jitter = best
+    return mean, rel_var * bessel, rel_var * bessel * jitter**2
+
+
+def local_correction(
+    basis: _Basis, theta: list[float], samples: list[Sample]
+) -> tuple[LocalCorrection, list[tuple[float, float, float]]]:
+    """The local centre and the spread of a stage fitted as ``theta`` to ``samples``.
+
+    Each recent run is predicted by a fit and a correction made without it (leave-one-out), so the
+    spread includes both the run-to-run noise and the estimate's own error on sizes it has not seen.
+    Returns the correction and those (predicted seconds, log error, weight) triples, newest last."""
+    first = max(0, len(samples) - RESIDUAL_WINDOW)
+    errors: list[tuple[float, float, float]] = []
+    for i in range(first, len(samples)):
+        s = samples[i]
+        rest = samples[:i] + samples[i + 1 :]
+        theta_without = basis.fit(rest)
+        here = _size(s.x, basis.uses_steps)
+        bias = _near_mean(_residuals(basis, theta_without, rest), here, 0.0, LOCAL_PRIOR_RUNS)
+        predicted = max(basis.predict(theta_without, s.x) * math.exp(bias), 1e-9)
+        errors.append((predicted, math.log(max(s.seconds, 1e-9) / predicted), RECENCY ** (len(samples) - 1 - i)))
+    mean, rel_var, jitter_var = _spread(errors)
+    local = LocalCorrection(
+        uses_steps=basis.uses_steps,
+        residuals=_residuals(basis, theta, samples),
+        mean=mean,
+        rel_var=rel_var,
+        jitter_var=jitter_var,
+    )
+    return local, errors
 
 
 def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> FittedStage | None:
@@ -238,18 +361,16 @@ def fit_stage(seed: StageCost, samples: list[Sample], label: str = "") -> Fitted
     coefs = dict.fromkeys(_TERMS, 0.0)
     for j, (i, ref, _) in enumerate(basis.terms):
         coefs[_TERMS[i]] += theta[1 + j] * ref
-    squared = {
-        _SQUARED[k][0]: theta[1 + len(basis.terms) + j] * ref for j, (k, ref) in enumerate(basis.squared)
-    }
+    squared = {_SQUARED[k][0]: theta[1 + len(basis.terms) + j] * ref for j, (k, ref) in enumerate(basis.squared)}
     where = f" on {label}" if label else ""
     cost = StageCost(fixed=theta[0], **coefs, source=f"calibrated from {n} measured run(s){where}")
     if n < FEW_SAMPLES:
         return FittedStage(cost=cost, samples=n, margin=FEW_SAMPLES_MARGIN, **squared)
-    upper, ratios = upper_factor(basis, samples)
+    local, errors = local_correction(basis, theta, samples)
     # The reserve covers what the raised estimate still missed on recent unseen runs, plus a little.
-    worst_short = max(r / upper - 1.0 for r in ratios[-8:])
+    worst_short = max(math.exp(e - local.log_raise(m)) - 1.0 for m, e, _ in errors[-8:])
     margin = min(MAX_MARGIN, max(MIN_MARGIN, 1.0 + max(0.0, worst_short) + 0.05))
-    return FittedStage(cost=cost, samples=n, margin=margin, upper=upper, **squared)
+    return FittedStage(cost=cost, samples=n, margin=margin, local=local, **squared)
 
 
 class Calibration:
@@ -342,8 +463,7 @@ class Calibration:
             for backend, stages in backends.items():
                 for stage, samples in stages.items():
                     self._data.setdefault(device, {}).setdefault(backend, {})[stage] = [
-                        Sample(x=tuple(s["x"]), seconds=float(s["seconds"]), at=float(s["at"]))
-                        for s in samples
+                        Sample(x=tuple(s["x"]), seconds=float(s["seconds"]), at=float(s["at"])) for s in samples
                     ][-self.max_samples :]
 
     def _save(self) -> None:
@@ -379,9 +499,7 @@ class DeviceCalibration:
     def fitted(self, backend: str, stage: str, seed: StageCost) -> FittedStage | None:
         return self.store.fitted(self.device_name, backend, stage, seed)
 
-    def record(
-        self, backend: str, model: CostModel, req: PlanInput, measured: Mapping[str, float]
-    ) -> list[str]:
+    def record(self, backend: str, model: CostModel, req: PlanInput, measured: Mapping[str, float]) -> list[str]:
         return self.store.record(backend, self.device_name, model, req, measured)
 
 

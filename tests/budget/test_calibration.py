@@ -172,9 +172,7 @@ def test_quadratic_length_cost_is_learned():
         return s * (0.01 * d + 0.0001 * d * d)
 
     for d, s in [(20, 8), (240, 8), (60, 16), (120, 4), (200, 12), (30, 8)]:
-        store.record(
-            caps.name, DEVICE, DIFFUSION, PlanInput(duration_s=d, steps=s), {"diffusion": truth(d, s)}
-        )
+        store.record(caps.name, DEVICE, DIFFUSION, PlanInput(duration_s=d, steps=s), {"diffusion": truth(d, s)})
     view = store.for_device(DEVICE)
     for d, s in [(90, 8), (180, 16), (240, 4)]:
         got = estimate(caps, PlanInput(duration_s=d, steps=s), Z, view).stages["diffusion"]
@@ -269,20 +267,64 @@ def test_steady_device_keeps_the_estimate_close_to_its_typical_time():
     assert statistics.median(errors) <= 0.05
 
 
-def test_upper_factor_grows_with_spread():
+def test_raise_above_the_centre_grows_with_the_spread():
     seed = StageCost(fixed=0.0, per_audio_second=0.1)
-    from studio.budget.calibration import Sample, _Basis, upper_factor
+    from studio.budget.calibration import Sample
 
     rng = random.Random(5)
-    basis = _Basis.for_seed(seed)
 
-    def samples(sd: float) -> list[Sample]:
-        return [
-            Sample(x=(1, 0, d, 0), seconds=0.1 * d * math.exp(rng.gauss(0, sd)), at=0)
-            for d in (20, 60, 120, 200) * 4
+    def fitted(sd: float):
+        samples = [
+            Sample(x=(1, 0, d, 0), seconds=0.1 * d * math.exp(rng.gauss(0, sd)), at=0) for d in (20, 60, 120, 200) * 4
         ]
+        return fit_stage(seed, samples)
 
-    steady, _ = upper_factor(basis, samples(0.002))
-    noisy, _ = upper_factor(basis, samples(0.08))
+    x = (1, 0, 90, 0)
+    steady, noisy = fitted(0.002).upper(x), fitted(0.08).upper(x)
     assert 1.0 <= steady < 1.02
-    assert 1.05 < noisy < 1.4
+    assert 1.05 < noisy < 1.5
+
+
+def test_a_fixed_jitter_widens_short_runs_not_long_ones():
+    """A stage that varies by ~30 ms whatever its length: a 0.2 s run needs a wide relative raise,
+    a 12 s one almost none; one relative spread for both would over-reserve every long song."""
+    seed = StageCost(fixed=0.0, per_audio_second=0.05)
+    from studio.budget.calibration import Sample
+
+    rng = random.Random(7)
+    samples = [Sample(x=(1, 0, d, 0), seconds=0.05 * d + rng.gauss(0, 0.03), at=0) for d in (4, 240, 30, 120) * 4]
+    fitted = fit_stage(seed, samples)
+    assert fitted is not None and fitted.local is not None
+    short, long = fitted.upper((1, 0, 4, 0)), fitted.upper((1, 0, 240, 0))
+    assert short > 1.15
+    assert long < 1.03
+    assert 0.015 < math.sqrt(fitted.local.jitter_var) < 0.06  # the 30 ms it was given
+
+
+def test_the_centre_follows_a_cost_the_terms_cannot_shape():
+    """A decoder whose working set leaves the cache past 20 s (cheap below, ~3x dearer per second
+    above): no fixed + linear + quadratic fit follows that, the runs measured at each length do."""
+    seed = StageCost(fixed=0.0, per_audio_second=0.02)
+    from studio.budget.calibration import Sample
+
+    def truth(d: float) -> float:
+        return 0.01 * d if d <= 20 else 0.2 + 0.03 * (d - 20)
+
+    lengths = (10, 30, 60, 120, 240)
+    samples = [Sample(x=(1, 0, d, 0), seconds=truth(d), at=0) for d in lengths * 2]
+    fitted = fit_stage(seed, samples)
+    assert fitted is not None and fitted.local is not None
+    def worst_miss(stage) -> float:
+        return max(abs(stage.central_seconds((1, 0, d, 0)) / truth(d) - 1) for d in lengths)
+
+    # The terms alone, without the correction: far off at the short end.
+    bare = fit_stage(seed, samples)
+    assert bare is not None
+    object.__setattr__(bare, "local", None)
+    assert worst_miss(bare) > 0.3
+    # With it, every measured length is far closer, and more runs there bring it closer still.
+    assert worst_miss(fitted) < 0.15
+    more = fit_stage(seed, [Sample(x=(1, 0, d, 0), seconds=truth(d), at=0) for d in lengths * 4])
+    assert more is not None and worst_miss(more) < worst_miss(fitted)
+    # Far from every measured length the correction fades out rather than extrapolating a bump.
+    assert fitted.local.log_bias((1, 0, 2000, 0)) == pytest.approx(0.0, abs=0.01)
