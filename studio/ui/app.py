@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import gradio as gr
@@ -349,9 +350,39 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         demo.load(visitor.ensure_key, key, key, **INSTANT).then(
             refresh, listed, lib_view.list_outputs(), **INSTANT
         )
+    # gradio caps a ZeroGPU Space's queue at ONE waiting request unless the app sets a size: with
+    # gpu_concurrency() songs running, the next visitor past one waiting would be told "Queue is full".
+    demo.queue(max_size=queue_size())
     demo.studio_library = library  # type: ignore[attr-defined]  # launch_options needs its audio folder
     demo.studio_views = {"create": create, "edit": edit, "key": key}  # type: ignore[attr-defined]  # for tests and tools
     return demo
+
+
+QUEUE_SIZE_ENV = "STUDIO_QUEUE_SIZE"
+# Requests waiting for a GPU on a ZeroGPU Space: with 4 running and ~1 min of GPU each, the last of
+# 20 waits about 5 minutes, about as long as a visitor will watch a queue position.
+DEFAULT_ZEROGPU_QUEUE_SIZE = 20
+
+
+def queue_size(env: Mapping[str, str] | None = None) -> int | None:
+    """How many requests may wait for the GPU (``STUDIO_QUEUE_SIZE``); None: no limit.
+
+    Default: DEFAULT_ZEROGPU_QUEUE_SIZE on ZeroGPU, no limit elsewhere (one local GPU, its owner's).
+    There is no "no limit" setting on ZeroGPU: gradio turns an unset size into 1 there."""
+    env = os.environ if env is None else env
+    text = env.get(QUEUE_SIZE_ENV, "").strip()
+    if not text:
+        return DEFAULT_ZEROGPU_QUEUE_SIZE if on_zerogpu(env) else None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StudioError(
+            f"{QUEUE_SIZE_ENV} must be a whole number of waiting requests >= 1 (e.g. 20), got {text!r}; "
+            "fix the setting."
+        )
+    return value
 
 
 SESSION_CAPACITY_ENV = "STUDIO_SESSION_CAPACITY"
