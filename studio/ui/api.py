@@ -2,7 +2,8 @@
 /library.
 
 Formatting, planning, listing models, tasks and songs answer at once (no queue); /generate and /edit
-join the one GPU queue the UI's Generate button uses, under the same rate limit and ZeroGPU tier.
+join the one GPU queue the UI's Generate button uses, under the same rate limit and ZeroGPU tier,
+after a validator has refused at once what the queued call would refuse after the wait.
 API callers identify themselves with a ``visitor_key`` (returned by /generate or /edit on a Space)
 instead of the browser's stored key. A song to edit arrives as an uploaded file (``handle_file`` on
 the client); a path on the server is never opened.
@@ -10,16 +11,21 @@ the client); a path on the server is never opened.
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 from gradio.data_classes import FileData, GradioRootModel
 
 from backends.base import StudioError
-from studio import registry, service
+from studio import ratelimit, registry, service
 from studio import weights as weights_source
 from studio.errors import validate
+from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
@@ -27,6 +33,46 @@ from studio.ui import forms, runner, seams, uploads, visitor
 from studio.ui.errors import user_errors
 
 GPU_QUEUE = "gpu"
+
+# Set while an endpoint runs as its own validator (``refuse_before_queueing``): everything up to the
+# render happens as usual, and the render only checks that the request fits the caller's GPU budget
+# and that they may spend a GPU call.
+_CHECK_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("check_only", default=False)
+
+
+def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A gradio validator for a GPU endpoint: run ``handler`` up to its render, before the call joins
+    the queue, so a bad request, one the budget guard would refuse, or a caller over the rate limit
+    is refused at once with the same sentence instead of after waiting for a GPU.
+
+    gradio hands a validator the endpoint's own inputs (and a gr.Request where the signature asks
+    for one) and answers 422 with one message per input; the whole sentence goes on the input it
+    names in backticks, else on the first."""
+    signature = inspect.signature(handler)
+    names = [n for n in signature.parameters if n not in ("request", "progress")]
+    checks = getattr(handler, "__wrapped__", handler)  # without user_errors: the error's kind matters
+
+    def refusal(message: str, about: str) -> list[dict[str, Any]]:
+        return [gr.validate(name != about, message if name == about else "") for name in names]
+
+    @user_errors  # anything unexpected is logged and answered with a short id, as in the handler
+    def validator(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        token = _CHECK_ONLY.set(True)
+        try:
+            checks(*args, **kwargs)
+        except ratelimit.RateLimited as exc:
+            return refusal(str(exc), "visitor_key" if "visitor_key" in names else names[0])
+        except (StudioError, gr.Error) as exc:
+            message = str(exc.message) if isinstance(exc, gr.Error) else str(exc)
+            named = re.search(r"`(\w+)`", message)
+            return refusal(message, named.group(1) if named and named.group(1) in names else names[0])
+        finally:
+            _CHECK_ONLY.reset(token)
+        return [gr.validate(True, "") for _ in names]
+
+    params = [p for n, p in signature.parameters.items() if n != "progress"]
+    validator.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return validator
 
 
 class FileOrPath(GradioRootModel):
@@ -260,6 +306,10 @@ def register(library: Library, gpu_concurrency: int) -> None:
         # Callers without a key would get a fresh one (and a fresh rate limit) every time, so
         # their address is what the limit counts.
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
+        if _CHECK_ONLY.get():
+            reservation_for(song_request, visitor.tier_of(request))
+            ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
+            return "", [], {}
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()
         owner = visitor.owner_for(visitor_key)
@@ -402,4 +452,5 @@ def register(library: Library, gpu_concurrency: int) -> None:
             api_name=name,
             concurrency_id=GPU_QUEUE,
             concurrency_limit=gpu_concurrency,
+            validator=refuse_before_queueing(fn),
         )

@@ -73,12 +73,15 @@ def test_library_survives_a_restart_and_visitors_are_isolated(studio_app, tmp_pa
 
 
 def _call_raw(url: str, endpoint: str, data: list) -> str:
-    """Call an endpoint over plain HTTP (what a hand-written client sends), returning the event stream."""
+    """Call an endpoint over plain HTTP (what a hand-written client sends), returning the event stream,
+    or "refused <status>: <body>" when the call is turned away before it joins the queue."""
     import httpx
 
     base = f"{url.rstrip('/')}/gradio_api/call/{endpoint}"
-    event = httpx.post(base, json={"data": data}, timeout=30).json()["event_id"]
-    return httpx.get(f"{base}/{event}", timeout=60).text
+    joined = httpx.post(base, json={"data": data}, timeout=30)
+    if joined.status_code != 200:
+        return f"refused {joined.status_code}: {joined.text}"
+    return httpx.get(f"{base}/{joined.json()['event_id']}", timeout=60).text
 
 
 def _song(path, seconds: float = 11.0):
@@ -114,11 +117,11 @@ def test_edit_repaints_an_uploaded_song_and_refuses_a_server_path(studio_app, tm
             assert "the song to edit must be a file uploaded here" in str(exc), str(exc)
         else:
             raise AssertionError("a server path was edited")
-        # Sent as file data without the client's upload, gradio itself refuses to read it (and says
-        # nothing more, as for any error not raised by the studio).
+        # Sent as file data without the client's upload, gradio itself refuses to read it, before the
+        # call joins the queue.
         file_data = {"path": str(source), "meta": {"_type": "gradio.FileData"}}
         raw = _call_raw(url, "edit", [file_data, "repaint", 3, 6, None, "", None, "", "", -1, 1, "{}", "", "", ""])
-        assert raw.startswith("event: error") and "complete" not in raw, raw
+        assert raw.startswith("refused 400") and "not uploaded by a user" in raw, raw
         assert [s["id"] for s in client.predict(api_name="/library")] == [song["id"]]
         try:
             client.predict(source=handle_file(str(source)), task="cover", start=3, api_name="/edit")
@@ -167,3 +170,37 @@ def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_a
         _, _, after = client.predict(*old, True, api_name="/generate")
         assert before["songs"][0]["seed"] == after["songs"][0]["seed"] == 3
         assert before["songs"][0]["request"]["partial"] is False
+
+
+def test_a_bad_request_or_a_caller_over_the_limit_is_refused_before_joining_the_gpu_queue(
+    studio_app, monkeypatch
+) -> None:
+    """What the queued call would refuse after waiting for a GPU, the endpoint refuses at once (HTTP
+    422 naming the input, gradio_client's ValidationError), with the same sentence."""
+    from studio import ratelimit
+    from studio.ui import visitor
+
+    monkeypatch.setenv(ratelimit.ENV, "1/3600")
+    monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
+    args = ["[Verse]\nla", "pop", "acestep", 10, False, 1, 1, "", 0, "", "", "", '{"steps": 1}']
+    with studio_app(STUDIO_MULTI_USER="1") as url:
+        bad = _call_raw(url, "generate", [*args[:3], 5000, *args[4:], "", False])
+        assert bad.startswith("refused 422") and "`duration` must be <=" in bad, bad
+        client = Client(url, verbose=False)
+        key = visitor.new_key()
+        client.predict(*args, key, api_name="/generate")  # the one call the limit allows
+        over = _call_raw(url, "generate", [*args, key, False])
+        assert over.startswith("refused 422") and '"parameter_name":"visitor_key"' in over, over
+        assert "try again in" in over
+        try:
+            client.predict(*args, key, api_name="/generate")
+        except Exception as exc:
+            assert "visitor_key" in str(exc) and "try again in" in str(exc), str(exc)
+        else:
+            raise AssertionError("a caller over the limit was queued")
+        # Checking spent nothing: the one song made is still the only one, and the limit counts it once.
+        assert len(client.predict(visitor_key=key, api_name="/library")) == 1
+        # A song the budget guard would refuse (here a maintainer's 1 s limit) is refused at once too.
+        monkeypatch.setenv("STUDIO_TIME_LIMIT", "1")
+        long = _call_raw(url, "generate", [*args[:3], 600, *args[4:], visitor.new_key(), False])
+        assert long.startswith("refused 422") and "nothing was charged" in long, long
