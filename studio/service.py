@@ -29,7 +29,16 @@ from backends.base import (
 )
 from studio import memory, registry
 from studio.audio import MasteringSettings, SongCard, audio_format, export_song, studio_artist
-from studio.budget import BudgetContext, PlanInput, Preflight, Reservation, default_tier, preflight, tier_limits
+from studio.budget import (
+    BudgetContext,
+    Decision,
+    PlanInput,
+    Preflight,
+    Reservation,
+    default_tier,
+    preflight,
+    tier_limits,
+)
 from studio.budget.calibration import Calibration, StageTimer
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
@@ -269,10 +278,42 @@ def prefetch(request: SongRequest) -> None:
         spec.prefetch(options, request.task)
 
 
-def plan(request: SongRequest, tier: str | None = None, *, fit: bool = False,
+def plan(request: SongRequest, tier: str | None = None, *, fit: bool | None = None,
          quota_left_s: float | None = None) -> Preflight:
-    """The budget guard's decision for a request, before any GPU time is spent."""
+    """The budget guard's decision for a request, before any GPU time is spent (``fit``: lighten it
+    rather than refuse; None: as the request asks, ``fit_budget``)."""
+    fit = request.fit_budget if fit is None else fit
     return plan_prepared(prepare(request), tier, fit=fit, quota_left_s=quota_left_s)
+
+
+def fit_to_budget(request: SongRequest, tier: str | None = None) -> tuple[SongRequest, str | None]:
+    """The request that will run and, when the guard lightened it, the sentence saying how.
+
+    Only a request that asks for it (``fit_budget``) and does not fit as it is changes; one that
+    cannot be made to fit is left as it is, for the guard to refuse with its alternatives."""
+    if not request.fit_budget:
+        return request, None
+    decision = plan(request, tier)
+    if decision.decision is not Decision.ADJUSTED:
+        return request, None
+    asked, fitted = decision.requested, decision.request
+    options = dict(request.options)
+    if fitted.steps != asked.steps:
+        options["steps"] = fitted.steps
+    if fitted.planner != asked.planner:
+        options["planner"] = fitted.planner or "off"
+    update: dict[str, object] = {"takes": fitted.takes, "options": options}
+    if fitted.duration_s != asked.duration_s:  # only ever a new song's (fit_request never shortens edits)
+        update["duration"] = fitted.duration_s
+    return request.model_copy(update=update), decision.message
+
+
+def own_tier() -> str | None:
+    """The tier a run planned on this machine for nobody in particular uses (CLI, batch): on
+    ZeroGPU the default one, elsewhere ``local``."""
+    from studio.devices import on_zerogpu
+
+    return None if on_zerogpu() else Tier.LOCAL.value
 
 
 def plan_prepared(prepared: Prepared, tier: str | None = None, *, fit: bool = False,
@@ -354,9 +395,7 @@ def local_budget(prepared: Prepared) -> Reservation | None:
     """The reservation for a run that was given none (CLI, batch): on this machine's own tier, so the
     estimate drives the progress ETA and ``STUDIO_TIME_LIMIT`` is enforced when set. None when this
     device has no cost figures and nothing limits the run (there is then no ETA to show)."""
-    from studio.devices import on_zerogpu
-
-    tier = None if on_zerogpu() else Tier.LOCAL.value
+    tier = own_tier()
     try:
         decision = plan_prepared(prepared, tier)
     except StudioError:
@@ -606,8 +645,12 @@ class Studio:
     ) -> SongResult:
         """Render and export: mastered files in ``formats`` (the raw take beside them), a song
         card in every file and as a sidecar, and stems zipped when the backend made any.
-        ``mastering=None`` uses the default (-14 LUFS, -1 dBTP)."""
+        ``mastering=None`` uses the default (-14 LUFS, -1 dBTP). Without a ``budget`` the run is
+        planned on this machine's own tier, lightened first when the request asks to fit it."""
         started = time.perf_counter()
+        fitted = None
+        if budget is None:  # a caller that brings a reservation has planned (and fitted) already
+            request, fitted = fit_to_budget(request, own_tier())
         prepared = prepare(request)  # fail on bad input before touching the disk or the GPU
         check_output(out)
         chosen = output_formats(out, formats)
@@ -639,7 +682,8 @@ class Studio:
                     loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
                 )
             )
-        warnings = list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
+        warnings = [fitted] if fitted else []
+        warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
         return SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
             sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,

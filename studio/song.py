@@ -54,6 +54,12 @@ class SongRequest(BaseModel):
         description="When the time budget runs out, keep what a token-based model (LeVo 2, HeartMuLa) "
         "made so far, ending in a short fade, instead of failing.",
     )
+    fit_budget: bool = Field(
+        False,
+        description="When the song would not fit the GPU time the visitor has, lighten it (fewer takes, a "
+        "smaller planner or none, fewer steps down to half, then a shorter song; an edit is never "
+        "shortened) instead of refusing it, and say what changed.",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     # Editing an existing song (see studio.tasks): the task, the song to edit and where.
     task: str = Field("text2music", description="text2music, cover, repaint, extend, extract, lego or complete.")

@@ -22,6 +22,7 @@ from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
 from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate, stage_base
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
+from studio.tasks import get_task
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from studio.budget.calibration import DeviceCalibration
@@ -206,7 +207,9 @@ def alternatives(
     hi = math.ceil(req.duration_s) - 1
     best = _largest(lo, hi, lambda d: fits(req.model_copy(update={"duration_s": float(d)})) is not None)
     if best is not None:
-        add("shorter", req.model_copy(update={"duration_s": float(best)}), f"a song of up to {best} s")
+        # An edit's length is its source's (plus any extension): only a shorter source shortens it.
+        text = f"a song of up to {best} s" if _length_is_asked(req) else f"a source song giving up to {best} s"
+        add("shorter", req.model_copy(update={"duration_s": float(best)}), text)
 
     if req.steps is not None and _uses_steps(caps, ctx.device):
         steps = _largest(
@@ -286,11 +289,17 @@ def alternatives(
     return out
 
 
+def _length_is_asked(req: PlanInput) -> bool:
+    """Whether the request's own duration sets its length (a new song), not a source's (an edit)."""
+    return get_task(req.task).length == "asked"
+
+
 def fit_request(
     caps: Capabilities, req: PlanInput, ctx: BudgetContext, *, min_steps: int = 1
 ) -> tuple[PlanInput, list[str]] | None:
     """Lighten ``req`` until it fits: fewer takes, smaller/no planner, fewer steps (not below half),
-    then a shorter song. Returns the new request and what changed, or None if nothing fits."""
+    then a shorter song (never an edit: its length is its source's). Returns the new request and what
+    changed, or None if nothing fits."""
 
     def fits(r: PlanInput) -> bool:
         return ctx.reserve(caps, r).fits
@@ -315,6 +324,8 @@ def fit_request(
         steps = _largest(floor, cur.steps, lambda s: fits(cur.model_copy(update={"steps": s})))
         cur = cur.model_copy(update={"steps": steps or floor})
     if not fits(cur):
+        if not _length_is_asked(req):
+            return None  # an edit cannot be shortened by the studio: its length is the source's
         lo = max(1, math.ceil(caps.min_duration_s))
         best = _largest(
             lo, math.floor(cur.duration_s), lambda d: fits(cur.model_copy(update={"duration_s": float(d)}))

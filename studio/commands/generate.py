@@ -55,6 +55,7 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
         "language": args.language,
         "verbatim": args.verbatim or None,
         "partial": args.partial or None,
+        "fit_budget": args.fit or None,
         "options": options or None,
         "task": args.task,
         # Absolute, so the song card's recipe still finds the source from another folder.
@@ -199,6 +200,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verbatim", action="store_true", help="send lyrics and style exactly as given (no formatter)")
     p.add_argument("--partial", action="store_true",
                    help="if STUDIO_TIME_LIMIT runs out, keep what LeVo 2 / HeartMuLa made (faded) instead of failing")
+    p.add_argument("--fit", action="store_true",
+                   help="if the song would not fit the time limit (STUDIO_TIME_LIMIT, or a ZeroGPU tier), make "
+                   "fewer takes, a smaller planner, fewer steps or a shorter song instead of refusing, and say so")
     p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
     p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
     p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")

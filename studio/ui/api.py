@@ -112,6 +112,7 @@ def _request(
     language: str = "",
     options: str | dict | None = None,
     partial: bool = False,
+    fit_budget: bool = False,
 ) -> SongRequest:
     return forms.build_request(
         backend=backend or registry.DEFAULT_BACKEND,
@@ -125,6 +126,7 @@ def _request(
         extras={"bpm": bpm, "key": key, "time_signature": time_signature, "language": language},
         options=_options(options),
         partial=partial,
+        fit_budget=fit_budget,
     )
 
 
@@ -160,6 +162,7 @@ def _edit_request(
     options: str | dict | None = None,
     backend: str = "",
     title: str = "",
+    fit_budget: bool = False,
 ) -> SongRequest:
     """A validated editing request; only a file gradio received is accepted as the source, and a
     field left empty stays unset (the task's own check refuses a field it does not use)."""
@@ -183,6 +186,7 @@ def _edit_request(
         "extend_by": extend_by,
         "track": track or None,
         "cover_strength": cover_strength,
+        "fit_budget": bool(fit_budget),
     }
     return validate(SongRequest, fields)  # type: ignore[return-value]
 
@@ -258,12 +262,14 @@ def register(library: Library, gpu_concurrency: int) -> None:
         takes: int = 1,
         steps: int | None = None,
         tier: str = "",
+        fit_budget: bool = False,
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
     ) -> dict:
-        """GPU seconds this song would take, the cap, the decision and alternatives (tier: empty = yours)."""
+        """GPU seconds this song would take, the cap, the decision and alternatives (tier: empty = yours;
+        fit_budget: what /generate would change to make it fit, instead of refusing)."""
         options = {"steps": steps} if steps else {}
         return seams.plan(
-            _request(lyrics, style, backend, duration, instrumental, takes, options=options),
+            _request(lyrics, style, backend, duration, instrumental, takes, options=options, fit_budget=fit_budget),
             tier or visitor.tier_of(request),
         )
 
@@ -342,6 +348,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         options: str,
         visitor_key: str,
         partial: bool = False,  # added last, so callers that pass the first 14 inputs keep working
+        fit_budget: bool = False,  # likewise
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
@@ -361,6 +368,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             language,
             options,
             partial=bool(partial),
+            fit_budget=bool(fit_budget),
         )
         return render(song_request, visitor_key, request, progress)
 
@@ -382,6 +390,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         visitor_key: str = "",
         backend: str = registry.DEFAULT_BACKEND,
         title: str = "",
+        fit_budget: bool = False,
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
@@ -389,7 +398,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         song_request = _edit_request(
             source, task, start=start, end=end, extend_by=extend_by, track=track,
             cover_strength=cover_strength, style=style, lyrics=lyrics, seed=seed, takes=takes,
-            options=options, backend=backend, title=title,
+            options=options, backend=backend, title=title, fit_budget=fit_budget,
         )
         return render(song_request, visitor_key, request, progress)
 
@@ -419,6 +428,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("{}", label="options"),
             gr.Textbox("", label="visitor_key"),
             gr.Checkbox(False, label="partial"),
+            gr.Checkbox(False, label="fit_budget"),
         ]
         generate_outputs = outputs()
         edit_inputs = [
@@ -438,6 +448,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("", label="visitor_key"),
             gr.Textbox(registry.DEFAULT_BACKEND, label="backend"),
             gr.Textbox("", label="title"),
+            gr.Checkbox(False, label="fit_budget"),
         ]
         edit_outputs = outputs()
     for fn, inputs, outs, name in (

@@ -35,6 +35,7 @@ class CreateView:
     time_signature: gr.Dropdown
     language: gr.Dropdown
     partial: gr.Checkbox
+    fit_budget: gr.Checkbox
     format_btn: gr.Button
     format_box: gr.Accordion
     formatted: gr.Code
@@ -65,6 +66,7 @@ class CreateView:
             self.time_signature,
             self.language,
             self.partial,
+            self.fit_budget,
             self.mode,
             self.description,
             *[c for _, c in self.options],
@@ -98,6 +100,7 @@ class CreateView:
                 **self._lora_option(data, backend),
             },
             partial=data[self.partial],
+            fit_budget=data[self.fit_budget],
         )
 
     def _lora_option(self, data: dict[gr.Component, Any], backend: str) -> dict[str, Any]:
@@ -123,6 +126,7 @@ class CreateView:
             request.time_signature or "",
             request.language or "",
             request.partial,
+            request.fit_budget,
             "Custom",
             "",
             *[
@@ -314,6 +318,13 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                     "short fade) instead of an error.",
                     visible=forms.keeps_partial(caps),
                 )
+                fit_budget = gr.Checkbox(
+                    value=False,
+                    label="Fit to my GPU time",
+                    info="If the song would not fit the GPU time you have, make it lighter (fewer takes, "
+                    "fewer steps, then shorter) instead of refusing it; the status says what changed.",
+                    visible=forms.budget_is_limited(),
+                )
                 options = []
                 for control in forms.all_option_controls():
                     options.append((control, _option_component(control, control.backend == default.name)))
@@ -350,6 +361,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         time_signature=time_signature,
         language=language,
         partial=partial,
+        fit_budget=fit_budget,
         format_btn=format_btn,
         format_box=format_box,
         formatted=formatted,

@@ -17,7 +17,7 @@ from studio import registry, service
 from studio.errors import validate
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
-from studio.ui import uploads
+from studio.ui import forms, uploads
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
 
@@ -59,6 +59,7 @@ class EditView:
     lyrics: gr.Textbox
     seed: gr.Number
     takes: gr.Slider
+    fit_budget: gr.Checkbox
     generate_btn: gr.Button
     cancel_btn: gr.Button
     estimate: gr.Markdown
@@ -70,7 +71,7 @@ class EditView:
         """Every control that shapes an edit request, in the order ``fill`` returns values."""
         return [
             self.backend, self.task, self.source, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.style, self.lyrics, self.seed, self.takes, self.source_title,
+            self.track, self.style, self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title,
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -91,6 +92,7 @@ class EditView:
             "lyrics": (data[self.lyrics] or "") if kind.uses_lyrics else "",
             "seed": None if data[self.seed] in (None, "") else int(data[self.seed]),
             "takes": int(data[self.takes] or 1),
+            "fit_budget": bool(data[self.fit_budget]),
         }
         if kind.uses_range:
             fields["start"], fields["end"] = float(data[self.start]), float(data[self.end])
@@ -118,7 +120,7 @@ class EditView:
             request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
-            track, request.style, request.lyrics, request.seed, request.takes, "",
+            track, request.style, request.lyrics, request.seed, request.takes, request.fit_budget, "",
         ]
 
     def task_updates(self, backend: str, task: str, source: str | None) -> list[Any]:
@@ -194,6 +196,13 @@ def build_edit(build_results: Any) -> EditView:
             with gr.Row():
                 seed = gr.Number(label="Seed", precision=0, minimum=0, min_width=120, info="Empty = random.")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
+            fit_budget = gr.Checkbox(
+                value=False,
+                label="Fit to my GPU time",
+                info="If the edit would not fit the GPU time you have, make fewer takes or use fewer steps "
+                "instead of refusing it (an edit is never shortened); the status says what changed.",
+                visible=forms.budget_is_limited(),
+            )
             with gr.Row(elem_id="edit-row"):
                 generate_btn = gr.Button("✂ Edit the song", variant="primary", size="lg", scale=3, elem_id="edit")
                 cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False)
@@ -204,6 +213,6 @@ def build_edit(build_results: Any) -> EditView:
     return EditView(
         backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,
         end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
-        seed=seed, takes=takes, generate_btn=generate_btn, cancel_btn=cancel_btn, estimate=estimate,
-        status=status, source_title=gr.State(""), results=results,
+        seed=seed, takes=takes, fit_budget=fit_budget, generate_btn=generate_btn, cancel_btn=cancel_btn,
+        estimate=estimate, status=status, source_title=gr.State(""), results=results,
     )

@@ -130,6 +130,7 @@ def build_request(
     extras: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     partial: bool = False,
+    fit_budget: bool = False,
 ) -> SongRequest:
     """A validated request from control values; controls the backend does not show are left out."""
     caps: Capabilities = registry.get_spec(backend).capabilities
@@ -145,12 +146,20 @@ def build_request(
         # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
         "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
         "partial": bool(partial),  # the service says when a model cannot keep a cut song
+        "fit_budget": bool(fit_budget),
     }
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
             data[name] = _whole(value) if name == "bpm" else value
     return validate(SongRequest, data)
+
+
+def budget_is_limited() -> bool:
+    """Whether this studio's requests have a GPU time cap to fit (ZeroGPU, or STUDIO_TIME_LIMIT)."""
+    from studio.budget import default_tier, tier_limits
+
+    return tier_limits(default_tier()).cap_s is not None
 
 
 def keeps_partial(caps: Capabilities) -> bool:

@@ -20,7 +20,7 @@ from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
-from studio.service import CancelToken, Studio, cancellable, prefetch
+from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch
 from studio.song import SongRequest, SongResult, TakeResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
@@ -167,6 +167,9 @@ def make_songs(
     GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
     limit; both are checked here, before the GPU is asked for."""
     ratelimit.take_gpu(rate_key or owner, address)
+    # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
+    # request that will actually run (and the library keeps that one).
+    request, fitted = fit_to_budget(request, tier)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
@@ -182,6 +185,8 @@ def make_songs(
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
         progress(ProgressEvent("saving", 0, 1, "adding to your library"))
+        if fitted:
+            result.warnings.insert(0, fitted)
         songs = library.add_result(owner, request, result)
         for song, take in zip(songs, result.takes, strict=True):
             keep_downloads(song, take)

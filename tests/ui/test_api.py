@@ -120,7 +120,8 @@ def test_edit_repaints_an_uploaded_song_and_refuses_a_server_path(studio_app, tm
         # Sent as file data without the client's upload, gradio itself refuses to read it, before the
         # call joins the queue.
         file_data = {"path": str(source), "meta": {"_type": "gradio.FileData"}}
-        raw = _call_raw(url, "edit", [file_data, "repaint", 3, 6, None, "", None, "", "", -1, 1, "{}", "", "", ""])
+        inputs = [file_data, "repaint", 3, 6, None, "", None, "", "", -1, 1, "{}", "", "", "", False]
+        raw = _call_raw(url, "edit", inputs)
         assert raw.startswith("refused 400") and "not uploaded by a user" in raw, raw
         assert [s["id"] for s in client.predict(api_name="/library")] == [song["id"]]
         try:
@@ -164,8 +165,11 @@ def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_a
     with studio_app() as url:
         client = Client(url, verbose=False)
         params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]
-        last = params["parameters"][-1]
-        assert last["parameter_name"] == "partial" and last["parameter_default"] is False
+        added = params["parameters"][-2:]  # inputs added after the first release, each with a default
+        assert [(p["parameter_name"], p["parameter_default"]) for p in added] == [
+            ("partial", False),
+            ("fit_budget", False),
+        ]
         _, _, before = client.predict(*old, api_name="/generate")  # written before `partial` existed
         _, _, after = client.predict(*old, True, api_name="/generate")
         assert before["songs"][0]["seed"] == after["songs"][0]["seed"] == 3
@@ -184,12 +188,12 @@ def test_a_bad_request_or_a_caller_over_the_limit_is_refused_before_joining_the_
     monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
     args = ["[Verse]\nla", "pop", "acestep", 10, False, 1, 1, "", 0, "", "", "", '{"steps": 1}']
     with studio_app(STUDIO_MULTI_USER="1") as url:
-        bad = _call_raw(url, "generate", [*args[:3], 5000, *args[4:], "", False])
+        bad = _call_raw(url, "generate", [*args[:3], 5000, *args[4:], "", False, False])
         assert bad.startswith("refused 422") and "`duration` must be <=" in bad, bad
         client = Client(url, verbose=False)
         key = visitor.new_key()
         client.predict(*args, key, api_name="/generate")  # the one call the limit allows
-        over = _call_raw(url, "generate", [*args, key, False])
+        over = _call_raw(url, "generate", [*args, key, False, False])
         assert over.startswith("refused 422") and '"parameter_name":"visitor_key"' in over, over
         assert "try again in" in over
         try:
@@ -202,5 +206,30 @@ def test_a_bad_request_or_a_caller_over_the_limit_is_refused_before_joining_the_
         assert len(client.predict(visitor_key=key, api_name="/library")) == 1
         # A song the budget guard would refuse (here a maintainer's 1 s limit) is refused at once too.
         monkeypatch.setenv("STUDIO_TIME_LIMIT", "1")
-        long = _call_raw(url, "generate", [*args[:3], 600, *args[4:], visitor.new_key(), False])
+        long = _call_raw(url, "generate", [*args[:3], 600, *args[4:], visitor.new_key(), False, False])
         assert long.startswith("refused 422") and "nothing was charged" in long, long
+
+
+def test_fit_budget_lightens_a_song_that_would_not_fit_and_says_how(studio_app, monkeypatch) -> None:
+    from studio.song import SongRequest
+
+    monkeypatch.delenv("STUDIO_TIME_LIMIT", raising=False)
+    asked = SongRequest(style="synth pop", lyrics="[Verse]\nneon", duration=10, takes=2, options={"steps": 1})
+    one = service.plan(asked.model_copy(update={"takes": 1}), "local").reservation.needed_s
+    two = service.plan(asked, "local").reservation.needed_s
+    monkeypatch.setenv("STUDIO_TIME_LIMIT", str((one + two) // 2))  # one take fits, two do not
+    with studio_app() as url:
+        client = Client(url, verbose=False)
+        plan = client.predict(style="synth pop", duration=10, takes=2, steps=1, fit_budget=True, api_name="/plan")
+        assert plan["decision"] == "adjusted" and plan["request"]["takes"] == 1
+        try:
+            _generate(client, takes=2, options='{"steps": 1}')
+        except Exception as exc:  # not asked to fit: refused before the queue, nothing made
+            assert "nothing was charged" in str(exc), str(exc)
+        else:
+            raise AssertionError("a request over the limit was made")
+        _, takes, info = _generate(client, takes=2, options='{"steps": 1}', fit_budget=True)
+        assert len(takes) == 1
+        assert info["warnings"][0].startswith("Fitted to your budget: made 1 take(s) instead of 2")
+        [song] = client.predict(api_name="/library")
+        assert song["request"]["fit_budget"] is True  # one song: the one take that fitted

@@ -59,7 +59,7 @@ def _form(edit, source: str | None, key=None, **values):
     data |= {
         edit.backend: "acestep", edit.task: "repaint", edit.source: source, edit.start: 3.0, edit.end: 6.0,
         edit.extend_by: 10.0, edit.cover_strength: 0.8, edit.track: None, edit.style: "lofi piano",
-        edit.lyrics: "", edit.seed: 7, edit.takes: 1, edit.source_title: "",
+        edit.lyrics: "", edit.seed: 7, edit.takes: 1, edit.fit_budget: False, edit.source_title: "",
     }
     data.update({getattr(edit, k): v for k, v in values.items()})
     return data
