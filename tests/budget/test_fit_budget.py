@@ -81,3 +81,20 @@ def test_an_edit_is_never_shortened_to_fit() -> None:
     assert fit_request(caps, repaint, tight) is None  # ...an edit may not: its length is its source's
     texts = [a.text for a in alternatives(caps, repaint, tight) if a.kind == "shorter"]
     assert texts and texts[0].startswith("a source song giving up to")
+
+
+def test_the_checkbox_shows_only_where_gpu_time_is_limited(monkeypatch, tmp_path) -> None:
+    from studio.library import Library
+    from studio.ui import build_app
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    library = Library(tmp_path / "lib")
+    try:
+        monkeypatch.delenv("STUDIO_TIME_LIMIT", raising=False)
+        views = build_app(library=library).studio_views
+        assert not views["create"].fit_budget.visible and not views["edit"].fit_budget.visible
+        monkeypatch.setenv("STUDIO_TIME_LIMIT", "300")
+        views = build_app(library=library).studio_views
+        assert views["create"].fit_budget.visible and views["edit"].fit_budget.visible
+    finally:
+        library.close()
