@@ -151,17 +151,14 @@ def _nearness(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 _Point = tuple[tuple[float, ...], float, float]
 
 
-def _near_mean(
-    points: tuple[_Point, ...], here: tuple[float, ...], prior: float, prior_runs: float, skip: int = -1
-) -> float:
+def _near_mean(points: tuple[_Point, ...], here: tuple[float, ...], prior: float, prior_runs: float) -> float:
     """Kernel-weighted mean of the points' values around ``here``, shrunk toward ``prior``."""
     num = prior * prior_runs
     den = prior_runs
-    for i, (size, value, weight) in enumerate(points):
-        if i != skip:
-            w = weight * _nearness(here, size)
-            num += w * value
-            den += w
+    for size, value, weight in points:
+        w = weight * _nearness(here, size)
+        num += w * value
+        den += w
     return num / den
 
 
