@@ -358,6 +358,19 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     return demo
 
 
+def _count_setting(name: str, text: str, unit: str, example: int) -> int:
+    """A setting that counts something, at least 1, or a sentence saying how to write it."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StudioError(
+            f"{name} must be a whole number of {unit} >= 1 (e.g. {example}), got {text!r}; fix the setting."
+        )
+    return value
+
+
 QUEUE_SIZE_ENV = "STUDIO_QUEUE_SIZE"
 # Requests waiting for a GPU on a ZeroGPU Space: with 4 running and ~1 min of GPU each, the last of
 # 20 waits about 5 minutes, about as long as a visitor will watch a queue position.
@@ -373,16 +386,7 @@ def queue_size(env: Mapping[str, str] | None = None) -> int | None:
     text = env.get(QUEUE_SIZE_ENV, "").strip()
     if not text:
         return DEFAULT_ZEROGPU_QUEUE_SIZE if on_zerogpu(env) else None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise StudioError(
-            f"{QUEUE_SIZE_ENV} must be a whole number of waiting requests >= 1 (e.g. 20), got {text!r}; "
-            "fix the setting."
-        )
-    return value
+    return _count_setting(QUEUE_SIZE_ENV, text, "waiting requests", 20)
 
 
 SESSION_CAPACITY_ENV = "STUDIO_SESSION_CAPACITY"
@@ -398,16 +402,7 @@ def session_capacity() -> int:
     text = os.environ.get(SESSION_CAPACITY_ENV, "").strip()
     if not text:
         return DEFAULT_SESSION_CAPACITY
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise StudioError(
-            f"{SESSION_CAPACITY_ENV} must be a whole number of sessions >= 1 (e.g. 1000), got {text!r}; "
-            "fix the setting."
-        )
-    return value
+    return _count_setting(SESSION_CAPACITY_ENV, text, "sessions", 1000)
 
 
 def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:

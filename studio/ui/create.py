@@ -318,13 +318,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                     "short fade) instead of an error.",
                     visible=forms.keeps_partial(caps),
                 )
-                fit_budget = gr.Checkbox(
-                    value=False,
-                    label="Fit to my GPU time",
-                    info="If the song would not fit the GPU time you have, make it lighter (fewer takes, "
-                    "fewer steps, then shorter) instead of refusing it; the status says what changed.",
-                    visible=forms.budget_is_limited(),
-                )
+                fit_budget = fit_budget_checkbox("the song", "fewer takes, fewer steps, then shorter")
                 options = []
                 for control in forms.all_option_controls():
                     options.append((control, _option_component(control, control.backend == default.name)))
@@ -384,6 +378,17 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         api_visibility="private",
     )
     return view
+
+
+def fit_budget_checkbox(what: str, how: str) -> gr.Checkbox:
+    """The opt-in to "fit to my budget" (``SongRequest.fit_budget``), shown where GPU time is limited."""
+    return gr.Checkbox(
+        value=False,
+        label="Fit to my GPU time",
+        info=f"If {what} would not fit the GPU time you have, make it lighter ({how}) instead of refusing "
+        "it; the status says what changed.",
+        visible=forms.budget_is_limited(),
+    )
 
 
 def restored_values(view: CreateView, path: str | None) -> list[Any]:

@@ -17,7 +17,8 @@ from studio import registry, service
 from studio.errors import validate
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
-from studio.ui import forms, uploads
+from studio.ui import uploads
+from studio.ui.create import fit_budget_checkbox
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
 
@@ -196,13 +197,7 @@ def build_edit(build_results: Any) -> EditView:
             with gr.Row():
                 seed = gr.Number(label="Seed", precision=0, minimum=0, min_width=120, info="Empty = random.")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
-            fit_budget = gr.Checkbox(
-                value=False,
-                label="Fit to my GPU time",
-                info="If the edit would not fit the GPU time you have, make fewer takes or use fewer steps "
-                "instead of refusing it (an edit is never shortened); the status says what changed.",
-                visible=forms.budget_is_limited(),
-            )
+            fit_budget = fit_budget_checkbox("the edit", "fewer takes or steps; an edit is never shortened")
             with gr.Row(elem_id="edit-row"):
                 generate_btn = gr.Button("✂ Edit the song", variant="primary", size="lg", scale=3, elem_id="edit")
                 cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False)
