@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,49 @@ log = logging.getLogger(__name__)
 # What ACE-Step's lyric encoder expects for a song without vocals.
 INSTRUMENTAL_LYRICS = "[Instrumental]"
 
+# The turbo and base XL pipelines (~10 GB each in bf16) share the accelerator only when it has room
+# for the one about to run plus this much for a long song's activations and decode; otherwise they
+# take turns, the idle one waiting in host memory (a ~10 GB move costs a second or two over PCIe 4).
+ACTIVATIONS_HEADROOM_GB = 8.0
+
+
+def pipeline_gb(pipe: Any) -> float:
+    """Memory a pipeline's weights take, from its modules' parameters and buffers."""
+    total = 0
+    for part in pipe.components.values():
+        if isinstance(part, torch.nn.Module):
+            tensors = [*part.parameters(), *part.buffers()]
+            total += sum(t.numel() * t.element_size() for t in tensors)
+    return total / 2**30
+
+
+def free_gb(device: str) -> float | None:
+    """Free accelerator memory, or None where weights do not compete for it (CPU)."""
+    where = torch.device(device)
+    if where.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(where)
+        return free / 2**30
+    if where.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        return (torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()) / 2**30
+    return None
+
+
+def move(pipe: Any, device: str) -> Any:
+    return pipe.to(device)
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int, device: str) -> Iterator[None]:
+    """torch's global generators seeded from the take's seed for the pipeline call, then restored.
+
+    The pipeline draws the source song's VAE latents with ``latent_dist.sample()``, which takes no
+    generator, so without this every edit (cover, repaint, extend, extract, ...) came out different
+    for the same seed. The initial noise still comes from the per-take generators."""
+    where = torch.device(device)
+    with torch.random.fork_rng(devices=[where.index or 0] if where.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
 
 class AceStepBackend:
     spec: BackendSpec = SPEC
@@ -44,6 +89,8 @@ class AceStepBackend:
         self.loras = LoraSet(pipe.transformer)
         # Pipelines on other weights some tasks need (ACE-Step's XL base), loaded on first use.
         self.extra_pipes: dict[str, Any] = {}
+        # Pipelines moved to host memory to make room for another (ids; see ACTIVATIONS_HEADROOM_GB).
+        self._parked: set[int] = set()
         pipe.set_progress_bar_config(disable=True)
 
     @classmethod
@@ -105,15 +152,16 @@ class AceStepBackend:
         if task != "text2music":
             conditions.update(task_conditions(job, self.sample_rate))
         progress(ProgressEvent("rendering", 0, options.steps))
-        out = pipe(
-            **conditions,
-            num_inference_steps=options.steps,
-            shift=options.shift,
-            guidance_scale=options.guidance_scale,
-            generator=generators,
-            callback_on_step_end=on_step,
-            output_type="pt",
-        )
+        with seeded_global_rng(int(job.seeds[0]), self.device):
+            out = pipe(
+                **conditions,
+                num_inference_steps=options.steps,
+                shift=options.shift,
+                guidance_scale=options.guidance_scale,
+                generator=generators,
+                callback_on_step_end=on_step,
+                output_type="pt",
+            )
         progress(ProgressEvent("decoding", 1, 1))
         audio = out.audios.float().cpu()
         want = round(job.duration_s * self.sample_rate)
@@ -139,7 +187,7 @@ class AceStepBackend:
 
         variant = weights_for(task)
         if variant is None:
-            return self.pipe
+            return self._on_device(self.pipe, "loading", progress)
         if variant.name not in self.extra_pipes:
             from diffusers import AceStepPipeline
 
@@ -158,9 +206,30 @@ class AceStepBackend:
                     f"copy of {variant.default_weights}."
                 ) from exc
             pipe.set_progress_bar_config(disable=True)
-            self.extra_pipes[variant.name] = pipe.to(self.device)
+            self._parked.add(id(pipe))  # in host memory until _on_device finds it room
+            self.extra_pipes[variant.name] = pipe
             progress(ProgressEvent(stage, 1, 1))
-        return self.extra_pipes[variant.name]
+        return self._on_device(self.extra_pipes[variant.name], f"load:{variant.name}", progress)
+
+    def _on_device(self, pipe: Any, stage: str, progress: ProgressFn) -> Any:
+        """``pipe`` on the accelerator; the other pipelines moved to host memory first when the
+        accelerator has no room for it beside them (they come back when next needed)."""
+        if id(pipe) not in self._parked:
+            return pipe
+        free = free_gb(self.device)
+        if free is not None and free < pipeline_gb(pipe) + ACTIVATIONS_HEADROOM_GB:
+            for other in (self.pipe, *self.extra_pipes.values()):
+                if other is not pipe and id(other) not in self._parked:
+                    progress(ProgressEvent(stage, 0, 1, "moving the idle pipeline to host memory to make room"))
+                    move(other, "cpu")
+                    self._parked.add(id(other))
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        progress(ProgressEvent(stage, 0, 1, "moving the pipeline to the accelerator"))
+        move(pipe, self.device)
+        self._parked.discard(id(pipe))
+        progress(ProgressEvent(stage, 1, 1))
+        return pipe
 
     def _planned(self, size: str, job: RenderJob, lyrics: str, progress: ProgressFn) -> dict[str, Any]:
         """Run the 5 Hz LM: metadata the user left open, then audio codes per take.
@@ -223,6 +292,7 @@ class AceStepBackend:
         self.planners.clear()
         self.loras.clear()
         self.extra_pipes.clear()
+        self._parked.clear()
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
