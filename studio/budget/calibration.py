@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from backends.base import CostModel, ProgressEvent, StageCost
 from studio.budget.estimate import (
     MAX_MARGIN,
@@ -252,43 +254,45 @@ class _Basis:
         out += [_SQUARED[k][1](x) * ref for k, ref in self.squared]
         return out
 
-    def solve(self, samples: list[Sample], scales: list[float]) -> list[float]:
-        """Weighted least squares on error relative to ``scales`` (one per sample), newest weighing most."""
-        import numpy as np
+    def design(self, samples: list[Sample]) -> np.ndarray:
+        """One row of cost features per sample (what ``theta`` multiplies)."""
+        return np.array([self.row(s.x) for s in samples], dtype=float).reshape(len(samples), self.width)
+
+    def solve(self, design: np.ndarray, seconds: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """Weighted least squares on error relative to ``scales`` (one per sample, oldest first),
+        newest weighing most, with the small pull toward the seed."""
         from scipy.optimize import nnls
 
-        rows: list[list[float]] = []
-        rhs: list[float] = []
-        for age, (s, scale) in enumerate(zip(reversed(samples), reversed(scales), strict=True)):
-            w = math.sqrt(RECENCY**age) / max(scale, 1e-6)
-            rows.append([w * v for v in self.row(s.x)])
-            rhs.append(w * s.seconds)
+        ages = np.arange(len(seconds) - 1, -1, -1)
+        w = np.sqrt(RECENCY**ages) / np.maximum(scales, 1e-6)
         prior = math.sqrt(PRIOR_WEIGHT)
         fixed_scale = max(self.seed.fixed, 1.0)
-        rows.append([prior / fixed_scale] + [0.0] * (self.width - 1))
-        rhs.append(prior * self.seed.fixed / fixed_scale)
         targets = [t for _, _, t in self.terms] + [0.0] * len(self.squared)
-        for j, target in enumerate(targets):
-            row = [0.0] * self.width
-            row[1 + j] = prior
-            rows.append(row)
-            rhs.append(prior * target)
-        theta, _ = nnls(np.asarray(rows, dtype=float), np.asarray(rhs, dtype=float))
-        return [float(t) for t in theta]
+        pull = np.zeros((self.width, self.width))
+        pull[0, 0] = prior / fixed_scale
+        for j in range(1, self.width):
+            pull[j, j] = prior
+        pull_rhs = np.array([prior * self.seed.fixed / fixed_scale, *(prior * t for t in targets)])
+        theta, _ = nnls(np.vstack([design * w[:, None], pull]), np.concatenate([seconds * w, pull_rhs]))
+        return theta
 
-    def predict(self, theta: list[float], x: tuple[float, float, float, float]) -> float:
-        return sum(t * v for t, v in zip(theta, self.row(x), strict=True))
+    def predict(self, theta: list[float] | np.ndarray, x: tuple[float, float, float, float]) -> float:
+        return float(sum(t * v for t, v in zip(theta, self.row(x), strict=True)))
 
-    def fit(self, samples: list[Sample]) -> list[float]:
+    def fit_design(self, design: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         """Relative error measured against the fit's own prediction, not the measured time.
 
         Dividing by the measured time (the first pass) gives slow runs less weight than fast ones,
         so that fit sits below the typical time; one reweighted pass removes most of that bias."""
-        theta = self.solve(samples, [s.seconds for s in samples])
-        scales = [self.predict(theta, s.x) for s in samples]
-        if all(v > 0 for v in scales):
-            theta = self.solve(samples, scales)
+        theta = self.solve(design, seconds, seconds)
+        scales = design @ theta
+        if (scales > 0).all():
+            theta = self.solve(design, seconds, scales)
         return theta
+
+    def fit(self, samples: list[Sample]) -> list[float]:
+        seconds = np.array([s.seconds for s in samples], dtype=float)
+        return [float(t) for t in self.fit_design(self.design(samples), seconds)]
 
 
 def _spread(errors: list[tuple[float, float, float]]) -> tuple[float, float, float]:
@@ -326,17 +330,24 @@ def local_correction(
 
     Each recent run is predicted by a fit and a correction made without it (leave-one-out), so the
     spread includes both the run-to-run noise and the estimate's own error on sizes it has not seen.
-    Returns the correction and those (predicted seconds, log error, weight) triples, newest last."""
-    first = max(0, len(samples) - RESIDUAL_WINDOW)
+    Returns the correction and those (predicted seconds, log error, weight) triples, newest last.
+    Vectorised: it runs after every recorded song, before the next one's estimate."""
+    n = len(samples)
+    design = basis.design(samples)
+    seconds = np.maximum(np.array([s.seconds for s in samples], dtype=float), 1e-9)
+    sizes = np.array([_size(s.x, basis.uses_steps) for s in samples], dtype=float)
+    nearness = np.exp(-0.5 * ((sizes[:, None, :] - sizes[None, :, :]) ** 2).sum(-1) / LOCAL_BANDWIDTH**2)
     errors: list[tuple[float, float, float]] = []
-    for i in range(first, len(samples)):
-        s = samples[i]
-        rest = samples[:i] + samples[i + 1 :]
-        theta_without = basis.fit(rest)
-        here = _size(s.x, basis.uses_steps)
-        bias = _near_mean(_residuals(basis, theta_without, rest), here, 0.0, LOCAL_PRIOR_RUNS)
-        predicted = max(basis.predict(theta_without, s.x) * math.exp(bias), 1e-9)
-        errors.append((predicted, math.log(max(s.seconds, 1e-9) / predicted), RECENCY ** (len(samples) - 1 - i)))
+    for i in range(max(0, n - RESIDUAL_WINDOW), n):
+        rest = np.arange(n) != i
+        theta_without = basis.fit_design(design[rest], seconds[rest])
+        log_error = np.log(seconds / np.maximum(design @ theta_without, 1e-9))
+        # Recency as it was among the other runs: the newest of them weighs 1.
+        ages = np.arange(n - 1, -1, -1) - (np.arange(n) < i)
+        w = RECENCY**ages * nearness[i] * rest
+        bias = float((w * log_error).sum() / (LOCAL_PRIOR_RUNS + w.sum()))
+        predicted = max(float(design[i] @ theta_without) * math.exp(bias), 1e-9)
+        errors.append((predicted, math.log(seconds[i] / predicted), RECENCY ** (n - 1 - i)))
     mean, rel_var, jitter_var = _spread(errors)
     local = LocalCorrection(
         uses_steps=basis.uses_steps,
