@@ -144,27 +144,14 @@ def _size(x: tuple[float, float, float, float], uses_steps: bool) -> tuple[float
     return (length, math.log(max(x[1] / x[2], 1e-9)))
 
 
-def _nearness(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    dist2 = sum((p - q) ** 2 for p, q in zip(a, b, strict=True))
-    return math.exp(-0.5 * dist2 / LOCAL_BANDWIDTH**2)
+def _local_bias(sizes: np.ndarray, log_errors: np.ndarray, weights: np.ndarray, here: np.ndarray) -> float:
+    """Kernel-weighted mean of the runs' log errors around the size ``here``, shrunk toward 0 by
+    LOCAL_PRIOR_RUNS (one row of ``sizes`` per run)."""
+    w = weights * np.exp(-0.5 * ((sizes - here) ** 2).sum(-1) / LOCAL_BANDWIDTH**2)
+    return float((w * log_errors).sum() / (LOCAL_PRIOR_RUNS + w.sum()))
 
 
-# (size, value, recency weight) of one run
-_Point = tuple[tuple[float, ...], float, float]
-
-
-def _near_mean(points: tuple[_Point, ...], here: tuple[float, ...], prior: float, prior_runs: float) -> float:
-    """Kernel-weighted mean of the points' values around ``here``, shrunk toward ``prior``."""
-    num = prior * prior_runs
-    den = prior_runs
-    for size, value, weight in points:
-        w = weight * _nearness(here, size)
-        num += w * value
-        den += w
-    return num / den
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LocalCorrection:
     """What the measured runs say about a request beyond the fitted cost terms: a centre, a spread.
 
@@ -179,31 +166,22 @@ class LocalCorrection:
     varies by 30 ms needs a wider relative raise than a 6 s one, and need not widen the 6 s one's."""
 
     uses_steps: bool
-    # log(measured / fit) per run: where the fit's shape is off
-    residuals: tuple[_Point, ...]
+    # Per run: its size, log(measured / fit) (where the fit's shape is off) and its recency weight.
+    sizes: np.ndarray
+    log_errors: np.ndarray
+    weights: np.ndarray
     mean: float  # mean log error of the leave-one-out predictions
     rel_var: float  # their variance: the relative part (log units squared)...
     jitter_var: float  # ...and a fixed jitter (seconds squared), which weighs less on longer runs
 
     def log_bias(self, x: tuple[float, float, float, float]) -> float:
-        return _near_mean(self.residuals, _size(x, self.uses_steps), 0.0, LOCAL_PRIOR_RUNS)
+        here = np.array(_size(x, self.uses_steps))
+        return _local_bias(self.sizes, self.log_errors, self.weights, here)
 
     def log_raise(self, centre_s: float) -> float:
         """log of the factor from the centre (``centre_s`` seconds) to the estimate."""
         var = self.rel_var + self.jitter_var / max(centre_s, 1e-9) ** 2
         return max(0.0, self.mean + UPPER_K * math.sqrt(var))
-
-
-def _residuals(basis: _Basis, theta: list[float], samples: list[Sample]) -> tuple[_Point, ...]:
-    n = len(samples)
-    return tuple(
-        (
-            _size(s.x, basis.uses_steps),
-            math.log(max(s.seconds, 1e-9) / max(basis.predict(theta, s.x), 1e-9)),
-            RECENCY ** (n - 1 - i),
-        )
-        for i, s in enumerate(samples)
-    )
 
 
 # The superlinear columns a fit may add: (FittedStage field, feature, the seed term it grows from).
@@ -276,9 +254,6 @@ class _Basis:
         theta, _ = nnls(np.vstack([design * w[:, None], pull]), np.concatenate([seconds * w, pull_rhs]))
         return theta
 
-    def predict(self, theta: list[float] | np.ndarray, x: tuple[float, float, float, float]) -> float:
-        return float(sum(t * v for t, v in zip(theta, self.row(x), strict=True)))
-
     def fit_design(self, design: np.ndarray, seconds: np.ndarray) -> np.ndarray:
         """Relative error measured against the fit's own prediction, not the measured time.
 
@@ -335,23 +310,24 @@ def local_correction(
     n = len(samples)
     design = basis.design(samples)
     seconds = np.maximum(np.array([s.seconds for s in samples], dtype=float), 1e-9)
-    sizes = np.array([_size(s.x, basis.uses_steps) for s in samples], dtype=float)
-    nearness = np.exp(-0.5 * ((sizes[:, None, :] - sizes[None, :, :]) ** 2).sum(-1) / LOCAL_BANDWIDTH**2)
+    sizes = np.array([_size(s.x, basis.uses_steps) for s in samples], dtype=float).reshape(n, -1)
+    newest_first = np.arange(n - 1, -1, -1)
     errors: list[tuple[float, float, float]] = []
     for i in range(max(0, n - RESIDUAL_WINDOW), n):
         rest = np.arange(n) != i
         theta_without = basis.fit_design(design[rest], seconds[rest])
-        log_error = np.log(seconds / np.maximum(design @ theta_without, 1e-9))
+        log_errors = np.log(seconds[rest] / np.maximum(design[rest] @ theta_without, 1e-9))
         # Recency as it was among the other runs: the newest of them weighs 1.
-        ages = np.arange(n - 1, -1, -1) - (np.arange(n) < i)
-        w = RECENCY**ages * nearness[i] * rest
-        bias = float((w * log_error).sum() / (LOCAL_PRIOR_RUNS + w.sum()))
+        weights = RECENCY ** (newest_first[rest] - (np.arange(n)[rest] < i))
+        bias = _local_bias(sizes[rest], log_errors, weights, sizes[i])
         predicted = max(float(design[i] @ theta_without) * math.exp(bias), 1e-9)
         errors.append((predicted, math.log(seconds[i] / predicted), RECENCY ** (n - 1 - i)))
     mean, rel_var, jitter_var = _spread(errors)
     local = LocalCorrection(
         uses_steps=basis.uses_steps,
-        residuals=_residuals(basis, theta, samples),
+        sizes=sizes,
+        log_errors=np.log(seconds / np.maximum(design @ np.asarray(theta), 1e-9)),
+        weights=RECENCY**newest_first,
         mean=mean,
         rel_var=rel_var,
         jitter_var=jitter_var,
