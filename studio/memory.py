@@ -40,6 +40,19 @@ def free_accelerator_memory() -> None:
         mps.empty_cache()
 
 
+def free_accelerator_gb(device: object) -> float | None:
+    """Free memory on a CUDA ``device`` in GiB; None elsewhere (on a CPU, or Apple's unified memory,
+    moving weights to the host frees nothing to decide on)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    where = torch.device(device)
+    if where.type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(where)
+    return free / 2**30
+
+
 def out_of_memory_message(what: str, duration_s: float | None = None, takes: int | None = None) -> str:
     asked = []
     if duration_s is not None:

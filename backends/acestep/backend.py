@@ -22,7 +22,7 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import devices
+from studio import devices, memory
 from studio import weights as weights_source
 from studio.audio.splice import SPLICE_FADE_S, splice
 from studio.tasks import get_task
@@ -46,17 +46,6 @@ def pipeline_gb(pipe: Any) -> float:
             tensors = [*part.parameters(), *part.buffers()]
             total += sum(t.numel() * t.element_size() for t in tensors)
     return total / 2**30
-
-
-def free_gb(device: str) -> float | None:
-    """Free accelerator memory, or None where weights do not compete for it (CPU)."""
-    where = torch.device(device)
-    if where.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(where)
-        return free / 2**30
-    if where.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
-        return (torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory()) / 2**30
-    return None
 
 
 def move(pipe: Any, device: str) -> Any:
@@ -216,15 +205,14 @@ class AceStepBackend:
         accelerator has no room for it beside them (they come back when next needed)."""
         if id(pipe) not in self._parked:
             return pipe
-        free = free_gb(self.device)
+        free = memory.free_accelerator_gb(self.device)
         if free is not None and free < pipeline_gb(pipe) + ACTIVATIONS_HEADROOM_GB:
             for other in (self.pipe, *self.extra_pipes.values()):
                 if other is not pipe and id(other) not in self._parked:
                     progress(ProgressEvent(stage, 0, 1, "moving the idle pipeline to host memory to make room"))
                     move(other, "cpu")
                     self._parked.add(id(other))
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            memory.free_accelerator_memory()
         progress(ProgressEvent(stage, 0, 1, "moving the pipeline to the accelerator"))
         move(pipe, self.device)
         self._parked.discard(id(pipe))

@@ -13,18 +13,11 @@ from backends.heartmula.generate import SamplingParams
 from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
-from studio import devices
+from studio import devices, memory
 from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
-
-
-def _free_gb(device: torch.device) -> float | None:
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return free / 2**30
-    return None
 
 
 def style_to_tags(style: str) -> str:
@@ -44,7 +37,7 @@ class HeartMuLaBackend:
     def _low_memory(self, options: HeartMuLaOptions) -> bool:
         if options.low_memory is not None:
             return options.low_memory
-        free = _free_gb(self.pipeline.device)
+        free = memory.free_accelerator_gb(self.pipeline.device)
         return free is not None and free < LOW_MEMORY_BELOW_GB
 
     def render(self, job: RenderJob, progress: ProgressFn = no_progress) -> list[Take]:

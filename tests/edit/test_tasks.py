@@ -306,6 +306,7 @@ def test_turbo_and_base_take_turns_on_an_accelerator_without_room_for_both(
     back when needed; the audio is the same either way. (Here the device is the CPU, so the free memory
     is what the test says it is, and the moves are watched rather than felt.)"""
     from backends.acestep import backend as acestep_backend
+    from studio import memory
 
     if "acestep" in studio.cache.loaded():
         studio.cache.unload("acestep")  # start from the turbo pipeline alone on the device
@@ -319,7 +320,7 @@ def test_turbo_and_base_take_turns_on_an_accelerator_without_room_for_both(
         moves.append((name, "device" if id(pipe) in loaded._parked else "host"))
         return real_move(pipe, device)
 
-    monkeypatch.setattr(acestep_backend, "free_gb", lambda device: free)
+    monkeypatch.setattr(memory, "free_accelerator_gb", lambda device: free)
     monkeypatch.setattr(acestep_backend, "move", watched)
     request = edit(source_file, task="extract", track="drums", seed=3)
     _, swapped = render(studio, tiny_acestep_dir, request)
@@ -331,7 +332,7 @@ def test_turbo_and_base_take_turns_on_an_accelerator_without_room_for_both(
         assert after_cover == [("base", "host"), ("turbo", "device")]
     else:
         assert after_extract == [("base", "device")] and after_cover == []
-    monkeypatch.setattr(acestep_backend, "free_gb", lambda device: None)
+    monkeypatch.setattr(memory, "free_accelerator_gb", lambda device: None)
     _, again = render(studio, tiny_acestep_dir, request)
     np.testing.assert_array_equal(swapped[0].audio, again[0].audio)
     studio.cache.unload("acestep")
