@@ -1,0 +1,77 @@
+"""The DAW pack: one zip a producer drops into a session — stems, the mastered mix, the song's
+facts (title, tempo, key, metre, sections) and its lyrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.audio.card import SongCard
+from studio.separation.files import StemsCard, file_title, zip_files
+
+_UNKNOWN = "not known"
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _sections(card: SongCard | None) -> list[str]:
+    """Section names in order, from the lyrics as written. No model reports where a section lands
+    in the audio, so start times are given only when the card records them (``params.sections``:
+    ``[{"name": ..., "start": seconds}]``), never guessed from syllable counts."""
+    if card is None:
+        return []
+    timed = card.params.get("sections")
+    if isinstance(timed, list) and all(isinstance(s, dict) and "start" in s for s in timed):
+        return [f"{_clock(float(s['start']))}  {s.get('name', '')}".rstrip() for s in timed]
+    if not card.lyrics.strip():
+        return []
+    from studio.lyrics import parse
+
+    return [f"{_UNKNOWN:>5}  {s.tag_text}" for s in parse(card.lyrics).sections]
+
+
+def info_text(stems_card: StemsCard) -> str:
+    card = stems_card.source_card
+    params = card.params if card is not None else {}
+
+    def fact(name: str) -> str:
+        value = params.get(name)
+        return _UNKNOWN if value in (None, "") else str(value)
+
+    signature = fact("time_signature")
+    if signature != _UNKNOWN and "/" not in signature:
+        signature = f"{signature} beats per bar"
+    lines = [
+        f"Title: {stems_card.title}",
+        f"BPM: {fact('bpm')}",
+        f"Key: {fact('key')}",
+        f"Time signature: {signature}",
+        f"Length: {_clock(stems_card.duration_s)} ({stems_card.sample_rate} Hz)",
+        f"Made by: {card.artist if card is not None else 'an uploaded recording'}",
+        f"Stems: {', '.join(stems_card.stems)} ({stems_card.model}; reconstruction error "
+        f"{stems_card.report.reconstruction_error_db:.1f} dB)",
+    ]
+    if stems_card.report.near_silent:
+        lines.append(f"Near-silent stems: {', '.join(stems_card.report.near_silent)}")
+    sections = _sections(card)
+    lines += ["", "Sections (start, name):" if sections else "Sections: not known"]
+    lines += [f"  {row}" for row in sections]
+    return "\n".join(lines) + "\n"
+
+
+def lyrics_text(card: SongCard | None) -> str:
+    if card is None or not card.lyrics.strip():
+        return "(instrumental, or lyrics not known)\n"
+    return card.lyrics.rstrip() + "\n"
+
+
+def write_pack(folder: Path, stems_card: StemsCard, stem_files: list[Path], card_file: Path, mix: Path) -> Path:
+    """``<title> - DAW pack.zip`` with the stems, the mix as given, ``info.txt`` and ``lyrics.txt``."""
+    name = file_title(stems_card.title)
+    extra = {
+        f"{name} - info.txt": info_text(stems_card),
+        f"{name} - lyrics.txt": lyrics_text(stems_card.source_card),
+    }
+    return zip_files(folder / f"{name} - DAW pack.zip", [*stem_files, mix, card_file], extra)
