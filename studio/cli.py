@@ -14,6 +14,7 @@ from backends.base import StudioError
 COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.backends",
     "studio.commands.generate",
+    "studio.commands.stems",
     "studio.commands.batch",
     "studio.lyrics.cli",
     "studio.budget.cli",

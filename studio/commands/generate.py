@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from backends.base import ProgressEvent, StudioError
+from studio.commands.stems import add_stem_flags
 from studio.errors import validate
 from studio.registry import DEFAULT_BACKEND
+from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
 from studio.tasks import TASK_NAMES
 
@@ -124,6 +126,12 @@ def _progress(quiet: bool):
 def run(args: argparse.Namespace) -> int:
     from studio.service import Studio
 
+    if args.task == STEMS_TASK:  # a separation, not a render: its own flow (studio.separation)
+        from studio.commands import stems
+
+        return stems.run(args)
+    if args.stems is not None or args.stems_weights:
+        raise StudioError("--stems and --stems-weights belong to the stems task; add --task stems.")
     request = request_from_args(args)
     if args.dump_tokens:
         from studio import registry
@@ -223,7 +231,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="vocal language code, e.g. en, zh, ja, es")
     p.add_argument("--device", help="cuda, cuda:N, mps or cpu (default: detect; env STUDIO_DEVICE)")
     edit = p.add_argument_group("editing a song (ACE-Step)")
-    edit.add_argument("--task", choices=list(TASK_NAMES), help="text2music (default) or an edit of --src-audio")
+    edit.add_argument("--task", choices=[*TASK_NAMES, STEMS_TASK],
+                      help="text2music (default), an edit of --src-audio, or stems (split it; any backend's song)")
     edit.add_argument("--src-audio", metavar="FILE", help="the song to edit: WAV, FLAC, MP3 or OGG")
     edit.add_argument("--start", type=float, metavar="S", help="repaint from this second (default: the start)")
     edit.add_argument("--end", type=float, metavar="S", help="repaint up to this second (default: the end)")
@@ -232,6 +241,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="extract/lego: the stem, e.g. vocals, drums, bass; complete: names, comma-separated")
     edit.add_argument("--cover-strength", type=float, metavar="0-1",
                       help="cover: how closely to follow the source (default 1)")
+    add_stem_flags(edit)
     p.add_argument("--out", required=True, help="a .wav/.flac/.mp3 path or a folder")
     p.add_argument("--format", action="append", choices=["wav", "flac", "mp3"], default=[],
                    help="also write this format (repeatable; WAV 24-bit, FLAC, MP3 320 kbps)")

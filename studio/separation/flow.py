@@ -115,12 +115,12 @@ def _reserve(folder: str, count: int, audio: np.ndarray, rate: int, *_: object,
 @gpu_task(plan=_reserve)
 def separate_on_gpu(
     folder: str, count: int, audio: np.ndarray, rate: int, progress: ProgressFn | None = None, *,
-    tier: str | None = None, budget: Reservation,
+    device: str | None = None, tier: str | None = None, budget: Reservation,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], str, list[str]]:
     """Load (once per process) and separate; returns the stems, the measured stage times, the device
     it ran on and any sentence about that device. Plain data in and out (it may run in a fork)."""
     progress = budget.deadline(progress or no_progress)
-    info = devices.detect()
+    info = devices.detect(device)
     started = time.perf_counter()
     progress(ProgressEvent("load", 0, 1, "loading the separator"))
     separator = _separator(folder, count)
@@ -155,6 +155,7 @@ def split_song(
     stems: int | str | None = None,
     title: str | None = None,
     weights: str | None = None,
+    device: str | None = None,
     tier: str | None = None,
     progress: ProgressFn = no_progress,
 ) -> StemsResult:
@@ -181,8 +182,8 @@ def split_song(
 
     progress(ProgressEvent("load", 0, 1, f"fetching {chosen.weights.display_name} weights"))
     folder = loader.locate(chosen.weights, weights, on_progress=lambda m: progress(ProgressEvent("load", 0, 1, m)))
-    parts, timings, where, notes = separate_on_gpu(str(folder), chosen.count, mix, rate, progress, tier=tier,
-                                                   budget=held)
+    parts, timings, where, notes = separate_on_gpu(str(folder), chosen.count, mix, rate, progress, device=device,
+                                                   tier=tier, budget=held)
     record(seconds, timings)
 
     progress(ProgressEvent("saving", 0, 1, "writing the stems"))
