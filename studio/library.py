@@ -298,6 +298,8 @@ class Library:
         song.audio_path.unlink(missing_ok=True)
         for beside in song.audio_path.parent.glob(f"{song.id}.*"):  # its MP3 and stems zip
             beside.unlink(missing_ok=True)
+        # The stems and DAW packs split from it (studio.separation.keep).
+        shutil.rmtree(song.audio_path.parent / "stems" / song.id, ignore_errors=True)
 
     def clean(self, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
         """Undo what an interrupted save (a crash, a restart, a full disk) left behind: rows whose

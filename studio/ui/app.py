@@ -17,7 +17,7 @@ from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, runner, seams, visitor
+from studio.ui import api, runner, seams, stems_controls, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit
 from studio.ui.errors import user_errors
@@ -332,15 +332,21 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
                 create = build_create(build_results)
             with gr.Tab("Edit", id="edit"):
                 edit = build_edit(lambda: build_results(prefix="edit-take"))
+                edit_stems = stems_controls.build_stems_controls("edit-source", title="Split this song into stems")
             with gr.Tab("Library", id="library") as library_tab:
                 lib_view = build_library()
             with gr.Tab("System", id="system") as system_tab:
                 system_body, _, _ = build_system(studio, library)
         api.register(library, gpu_concurrency())  # first, so the public names are theirs
+        stems_controls.register_api(library, gpu_concurrency())
         _wire_create(demo, create, key, library, lib_view)
         _wire_edit(demo, edit, key, library, lib_view)
         _wire_library(lib_view, key, library, create, edit, tabs)
         _wire_cards_to_edit([create, edit], key, library, edit, tabs)
+        stems_controls.wire_stems(
+            library, key, [(card, form.results.ids) for form in (create, edit) for card in form.results.cards],
+            (lib_view.stems, lib_view.selected), (edit_stems, edit.source, edit.source_title), gpu_concurrency(),
+        )
         listed = [key, lib_view.search, lib_view.liked_only]
         refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
         library_tab.select(refresh, listed, lib_view.list_outputs(), **INSTANT)

@@ -10,6 +10,7 @@ import gradio as gr
 from studio.library import Library, Song
 from studio.ui import visitor
 from studio.ui.results import length, like_label, lyrics_markdown, model_name, song_head
+from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 HEADERS = ["♥", "Song", "Length", "Model"]
 
@@ -42,6 +43,7 @@ class LibraryView:
     keep: gr.Button
     lyrics: gr.Markdown
     edit: gr.Button | None = None  # ✂ Edit: the song becomes the Edit view's source
+    stems: StemsControls | None = None  # Split into stems (studio.ui.stems_controls)
 
     def list_outputs(self) -> list[gr.Component]:
         return [self.summary, self.table, self.ids]
@@ -122,6 +124,7 @@ def build_library() -> LibraryView:
                 keep = gr.Button("Keep", size="sm", min_width=0)
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
+            stems = build_stems_controls("library")
     return LibraryView(
         search,
         liked_only,
@@ -141,4 +144,5 @@ def build_library() -> LibraryView:
         keep,
         lyrics,
         edit,
+        stems,
     )

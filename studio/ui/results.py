@@ -12,6 +12,7 @@ import gradio as gr
 
 from studio import registry
 from studio.library import Song
+from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 MAX_CARDS = 4
 
@@ -74,6 +75,7 @@ class Card:
     edit: gr.Button
     downloads: list[gr.DownloadButton]  # one per DOWNLOADS entry, in its order
     lyrics: gr.Markdown
+    stems: StemsControls | None = None  # Split into stems (studio.ui.stems_controls)
 
     def outputs(self) -> list[gr.Component]:
         return [self.group, self.head, self.audio, self.like, *self.downloads, self.lyrics]
@@ -134,5 +136,6 @@ def build_results(prefix: str = "take") -> ResultsView:
                 ]
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
-        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics))
+            stems = build_stems_controls(f"{prefix}-{i}")
+        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics, stems))
     return ResultsView(cards=cards, ids=gr.State([]))

@@ -1,0 +1,175 @@
+"""The Stems control: on every result card, on the Library's song panel, in the Edit view (for an
+upload), and the ``/stems`` API endpoint. Each one calls ``studio.separation.keep`` and so
+``studio.separation.flow.split_song``, the same flow as ``python -m studio stems``.
+
+LeVo 2's own ``separate`` mode is a different thing (the model's own vocal / accompaniment split
+made while it generates); it stays on the Create view and is labelled as such there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from backends.base import StudioError
+from studio import ratelimit
+from studio.library import Library
+from studio.separation.catalog import STEM_SETS
+from studio.separation.flow import StemsResult
+from studio.ui import visitor
+from studio.ui.errors import user_errors
+
+CHOICES = [(f"{s.count} stems", s.count) for s in STEM_SETS.values()]
+HELP = "; ".join(s.label for s in STEM_SETS.values()) + ". Made by Demucs from the finished song."
+_QUEUE = {"concurrency_id": "gpu"}
+
+
+@dataclass
+class StemsControls:
+    count: gr.Radio
+    button: gr.Button
+    files: gr.File
+    report: gr.Markdown
+
+    def outputs(self) -> list[gr.Component]:
+        return [self.files, self.report]
+
+
+def build_stems_controls(elem_id: str, *, title: str = "Stems") -> StemsControls:
+    """A closed accordion: how many stems, a button, then the zip and the DAW pack to download."""
+    with gr.Accordion(title, open=False):
+        with gr.Row(equal_height=True):
+            count = gr.Radio(CHOICES, value=4, show_label=False, info=HELP, scale=3, min_width=160)
+            button = gr.Button("Split into stems", size="sm", scale=1, min_width=0, elem_id=f"{elem_id}-stems")
+        files = gr.File(label="Stems zip and DAW pack", file_count="multiple", interactive=False, visible=False)
+        report = gr.Markdown()
+    return StemsControls(count, button, files, report)
+
+
+def report_markdown(result: StemsResult) -> str:
+    near = result.report.near_silent
+    lines = [
+        f"**{len(result.stems)} stems** of *{result.title}* ({result.model}, on {result.device}, "
+        f"{result.elapsed_s:.1f} s). The stems add back to the mix within "
+        f"**{result.report.reconstruction_error_db:.1f} dB** (reconstruction error).",
+    ]
+    if near:
+        lines.append(f"Near-silent: {', '.join(near)} (included anyway).")
+    lines += [f"- {w}" for w in result.warnings if "reconstruction error" not in w and "near-silent" not in w]
+    return "\n".join(lines)
+
+
+def _shown(result: StemsResult) -> list[Any]:
+    return [gr.update(value=[str(result.zip), str(result.pack)], visible=True), report_markdown(result)]
+
+
+def wire_stems(
+    library: Library, key: gr.BrowserState, cards: list[tuple[Any, gr.State]], library_panel: tuple[Any, gr.State],
+    upload: tuple[StemsControls, gr.Audio, gr.State] | None,
+    gpu_concurrency: int,
+) -> None:
+    """``cards``: (card, ids) per result card (its index in ids is the card's); ``library_panel``:
+    (controls, selected song id); ``upload``: the Edit view's controls, its source and its title."""
+    from studio.separation.keep import split_library_song, split_upload
+    from studio.ui.runner import StageProgress
+
+    def song_split(k: str | None, song_id: str | None, count: int, request: gr.Request,
+                   progress: gr.Progress) -> list[Any]:
+        if not song_id:
+            raise StudioError("pick a song first, then press Split into stems.")
+        result = split_library_song(
+            library, visitor.owner_for(k), song_id, count, tier=visitor.tier_of(request),
+            progress=StageProgress(progress), address=visitor.client_address(request),
+        )
+        return _shown(result)
+
+    queued = {"concurrency_limit": gpu_concurrency, "api_visibility": "private", **_QUEUE}
+    for index, (card, ids) in enumerate(cards):
+        controls: StemsControls = card.stems
+
+        @user_errors
+        def from_card(k, shown, count, request: gr.Request, progress=gr.Progress(), i=index):  # noqa: B008
+            return song_split(k, shown[i] if i < len(shown) else None, count, request, progress)
+
+        controls.button.click(from_card, [key, ids, controls.count], controls.outputs(), **queued)
+
+    controls, selected = library_panel
+
+    @user_errors
+    def from_library(k, song_id, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        return song_split(k, song_id, count, request, progress)
+
+    controls.button.click(from_library, [key, selected, controls.count], controls.outputs(), **queued)
+
+    if upload is not None:
+        edit_controls, source, title = upload
+
+        @user_errors
+        def from_upload(k, path, name, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+            if not path:
+                raise StudioError("upload a song first (WAV, FLAC, MP3 or OGG), then press Split into stems.")
+            result = split_upload(
+                library, visitor.owner_for(k), path, count, title=name or "", tier=visitor.tier_of(request),
+                progress=StageProgress(progress), address=visitor.client_address(request),
+            )
+            return _shown(result)
+
+        edit_controls.button.click(from_upload, [key, source, title, edit_controls.count], edit_controls.outputs(),
+                                   **queued)
+
+
+def register_api(library: Library, gpu_concurrency: int) -> None:
+    """``/stems``: split an uploaded song; returns the zip and the DAW pack, and what the card says."""
+    from studio.audio.upload import read_source
+    from studio.separation.catalog import MAX_SECONDS, MIN_SECONDS, stem_set
+    from studio.separation.flow import reservation
+    from studio.separation.keep import split_upload
+    from studio.ui import api, uploads
+    from studio.ui.runner import StageProgress
+
+    @user_errors
+    def stems(
+        source: str | None = None,
+        stems: float = 4,
+        title: str = "",
+        visitor_key: str = "",
+        request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
+    ) -> tuple[list[str], dict]:
+        """Split an uploaded song (WAV, FLAC, MP3 or OGG) into 2, 4 or 6 stems with Demucs."""
+        count = stem_set(int(stems) if stems is not None else None).count
+        if not source:
+            raise StudioError("`source` is required: upload the song to split (handle_file on the client).")
+        path = uploads.inside_uploads(source, what="`source`")
+        rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
+        owner = visitor.owner_for(visitor_key)
+        if api._CHECK_ONLY.get():
+            song = read_source(path, max_seconds=MAX_SECONDS, min_seconds=MIN_SECONDS, what="the song to split")
+            reservation(song.seconds, visitor.tier_of(request))
+            ratelimit.check_gpu(rate_key or owner, visitor.client_address(request), what="stem splits")
+            return [], {}
+        result = split_upload(
+            library, owner, path, count, title=title, tier=visitor.tier_of(request),
+            progress=StageProgress(progress), rate_key=rate_key, address=visitor.client_address(request),
+        )
+        info = result.public()
+        # Server paths stay on the server: the caller gets the files themselves and their names.
+        info["stems"] = {name: p.name for name, p in result.stems.items()}
+        for field in ("zip", "pack", "card"):
+            info[field] = getattr(result, field).name
+        return [str(result.zip), str(result.pack)], info
+
+    with gr.Column(visible=False):
+        inputs = [
+            api.source_file("source"),
+            gr.Number(4, label="stems", precision=0),
+            gr.Textbox("", label="title"),
+            gr.Textbox("", label="visitor_key"),
+        ]
+        outputs = [gr.File(file_count="multiple", label="files"), gr.JSON(label="info")]
+    gr.on(
+        triggers=[], fn=stems, inputs=inputs, outputs=outputs, api_name="stems", concurrency_id=api.GPU_QUEUE,
+        concurrency_limit=gpu_concurrency, validator=api.refuse_before_queueing(stems),
+    )

@@ -1,0 +1,75 @@
+"""Stems from the app: the /stems endpoint driven by gradio_client against a launched studio, and the
+Stems buttons of a result card and of the Library (their handlers, as the app wired them)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import soundfile as sf
+from gradio_client import Client, handle_file
+
+from studio.library import Library
+from studio.song import SongRequest, SongResult, TakeResult
+from studio.ui import visitor
+from tests.separation.tiny import make_song
+from tests.ui.conftest import running_studio
+
+
+def test_stems_endpoint_splits_an_upload_and_refuses_a_bad_one(tiny_demucs, tiny_acestep_dir, tmp_path) -> None:
+    song = make_song(tmp_path / "Upload me.wav", seconds=1.5)
+    bad = tmp_path / "broken.wav"
+    bad.write_text("not audio")
+    with running_studio(tmp_path / "library", tiny_acestep_dir) as url:  # tiny_demucs set the weights
+        client = Client(url, verbose=False)
+        files, info = client.predict(source=handle_file(str(song)), stems=2, api_name="/stems")
+        assert [Path(f).name for f in files] == ["Upload me - stems.zip", "Upload me - DAW pack.zip"]
+        assert info["stems"] == {"vocals": "Upload me - vocals.wav", "accompaniment": "Upload me - accompaniment.wav"}
+        assert isinstance(info["reconstruction_error_db"], float) and "/" not in info["zip"]
+        with zipfile.ZipFile(files[0]) as archive:
+            archive.extract("Upload me - vocals.wav", tmp_path / "x")
+        stem = sf.info(str(tmp_path / "x" / "Upload me - vocals.wav"))
+        assert (stem.samplerate, stem.frames, stem.subtype) == (48_000, 72_000, "PCM_24")
+        with pytest.raises(Exception, match="could not be read as audio"):
+            client.predict(source=handle_file(str(bad)), stems=4, api_name="/stems")
+        with pytest.raises(Exception, match="`stems` must be 2, 4 or 6, got 3"):
+            client.predict(source=handle_file(str(song)), stems=3, api_name="/stems")
+
+
+def _handler(demo: gr.Blocks, button: gr.Button):
+    [fn] = [f.fn for f in demo.fns.values() if any(t[0] == button._id for t in f.targets)]
+    return fn
+
+
+def test_card_and_library_buttons_split_the_visitors_song_and_delete_takes_them(tiny_demucs, tmp_path) -> None:
+    from studio.ui import build_app
+
+    library = Library(tmp_path / "lib")
+    wav = make_song(tmp_path / "take.wav", seconds=1.5)
+    take = TakeResult(path=wav, seed=3, sample_rate=48_000, channels=2, duration=1.5, files={"wav": wav})
+    result = SongResult(backend="acestep", weights="tiny", device="cpu", dtype="float32", sample_rate=48_000,
+                        duration=1.5, elapsed_s=1.0, takes=[take], lyrics_sent="", style_sent="dream pop")
+    owner = visitor.owner_for(None)
+    (song,) = library.add_result(owner, SongRequest(style="dream pop", title="Lantern"), result)
+    demo = build_app(library=library)
+    card = demo.studio_views["create"].results.cards[0]
+    assert all(c.stems is not None for v in ("create", "edit") for c in demo.studio_views[v].results.cards)
+
+    shown, note = _handler(demo, card.stems.button)(None, [song.id], 4, None, lambda *a, **k: None)
+    zip_path, pack = (Path(p) for p in shown["value"])
+    assert zip_path.name == "Lantern - stems.zip" and pack.name == "Lantern - DAW pack.zip"
+    assert zip_path.is_relative_to(library.audio_dir)  # served like the song itself
+    assert "reconstruction error" in note and "4 stems" in note
+
+    library_button = next(b for b in demo.blocks.values()
+                          if isinstance(b, gr.Button) and b.elem_id == "library-stems")
+    shown, _ = _handler(demo, library_button)(None, song.id, 6, None, lambda *a, **k: None)
+    six = Path(shown["value"][0])
+    assert len([n for n in zipfile.ZipFile(six).namelist() if n.endswith(".wav")]) == 6
+    with pytest.raises(gr.Error, match="pick a song first"):
+        _handler(demo, library_button)(None, None, 2, None, lambda *a, **k: None)
+
+    library.delete(owner, song.id)
+    assert not zip_path.exists() and not six.exists()
