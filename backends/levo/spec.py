@@ -48,7 +48,8 @@ class LevoOptions(BaseModel):
     mode: Literal["song", "bgm", "vocal", "separate"] = Field(
         "song",
         description="song: vocals + accompaniment; bgm: instrumental; vocal: vocals only; "
-        "separate: the song plus vocal and accompaniment stems.",
+        "separate: the song plus LeVo 2's own vocal / accompaniment split, made while it generates (the "
+        "model's own stems; any song can also be split by Demucs with the stems task).",
     )
     cfg: float = Field(1.5, ge=0.0, le=10.0, description="Classifier-free guidance strength of the LM.")
     temperature: float = Field(1.0, gt=0.0, le=3.0, description="Sampling temperature of the LM.")

@@ -217,7 +217,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lora", action="append", metavar="ID_OR_FILE[:SCALE]",
                    help="ACE-Step LoRA: a .safetensors file, folder or Hub id, scale 0-2 after the last ':' "
                    "(default 1); repeat to stack")
-    p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"], help="LeVo 2 output mode")
+    p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"],
+                   help="LeVo 2 output mode; separate adds the model's own vocal / accompaniment split (for "
+                   "Demucs stems of any song: --task stems)")
     p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens (LeVo 2, HeartMuLa)")
     p.add_argument("--top-p", type=float, help="nucleus sampling instead of top-k when > 0 (LeVo 2)")
     p.add_argument("--temperature", type=float, help="sampling temperature (LeVo 2, HeartMuLa)")
