@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import pytest
 import soundfile as sf
 from gradio_client import Client, handle_file
@@ -22,7 +23,12 @@ def test_stems_endpoint_splits_an_upload_and_refuses_a_bad_one(tiny_demucs, tiny
     song = make_song(tmp_path / "Upload me.wav", seconds=1.5)
     bad = tmp_path / "broken.wav"
     bad.write_text("not audio")
-    with running_studio(tmp_path / "library", tiny_acestep_dir) as url:  # tiny_demucs set the weights
+    # GRADIO_MCP_SERVER is gradio's own switch (Blocks.launch, mcp_server=None): every named endpoint
+    # becomes an MCP tool, /stems included.
+    with running_studio(tmp_path / "library", tiny_acestep_dir, GRADIO_MCP_SERVER="True") as url:
+        tools = httpx.get(f"{url}gradio_api/mcp/schema", timeout=30).json()
+        [tool] = [t for t in tools if t["name"].endswith("stems")]
+        assert "Split an uploaded song" in tool["description"] and "source" in str(tool["inputSchema"])
         client = Client(url, verbose=False)
         files, info = client.predict(source=handle_file(str(song)), stems=2, api_name="/stems")
         assert [Path(f).name for f in files] == ["Upload me - stems.zip", "Upload me - DAW pack.zip"]
