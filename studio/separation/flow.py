@@ -116,9 +116,10 @@ def _reserve(folder: str, count: int, audio: np.ndarray, rate: int, *_: object,
 def separate_on_gpu(
     folder: str, count: int, audio: np.ndarray, rate: int, progress: ProgressFn | None = None, *,
     device: str | None = None, tier: str | None = None, budget: Reservation,
-) -> tuple[dict[str, np.ndarray], dict[str, float], str, list[str]]:
-    """Load (once per process) and separate; returns the stems, the measured stage times, the device
-    it ran on and any sentence about that device. Plain data in and out (it may run in a fork)."""
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict]:
+    """Load (once per process) and separate; returns the stems, the measured stage times and what
+    the stems card records (device, notes, signatures). Plain data in and out: on ZeroGPU this runs
+    in a forked worker, whose loaded model the calling process never sees."""
     progress = budget.deadline(progress or no_progress)
     info = devices.detect(device)
     started = time.perf_counter()
@@ -136,7 +137,7 @@ def separate_on_gpu(
         memory.free_accelerator_memory()
         raise memory.OutOfMemory(memory.out_of_memory_message("the stem separator", audio.shape[-1] / rate, 1))
     timings = {"load": loaded - started, STAGE: time.perf_counter() - loaded}
-    return stems, timings, where, [why] if why else []
+    return stems, timings, {"device": where, "notes": [why] if why else [], "signatures": separator.signatures}
 
 
 # --- the flow ---------------------------------------------------------------------------------------
@@ -182,14 +183,14 @@ def split_song(
 
     progress(ProgressEvent("load", 0, 1, f"fetching {chosen.weights.display_name} weights"))
     folder = loader.locate(chosen.weights, weights, on_progress=lambda m: progress(ProgressEvent("load", 0, 1, m)))
-    parts, timings, where, notes = separate_on_gpu(str(folder), chosen.count, mix, rate, progress, device=device,
+    parts, timings, made = separate_on_gpu(str(folder), chosen.count, mix, rate, progress, device=device,
                                                    tier=tier, budget=held)
     record(seconds, timings)
 
     progress(ProgressEvent("saving", 0, 1, "writing the stems"))
     report = measure(mix, parts)
-    notes = [*song.warnings, *notes, *report.sentences()]
-    separator = _LOADED.get((str(folder), chosen.weights.name))
+    notes = [*song.warnings, *made["notes"], *report.sentences()]
+    where = made["device"]
     song_card = card or SongCard(
         title=name, artist="Song Studio stems of an uploaded recording", backend=SEPARATOR.name,
         model_id=str(weights or chosen.weights.default_weights), seed=0,
@@ -199,7 +200,7 @@ def split_song(
     stems_card = StemsCard(
         title=name, source=path.name, source_card=card, stems=chosen.stems, stem_count=chosen.count,
         model=chosen.weights.display_name, weights=str(weights or folder),
-        signatures=separator.signatures if separator else (), device=where, overlap=OVERLAP,
+        signatures=tuple(made["signatures"]), device=where, overlap=OVERLAP,
         sample_rate=rate, duration_s=seconds, report=report, notes=list(notes),
         separated_s=round(timings[STAGE], 3),
     )

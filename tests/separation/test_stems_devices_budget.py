@@ -83,7 +83,8 @@ def test_measured_times_calibrate_the_next_estimate(tiny_demucs, monkeypatch, tm
     from tests.separation.tiny import make_song
 
     def measured(folder, count, audio, rate, progress=None, **_):
-        return {k: audio / 4 for k in ("vocals", "drums", "bass", "other")}, {"load": 0.2, "separate": 0.9}, "cpu", []
+        stems = {k: audio / 4 for k in ("vocals", "drums", "bass", "other")}
+        return stems, {"load": 0.2, "separate": 0.9}, {"device": "cpu", "notes": [], "signatures": ("fake",)}
 
     monkeypatch.setattr(flow, "separate_on_gpu", measured)
     song = make_song(tmp_path / "s.wav", seconds=2.0)

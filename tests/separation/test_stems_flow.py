@@ -91,7 +91,7 @@ def test_stems_of_a_level_matched_mix_sum_back_to_it(tiny_demucs, tmp_path: Path
     sf.write(song, sum(parts.values()).T, rate, subtype="FLOAT")
 
     def known_parts(folder, count, audio, r, progress=None, **_):
-        return parts, {"load": 0.01, "separate": 0.01}, "cpu", []
+        return parts, {"load": 0.01, "separate": 0.01}, {"device": "cpu", "notes": [], "signatures": ("fake",)}
 
     monkeypatch.setattr(flow, "separate_on_gpu", known_parts)
     result = flow.split_song(song, out=tmp_path / "out", stems=2)
@@ -110,7 +110,7 @@ def test_a_near_silent_stem_is_reported_and_kept(tiny_demucs, tmp_path: Path, mo
     def no_guitar(folder, count, audio, rate, progress=None, **_):
         stems = {k: audio / 5 for k in ("vocals", "drums", "bass", "other", "piano")}
         stems["guitar"] = np.zeros_like(audio)
-        return stems, {"load": 0.01, "separate": 0.01}, "cpu", []
+        return stems, {"load": 0.01, "separate": 0.01}, {"device": "cpu", "notes": [], "signatures": ("fake",)}
 
     monkeypatch.setattr(flow, "separate_on_gpu", no_guitar)
     result = flow.split_song(song, out=tmp_path / "out", stems=6)
