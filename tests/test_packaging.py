@@ -58,6 +58,7 @@ def test_readme_api_table_lists_every_named_endpoint() -> None:
     table = text.split("## API")[1].split("```")[0]
     documented = set(re.findall(r"^\| `/(\w+)`", table, re.M))
     served = set(re.findall(r'api_name="(\w+)"', (REPO / "studio/ui/api.py").read_text()))
+    served |= set(re.findall(r'api_name="(\w+)"', (REPO / "studio/ui/stems_controls.py").read_text()))
     served |= set(re.findall(r'\(\w+, \w+, \w+, "(\w+)"\)', (REPO / "studio/ui/api.py").read_text()))
     assert {"generate", "edit", "tasks"} <= served
     assert documented == served
