@@ -82,14 +82,18 @@ def write_stems(
     return paths, card_path, zip_path
 
 
-def zip_files(target: Path, members: list[Path], extra: dict[str, str] | None = None) -> Path:
-    """Store ``members`` (and ``extra`` text files) in ``target``, written whole or not at all."""
+def zip_files(target: Path, members: list[Path], extra: dict[str, str] | None = None,
+              renamed: dict[str, Path] | None = None) -> Path:
+    """Store ``members``, ``renamed`` files (name in the zip -> file) and ``extra`` text files in
+    ``target``, written whole or not at all."""
     temporary = target.with_name(f".{target.name}.part")
     try:
         # Audio barely compresses; storing keeps zipping a 4-minute song instant.
         with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_STORED) as archive:
             for member in members:
                 archive.write(member, arcname=member.name)
+            for arcname, member in (renamed or {}).items():
+                archive.write(member, arcname=arcname)
             for arcname, text in (extra or {}).items():
                 archive.writestr(arcname, text)
         temporary.replace(target)

@@ -68,10 +68,12 @@ def lyrics_text(card: SongCard | None) -> str:
 
 
 def write_pack(folder: Path, stems_card: StemsCard, stem_files: list[Path], card_file: Path, mix: Path) -> Path:
-    """``<title> - DAW pack.zip`` with the stems, the mix as given, ``info.txt`` and ``lyrics.txt``."""
+    """``<title> - DAW pack.zip`` with the stems, the mix as given (named ``<title> - mix``: a library
+    song's file is named by its id), ``info.txt`` and ``lyrics.txt``."""
     name = file_title(stems_card.title)
     extra = {
         f"{name} - info.txt": info_text(stems_card),
         f"{name} - lyrics.txt": lyrics_text(stems_card.source_card),
     }
-    return zip_files(folder / f"{name} - DAW pack.zip", [*stem_files, mix, card_file], extra)
+    return zip_files(folder / f"{name} - DAW pack.zip", [*stem_files, card_file], extra,
+                     renamed={f"{name} - mix{mix.suffix.lower()}": mix})

@@ -139,7 +139,8 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[list[str], dict]:
         """Split an uploaded song (WAV, FLAC, MP3 or OGG) into 2, 4 or 6 stems with Demucs."""
-        count = stem_set(int(stems) if stems is not None else None).count
+        whole = stems is not None and float(stems) == int(stems)
+        count = stem_set(int(stems) if whole else stems).count  # 2.5 is refused, not rounded
         if not source:
             raise StudioError("`source` is required: upload the song to split (handle_file on the client).")
         path = uploads.inside_uploads(source, what="`source`")

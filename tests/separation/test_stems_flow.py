@@ -153,7 +153,9 @@ def test_a_studio_song_keeps_its_card_and_the_daw_pack_has_its_facts(tiny_demucs
         names = pack.namelist()
         info = pack.read("Neon - Water - info.txt").decode()
         words = pack.read("Neon - Water - lyrics.txt").decode()
-    assert {"neon.wav", "Neon - Water - stems.json", *(p.name for p in result.stems.values())} <= set(names)
+    assert {"Neon - Water - mix.wav", "Neon - Water - stems.json", *(p.name for p in result.stems.values())} <= set(
+        names
+    )
     assert "Title: Neon / Water" in info and "BPM: 118" in info and "Key: F# minor" in info
     assert "Time signature: 4 beats per bar" in info and "[Verse]" in info and "[Chorus]" in info
     assert "we drive all night" in words
