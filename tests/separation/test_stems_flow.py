@@ -203,3 +203,26 @@ def test_cli_stems_command_and_generate_task_stems(tiny_demucs, tmp_path: Path, 
     assert "cannot open the song to split 'missing.wav'" in capsys.readouterr().err
     assert cli.main(["generate", "--stems", "4", "--style", "pop", "--out", str(tmp_path / "d")]) == 2
     assert "add --task stems" in capsys.readouterr().err
+
+
+def test_stems_that_would_clip_are_turned_down_together_and_the_card_says_so(tiny_demucs, tmp_path, monkeypatch):
+    """Two parts can cancel in the mix and each peak above full scale; 24-bit WAV would clip them,
+    so every stem gets the same gain (they still add up to the mix at that level)."""
+    import studio.separation.flow as flow
+
+    rate = 48_000
+    t = np.arange(rate) / rate
+    loud = np.stack([1.6 * np.sin(2 * np.pi * 100 * t)] * 2).astype(np.float32)
+    quiet = np.stack([0.3 * np.sin(2 * np.pi * 700 * t)] * 2).astype(np.float32)
+    parts = {"vocals": loud + quiet, "accompaniment": -loud}  # the mix is `quiet`
+    song = tmp_path / "cancel.wav"
+    sf.write(song, quiet.T, rate, subtype="FLOAT")
+    monkeypatch.setattr(flow, "separate_on_gpu", lambda *a, **k: (
+        parts, {"load": 0.01, "separate": 0.01}, {"device": "cpu", "notes": [], "signatures": ("fake",)}))
+    result = flow.split_song(song, out=tmp_path / "out", stems=2)
+    card = json.loads(result.card.read_text())
+    gain = 10 ** (card["gain_db"] / 20)
+    assert card["gain_db"] == pytest.approx(20 * np.log10(0.999 / np.max(np.abs(parts["vocals"]))), abs=0.01)
+    assert any("turned down by" in w for w in result.warnings)
+    total = sum(_read(p)[0] for p in result.stems.values())
+    assert np.max(np.abs(total - quiet.T * gain)) < 1e-4  # still the mix, at the stated gain
