@@ -79,3 +79,25 @@ def test_card_and_library_buttons_split_the_visitors_song_and_delete_takes_them(
 
     library.delete(owner, song.id)
     assert not zip_path.exists() and not six.exists()
+
+
+def test_another_visitor_cannot_split_your_song(tiny_demucs, tmp_path, monkeypatch) -> None:
+    from studio.ui import build_app
+
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")
+    library = Library(tmp_path / "lib")
+    wav = make_song(tmp_path / "take.wav", seconds=1.5)
+    take = TakeResult(path=wav, seed=3, sample_rate=48_000, channels=2, duration=1.5, files={"wav": wav})
+    result = SongResult(backend="acestep", weights="tiny", device="cpu", dtype="float32", sample_rate=48_000,
+                        duration=1.5, elapsed_s=1.0, takes=[take], lyrics_sent="", style_sent="")
+    alice, bob = visitor.new_key(), visitor.new_key()
+    (song,) = library.add_result(visitor.owner_for(alice), SongRequest(style="secret"), result)
+    demo = build_app(library=library)
+    card = demo.studio_views["create"].results.cards[0]
+    library_button = next(b for b in demo.blocks.values()
+                          if isinstance(b, gr.Button) and b.elem_id == "library-stems")
+    for call in (lambda: _handler(demo, card.stems.button)(bob, [song.id], 2, None, lambda *a, **k: None),
+                 lambda: _handler(demo, library_button)(bob, song.id, 2, None, lambda *a, **k: None)):
+        with pytest.raises(gr.Error, match="no song"):
+            call()
+    assert not (song.audio_path.parent / "stems").exists()
