@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,14 +63,19 @@ def plan_input(seconds: float) -> PlanInput:
     return PlanInput(duration_s=max(seconds, 0.01), task=STEMS_TASK)
 
 
-def reservation(seconds: float, tier: str | None = None) -> Reservation:
-    """The GPU time a split of ``seconds`` reserves for ``tier`` (None: this machine's own), or the
-    sentence saying it does not fit; priced from the seeds and this machine's calibration."""
+def reservation(seconds: float, tier: str | None = None, device: str | None = None) -> Reservation:
+    """The GPU time a split of ``seconds`` reserves for ``tier`` (None: this machine's own) on
+    ``device`` (None: the detected one), or the sentence saying it does not fit; priced from the seeds
+    and that device's calibration."""
     from studio.budget.tiers import Tier
-    from studio.service import budget_context, own_tier
+    from studio.service import budget_context, calibration, own_tier
 
     tier = tier if tier is not None else own_tier()
     context = budget_context(tier)
+    if device and not context.on_zerogpu:  # e.g. `--device cpu` on a CUDA machine is priced as a CPU run
+        info = devices.detect(device)
+        if info.kind is not context.device:
+            context = replace(context, device=info.kind, calibration=calibration().for_device(info.name))
     held = context.reserve(SEPARATOR, plan_input(seconds))
     if not held.fits:
         cap = tier_limits(Tier(tier) if tier else default_tier()).cap_s
@@ -81,11 +87,11 @@ def reservation(seconds: float, tier: str | None = None) -> Reservation:
     return held
 
 
-def record(seconds: float, measured: dict[str, float]) -> None:
+def record(seconds: float, measured: dict[str, float], device: str | None = None) -> None:
     """Feed one split's stage times to the calibration, in the calling process."""
     from studio.service import calibration
 
-    info = devices.detect()
+    info = devices.detect(device)
     model = SEPARATOR.cost.get(info.kind)
     if model is not None:
         calibration().record(SEPARATOR.name, info.name, model, plan_input(seconds), measured)
@@ -108,8 +114,8 @@ def _separator(folder: str, count: int) -> loader.LoadedSeparator:
 
 
 def _reserve(folder: str, count: int, audio: np.ndarray, rate: int, *_: object,
-             tier: str | None = None, **__: object) -> Reservation:
-    return reservation(audio.shape[-1] / rate, tier)
+             device: str | None = None, tier: str | None = None, **__: object) -> Reservation:
+    return reservation(audio.shape[-1] / rate, tier, device)
 
 
 @gpu_task(plan=_reserve)
@@ -169,7 +175,7 @@ def split_song(
 
     song = read_source(source, max_seconds=MAX_SECONDS, min_seconds=MIN_SECONDS, what="the song to split")
     seconds = song.seconds
-    held = reservation(seconds, tier)  # refuse before any download or GPU time
+    held = reservation(seconds, tier, device)  # refuse before any download or GPU time
     out = Path(out)
     from studio.service import check_output
 
@@ -185,7 +191,7 @@ def split_song(
     folder = loader.locate(chosen.weights, weights, on_progress=lambda m: progress(ProgressEvent("load", 0, 1, m)))
     parts, timings, made = separate_on_gpu(str(folder), chosen.count, mix, rate, progress, device=device,
                                                    tier=tier, budget=held)
-    record(seconds, timings)
+    record(seconds, timings, device)
 
     progress(ProgressEvent("saving", 0, 1, "writing the stems"))
     report = measure(mix, parts)

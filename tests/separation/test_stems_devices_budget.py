@@ -95,3 +95,19 @@ def test_measured_times_calibrate_the_next_estimate(tiny_demucs, monkeypatch, tm
     assert [s.seconds for s in samples] == [0.9]
     after = flow.reservation(2.0).estimate
     assert "separate" in after.calibrated and after.stages["separate"] < before.stages["separate"]
+
+
+def test_a_device_asked_for_is_the_one_priced(monkeypatch) -> None:
+    """`--device cpu` on a CUDA machine must be priced as a CPU run (the seed there is 20x the GPU's)."""
+    monkeypatch.delenv("STUDIO_DEVICE", raising=False)
+    cuda = devices.DeviceInfo(kind=DeviceClass.CUDA, torch_device="cuda", name="Test GPU")
+    real = devices._detect
+
+    def detect(choice: str, zerogpu: bool):
+        return cuda if choice == "" else real(choice, zerogpu)
+
+    monkeypatch.setattr(devices, "_detect", detect)
+    on_gpu = flow.reservation(60.0).estimate
+    on_cpu = flow.reservation(60.0, device="cpu").estimate
+    assert on_gpu.device is DeviceClass.CUDA and on_cpu.device is DeviceClass.CPU
+    assert on_cpu.stages["separate"] == pytest.approx(0.5 + 3.0 * 60)
