@@ -9,11 +9,23 @@ import numpy as np
 import torch
 
 from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.heartmula.codec.model import check_codec
 from backends.heartmula.generate import SamplingParams
+from backends.heartmula.lm import check_lm
 from backends.heartmula.pipeline import HeartMuLaPipeline
-from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
-from backends.heartmula.weights import resolve_files
+from backends.heartmula.spec import (
+    CODEC_DTYPE,
+    CODEC_PART,
+    GEN_PART,
+    LM_DTYPE,
+    LM_PART,
+    SPEC,
+    WEIGHTS_ENV,
+    HeartMuLaOptions,
+)
+from backends.heartmula.weights import HeartMuLaFiles, resolve_files
 from studio import devices, memory
+from studio import weights as weights_source
 from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
@@ -80,6 +92,16 @@ class HeartMuLaBackend:
         self.pipeline.unload()
 
 
+def check_files(files: HeartMuLaFiles) -> None:
+    """The models load lazily, on the first song: check every file now (names, shapes, whole files, headers
+    only) so a bad folder is refused here rather than after minutes of LM work."""
+    fix = "re-download it, or point STUDIO_HEARTMULA_WEIGHTS at a folder laid out like upstream's."
+    for folder, part in ((files.tokenizer.parent, GEN_PART), (files.lm_dir, LM_PART), (files.codec_dir, CODEC_PART)):
+        weights_source.require_whole(folder, part.required, what=part.what, fix=fix)
+    check_lm(files.lm_dir)
+    check_codec(files.codec_dir)
+
+
 def load(
     weights: str | Path | None = None,
     device: devices.DeviceInfo | str | None = None,
@@ -95,6 +117,7 @@ def load(
     """
     weights = weights or os.environ.get(WEIGHTS_ENV) or None
     files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
+    check_files(files)
     # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
     info = devices.as_device_info(device)
     pipeline = HeartMuLaPipeline(

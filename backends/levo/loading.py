@@ -14,7 +14,7 @@ from backends.base import BackendUnavailable, StudioError
 from backends.levo.checkpoint import load_strict, load_torch_state, strip_prefix
 from backends.levo.config import LmConfig
 from backends.levo.lm import UNUSED_KEYS, LeLM
-from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV
+from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.text import LevoTokenizers
 
 MODEL_FILES = ("config.yaml", "model.pt")
@@ -55,6 +55,19 @@ def resolve_model(location: str | None = None, offline: bool | None = None) -> P
 def resolve_runtime(location: str | None = None, offline: bool | None = None) -> Path:
     loc = location or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
     return resolve(loc, patterns=RUNTIME_PATTERNS, what="runtime", offline=offline)
+
+
+def require_whole_parts(model_dir: Path, runtime_dir: Path) -> None:
+    """Every file the port reads is present and whole (headers only) before ~13 GB are read."""
+    from studio.weights import require_whole
+
+    for folder, part in zip((model_dir, runtime_dir), WEIGHTS, strict=True):
+        require_whole(
+            folder,
+            part.required,
+            what=part.what,
+            fix=f"download a whole copy (`hf download {part.repo} --local-dir {folder}`) or point {part.env} at one.",
+        )
 
 
 def load_lm(
