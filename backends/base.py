@@ -237,6 +237,9 @@ class BackendSpec:
     # Downloads what rendering these (validated) options for this task would otherwise fetch inside
     # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
     prefetch: Callable[[BaseModel, str], None] | None = None
+    # Checks a prepared job against limits only the backend's own small data files know (e.g. HeartMuLa
+    # counts prompt tokens with its tokenizer); raises StudioError. Runs before any model work.
+    check_job: Callable[[RenderJob], None] | None = None
     # The weights the default render needs, piece by piece (see ``studio.weights.status``).
     weights: tuple[WeightsPart, ...] = ()
 

@@ -288,7 +288,7 @@ class WeightsStatus:
         }
 
 
-def _hub_cache() -> str | None:
+def hub_cache_dir() -> str | None:
     # Read at call time: huggingface_hub freezes its cache path when it is first imported.
     if os.environ.get("HF_HUB_CACHE"):
         return os.environ["HF_HUB_CACHE"]
@@ -316,7 +316,7 @@ def cached_snapshot(repo: str, required: tuple[str, ...]) -> Path | None:
     probe = next((name for name in required if not _is_glob(name)), None)
     if probe is None:
         return None
-    hit = try_to_load_from_cache(repo, probe, cache_dir=_hub_cache())
+    hit = try_to_load_from_cache(repo, probe, cache_dir=hub_cache_dir())
     if not isinstance(hit, str):  # None, or the "known not to exist" marker
         return None
     return Path(hit).parents[len(Path(probe).parts) - 1]

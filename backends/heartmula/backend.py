@@ -11,6 +11,7 @@ import torch
 from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
 from backends.heartmula.codec.model import check_codec
 from backends.heartmula.generate import SamplingParams
+from backends.heartmula.limits import check_fits, style_to_tags
 from backends.heartmula.lm import check_lm
 from backends.heartmula.pipeline import HeartMuLaPipeline
 from backends.heartmula.spec import (
@@ -30,11 +31,6 @@ from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
-
-
-def style_to_tags(style: str) -> str:
-    """Comma-separated tags, trimmed and without empties (the LM was trained on ``a,b,c``)."""
-    return ",".join(t.strip() for t in style.split(",") if t.strip())
 
 
 class HeartMuLaBackend:
@@ -68,6 +64,10 @@ class HeartMuLaBackend:
         params = SamplingParams(options.cfg, options.temperature, options.top_k)
         tags = style_to_tags(job.style)
         lyrics = "" if job.instrumental else job.lyrics
+        # Also checked before the request reached the GPU when the tokenizer was on disk (limits.check_job).
+        prompts = self.pipeline.prompts
+        lyric_tokens = len(prompts.lyric_ids(lyrics))
+        check_fits(len(prompts.tag_ids(tags)) + 1 + lyric_tokens, lyric_tokens, len(lyrics), job.duration_s)
         songs = self.pipeline.songs(
             tags, lyrics, int(job.duration_s * 1000), params, list(job.seeds), progress
         )

@@ -141,6 +141,17 @@ CODEC_PART = WeightsPart(
 )
 WEIGHTS = (GEN_PART, LM_PART, CODEC_PART)
 
+def _check_job(job) -> None:
+    from backends.heartmula.limits import check_job
+
+    check_job(job)
+
+
 SPEC = BackendSpec(
-    capabilities=CAPABILITIES, options=HeartMuLaOptions, availability=availability, loader=_load, weights=WEIGHTS
+    capabilities=CAPABILITIES,
+    options=HeartMuLaOptions,
+    availability=availability,
+    loader=_load,
+    weights=WEIGHTS,
+    check_job=_check_job,
 )
