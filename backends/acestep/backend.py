@@ -42,6 +42,11 @@ ACTIVATIONS_HEADROOM_GB = 8.0
 def require_pipeline_folder(folder: Path, *, env_var: str, default: str) -> None:
     """Refuse a folder that is not a whole diffusers ACE-Step pipeline before diffusers reads it: its own
     errors for a missing part or a Git LFS pointer name neither the folder nor the fix."""
+    if not (folder / "model_index.json").exists():
+        raise StudioError(
+            f"{folder} is not a diffusers ACE-Step folder (it has no model_index.json); point {env_var} or "
+            f"--weights at a copy of {default}."
+        )
     weights_source.require_whole(
         folder,
         REQUIRED_FILES,
