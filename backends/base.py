@@ -176,14 +176,16 @@ class RenderJob:
 class Availability:
     ok: bool
     reason: str = ""
+    # Refused because this machine has no (big enough) accelerator: the UI says "needs a GPU".
+    needs_gpu: bool = False
 
     @classmethod
     def yes(cls) -> Availability:
         return cls(True, "")
 
     @classmethod
-    def no(cls, reason: str) -> Availability:
-        return cls(False, reason)
+    def no(cls, reason: str, *, needs_gpu: bool = False) -> Availability:
+        return cls(False, reason, needs_gpu)
 
 
 @runtime_checkable
@@ -201,6 +203,27 @@ class Backend(Protocol):
 
 
 @dataclass(frozen=True)
+class WeightsPart:
+    """One downloadable piece of a backend's weights, as data: where it comes from, which files make it
+    complete, and how big the first download is. ``studio.weights`` checks folders against it, both
+    for the status shown up front and at load time."""
+
+    what: str
+    repo: str
+    # Files (or globs) that must be present; each one is also checked for being a real, whole file.
+    required: tuple[str, ...]
+    # None where no published size was found (shown as "over N GB" with the other parts).
+    download_gb: float | None
+    # Where the size comes from (a model card, a file listing, a parameter count).
+    size_source: str
+    env: str = ""
+    # Below a local folder named by ``env`` this part lives in this sub-folder (HeartMuLa's layout).
+    subdir: str = ""
+    # Whether a Hub id in ``env`` replaces ``repo`` (otherwise ``env`` may only name a folder).
+    env_names_repo: bool = True
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     """Cheap declaration of a backend: importing it imports no model code."""
 
@@ -214,6 +237,11 @@ class BackendSpec:
     # Downloads what rendering these (validated) options for this task would otherwise fetch inside
     # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
     prefetch: Callable[[BaseModel, str], None] | None = None
+    # Checks a prepared job against limits only the backend's own small data files know (e.g. HeartMuLa
+    # counts prompt tokens with its tokenizer); raises StudioError. Runs before any model work.
+    check_job: Callable[[RenderJob], None] | None = None
+    # The weights the default render needs, piece by piece (see ``studio.weights.status``).
+    weights: tuple[WeightsPart, ...] = ()
 
     @property
     def name(self) -> str:

@@ -184,6 +184,8 @@ def prepare(request: SongRequest) -> Prepared:
         metadata=metadata,
         source_audio=edit.source.audio if edit.source is not None else None,
     )
+    if spec.check_job is not None:
+        spec.check_job(job)
     return Prepared(spec=spec, job=job, warnings=warnings)
 
 

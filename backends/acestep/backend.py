@@ -6,13 +6,14 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from backends.acestep.lora import LoraSet
-from backends.acestep.spec import SPEC, AceStepOptions
+from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
 from backends.base import (
     BackendSpec,
     ProgressEvent,
@@ -36,6 +37,23 @@ INSTRUMENTAL_LYRICS = "[Instrumental]"
 # for the one about to run plus this much for a long song's activations and decode; otherwise they
 # take turns, the idle one waiting in host memory (a ~10 GB move costs a second or two over PCIe 4).
 ACTIVATIONS_HEADROOM_GB = 8.0
+
+
+def require_pipeline_folder(folder: Path, *, env_var: str, default: str) -> None:
+    """Refuse a folder that is not a whole diffusers ACE-Step pipeline before diffusers reads it: its own
+    errors for a missing part or a Git LFS pointer name neither the folder nor the fix."""
+    if not (folder / "model_index.json").exists():
+        raise StudioError(
+            f"{folder} is not a diffusers ACE-Step folder (it has no model_index.json); point {env_var} or "
+            f"--weights at a copy of {default}."
+        )
+    weights_source.require_whole(
+        folder,
+        REQUIRED_FILES,
+        what="ACE-Step",
+        fix=f"download a whole copy (`hf download {default} --local-dir {folder}` resumes a partial one) or "
+        f"point {env_var} or --weights at one.",
+    )
 
 
 def pipeline_gb(pipe: Any) -> float:
@@ -96,6 +114,7 @@ class AceStepBackend:
         caps = SPEC.capabilities
         location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
         folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
+        require_pipeline_folder(folder, env_var=caps.weights_env, default=caps.default_weights)
         info = devices.as_device_info(device)
         dtype = info.dtype_name(caps.dtype_per_device)
         try:
@@ -187,6 +206,7 @@ class AceStepBackend:
                 location, what=variant.display_name, env_var=variant.weights_env,
                 on_progress=lambda msg: progress(ProgressEvent(stage, 0, 1, msg)),
             )
+            require_pipeline_folder(folder, env_var=variant.weights_env, default=variant.default_weights)
             try:
                 pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(self.dtype))
             except (OSError, ValueError) as exc:

@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backends.acestep.lora import LoraRef, check_ref_list, coerce_refs
 from backends.acestep.tasks import TASKS
-from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
+from backends.base import (
+    Availability,
+    BackendSpec,
+    Capabilities,
+    DeviceClass,
+    Input,
+    LyricDialect,
+    WeightsPart,
+)
 from studio.budget.costs import SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
@@ -116,6 +124,30 @@ def availability() -> Availability:
     return Availability.yes()
 
 
+# The files diffusers' AceStepPipeline.from_pretrained reads from the published folder (its model_index.json
+# names these parts; the audio tokenizer pair is optional and absent there). Models are one or more
+# safetensors files, or shards named by an index.
+PIPELINE_PARTS = ("transformer", "vae", "text_encoder", "condition_encoder")
+REQUIRED_FILES = (
+    "model_index.json",
+    "scheduler/scheduler_config.json",
+    "tokenizer/tokenizer_config.json",
+    *(f"{part}/config.json" for part in PIPELINE_PARTS),
+    *(f"{part}/*.safetensors" for part in PIPELINE_PARTS),
+)
+WEIGHTS = WeightsPart(
+    what="ACE-Step XL turbo pipeline",
+    repo=DEFAULT_WEIGHTS,
+    required=REQUIRED_FILES,
+    # 9.5 GB DiT (the 4.7 B-parameter XL DiT in bf16: 9,516 MB, listed on the
+    # scragnog/ace-step-1.5-gguf-merge-models card) + ~1.2 GB Qwen3-Embedding-0.6B text encoder + ~0.3 GB
+    # Oobleck VAE (deepwiki.com/ace-step/ACE-Step-1.5 "Model management" component table).
+    download_gb=11.0,
+    size_source="XL DiT bf16 9.5 GB (GGUF merge card) + text encoder 1.2 GB + VAE 0.3 GB (ACE-Step 1.5 docs)",
+    env=WEIGHTS_ENV,
+)
+
+
 def _load(**kwargs):
     from backends.acestep.backend import AceStepBackend
 
@@ -138,5 +170,10 @@ def _prefetch(options: BaseModel, task: str) -> None:
 
 
 SPEC = BackendSpec(
-    capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load, prefetch=_prefetch
+    capabilities=CAPABILITIES,
+    options=AceStepOptions,
+    availability=availability,
+    loader=_load,
+    prefetch=_prefetch,
+    weights=(WEIGHTS,),
 )

@@ -9,20 +9,28 @@ import numpy as np
 import torch
 
 from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.heartmula.codec.model import check_codec
 from backends.heartmula.generate import SamplingParams
+from backends.heartmula.limits import check_fits, style_to_tags
+from backends.heartmula.lm import check_lm
 from backends.heartmula.pipeline import HeartMuLaPipeline
-from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
-from backends.heartmula.weights import resolve_files
+from backends.heartmula.spec import (
+    CODEC_DTYPE,
+    CODEC_PART,
+    GEN_PART,
+    LM_DTYPE,
+    LM_PART,
+    SPEC,
+    WEIGHTS_ENV,
+    HeartMuLaOptions,
+)
+from backends.heartmula.weights import HeartMuLaFiles, resolve_files
 from studio import devices, memory
+from studio import weights as weights_source
 from studio.budget.deadline import fade_out, partial_note
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0
-
-
-def style_to_tags(style: str) -> str:
-    """Comma-separated tags, trimmed and without empties (the LM was trained on ``a,b,c``)."""
-    return ",".join(t.strip() for t in style.split(",") if t.strip())
 
 
 class HeartMuLaBackend:
@@ -56,6 +64,10 @@ class HeartMuLaBackend:
         params = SamplingParams(options.cfg, options.temperature, options.top_k)
         tags = style_to_tags(job.style)
         lyrics = "" if job.instrumental else job.lyrics
+        # Also checked before the request reached the GPU when the tokenizer was on disk (limits.check_job).
+        prompts = self.pipeline.prompts
+        lyric_tokens = len(prompts.lyric_ids(lyrics))
+        check_fits(len(prompts.tag_ids(tags)) + 1 + lyric_tokens, lyric_tokens, len(lyrics), job.duration_s)
         songs = self.pipeline.songs(
             tags, lyrics, int(job.duration_s * 1000), params, list(job.seeds), progress
         )
@@ -80,6 +92,16 @@ class HeartMuLaBackend:
         self.pipeline.unload()
 
 
+def check_files(files: HeartMuLaFiles) -> None:
+    """The models load lazily, on the first song: check every file now (names, shapes, whole files, headers
+    only) so a bad folder is refused here rather than after minutes of LM work."""
+    fix = "re-download it, or point STUDIO_HEARTMULA_WEIGHTS at a folder laid out like upstream's."
+    for folder, part in ((files.tokenizer.parent, GEN_PART), (files.lm_dir, LM_PART), (files.codec_dir, CODEC_PART)):
+        weights_source.require_whole(folder, part.required, what=part.what, fix=fix)
+    check_lm(files.lm_dir)
+    check_codec(files.codec_dir)
+
+
 def load(
     weights: str | Path | None = None,
     device: devices.DeviceInfo | str | None = None,
@@ -95,6 +117,7 @@ def load(
     """
     weights = weights or os.environ.get(WEIGHTS_ENV) or None
     files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
+    check_files(files)
     # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
     info = devices.as_device_info(device)
     pipeline = HeartMuLaPipeline(

@@ -185,14 +185,25 @@ class HeartMuLaLM(nn.Module):
         return token.repeat(2, 1) if guided else token
 
 
+def _meta_lm(model_dir: Path) -> HeartMuLaLM:
+    config = LMConfig.from_dir(Path(model_dir))
+    with torch.device("meta"):
+        return HeartMuLaLM(config)
+
+
+def check_lm(model_dir: Path) -> None:
+    """Refuse a checkpoint whose tensor names or shapes differ from ``config.json``'s model (headers only)."""
+    from backends.heartmula.weights import check_headers
+
+    check_headers(_meta_lm(model_dir), Path(model_dir), "HeartMuLa LM")
+
+
 def load_lm(
     model_dir: Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> HeartMuLaLM:
     """Build the LM from ``config.json`` (+ ``flavors.json``) and its safetensors, strictly."""
     from backends.heartmula.weights import load_strict, read_safetensors
 
-    config = LMConfig.from_dir(Path(model_dir))
-    with torch.device("meta"):
-        model = HeartMuLaLM(config)
+    model = _meta_lm(model_dir)
     load_strict(model, read_safetensors(Path(model_dir), device, dtype), "HeartMuLa LM")
     return model.to(device=device, dtype=dtype).eval()

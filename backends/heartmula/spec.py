@@ -17,6 +17,7 @@ from backends.base import (
     DeviceClass,
     Input,
     LyricDialect,
+    WeightsPart,
 )
 from studio.budget.costs import SEED_COSTS
 
@@ -105,6 +106,52 @@ CAPABILITIES = Capabilities(
     cost=SEED_COSTS["heartmula"],
 )
 
+# Three Hub repos, or one folder laid out as upstream's from_pretrained(path, version="3B") expects
+# (backends/heartmula/weights.py holds the same names for loading).
+GEN_PART = WeightsPart(
+    what="HeartMuLa tokenizer and settings",
+    repo="HeartMuLa/HeartMuLaGen",
+    required=("tokenizer.json", "gen_config.json"),
+    # Llama 3.2's tokenizer.json is 9.1 MB (fixtures/heartmula/README.md).
+    download_gb=0.01,
+    size_source="tokenizer.json 9.1 MB (the Llama 3.2 tokenizer file)",
+    env=WEIGHTS_ENV,
+    env_names_repo=False,
+)
+LM_PART = WeightsPart(
+    what="HeartMuLa LM",
+    repo=DEFAULT_WEIGHTS,
+    required=("config.json", "*.safetensors"),
+    # ~3.9 B parameters (3B backbone + 300M decoder flavors, upstream's FLAVORS table) stored in bf16.
+    download_gb=7.9,
+    size_source="estimate: ~3.9 B parameters x 2 bytes (bf16); no published file size found",
+    env=WEIGHTS_ENV,
+    subdir="HeartMuLa-oss-3B",
+)
+CODEC_PART = WeightsPart(
+    what="HeartCodec",
+    repo="HeartMuLa/HeartCodec-oss-20260123",
+    required=("config.json", "*.safetensors"),
+    # 1,655,308,877 parameters in fp32 (fixtures/heartmula/README.md, matching the published checkpoint).
+    download_gb=6.6,
+    size_source="1.66 B parameters x 4 bytes (fp32), per the HeartMuLa fixture notes",
+    env=WEIGHTS_ENV,
+    subdir="HeartCodec-oss",
+    env_names_repo=False,
+)
+WEIGHTS = (GEN_PART, LM_PART, CODEC_PART)
+
+def _check_job(job) -> None:
+    from backends.heartmula.limits import check_job
+
+    check_job(job)
+
+
 SPEC = BackendSpec(
-    capabilities=CAPABILITIES, options=HeartMuLaOptions, availability=availability, loader=_load
+    capabilities=CAPABILITIES,
+    options=HeartMuLaOptions,
+    availability=availability,
+    loader=_load,
+    weights=WEIGHTS,
+    check_job=_check_job,
 )

@@ -125,25 +125,21 @@ def read_safetensors(
     return state
 
 
-def load_strict(
-    module: nn.Module,
-    state: dict[str, torch.Tensor],
-    what: str,
-    unused: Iterable[str] = (),
-) -> None:
-    """Copy ``state`` into ``module``; every key must match by name and shape.
+def mismatches(
+    expected: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]], unused: Iterable[str] = ()
+) -> list[str]:
+    """How a checkpoint's tensor names and shapes differ from a model's, in a few phrases (empty = match).
 
     ``unused`` are regexes for checkpoint tensors that inference never reads (e.g. the codec's
     encoder); they are accepted and dropped.
     """
     patterns = [re.compile(p) for p in unused]
-    expected = module.state_dict()
-    extra = sorted(k for k in state if k not in expected and not any(p.match(k) for p in patterns))
-    missing = sorted(k for k in expected if k not in state)
+    extra = sorted(k for k in given if k not in expected and not any(p.match(k) for p in patterns))
+    missing = sorted(k for k in expected if k not in given)
     wrong = sorted(
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        f"{k}: checkpoint {tuple(given[k])} vs model {tuple(expected[k])}"
         for k in expected
-        if k in state and state[k].shape != expected[k].shape
+        if k in given and tuple(given[k]) != tuple(expected[k])
     )
     problems = []
     if missing:
@@ -152,11 +148,46 @@ def load_strict(
         problems.append(f"unexpected {len(extra)} tensors (first: {extra[:5]})")
     if wrong:
         problems.append(f"shape mismatches: {wrong[:5]}")
+    return problems
+
+
+def _refuse(what: str, folder: Path | None, problems: list[str]) -> StudioError:
+    where = f" in {folder}" if folder is not None else ""
+    return StudioError(
+        f"The {what} checkpoint{where} does not match this port: "
+        + "; ".join(problems)
+        + ". Check that config.json belongs to these weights."
+    )
+
+
+def check_headers(module: nn.Module, folder: Path, what: str, unused: Iterable[str] = ()) -> None:
+    """Compare a (meta) module with the safetensors headers in ``folder`` without reading a tensor, so a
+    wrong or partial checkpoint is refused when the backend loads, not after the LM has run."""
+    from studio.weights import safetensors_shapes
+
+    files = sorted(folder.glob("*.safetensors"))
+    try:
+        given = safetensors_shapes(files)
+    except ValueError as exc:
+        raise StudioError(f"The {what} checkpoint in {folder} cannot be read: a file {exc}.") from exc
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    problems = mismatches(expected, given, unused)
     if problems:
-        raise StudioError(
-            f"The {what} checkpoint does not match this port: "
-            + "; ".join(problems)
-            + ". Check that config.json belongs to these weights."
-        )
+        raise _refuse(what, folder, problems)
+
+
+def load_strict(
+    module: nn.Module,
+    state: dict[str, torch.Tensor],
+    what: str,
+    unused: Iterable[str] = (),
+) -> None:
+    """Copy ``state`` into ``module``; every key must match by name and shape (see ``mismatches``)."""
+    expected = module.state_dict()
+    problems = mismatches(
+        {k: tuple(v.shape) for k, v in expected.items()}, {k: tuple(v.shape) for k, v in state.items()}, unused
+    )
+    if problems:
+        raise _refuse(what, None, problems)
     # assign=True keeps meta-device construction cheap: the checkpoint tensors become the parameters.
     module.load_state_dict({k: state[k] for k in expected}, strict=True, assign=True)

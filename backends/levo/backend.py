@@ -15,7 +15,7 @@ from backends.levo.conditioning import build_conditions
 from backends.levo.decoder import FRAME_RATE, SeparateTokenDecoder, generator_noise, load_decoder
 from backends.levo.generation import SamplingParams, generate_codes
 from backends.levo.lm import LeLM
-from backends.levo.loading import load_lm, resolve_model, resolve_runtime
+from backends.levo.loading import load_lm, require_whole_parts, resolve_model, resolve_runtime
 from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
@@ -83,6 +83,7 @@ class LevoBackend:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)
         runtime_dir = resolve_runtime(runtime, offline=offline)
+        require_whole_parts(model_dir, runtime_dir)
         if low_memory is None:
             free = free_accelerator_gb(device)
             low_memory = free is not None and free < VRAM_GB["v2-large"]["full"]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from backends.base import ProgressEvent, ProgressFn, no_progress
-from backends.levo.checkpoint import load_strict
+from backends.levo.checkpoint import assign_strict
 from backends.levo.config import DecoderDims
 
 SIGMA_MIN = 1e-4
@@ -242,27 +242,31 @@ class SeparateTokenDecoder(nn.Module):
         """codes [B, W] x2, context latents [B, W, C] (only the first ``context_len`` frames
         matter), noise [B, W, C] -> latents [B, C, W] in VAE space."""
         dims = self.dims
-        dtype = self.mask_emb.weight.dtype
+        # Only the estimator runs in the load dtype. Upstream keeps the flow's state in fp32: Tango calls
+        # init_device_dtype(device, torch.float32), so the noise, the in-context latents and the Euler
+        # updates are fp32, and code2sound's fp16 autocast lowers only the estimator's matmuls
+        # (SongGeneration codeclm/tokenizer/Flow1dVAE/generate_septoken.py, model_septoken.py).
+        est_dtype = self.mask_emb.weight.dtype
         b, w = vocal.shape
         mu = torch.cat(
             [self.rvq_bestrq_emb.quantizers[0](vocal), self.rvq_bestrq_bgm_emb.quantizers[0](bgm)], dim=2
-        ).to(dtype)
+        ).float()
         masks = torch.full((b, w), 2, dtype=torch.long, device=vocal.device)
         masks[:, :context_len] = 1
         # Frames with mask 0 would take the learned 'no condition' vector; windows are always full.
         context = self.normfeat.normalise(context.transpose(1, 2).float()).transpose(1, 2)
-        incontext = (context * (masks == 1).unsqueeze(-1).float()).to(dtype)
-        mask_in = self.mask_emb(masks)
-        x = noise.to(dtype).clone()
+        incontext = context * (masks == 1).unsqueeze(-1).float()
+        mask_in = self.mask_emb(masks).float()
+        noise = noise.float()
+        x = noise.clone()
         t_span = torch.linspace(0, 1, dims.num_steps + 1, device=vocal.device)
         dt = t_span[1:] - t_span[:-1]
         guided = dims.guidance_scale > 1.0
         for i in range(dims.num_steps):
             ti = t_span[i]
             if context_len:
-                x[:, :context_len] = (
-                    (1 - (1 - SIGMA_MIN) * ti) * noise[:, :context_len] + ti * incontext[:, :context_len]
-                ).to(dtype)
+                blend = (1 - (1 - SIGMA_MIN) * ti) * noise[:, :context_len]
+                x[:, :context_len] = blend + ti * incontext[:, :context_len]
             if guided:
                 inp = torch.cat(
                     [
@@ -273,12 +277,12 @@ class SeparateTokenDecoder(nn.Module):
                     ],
                     dim=2,
                 )
-                v = self.cfm_wrapper.estimator(inp, ti.expand(2 * b))[..., -dims.latent_dim :]
+                v = self.cfm_wrapper.estimator(inp.to(est_dtype), ti.expand(2 * b))[..., -dims.latent_dim :].float()
                 v_u, v_c = v.chunk(2, 0)
                 v = v_u + dims.guidance_scale * (v_c - v_u)
             else:
                 inp = torch.cat([mask_in, incontext, mu, x], dim=2)
-                v = self.cfm_wrapper.estimator(inp, ti.expand(b))[..., -dims.latent_dim :]
+                v = self.cfm_wrapper.estimator(inp.to(est_dtype), ti.expand(b))[..., -dims.latent_dim :].float()
             x = x + dt[i] * v
         if context_len:
             x[:, :context_len] = incontext[:, :context_len]
@@ -336,7 +340,7 @@ def load_decoder(
     folder: Path, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> SeparateTokenDecoder:
     """``folder`` = ckpt/model_septoken with model_2.safetensors (and, in tests, dims.json)."""
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
     from backends.base import StudioError
 
@@ -344,21 +348,19 @@ def load_decoder(
     if not path.is_file():
         raise StudioError(f"Decoder weights {path} are missing; re-download the LeVo 2 runtime folder.")
     dims = DecoderDims.load(folder)
-    raw = load_file(str(path))
+    # Only the tensors inference uses are read: the prompt-audio encoders (bestrq, hubert) and the
+    # training-only heads in the same file are never loaded.
+    with safe_open(str(path), framework="pt") as handle:
+        raw = {k: handle.get_tensor(k) for k in handle.keys() if not k.startswith(UNUSED_PREFIXES)}  # noqa: SIM118
     state: dict[str, torch.Tensor] = {}
-    for k, v in raw.items():
-        if k.startswith(UNUSED_PREFIXES):
-            continue
+    for k in list(raw):
         if k.endswith("out_proj.weight_v"):
             state[k.replace("weight_v", "weight")] = _weight_normed(raw, k[: -len("weight_v")])
-        elif k.endswith("out_proj.weight_g"):
-            continue
-        else:
-            state[k] = v
-    model = SeparateTokenDecoder(dims)
-    load_strict(model, state, what=str(path))
+        elif not k.endswith("out_proj.weight_g"):
+            state[k] = raw[k]
+    del raw
+    with torch.device("meta"):
+        model = SeparateTokenDecoder(dims)
     # The statistics stay fp32: large counts lose precision in half types.
-    stats = {k: v.clone() for k, v in model.normfeat.state_dict().items()}
-    model = model.to(dtype)
-    model.normfeat.float().load_state_dict(stats)
+    assign_strict(model, state, what=str(path), dtype=dtype, keep_float32=("normfeat.",))
     return model.to(device).eval()

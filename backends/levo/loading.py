@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 
 from backends.base import BackendUnavailable, StudioError
-from backends.levo.checkpoint import load_strict, load_torch_state, strip_prefix
+from backends.levo.checkpoint import assign_strict, load_torch_state, strip_prefix
 from backends.levo.config import LmConfig
 from backends.levo.lm import UNUSED_KEYS, LeLM
-from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV
+from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.text import LevoTokenizers
 
 MODEL_FILES = ("config.yaml", "model.pt")
@@ -57,6 +57,19 @@ def resolve_runtime(location: str | None = None, offline: bool | None = None) ->
     return resolve(loc, patterns=RUNTIME_PATTERNS, what="runtime", offline=offline)
 
 
+def require_whole_parts(model_dir: Path, runtime_dir: Path) -> None:
+    """Every file the port reads is present and whole (headers only) before ~13 GB are read."""
+    from studio.weights import require_whole
+
+    for folder, part in zip((model_dir, runtime_dir), WEIGHTS, strict=True):
+        require_whole(
+            folder,
+            part.required,
+            what=part.what,
+            fix=f"download a whole copy (`hf download {part.repo} --local-dir {folder}`) or point {part.env} at one.",
+        )
+
+
 def load_lm(
     model_dir: Path,
     runtime_dir: Path,
@@ -66,10 +79,10 @@ def load_lm(
 ) -> tuple[LeLM, LevoTokenizers, LmConfig]:
     cfg = LmConfig.from_yaml(model_dir / "config.yaml")
     tokenizers = LevoTokenizers(runtime_dir / cfg.tokenizer_path)
+    # Built on the meta device and given the file's tensors one by one in the load dtype: the ~5 B-parameter
+    # LM never exists in fp32 beside its weights (that took ~20 GB of host memory for a bf16 model).
     with torch.device("meta"):
         lm = LeLM(cfg, tokenizers.lyric_vocab_size, tokenizers.style_vocab_size, tokenizers.structure_ids)
-    lm = lm.to_empty(device="cpu").to(dtype)
-    state = strip_prefix(load_torch_state(model_dir / "model.pt"), "audiolm.")
-    load_strict(lm, state, what=f"{model_dir / 'model.pt'}", ignored=UNUSED_KEYS)
-    del state
+    state = strip_prefix(load_torch_state(model_dir / "model.pt", mmap=False), "audiolm.")
+    assign_strict(lm, state, what=f"{model_dir / 'model.pt'}", dtype=dtype, ignored=UNUSED_KEYS)
     return lm.to(device).eval(), tokenizers, cfg

@@ -17,6 +17,7 @@ from backends.base import (
     DeviceClass,
     Input,
     LyricDialect,
+    WeightsPart,
 )
 from studio.budget.costs import SEED_COSTS
 
@@ -118,7 +119,8 @@ def availability() -> Availability:
     if ram and ram < CPU_RAM_GB:
         return Availability.no(
             f"LeVo 2 on the CPU needs about {CPU_RAM_GB:.0f} GB of memory; this machine has {ram:.0f} GB. "
-            "Use a GPU or pick ACE-Step."
+            "Use a GPU or pick ACE-Step.",
+            needs_gpu=True,
         )
     return Availability.yes()
 
@@ -178,10 +180,41 @@ CAPABILITIES = Capabilities(
     cost=SEED_COSTS["levo2"],
 )
 
+# The files the port reads (paths as the v2-large config.yaml names them; see backends/levo/loading.py).
+MODEL_FILES = ("config.yaml", "model.pt")
+RUNTIME_FILES = (
+    "ckpt/model_septoken/model_2.safetensors",
+    "ckpt/vae/stable_audio_1920_vae.json",
+    "ckpt/vae/autoencoder_music_1320k.ckpt",
+    "third_party/Qwen2-7B/tokenizer_config.json",
+    "third_party/Qwen2-7B/vocab.json",
+    "third_party/Qwen2-7B/merges.txt",
+)
+WEIGHTS = (
+    WeightsPart(
+        what="LeVo 2 model",
+        repo=DEFAULT_MODEL,
+        required=MODEL_FILES,
+        # "the model footprint from 13GB" before an fp16 conversion: Siriusquirrel/SongGeneration README.
+        download_gb=13.0,
+        size_source="v2-large model.pt ~13 GB (Siriusquirrel/SongGeneration README, before its fp16 conversion)",
+        env=MODEL_ENV,
+    ),
+    WeightsPart(
+        what="LeVo 2 runtime",
+        repo=DEFAULT_RUNTIME,
+        required=RUNTIME_FILES,
+        download_gb=None,
+        size_source="no published size found for the decoder, VAE and tokenizer files of SongGeneration-Runtime",
+        env=RUNTIME_ENV,
+    ),
+)
+
 SPEC = BackendSpec(
     capabilities=CAPABILITIES,
     options=LevoOptions,
     availability=availability,
     loader=_load,
     extra_env={"runtime": RUNTIME_ENV},
+    weights=WEIGHTS,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from studio import registry
+from studio import registry, weights
 
 
 def describe() -> list[dict]:
@@ -18,6 +18,11 @@ def describe() -> list[dict]:
         row["available"] = state.ok
         row["reason"] = state.reason
         row["options"] = spec.options.model_json_schema().get("properties", {})
+        row["weights_status"] = weights.status(spec).as_json()
+        row["weights_parts"] = [
+            {"what": p.what, "repo": p.repo, "env": p.env, "download_gb": p.download_gb, "size_source": p.size_source}
+            for p in spec.weights
+        ]
         rows.append(row)
     return rows
 
@@ -28,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        status = "available" if row["available"] else f"not available: {row['reason']}"
+        found = row["weights_status"]
+        status = found["label"] + (f": {found['detail']}" if found["state"] != "ready" else "")
         print(f"{row['name']:<10} {row['display_name']} — {status}")
         print(
             f"{'':<10} {row['min_duration_s']:g}–{row['max_duration_s']:g} s, {row['sample_rate']} Hz, "

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from backends.base import BackendSpec, Capabilities, Input
-from studio import registry
+from studio import registry, weights
 from studio.errors import validate
 from studio.song import SongRequest
 from studio.ui.uploads import checked_loras
@@ -82,14 +82,22 @@ def all_option_controls() -> list[OptionControl]:
 def model_choices() -> list[tuple[str, str]]:
     out = []
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, registry.availability(spec)
+        caps = spec.capabilities
         label = caps.display_name
         if not caps.commercial_use:
             label += " · non-commercial"
-        if not state.ok:
-            label += " · not available here"
+        status = weights_label(spec)
+        if status:
+            label += f" · {status}"
         out.append((label, caps.name))
     return out
+
+
+def weights_label(spec: BackendSpec) -> str:
+    """What the picker adds after a model's name ("" = ready): not downloaded (size), needs a GPU,
+    incompatible weights, cannot run here."""
+    state = weights.status(spec)
+    return "" if state.state is weights.WeightsState.READY else state.label
 
 
 def model_card(spec: BackendSpec) -> str:
@@ -102,6 +110,10 @@ def model_card(spec: BackendSpec) -> str:
     lines.append(licence)
     if not state.ok:
         lines.append(f"⚠️ Not available here: {state.reason}")
+    else:
+        found = weights.status(spec)
+        if found.state is not weights.WeightsState.READY:
+            lines.append(f"{found.label}. {found.detail}")
     return "\n\n".join(lines)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import devices, registry
+from studio import devices, registry, weights
 from studio.gpu import gpu_available_here
 from studio.library import Library
 from studio.service import Studio
@@ -43,8 +43,9 @@ def report(studio: Studio, library: Library) -> str:
     ]
     loaded = studio.cache.loaded()
     for spec in registry.all_specs():
-        caps, state = spec.capabilities, registry.availability(spec)
-        here = "✅ available" if state.ok else f"❌ {state.reason}"
+        caps = spec.capabilities
+        found = weights.status(spec)
+        here = found.label if found.state is weights.WeightsState.READY else f"{found.label}: {found.detail}"
         backend = loaded.get(spec.name)
         load = f"`{backend.weights}` on {backend.device}" if backend else "not loaded"
         parts = getattr(backend, "loaded_parts", None) if backend else None  # optional: extra weights, adapters

@@ -319,18 +319,29 @@ CODEC_DEFAULTS: dict = {
 }
 
 
+def _meta_codec(model_dir: Path) -> HeartCodec:
+    cfg = {**CODEC_DEFAULTS, **json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))}
+    with torch.device("meta"):
+        return HeartCodec(cfg)
+
+
+def check_codec(model_dir: Path) -> None:
+    """Refuse a checkpoint whose tensor names or shapes differ from ``config.json``'s codec (headers only)."""
+    from backends.heartmula.weights import check_headers
+
+    check_headers(_meta_codec(model_dir), Path(model_dir), "HeartCodec", unused=UNUSED_CODEC_TENSORS)
+
+
 def load_codec(
     model_dir: Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> HeartCodec:
     from backends.heartmula.weights import load_strict, read_safetensors
 
-    cfg = {**CODEC_DEFAULTS, **json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))}
-    with torch.device("meta"):
-        model = HeartCodec(cfg)
+    model = _meta_codec(model_dir)
     load_strict(
         model, read_safetensors(Path(model_dir), device, dtype), "HeartCodec", unused=UNUSED_CODEC_TENSORS
     )
     return model.to(device=device, dtype=dtype).eval()
 
 
-__all__ = ["HeartCodec", "WindowPlan", "load_codec"]
+__all__ = ["HeartCodec", "WindowPlan", "check_codec", "load_codec"]
