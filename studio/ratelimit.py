@@ -190,3 +190,17 @@ def take_gpu(key: str, address: str = "", what: str = "songs") -> None:
         if address_key:
             ADDRESS.refund(address_key)
         raise
+
+
+def refund_gpu(key: str, address: str = "") -> None:
+    """Give back the call :func:`take_gpu` spent, when the request turned out to be refused before any
+    GPU work (see :func:`spends_no_call`)."""
+    GPU.refund(key)
+    if _address_key(address):
+        ADDRESS.refund(_address_key(address))
+
+
+def spends_no_call(error: BaseException) -> bool:
+    """Whether ``error`` refused the request before any model work: its class says so with
+    ``spends_no_call = True`` (a bad LoRA, an unusable upload, a backend that cannot run here)."""
+    return bool(getattr(error, "spends_no_call", False))

@@ -54,6 +54,8 @@ _DECODE_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get(DECODE_SLOT
 class UploadError(StudioError):
     """The uploaded file cannot be used; the message says what to upload instead."""
 
+    spends_no_call = True  # refused before any model work: the rate limit is not charged (studio.ratelimit)
+
 
 @dataclass
 class SourceAudio:
