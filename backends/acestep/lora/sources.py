@@ -52,7 +52,7 @@ def hub_id_problem(source: str) -> str | None:
     if inner:
         pieces = inner.split("/")
         if "\\" in inner or any(p in ("", ".", "..") for p in pieces) or not inner.endswith(".safetensors"):
-            return f"{inner!r} is not a .safetensors file inside the repository (no '..', '.', empty parts or backslashes)"
+            return f"{inner!r} is not a .safetensors file inside the repository (no '..', '.', empty parts, '\\')"
     return None
 
 
