@@ -29,7 +29,7 @@ from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
-from studio.ui import forms, runner, seams, uploads, visitor
+from studio.ui import forms, queue_caps, runner, seams, uploads, visitor
 from studio.ui.errors import user_errors
 
 GPU_QUEUE = "gpu"
@@ -315,6 +315,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         if _CHECK_ONLY.get():
             reservation_for(song_request, visitor.tier_of(request))
             ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
+            queue_caps.check(request, visitor_key, GPU_QUEUE)
             return "", [], {}
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()
