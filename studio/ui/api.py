@@ -72,6 +72,12 @@ def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     params = [p for n, p in signature.parameters.items() if n != "progress"]
     validator.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    # gradio injects a gr.Request where typing.get_type_hints(fn) says so (gradio/helpers.py,
+    # special_args), and get_type_hints reads __annotations__, not __signature__: without this the
+    # validator got request=None, so the caller's address was "unknown" and the per-address and keyless
+    # limits were only checked after the wait in the GPU queue.
+    if "request" in signature.parameters:
+        validator.__annotations__ = {**validator.__annotations__, "request": gr.Request}
     return validator
 
 
