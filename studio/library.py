@@ -424,6 +424,18 @@ class Library:
         # A file removed behind the library's back must not show as a song that cannot play.
         return [song for song in map(self._row, rows) if song.audio_path.is_file()]
 
+    def bytes_used(self, owner: str | None = None) -> int:
+        """Bytes of audio (with downloads and stems) one owner's songs, or the whole library, take."""
+        folder = self._owner_dir(owner) if owner is not None else self.audio_dir
+        pattern = "*" if owner is not None else "*/*"
+        total = 0
+        for path in folder.glob(pattern):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except OSError:
+                continue  # removed while we looked
+        return total
+
     def count(self, owner: str) -> int:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM songs WHERE owner = ?", (owner,)).fetchone()[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
-from studio import glibc_heap, ratelimit
+from studio import glibc_heap, quotas, ratelimit
 from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.deadline import eta_of, eta_text
@@ -172,6 +172,7 @@ def make_songs(
     # request that will actually run (and the library keeps that one).
     request, fitted = fit_to_budget(request, tier)
     reservation_for(request, tier)  # validation and the budget guard: refusals raise before any spending
+    quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
     ratelimit.take_gpu(rate_key or owner, address)
     try:
         return _render_and_keep(request, fitted, owner=owner, library=library, session=session,
