@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from backends.base import StudioError
 from studio import ratelimit
@@ -22,6 +23,7 @@ from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
+from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.results import build_results, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
@@ -423,6 +425,8 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
         "state_session_capacity": session_capacity(),
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

@@ -49,3 +49,31 @@ def test_any_values_get_an_answer_or_a_sentence(app_fns, data) -> None:
         message = str(exc.message)
         assert "Something went wrong" not in message, (endpoint, kwargs, message)
         assert "errors.pydantic.dev" not in message and len(message) < 600, message
+
+
+def test_raw_run_routes_answer_a_bad_body_with_a_sentence_never_500(studio_app) -> None:
+    """gradio's /gradio_api/run/<name> answered every refusal, and a body with too few inputs, with
+    HTTP 500 (the latter as {"error": null})."""
+    import httpx
+    from hypothesis import HealthCheck as Health
+    from hypothesis import given as given_
+    from hypothesis import settings as settings_
+
+    bodies = st.one_of(
+        st.builds(lambda d: {"data": d}, st.lists(ANY, max_size=20)),
+        st.builds(lambda d: {"data": d}, ANY),
+        st.dictionaries(st.text(max_size=5), ANY, max_size=3),
+    )
+    with studio_app(STUDIO_MULTI_USER="1") as url:
+        base = url.rstrip("/")
+
+        @settings_(max_examples=40, deadline=None, suppress_health_check=list(Health))
+        @given_(name=st.sampled_from([*sorted(ENDPOINTS), "generate", "edit"]), body=bodies)
+        def check(name: str, body: dict) -> None:
+            answer = httpx.post(f"{base}/gradio_api/run/{name}", json=body, timeout=60)
+            assert answer.status_code != 500 or "Something went wrong on our side" in answer.text, (name, answer.text)
+            assert "errors.pydantic.dev" not in answer.text
+            if answer.status_code == 422 and '"error"' in answer.text:
+                assert answer.json()["error"], answer.text  # a sentence, never null
+
+        check()
