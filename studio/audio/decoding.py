@@ -157,3 +157,11 @@ def _pyav_frames(stream, container, rate: int) -> int | None:
     if container.duration:  # microseconds (FFmpeg's AV_TIME_BASE)
         return int(container.duration * rate / 1_000_000)
     return None
+
+
+def probe(path: Path) -> Header:
+    """The file's header only (nothing decoded); :class:`NotAudio` or :class:`Truncated` when it is
+    not a song. Cheap enough for the moment an upload lands."""
+    opened = open_audio(path)
+    opened.close.close()
+    return opened.header

@@ -20,7 +20,7 @@ from studio.library import Library
 from studio.service import Studio
 from studio.ui import api, queue_caps, runner, seams, visitor
 from studio.ui.create import CreateView, build_create, restored_values
-from studio.ui.edit_view import EditView, build_edit
+from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.raw_routes import RawRouteSentences
@@ -227,8 +227,16 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
          edit.takes.release, edit.track.change],
         estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
     )
-    # A file of one's own replaces a Library song: the edit is named after the new file.
-    edit.source.upload(lambda: "", None, edit.source_title, **INSTANT)
+    # A file of one's own replaces a Library song: the edit is named after the new file. One that
+    # cannot be a song is refused as it lands, with a sentence, instead of when Edit is pressed.
+    def landed(path: str | None) -> list[Any]:
+        problem = landed_upload_problem(path)
+        if problem:
+            gr.Warning(problem)
+            return [None, ""]
+        return [gr.update(), ""]
+
+    edit.source.upload(landed, edit.source, [edit.source, edit.source_title], **INSTANT)
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 

@@ -220,3 +220,20 @@ def test_decodes_wait_for_one_slot_and_a_long_wait_is_one_sentence(tmp_path, mon
     worker.join(timeout=30)
     assert finished == [pytest.approx(2.0)]
     upload._decoded.cache_clear()
+
+
+def test_a_file_that_is_not_a_song_is_refused_when_it_lands_and_a_voice_memo_gets_its_length(tmp_path) -> None:
+    """The Edit view checks a dropped file's header at once (issue 17 item 13); before, a text file
+    renamed .wav sat in the form until Edit was pressed, and an m4a's length was unknown to the sliders."""
+    from studio.ui.edit_view import landed_upload_problem, source_seconds
+
+    fake = tmp_path / "notes.wav"
+    fake.write_text("shopping list: milk, eggs " * 40)
+    assert "is not audio this studio can read" in landed_upload_problem(str(fake))
+    cut = tmp_path / "cut.wav"
+    sf.write(str(cut), tone(4.0), RATE, subtype="PCM_16")
+    cut.write_bytes(cut.read_bytes()[:50_000])
+    assert "is truncated" in landed_upload_problem(str(cut))
+    memo = encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", tone(3.0))
+    assert landed_upload_problem(str(memo)) is None
+    assert source_seconds(str(memo)) == pytest.approx(3.0, abs=0.05)
