@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -149,6 +150,28 @@ def default_dir() -> Path:
 
 def new_id() -> str:
     return secrets.token_urlsafe(16)
+
+
+def staging_name() -> str:
+    """``<pid>.<host>.<id>``: a render's staging folder, named after the process that owns it."""
+    return f"{os.getpid()}.{socket.gethostname()}.{new_id()}"
+
+
+def _orphaned(entry: Path) -> bool:
+    """A staging folder whose process, on this host, is gone: a crash's leftover, safe to sweep now."""
+    pid, _, rest = entry.name.partition(".")
+    host, _, _ = rest.rpartition(".")
+    if not pid.isdigit() or host != socket.gethostname():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists but is not ours to signal
+        return False
+    return False
 
 
 def _title_for(request: SongRequest, index: int, count: int) -> str:
@@ -391,7 +414,7 @@ class Library:
         staging = self.root / STAGING_DIR
         if staging.is_dir():
             for entry in staging.iterdir():
-                if stale(entry):
+                if stale(entry) or _orphaned(entry):
                     shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
                     staged += 1
         return {"quarantined": len(missing), "files": files, "staging": staged}

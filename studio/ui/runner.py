@@ -193,7 +193,9 @@ def _render_and_keep(
     progress: Callable[[ProgressEvent], None],
     tier: str | None,
 ) -> tuple[SongResult, list[lib.Song]]:
-    staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
+    # Beside the library, so keeping a take is a rename; named after this process, so the next start
+    # can tell a crash's leftovers (its process is gone) from a render still running elsewhere.
+    staging = library.root / "staging" / lib.staging_name()
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
     try:

@@ -112,3 +112,26 @@ def test_a_full_or_read_only_state_folder_costs_the_estimate_not_the_song(tmp_pa
             assert _record(Calibration(folder / "calibration.json"))
         finally:
             folder.chmod(0o700)
+
+
+def test_a_crashed_renders_staging_folder_is_swept_at_the_next_start(tmp_path) -> None:
+    """Before, leftovers younger than 15 minutes stayed until a later start; a folder named after a
+    process that is gone is a crash's leftover at once, one of a live process (another render) is kept."""
+    import subprocess
+    import sys
+
+    from studio.library import staging_name
+
+    root = tmp_path / "lib"
+    Library(root).close()
+    made = subprocess.run(
+        [sys.executable, "-c", "from studio.library import staging_name; print(staging_name())"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    ).stdout.strip()
+    crashed = root / "staging" / made  # its process has exited
+    (crashed / "take").mkdir(parents=True)
+    (crashed / "take" / "song.wav").write_bytes(b"RIFF")
+    running = root / "staging" / staging_name()  # this process: a render still going
+    running.mkdir()
+    Library(root).close()
+    assert not crashed.exists() and running.exists()
