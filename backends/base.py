@@ -125,6 +125,8 @@ class StudioError(Exception):
 class BackendUnavailable(StudioError):
     """The backend cannot run here; the message says why and what would make it run."""
 
+    spends_no_call = True  # refused before any model work: the rate limit is not charged (studio.ratelimit)
+
 
 class Cancelled(StudioError):
     """The user (or a deadline) stopped the work; partial results are discarded unless allowed."""

@@ -26,6 +26,21 @@ Measured on a 2-core CPU machine (tiny ACE-Step, 1 step, 10 s songs, OMP_NUM_THR
 ``--diagnose``: traced Python memory stays at ~132 MiB; what grows is gradio's per-session state
 (~0.5 MB per new client), bounded by STUDIO_SESSION_CAPACITY.
 
+``--hostile N`` adds N attacking clients (bench/hostile.py: an upload announcing 7 GB of samples, a
+1 MB lyric, keyless /generate calls with a spoofed X-Forwarded-For, floods of instant calls) and a line
+
+    hostile=H refused=R answered=A hostile_errors=X normal_p95=Ps peak_rss=MMiB
+
+``hostile_errors``: attacks the server failed (HTTP 5xx, "Something went wrong", a dropped connection,
+a bomb accepted); ``normal_p95``: the normal visitors' 95th-percentile call time. Each visitor sends
+its own address as the Space's proxy would (``STUDIO_TRUSTED_PROXY_HOPS=1``).
+Measured on the shared 2-core machine, 3 clients + 2 hostile x 40 s (2026-12-06):
+  hostile=64 refused=4 answered=60 hostile_errors=0 normal_p95=23.5s peak_rss=765MiB
+  requests=6 errors=0 lost=0 rss_growth=7.4%
+(the spoofed /generate calls that fit the per-address queue cap are rendered: with
+``STUDIO_RATE_LIMIT_PER_ADDRESS`` off, its default, one address keeps up to 6 jobs queued, which is what
+slows the normal visitors here.)
+
 The per-visitor GPU rate limit is off for the soak (``STUDIO_RATE_LIMIT=off``, change it with
 ``--rate-limit 10/600``); with a limit on, throttled calls are counted apart as ``throttled``, not errors.
 """
@@ -47,7 +62,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from bench.studio_server import running_studio  # noqa: E402 (needs the repo on sys.path)
+from bench.hostile import HostileTally, header_bomb, hostile_worker  # noqa: E402 (needs the repo on sys.path)
+from bench.studio_server import running_studio  # noqa: E402
 
 # Lets --diagnose trace Python allocations inside the server.
 DIAGNOSE = """
@@ -67,15 +83,21 @@ class Tally:
     errors: int = 0
     throttled: int = 0
     made: list[tuple[str, str]] = field(default_factory=list)  # (visitor key, song id)
+    seconds: list[float] = field(default_factory=list)  # each normal call's latency
     messages: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def rss_kb(pid: int) -> int:
+def rss_kb(pid: int, field_name: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field_name + ":"):
             return int(line.split()[1])
-    raise RuntimeError("no VmRSS for the server process")
+    raise RuntimeError(f"no {field_name} for the server process")
+
+
+def peak_rss_kb(pid: int) -> int:
+    """The server's peak resident memory since it started (the kernel's high-water mark)."""
+    return rss_kb(pid, "VmHWM")
 
 
 def generate(client, key: str, seed: int) -> dict:
@@ -89,13 +111,15 @@ def generate(client, key: str, seed: int) -> dict:
 def worker(url: str, deadline: float, tally: Tally, index: int) -> None:
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
+    # Each visitor at an address of its own, as the Space's proxy would record it (see --hostile).
+    client = Client(url, verbose=False, headers={"X-Forwarded-For": f"198.51.{index // 250}.{index % 250 + 1}"})
     rng = random.Random(index)
     key = ""
     while time.monotonic() < deadline:
         name = rng.choices([n for n, _ in MIX], weights=[w for _, w in MIX])[0]
         if name != "/generate" and not key:
             name = "/generate"  # a visitor's first call makes their key
+        began = time.monotonic()
         try:
             if name == "/generate":
                 info = generate(client, key, rng.randrange(2**31))
@@ -108,6 +132,7 @@ def worker(url: str, deadline: float, tally: Tally, index: int) -> None:
                 client.predict(lyrics=LYRICS, style="synth pop", api_name="/format_lyrics")
             with tally.lock:
                 tally.requests += 1
+                tally.seconds.append(time.monotonic() - began)
         except Exception as exc:  # counted, the soak goes on
             text = f"{name}: {type(exc).__name__}: {exc}"[:300]
             with tally.lock:
@@ -157,6 +182,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--rate-limit", default="off", help="STUDIO_RATE_LIMIT for the server (default off)")
     parser.add_argument(
+        "--hostile", type=int, default=0, metavar="N",
+        help="also run N attacking clients (bench/hostile.py: bombs, huge text, spoofed headers, floods)",
+    )
+    parser.add_argument(
         "--sample", type=float, default=0.0, metavar="S",
         help="also print the server's RSS every S seconds (to stderr), to tell warm-up from a leak",
     )
@@ -177,6 +206,8 @@ def main() -> int:
             "STUDIO_LIBRARY_DIR": str(library_dir),
             "STUDIO_ACESTEP_WEIGHTS": str(weights), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
             "STUDIO_RATE_LIMIT": args.rate_limit, "STUDIO_STATE_DIR": str(Path(tmp) / "state"),
+            # Clients say their address the way a Space's proxy does (the last X-Forwarded-For entry).
+            "STUDIO_TRUSTED_PROXY_HOPS": "1",
         }
         diagnosis = Path(tmp) / "diagnosis"
         if args.diagnose:
@@ -192,6 +223,11 @@ def main() -> int:
             tally = Tally()
             deadline = time.monotonic() + args.seconds
             threads = [threading.Thread(target=worker, args=(url, deadline, tally, i)) for i in range(args.clients)]
+            hostile = HostileTally()
+            if args.hostile:
+                bomb = header_bomb(Path(tmp))
+                threads += [threading.Thread(target=hostile_worker, args=(url, deadline, hostile, i, bomb))
+                            for i in range(args.hostile)]
             for thread in threads:
                 thread.start()
             if args.sample > 0:
@@ -201,6 +237,7 @@ def main() -> int:
             for thread in threads:
                 thread.join()
             rss_end = rss_kb(server.pid)
+            peak = peak_rss_kb(server.pid)
             if args.diagnose:
                 diagnosis.with_suffix(".end").touch()
                 report = diagnosis.with_suffix(".txt")
@@ -217,8 +254,14 @@ def main() -> int:
     extra = f" throttled={tally.throttled}" if tally.throttled else ""
     print(f"{args.clients} clients for {args.seconds:.0f} s: {songs} songs made", file=sys.stderr)
     growth = 100.0 * (rss_end - rss_start) / rss_start
+    if args.hostile:
+        for message in sorted(set(hostile.messages))[:5]:
+            print(f"hostile error: {message}", file=sys.stderr)
+        p95 = sorted(tally.seconds)[int(0.95 * (len(tally.seconds) - 1))] if tally.seconds else float("nan")
+        print(f"hostile={hostile.calls} refused={hostile.refused} answered={hostile.answered} "
+              f"hostile_errors={hostile.errors} normal_p95={p95:.1f}s peak_rss={peak / 1024:.0f}MiB")
     print(f"requests={tally.requests} errors={tally.errors} lost={lost} rss_growth={growth:.1f}%{extra}")
-    return 0 if tally.errors == 0 and lost == 0 else 1
+    return 0 if tally.errors == 0 and lost == 0 and hostile.errors == 0 else 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ def _field(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if not isinstance(p, int)) or "request"
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error message never repeats a 10 MB input."""
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 20 else text[:limit] + "..."
+
+
 def explain(exc: ValidationError, *, model: type[BaseModel] | None = None, owner: str = "") -> str:
     """'`steps` must be <= 100, got 500' style lines, joined with '; '."""
     parts = []
@@ -27,13 +35,18 @@ def explain(exc: ValidationError, *, model: type[BaseModel] | None = None, owner
         elif kind.startswith(("less_than", "greater_than", "finite")) and isinstance(got, float) and got != got:
             parts.append(f"`{name}` must be a number, got NaN")  # NaN fails every bound: "<= 5" would mislead
         elif kind in ("less_than_equal", "less_than"):
-            parts.append(f"`{name}` must be <= {ctx.get('le', ctx.get('lt'))}, got {got!r}")
+            parts.append(f"`{name}` must be <= {ctx.get('le', ctx.get('lt'))}, got {shown(got)}")
         elif kind in ("greater_than_equal", "greater_than"):
-            parts.append(f"`{name}` must be >= {ctx.get('ge', ctx.get('gt'))}, got {got!r}")
+            parts.append(f"`{name}` must be >= {ctx.get('ge', ctx.get('gt'))}, got {shown(got)}")
+        elif kind == "string_too_long":
+            parts.append(
+                f"`{name}` must be at most {ctx.get('max_length')} characters, got {len(got)}; shorten it"
+                if isinstance(got, str) else f"`{name}` is too long"
+            )
         elif kind == "value_error":
-            parts.append(str(ctx.get("error", err["msg"])))
+            parts.append(str(ctx.get("error", err["msg"]))[:300])
         else:
-            parts.append(f"`{name}`: {err['msg'].lower()}, got {got!r}")
+            parts.append(f"`{name}`: {err['msg'].lower()}, got {shown(got)}")
     return "; ".join(parts)
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import secrets
 import shutil
+import socket
 import sqlite3
 import threading
 import time
@@ -31,6 +33,7 @@ DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
 LOCAL_OWNER = "local"
 MULTI_USER_ENV = "STUDIO_MULTI_USER"
+log = logging.getLogger(__name__)
 
 
 def multi_user() -> bool:
@@ -149,6 +152,28 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def staging_name() -> str:
+    """``<pid>.<host>.<id>``: a render's staging folder, named after the process that owns it."""
+    return f"{os.getpid()}.{socket.gethostname()}.{new_id()}"
+
+
+def _orphaned(entry: Path) -> bool:
+    """A staging folder whose process, on this host, is gone: a crash's leftover, safe to sweep now."""
+    pid, _, rest = entry.name.partition(".")
+    host, _, _ = rest.rpartition(".")
+    if not pid.isdigit() or host != socket.gethostname():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists but is not ours to signal
+        return False
+    return False
+
+
 def _title_for(request: SongRequest, index: int, count: int) -> str:
     first_style_words = request.style.split(",")[0].strip().capitalize() if request.style else ""
     edited = default_title(request.task, request.source_audio, request.track)
@@ -171,10 +196,66 @@ class Library:
             ) from None
         self.db_path = self.root / DB_NAME
         self._local = threading.local()
+        try:
+            self._open_schema()
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
+            self._rebuild_from_cards(exc)
+        self.clean()
+
+    def _open_schema(self) -> None:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
-        self.clean()
+            db.execute("SELECT COUNT(*) FROM songs").fetchone()
+
+    def _rebuild_from_cards(self, error: sqlite3.DatabaseError) -> None:
+        """A damaged database must not stop the studio or lose its songs: it is moved aside for a
+        human, and a new one is filled from the song card every library file carries in its tags."""
+        self.close()
+        aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.db_path.with_name(DB_NAME + suffix)
+            if part.exists():
+                os.replace(part, aside.with_name(aside.name + suffix))
+        log.error("the library database %s is damaged (%s); moved to %s, rebuilding from the song cards",
+                  self.db_path, error, aside.name)
+        self._open_schema()
+        # One file per song: its main audio (WAV first; the MP3 beside it is a download copy).
+        preference = {".wav": 0, ".flac": 1, ".mp3": 2, ".ogg": 3}
+        songs: dict[Path, Path] = {}
+        for path in self.audio_dir.glob("*/*"):
+            if path.is_file() and path.name.count(".") == 1 and path.suffix in preference:
+                key = path.with_suffix("")
+                if key not in songs or preference[path.suffix] < preference[songs[key].suffix]:
+                    songs[key] = path
+        rebuilt = skipped = 0
+        for path in sorted(songs.values()):
+            try:
+                self._insert_from_card(path)
+                rebuilt += 1
+            except (StudioError, ValueError, OSError, sqlite3.Error) as exc:
+                skipped += 1
+                log.warning("library file %s has no usable song card (%s); it is left as it is", path, exc)
+        log.error("the library was rebuilt: %d songs from their cards, %d files without one", rebuilt, skipped)
+
+    def _insert_from_card(self, path: Path) -> None:
+        from studio.audio import read_card
+
+        card = read_card(path)
+        request = {k: v for k, v in card.params.items() if k not in ("seed", "takes")}
+        row = (
+            path.stem, path.parent.name, card.created_at.timestamp(), card.title, card.style, card.lyrics,
+            card.backend, card.model_id, "unknown", "unknown", card.seed, card.duration_s, card.sample_rate, 0.0,
+            card.style, card.lyrics, json.dumps(request), str(path.relative_to(self.audio_dir)),
+        )
+        self._owner_dir(path.parent.name)  # a folder we did not make is not an owner
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, device, "
+                "dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
 
     # -- plumbing ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -302,9 +383,10 @@ class Library:
         shutil.rmtree(song.audio_path.parent / "stems" / song.id, ignore_errors=True)
 
     def clean(self, stale_after_s: float = STALE_AFTER_S) -> dict[str, int]:
-        """Undo what an interrupted save (a crash, a restart, a full disk) left behind: rows whose
-        audio file is gone, and, once older than ``stale_after_s``, audio files no row names,
-        half-copied files and abandoned staging folders. Runs when the library opens."""
+        """Undo what an interrupted save (a crash, a restart, a full disk) left behind:
+        once older than ``stale_after_s``, audio files no row names, half-copied files and abandoned
+        staging folders. Rows whose audio file is gone are kept (and logged): see below. Runs when
+        the library opens."""
         now = time.time()
 
         def stale(path: Path) -> bool:
@@ -315,8 +397,14 @@ class Library:
 
         with self._connect() as db:
             rows = db.execute("SELECT id, audio FROM songs").fetchall()
-            missing = [r["id"] for r in rows if not (self.audio_dir / r["audio"]).is_file()]
-            db.executemany("DELETE FROM songs WHERE id = ?", [(i,) for i in missing])
+        # A row whose file is missing is kept: the audio may be on a mount that is late or a restore
+        # still copying. list() hides it until the file is back; deleting it would lose the song.
+        missing = [r["id"] for r in rows if not (self.audio_dir / r["audio"]).is_file()]
+        if missing:
+            log.warning(
+                "%d songs in %s have no audio file (a late mount or a restore in progress?); they are kept, "
+                "hidden until their files return", len(missing), self.db_path,
+            )
         named = {r["audio"] for r in rows}
         files = 0
         for path in self.audio_dir.glob("*/*"):
@@ -328,10 +416,10 @@ class Library:
         staging = self.root / STAGING_DIR
         if staging.is_dir():
             for entry in staging.iterdir():
-                if stale(entry):
+                if stale(entry) or _orphaned(entry):
                     shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
                     staged += 1
-        return {"rows": len(missing), "files": files, "staging": staged}
+        return {"quarantined": len(missing), "files": files, "staging": staged}
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, owner: str, song_id: str) -> Song:
@@ -360,6 +448,18 @@ class Library:
             rows = db.execute(sql, args).fetchall()
         # A file removed behind the library's back must not show as a song that cannot play.
         return [song for song in map(self._row, rows) if song.audio_path.is_file()]
+
+    def bytes_used(self, owner: str | None = None) -> int:
+        """Bytes of audio (with downloads and stems) one owner's songs, or the whole library, take."""
+        folder = self._owner_dir(owner) if owner is not None else self.audio_dir
+        pattern = "*" if owner is not None else "*/*"
+        total = 0
+        for path in folder.glob(pattern):
+            try:
+                total += path.stat().st_size if path.is_file() else 0
+            except OSError:
+                continue  # removed while we looked
+        return total
 
     def count(self, owner: str) -> int:
         with self._connect() as db:

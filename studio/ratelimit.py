@@ -190,3 +190,66 @@ def take_gpu(key: str, address: str = "", what: str = "songs") -> None:
         if address_key:
             ADDRESS.refund(address_key)
         raise
+
+
+def refund_gpu(key: str, address: str = "") -> None:
+    """Give back the call :func:`take_gpu` spent, when the request turned out to be refused before any
+    GPU work (see :func:`spends_no_call`)."""
+    GPU.refund(key)
+    if _address_key(address):
+        ADDRESS.refund(_address_key(address))
+
+
+def spends_no_call(error: BaseException) -> bool:
+    """Whether ``error`` refused the request before any model work: its class says so with
+    ``spends_no_call = True`` (a bad LoRA, an unusable upload, a backend that cannot run here)."""
+    return bool(getattr(error, "spends_no_call", False))
+
+
+# --------------------------------------------------------------------------------------------- queue caps
+# A token bucket bounds how often a visitor may ask; these bound how much of the GPU queue one visitor
+# (a browser tab, or an API caller's visitor_key) and one address may hold at once, waiting or running,
+# so one client cannot fill the queue that ``STUDIO_QUEUE_SIZE`` bounds for everyone.
+QUEUED_PER_VISITOR_ENV = "STUDIO_QUEUED_PER_VISITOR"
+QUEUED_PER_ADDRESS_ENV = "STUDIO_QUEUED_PER_ADDRESS"
+# Defaults on a shared studio: a visitor may queue a second song behind the one running; an address
+# (a household, a campus NAT) a handful. One person on their own machine queues as much as they like.
+SHARED_QUEUED_PER_VISITOR = 2
+SHARED_QUEUED_PER_ADDRESS = 6
+
+
+class QueueCapReached(StudioError):
+    """The caller already holds as many GPU jobs as one visitor or address may."""
+
+
+def queued_cap(env: str, shared_default: int) -> int | None:
+    """The cap ``env`` sets (``off`` = none); unset: ``shared_default`` on a shared studio, none otherwise."""
+    text = os.environ.get(env)
+    if text is None:
+        return shared_default if multi_user() else None
+    value = text.strip().lower()
+    if value in ("", "off", "none", "no", "false"):
+        return None
+    try:
+        cap = int(value)
+    except ValueError:
+        cap = 0
+    if cap < 1:
+        raise StudioError(f"{env} must be a whole number of jobs >= 1 or `off`, got {text[:40]!r}; fix the setting.")
+    return cap
+
+
+def check_queued(held_by_visitor: int, held_by_address: int, what: str = "songs") -> None:
+    """Refuse a new GPU job when the caller already holds their share of the queue."""
+    per_visitor = queued_cap(QUEUED_PER_VISITOR_ENV, SHARED_QUEUED_PER_VISITOR)
+    if per_visitor is not None and held_by_visitor >= per_visitor:
+        raise QueueCapReached(
+            f"you already have {held_by_visitor} {what} waiting or being made (at most {per_visitor} at once); "
+            "wait for one to finish, then ask again."
+        )
+    per_address = queued_cap(QUEUED_PER_ADDRESS_ENV, SHARED_QUEUED_PER_ADDRESS)
+    if per_address is not None and held_by_address >= per_address:
+        raise QueueCapReached(
+            f"your network address already has {held_by_address} {what} waiting or being made (at most "
+            f"{per_address} at once); wait for one to finish, then ask again."
+        )

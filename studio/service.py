@@ -471,8 +471,12 @@ def output_formats(out: Path, extra: Sequence[str] = ()) -> list[str]:
 
 def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str) -> SongCard:
     """The recipe every exported file carries; ``params`` rebuilds this exact take."""
+    from studio.library import _public_request, _public_source
+
     caps = prepared.spec.capabilities
-    params = request.model_dump(mode="json")
+    # The card travels inside every downloaded file: a weights folder, an upload's path or a LoRA's
+    # path on this machine is named by its file name only (issue 18: no server paths leave it).
+    params = _public_request(request.model_dump(mode="json"))
     params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
     return SongCard(
         title=request.title or default_title(request.task, request.source_audio, request.track)
@@ -481,7 +485,7 @@ def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str
         lyrics=request.lyrics,
         style=request.style,
         backend=caps.name,
-        model_id=weights,
+        model_id=_public_source(weights),
         seed=take.seed,
         params=params,
         sample_rate=take.sample_rate,

@@ -13,6 +13,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_SEED = 2**32 - 1
+# What any surface accepts before parsing: 4x the most a model takes (HeartMuLa's 6000 lyric
+# characters, 512 style characters; backends/*/spec.py). Past that, text is not a song's but an attack
+# on the parser (a 10 MB lyric cost 33 s of CPU and ~1.5 GB); each backend's own, smaller limit is
+# checked after formatting, with its name in the message.
+MAX_LYRICS_CHARS = 24_000
+MAX_STYLE_CHARS = 2_048
 
 _NOTE = r"[A-Ga-g](?:#|b|♯|♭)?"
 _KEY_RE = re.compile(rf"^\s*({_NOTE})\s*(major|minor|maj|min|m)?\s*$", re.IGNORECASE)
@@ -38,8 +44,8 @@ class SongRequest(BaseModel):
 
     backend: str = "acestep"
     title: str = Field("", max_length=200)
-    style: str = Field("", description="Caption / style description.")
-    lyrics: str = ""
+    style: str = Field("", max_length=MAX_STYLE_CHARS, description="Caption / style description.")
+    lyrics: str = Field("", max_length=MAX_LYRICS_CHARS)
     instrumental: bool = False
     duration: float | None = Field(None, description="Seconds; None lets the backend choose.")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)

@@ -83,6 +83,10 @@ def seeded_global_rng(seed: int, device: str) -> Iterator[None]:
         yield
 
 
+# The pipeline arguments that hold one entry per take (the rest apply to every take).
+PER_TAKE_CONDITIONS = frozenset({"prompt", "lyrics", "audio_codes"})
+
+
 class AceStepBackend:
     spec: BackendSpec = SPEC
 
@@ -160,18 +164,28 @@ class AceStepBackend:
         if task != "text2music":
             conditions.update(task_conditions(job, self.sample_rate))
         progress(ProgressEvent("rendering", 0, options.steps))
-        with seeded_global_rng(int(job.seeds[0]), self.device):
-            out = pipe(
-                **conditions,
-                num_inference_steps=options.steps,
-                shift=options.shift,
-                guidance_scale=options.guidance_scale,
-                generator=generators,
-                callback_on_step_end=on_step,
-                output_type="pt",
-            )
+        # A GPU renders the takes as one batch, which its memory is priced for. On a CPU the batch
+        # shares host memory with the whole server: 4 takes of 600 s needed ~20 GB at once (issue 18),
+        # one at a time needs a quarter of that, for the same total time.
+        per_call = n if torch.device(self.device).type != "cpu" else 1
+        parts = []
+        for at in range(0, n, per_call):
+            picked = slice(at, at + per_call)
+            batch = {k: (v[picked] if k in PER_TAKE_CONDITIONS else v) for k, v in conditions.items()}
+            with seeded_global_rng(int(job.seeds[at]), self.device):
+                out = pipe(
+                    **batch,
+                    num_inference_steps=options.steps,
+                    shift=options.shift,
+                    guidance_scale=options.guidance_scale,
+                    generator=generators[picked],
+                    callback_on_step_end=on_step,
+                    output_type="pt",
+                )
+            parts.append(out.audios.float().cpu())
+            del out
         progress(ProgressEvent("decoding", 1, 1))
-        audio = out.audios.float().cpu()
+        audio = torch.cat(parts) if len(parts) > 1 else parts[0]
         want = round(job.duration_s * self.sample_rate)
         if audio.shape[-1] < want:  # latents are ceil(duration * 25), so this only guards odd VAEs
             audio = torch.nn.functional.pad(audio, (0, want - audio.shape[-1]))

@@ -24,6 +24,7 @@ load, so the estimate survives restarts.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -45,6 +46,8 @@ from studio.budget.estimate import (
     features,
     stage_seconds,
 )
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "budget_calibration.json"
 FORMAT_VERSION = 1
@@ -437,18 +440,30 @@ class Calibration:
         assert self.path is not None
         try:
             raw = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            # A corrupt file must not stop the studio; the seeds still work. Keep it for a human.
-            self.path.replace(self.path.with_suffix(".corrupt.json"))
+            if raw.get("version") != FORMAT_VERSION:
+                return
+            data: dict[str, dict[str, dict[str, list[Sample]]]] = {}
+            for device, backends in raw.get("devices", {}).items():
+                for backend, stages in backends.items():
+                    for stage, samples in stages.items():
+                        data.setdefault(device, {}).setdefault(backend, {})[stage] = [
+                            Sample(x=tuple(s["x"]), seconds=float(s["seconds"]), at=float(s["at"])) for s in samples
+                        ][-self.max_samples :]
+        except FileNotFoundError:
             return
-        if raw.get("version") != FORMAT_VERSION:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # A corrupt or unreadable file (bad JSON, or JSON of the wrong shape) must not stop the
+            # studio; the seeds still work. Keep it for a human when the folder lets us.
+            aside = self.path.with_suffix(".corrupt.json")
+            try:
+                self.path.replace(aside)
+                where = f"moved to {aside.name}"
+            except OSError as move:
+                where = f"left in place ({move.strerror or move})"
+            log.warning("calibration file %s is unreadable (%s); %s, starting from the seeds", self.path,
+                        type(exc).__name__, where)
             return
-        for device, backends in raw.get("devices", {}).items():
-            for backend, stages in backends.items():
-                for stage, samples in stages.items():
-                    self._data.setdefault(device, {}).setdefault(backend, {})[stage] = [
-                        Sample(x=tuple(s["x"]), seconds=float(s["seconds"]), at=float(s["at"])) for s in samples
-                    ][-self.max_samples :]
+        self._data.update(data)
 
     def _save(self) -> None:
         assert self.path is not None
@@ -465,12 +480,20 @@ class Calibration:
                 for device, backends in self._data.items()
             },
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Write-then-rename so a crash mid-write never leaves half a file.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".calibration.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh)
-        os.replace(tmp, self.path)
+        # Write-then-rename so a crash mid-write never leaves half a file. Calibration is a side effect
+        # of a song: a full or read-only state folder costs the estimate its update, never the song.
+        tmp: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".calibration.", suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(payload, fh)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            log.warning("calibration not saved to %s (%s); estimates keep this run in memory only",
+                        self.path, exc.strerror or exc)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from studio.song import SongRequest
 
 MANIFEST = "manifest.jsonl"
 EXTRA_FIELDS = ("id", "formats")
+# An id names the request's folder under --out: a plain name, never a path ("../x", "/etc", "a/b").
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,33 @@ def done_ids(out: Path) -> set[str]:
     return done
 
 
-def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, device: Any) -> dict:
-    entry: dict[str, Any] = {"line": line.number, "id": line.id}
+def id_problems(lines: list[Line]) -> dict[int, str]:
+    """Line number -> why its `id` cannot name a folder: not a plain name, or another line's id too
+    (the second would overwrite the first's songs and manifest entry)."""
+    problems: dict[int, str] = {}
+    first: dict[str, int] = {}
+    for line in lines:
+        name = line.id
+        if not ID_RE.fullmatch(name) or set(name) == {"."}:
+            problems[line.number] = (
+                f"line {line.number}: `id` {name[:80]!r} must be a plain name (letters, digits, '.', '_', '-', "
+                "at most 80, no folders); it names the request's folder."
+            )
+        elif name in first:
+            problems[line.number] = (
+                f"line {line.number}: `id` {name!r} is already line {first[name]}'s; give each line its own id."
+            )
+        else:
+            first[name] = line.number
+    return problems
+
+
+def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, device: Any, problem: str = "") -> dict:
+    entry: dict[str, Any] = {"line": line.number, "id": line.id[:80]}
     started = time.perf_counter()
     try:
+        if problem:
+            raise StudioError(problem)
         try:
             data = json.loads(line.text)
         except json.JSONDecodeError as exc:
@@ -126,15 +152,16 @@ def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, devic
 
 
 def merge(out: Path, parts: int) -> Path:
-    """One manifest: the latest entry per request id, in line order."""
-    latest: dict[str, dict] = {}
+    """One manifest: the latest entry per request (id and line: a duplicate id's refusal must not
+    replace the first line's entry), in line order."""
+    latest: dict[tuple[str, int], dict] = {}
     sources = [out / MANIFEST] + [out / f"manifest.part-{r}.jsonl" for r in range(parts)]
     for source in sources:
         if source.is_file():
             for row in source.read_text(encoding="utf-8").splitlines():
                 if row.strip():
                     entry = json.loads(row)
-                    latest[entry["id"]] = entry
+                    latest[(entry["id"], entry["line"])] = entry
     merged = out / MANIFEST
     tmp = merged.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(e) + "\n" for e in sorted(latest.values(), key=lambda e: e["line"])),
@@ -154,15 +181,16 @@ def run(args: argparse.Namespace) -> int:
     team = workers()
     lines = read_lines(Path(args.requests))
     skip = done_ids(out)
+    problems = id_problems(lines)
     device = devices.detect(team.device) if team.device else None
     studio = Studio()
     part = out / f"manifest.part-{team.rank}.jsonl"
     failures = 0
     with part.open("a", encoding="utf-8") as manifest:
         for line in lines[team.rank :: team.count]:
-            if line.id in skip:
+            if line.id in skip and line.number not in problems:
                 continue
-            entry = run_line(studio, line, out, args, device)
+            entry = run_line(studio, line, out, args, device, problems.get(line.number, ""))
             entry["rank"] = team.rank
             failures += entry["status"] != "ok"
             manifest.write(json.dumps(entry) + "\n")

@@ -39,9 +39,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _read(source: str) -> str:
+    """The lyrics, or OSError when there are more than any model takes (read no further than that)."""
+    from studio.song import MAX_LYRICS_CHARS
+
     if source == "-":
-        return sys.stdin.read()
-    return Path(source).read_text(encoding="utf-8")
+        text = sys.stdin.read(MAX_LYRICS_CHARS + 1)
+    else:
+        with Path(source).open(encoding="utf-8") as f:
+            text = f.read(MAX_LYRICS_CHARS + 1)
+    if len(text) > MAX_LYRICS_CHARS:
+        raise OSError(0, f"more than {MAX_LYRICS_CHARS} characters, more than any model sings; cut it first")
+    return text
 
 
 def _as_json(result: FormatResult) -> str:

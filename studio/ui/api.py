@@ -24,12 +24,12 @@ from gradio.data_classes import FileData, GradioRootModel
 from backends.base import StudioError
 from studio import ratelimit, registry, service
 from studio import weights as weights_source
-from studio.errors import validate
+from studio.errors import shown, validate
 from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
-from studio.ui import forms, runner, seams, uploads, visitor
+from studio.ui import forms, queue_caps, runner, seams, uploads, visitor
 from studio.ui.errors import user_errors
 
 GPU_QUEUE = "gpu"
@@ -72,6 +72,12 @@ def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     params = [p for n, p in signature.parameters.items() if n != "progress"]
     validator.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    # gradio injects a gr.Request where typing.get_type_hints(fn) says so (gradio/helpers.py,
+    # special_args), and get_type_hints reads __annotations__, not __signature__: without this the
+    # validator got request=None, so the caller's address was "unknown" and the per-address and keyless
+    # limits were only checked after the wait in the GPU queue.
+    if "request" in signature.parameters:
+        validator.__annotations__ = {**validator.__annotations__, "request": gr.Request}
     return validator
 
 
@@ -115,7 +121,7 @@ def _request(
     fit_budget: bool = False,
 ) -> SongRequest:
     return forms.build_request(
-        backend=backend or registry.DEFAULT_BACKEND,
+        backend=_text(backend, "backend") or registry.DEFAULT_BACKEND,
         title=title,
         style=style,
         lyrics=lyrics,
@@ -128,6 +134,37 @@ def _request(
         partial=partial,
         fit_budget=fit_budget,
     )
+
+
+def _tier(tier: object) -> str:
+    """An API caller's ``tier`` (empty = theirs), in any case; anything else is one sentence."""
+    from studio.budget.tiers import Tier
+
+    if tier in (None, ""):
+        return ""
+    names = [t.value for t in Tier]
+    value = str(tier).strip().lower()
+    if not isinstance(tier, str) or value not in names:
+        raise StudioError(f"`tier` must be one of {', '.join(names)} (or empty for yours), got {shown(tier)}.")
+    return value
+
+
+def _text(value: object, name: str) -> str:
+    """A text input (None = empty); a number or a list where text belongs is one sentence."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise StudioError(f"`{name}` must be text, got {shown(value)}.")
+    return value
+
+
+def _limit(limit: object, default: int = 50, most: int = 1000) -> int:
+    """A count a caller may leave out (None = ``default``); a bool, text or list is one sentence."""
+    if limit is None:
+        return default
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit or not 1 <= limit <= most:
+        raise StudioError(f"`limit` must be a whole number from 1 to {most}, got {shown(limit)}.")
+    return int(limit)
 
 
 def _options(options: str | dict | None) -> dict:
@@ -270,7 +307,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         options = {"steps": steps} if steps else {}
         return seams.plan(
             _request(lyrics, style, backend, duration, instrumental, takes, options=options, fit_budget=fit_budget),
-            tier or visitor.tier_of(request),
+            _tier(tier) or visitor.tier_of(request),
         )
 
     @user_errors
@@ -286,14 +323,16 @@ def register(library: Library, gpu_concurrency: int) -> None:
         limit: int = 50,
     ) -> list[dict]:
         """Your songs, newest first (on a Space: pass the visitor_key that /generate returned)."""
-        owner = visitor.owner_for(visitor_key)
-        return [s.public() for s in library.list(owner, query, liked_only=liked_only, limit=limit)]
+        owner = visitor.owner_for(_text(visitor_key, "visitor_key"))
+        return [s.public() for s in library.list(owner, _text(query, "query"), liked_only=bool(liked_only),
+                                                 limit=_limit(limit))]
 
     @user_errors
     def tasks(backend: str = "acestep", tier: str = "", request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
         """What a model can do besides writing a song (cover, repaint, extend, extract, ...): the fields
         each task uses, the weights it loads and what loading them costs (tier: empty = yours)."""
-        return tasks_info(backend, tier or visitor.tier_of(request))
+        backend = _text(backend, "backend") or registry.DEFAULT_BACKEND
+        return tasks_info(backend, _tier(tier) or visitor.tier_of(request))
 
     # gradio_client and the /call/ HTTP API still pass these through the queue, where the default
     # concurrency limit of 1 would line every caller up behind one another; they are short and
@@ -315,6 +354,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         if _CHECK_ONLY.get():
             reservation_for(song_request, visitor.tier_of(request))
             ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
+            queue_caps.check(request, visitor_key, GPU_QUEUE)
             return "", [], {}
         if visitor.multi_user() and not visitor_key:
             visitor_key = visitor.new_key()

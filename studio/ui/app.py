@@ -11,17 +11,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from backends.base import StudioError
 from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, runner, seams, stems_controls, visitor
+from studio.ui import api, queue_caps, runner, seams, stems_controls, visitor
 from studio.ui.create import CreateView, build_create, restored_values
-from studio.ui.edit_view import EditView, build_edit
+from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
+from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.results import build_results, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
@@ -143,6 +145,7 @@ def _wire_generation(
         a visitor over the rate limit (checked here, spent when the job starts)."""
         form.request_from(data)
         ratelimit.check_gpu(visitor.owner_for(data[key]), visitor.client_address(request))
+        queue_caps.check(request, data[key], api.GPU_QUEUE)  # before this tab's job joins the queue
         return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
 
     def idle() -> list[Any]:
@@ -224,8 +227,16 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
          edit.takes.release, edit.track.change],
         estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
     )
-    # A file of one's own replaces a Library song: the edit is named after the new file.
-    edit.source.upload(lambda: "", None, edit.source_title, **INSTANT)
+    # A file of one's own replaces a Library song: the edit is named after the new file. One that
+    # cannot be a song is refused as it lands, with a sentence, instead of when Edit is pressed.
+    def landed(path: str | None) -> list[Any]:
+        problem = landed_upload_problem(path)
+        if problem:
+            gr.Warning(problem)
+            return [None, ""]
+        return [gr.update(), ""]
+
+    edit.source.upload(landed, edit.source, [edit.source, edit.source_title], **INSTANT)
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
@@ -381,17 +392,22 @@ QUEUE_SIZE_ENV = "STUDIO_QUEUE_SIZE"
 # Requests waiting for a GPU on a ZeroGPU Space: with 4 running and ~1 min of GPU each, the last of
 # 20 waits about 5 minutes, about as long as a visitor will watch a queue position.
 DEFAULT_ZEROGPU_QUEUE_SIZE = 20
+# Anywhere else: each waiting request holds a thread's worth of state and, for an edit, its decoded
+# upload; an unbounded queue lets one script hold the server's memory. 64 is more than one GPU works
+# through in an hour, and far more than one person queues by hand.
+DEFAULT_QUEUE_SIZE = 64
 
 
-def queue_size(env: Mapping[str, str] | None = None) -> int | None:
-    """How many requests may wait for the GPU (``STUDIO_QUEUE_SIZE``); None: no limit.
+def queue_size(env: Mapping[str, str] | None = None) -> int:
+    """How many requests may wait for the GPU (``STUDIO_QUEUE_SIZE``).
 
-    Default: DEFAULT_ZEROGPU_QUEUE_SIZE on ZeroGPU, no limit elsewhere (one local GPU, its owner's).
-    There is no "no limit" setting on ZeroGPU: gradio turns an unset size into 1 there."""
+    Default: DEFAULT_ZEROGPU_QUEUE_SIZE on ZeroGPU, DEFAULT_QUEUE_SIZE elsewhere. There is no
+    "no limit" setting: gradio turns an unset size into 1 on ZeroGPU, and elsewhere no limit is
+    what let a script fill the server."""
     env = os.environ if env is None else env
     text = env.get(QUEUE_SIZE_ENV, "").strip()
     if not text:
-        return DEFAULT_ZEROGPU_QUEUE_SIZE if on_zerogpu(env) else None
+        return DEFAULT_ZEROGPU_QUEUE_SIZE if on_zerogpu(env) else DEFAULT_QUEUE_SIZE
     return _count_setting(QUEUE_SIZE_ENV, text, "waiting requests", 20)
 
 
@@ -423,6 +439,8 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
         "state_session_capacity": session_capacity(),
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

@@ -36,12 +36,30 @@ def source_seconds(path: str | None) -> float | None:
     """The uploaded song's length from its header (nothing decoded), for the range sliders."""
     if not path:
         return None
-    import soundfile as sf
+    from studio.audio.decoding import probe
 
     try:
-        return float(sf.info(path).duration)
+        header = probe(Path(path))
     except Exception:  # the request's own check names what is wrong with the file
         return None
+    return header.frames / header.rate if header.frames else None
+
+
+def landed_upload_problem(path: str | None) -> str | None:
+    """Why a file just dropped on the Edit view cannot be a song (not audio, cut short), or None:
+    said when it lands, not when Edit is pressed."""
+    if not path:
+        return None
+    from studio.audio.decoding import NotAudio, Truncated, probe
+
+    name = Path(path).name
+    try:
+        probe(Path(path))
+    except Truncated:
+        return f"{name} is truncated (the file ends before its audio does); upload the whole file again."
+    except (NotAudio, OSError):
+        return f"{name} is not audio this studio can read; upload a WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM file."
+    return None
 
 
 @dataclass
@@ -177,7 +195,7 @@ def build_edit(build_results: Any) -> EditView:
                 visible=len(backends) > 1,
             )
             source = gr.Audio(
-                type="filepath", sources=["upload"], label="Song to edit (WAV, FLAC, MP3 or OGG)",
+                type="filepath", sources=["upload"], label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
                 elem_id="edit-source",
             )
             source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")

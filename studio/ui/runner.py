@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
-from studio import glibc_heap, ratelimit
+from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
+from studio import glibc_heap, quotas, ratelimit
 from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.deadline import eta_of, eta_text
@@ -165,12 +165,37 @@ def make_songs(
     """Render ``request`` and keep every take in ``owner``'s library, planned for the visitor's
     ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
     GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
-    limit; both are checked here, before the GPU is asked for."""
-    ratelimit.take_gpu(rate_key or owner, address)
+    limit; both are checked here, before the GPU is asked for. A request the validator or the budget
+    guard refuses, or one refused before any model work (a bad LoRA, an unusable upload, a model that
+    cannot run here), spends no call."""
     # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
     # request that will actually run (and the library keeps that one).
     request, fitted = fit_to_budget(request, tier)
-    staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
+    reservation_for(request, tier)  # validation and the budget guard: refusals raise before any spending
+    quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
+    ratelimit.take_gpu(rate_key or owner, address)
+    try:
+        return _render_and_keep(request, fitted, owner=owner, library=library, session=session,
+                                progress=progress, tier=tier)
+    except StudioError as exc:
+        if ratelimit.spends_no_call(exc):
+            ratelimit.refund_gpu(rate_key or owner, address)
+        raise
+
+
+def _render_and_keep(
+    request: SongRequest,
+    fitted: str | None,
+    *,
+    owner: str,
+    library: lib.Library,
+    session: str,
+    progress: Callable[[ProgressEvent], None],
+    tier: str | None,
+) -> tuple[SongResult, list[lib.Song]]:
+    # Beside the library, so keeping a take is a rename; named after this process, so the next start
+    # can tell a crash's leftovers (its process is gone) from a render still running elsewhere.
+    staging = library.root / "staging" / lib.staging_name()
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
     try:

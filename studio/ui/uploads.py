@@ -35,6 +35,7 @@ def checked_loras(options: dict) -> dict:
     if not loras:
         return options
     from backends.acestep.lora import LoraRef, coerce_refs, looks_local
+    from backends.acestep.lora.sources import hub_id_problem
 
     try:
         refs = [r if isinstance(r, LoraRef) else LoraRef.model_validate(r) for r in coerce_refs(loras)]
@@ -43,6 +44,9 @@ def checked_loras(options: dict) -> dict:
     kept = []
     for ref in refs:
         if looks_local(ref.source):
-            ref = ref.model_copy(update={"source": str(inside_uploads(ref.source, what=f"the LoRA {ref.source!r}"))})
+            kept_path = inside_uploads(ref.source, what=f"the LoRA {ref.source[:200]!r}")
+            ref = ref.model_copy(update={"source": str(kept_path)})
+        elif problem := hub_id_problem(ref.source):  # never joined onto a folder: refused here, before the queue
+            raise StudioError(f"the LoRA {ref.source[:200]!r} is not a Hub id: {problem}; give owner/name.")
         kept.append(ref.model_dump())
     return {**options, "loras": kept}

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 
 from backends.base import StudioError
 from studio.library import LOCAL_OWNER, MULTI_USER_ENV, multi_user  # noqa: F401 (re-exported)
@@ -59,12 +60,47 @@ def browser_secret() -> str | None:
     return secret
 
 
+PROXY_HOPS_ENV = "STUDIO_TRUSTED_PROXY_HOPS"
+
+
+def trusted_proxy_hops(env: Mapping[str, str] | None = None) -> int:
+    """How many proxies in front of the studio append to ``X-Forwarded-For`` (``STUDIO_TRUSTED_PROXY_HOPS``).
+
+    Default: 1 on a Space (``SPACE_ID`` set), where the socket peer is the Space's own ingress (an
+    internal 10.x address; embeddings-benchmark/mteb PR #4754 reports the same) and the visitor's
+    address is what that proxy appends, last, to the header; 0 elsewhere, where nothing vouches for
+    the header. Whatever a client writes in the header itself comes before the proxies' entries, so
+    only the ones they add are believed (MDN, X-Forwarded-For, "Selecting an IP address": the
+    rightmost entry a trusted proxy added)."""
+    env = os.environ if env is None else env
+    text = env.get(PROXY_HOPS_ENV, "").strip()
+    if not text:
+        return 1 if env.get("SPACE_ID") else 0
+    try:
+        hops = int(text)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise StudioError(
+            f"{PROXY_HOPS_ENV} must be the number of proxies in front of the studio (0, 1, 2, ...), got "
+            f"{text[:40]!r}; a Space has 1, a server nobody proxies 0."
+        )
+    return hops
+
+
 def client_address(request: object) -> str:
-    """The caller's address: the first hop a proxy (a Space's) recorded, else the socket's peer."""
-    headers = getattr(request, "headers", None) or {}
-    forwarded = str(headers.get("x-forwarded-for", "")).split(",")[0].strip()
+    """The caller's address: the entry the trusted proxy nearest the client added to ``X-Forwarded-For``
+    (counted from the right), else the socket's peer. A client-written header never decides it."""
     client = getattr(request, "client", None)
-    return forwarded or str(getattr(client, "host", "") or "unknown")
+    peer = str(getattr(client, "host", "") or "unknown")
+    hops = trusted_proxy_hops()
+    if not hops:
+        return peer
+    headers = getattr(request, "headers", None) or {}
+    chain = [part.strip() for part in str(headers.get("x-forwarded-for", "")).split(",") if part.strip()]
+    if len(chain) < hops:
+        return peer  # fewer entries than proxies: it did not come through them all
+    return chain[-hops][:64]  # an address; anything longer is not one, and keys a bucket all the same
 
 
 def _headers(request: object) -> dict[str, str]:

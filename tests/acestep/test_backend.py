@@ -95,3 +95,29 @@ def test_real_turbo_weights_make_a_song(tmp_path) -> None:
     (take,) = backend.render(job)
     assert take.audio.shape == (2, 20 * 48_000)
     assert np.abs(take.audio).max() > 0.1
+
+
+def test_a_cpu_renders_takes_one_by_one_and_each_is_the_take_made_alone(tiny_acestep, monkeypatch) -> None:
+    """Issue 18: 4 takes of 600 s in one batch needed ~20 GB of host memory on a CPU; one at a time, the
+    peak is one take's. Each take is then exactly what rendering its seed alone gives."""
+    batches: list[int] = []
+    real = tiny_acestep.pipe.__class__.__call__
+
+    def spy(pipe, *args, **kwargs):
+        batches.append(len(kwargs["prompt"]))
+        return real(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(tiny_acestep.pipe.__class__, "__call__", spy)
+
+    def job(seeds: list[int]) -> RenderJob:
+        return RenderJob(style="lofi", lyrics="[Verse]\nhello", instrumental=False, duration_s=10.0, seeds=seeds,
+                         options=AceStepOptions(steps=2))
+
+    takes = tiny_acestep.render(job([5, 6, 7]))
+    assert batches == [1, 1, 1] and [t.seed for t in takes] == [5, 6, 7]
+    alone = tiny_acestep.render(job([6]))[0].audio
+    np.testing.assert_array_equal(takes[1].audio, alone)
+    batches.clear()
+    monkeypatch.setattr(tiny_acestep, "device", "meta")  # any accelerator: its memory is priced for the batch
+    tiny_acestep.render(job([5, 6, 7]))
+    assert batches == [3]

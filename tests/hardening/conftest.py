@@ -36,3 +36,14 @@ def library_at(path: Path):
     from studio.library import Library
 
     return Library(path)
+
+
+@pytest.fixture
+def studio_app(tiny_acestep_dir: Path, tmp_path: Path):
+    """``with studio_app(**env) as url:`` — the real studio launched on a free port (tests/ui's helper)."""
+    from tests.ui.conftest import running_studio
+
+    def start(library_dir: Path | None = None, **env: str):
+        return running_studio(library_dir or tmp_path / "library", tiny_acestep_dir, **env)
+
+    return start

@@ -264,14 +264,20 @@ def test_a_crash_mid_save_leaves_no_half_entry_after_a_restart(tmp_path, die_aft
     assert _audio_files(restarted) == [] and list((root / "staging").iterdir()) == []
 
 
-def test_rows_whose_file_vanished_are_dropped_on_start(tmp_path) -> None:
+def test_rows_whose_file_vanished_are_kept_hidden_until_it_returns(tmp_path, caplog) -> None:
+    """Issue 18: a late /data mount or a restore in progress made start-up delete those rows for good."""
     library = Library(tmp_path / "lib")
     staging = tmp_path / "staging"
     staging.mkdir()
     kept, lost = library.add_result("alice", REQUEST, _result(staging, [1, 2]))
-    lost.audio_path.unlink()
+    away = tmp_path / "restore-in-progress.wav"
+    lost.audio_path.rename(away)
     assert [s.id for s in library.list("alice")] == [kept.id]  # hidden at once
     library.close()
-    reopened = Library(tmp_path / "lib")
-    assert reopened.count("alice") == 1
+    with caplog.at_level("WARNING", logger="studio.library"):
+        reopened = Library(tmp_path / "lib")
+    assert "1 songs in" in caplog.text and "kept, hidden until their files return" in caplog.text
+    assert reopened.count("alice") == 2 and [s.id for s in reopened.list("alice")] == [kept.id]
+    away.rename(lost.audio_path)  # the mount arrives
+    assert sorted(s.id for s in reopened.list("alice")) == sorted([kept.id, lost.id])
     _consistent(reopened, "alice")

@@ -16,16 +16,17 @@ def test_gradio_alone_would_turn_away_the_second_waiting_visitor(monkeypatch) ->
     assert bare._queue.max_size == 1  # the behaviour the studio overrides
 
 
-def test_the_studio_lets_twenty_wait_on_zerogpu_and_any_number_locally(monkeypatch, tmp_path) -> None:
+def test_the_studio_lets_twenty_wait_on_zerogpu_and_a_bounded_number_elsewhere(monkeypatch, tmp_path) -> None:
     from studio.library import Library
     from studio.ui import build_app
-    from studio.ui.app import DEFAULT_ZEROGPU_QUEUE_SIZE, QUEUE_SIZE_ENV
+    from studio.ui.app import DEFAULT_QUEUE_SIZE, DEFAULT_ZEROGPU_QUEUE_SIZE, QUEUE_SIZE_ENV
 
     monkeypatch.delenv(QUEUE_SIZE_ENV, raising=False)
     library = Library(tmp_path / "lib")
     try:
         monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-        assert build_app(library=library)._queue.max_size is None
+        # gradio's own default off ZeroGPU is no limit at all: one script could queue without end
+        assert build_app(library=library)._queue.max_size == DEFAULT_QUEUE_SIZE == 64
         monkeypatch.setenv("SPACES_ZERO_GPU", "true")
         assert build_app(library=library)._queue.max_size == DEFAULT_ZEROGPU_QUEUE_SIZE == 20
         monkeypatch.setenv(QUEUE_SIZE_ENV, "5")

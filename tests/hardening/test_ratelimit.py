@@ -174,6 +174,7 @@ def test_the_ui_and_api_spend_the_address_bucket(app_fns, monkeypatch, tmp_path)
     monkeypatch.setenv("STUDIO_MULTI_USER", "1")
     monkeypatch.setenv(ratelimit.ENV, "off")
     monkeypatch.setenv(ratelimit.ADDRESS_ENV, "1/3600")
+    monkeypatch.setenv("STUDIO_TRUSTED_PROXY_HOPS", "1")  # the header below is what a Space's proxy writes
     monkeypatch.setattr(ratelimit, "ADDRESS", address_limiter())
 
     def fake(*_a, **_k):

@@ -26,6 +26,8 @@ SOURCE_MAX = 1000
 class LoraError(StudioError):
     """A LoRA reference or file the studio refuses; the message says what to change."""
 
+    spends_no_call = True  # refused before any model work: the rate limit is not charged (studio.ratelimit)
+
 # --------------------------------------------------------------------------------------------- references
 
 

@@ -35,6 +35,25 @@ def looks_local(source: str) -> bool:
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+(/[^:]+\.safetensors)?")
+# huggingface_hub's validate_repo_id: names are [\w.-], and "--" or ".." never appear in a repo id.
+_REPO_PART = re.compile(r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?")
+
+
+def hub_id_problem(source: str) -> str | None:
+    """Why ``source`` is not a plain ``owner/name[/path/file.safetensors]`` Hub id, or None.
+
+    The file part is joined onto the downloaded snapshot's folder, so a ``..``, an absolute part, a
+    backslash or an empty part would name a file outside it: refused before anything touches the disk."""
+    owner, _, rest = source.partition("/")
+    name, _, inner = rest.partition("/")
+    for part in (owner, name):
+        if not _REPO_PART.fullmatch(part) or ".." in part or "--" in part:
+            return f"{part!r} is not a Hub owner or repository name"
+    if inner:
+        pieces = inner.split("/")
+        if "\\" in inner or any(p in ("", ".", "..") for p in pieces) or not inner.endswith(".safetensors"):
+            return f"{inner!r} is not a .safetensors file inside the repository (no '..', '.', empty parts, '\\')"
+    return None
 
 
 def resolve(source: str, on_progress: Callable[[str], None] | None = None) -> tuple[Path, float | None]:
@@ -47,8 +66,11 @@ def resolve(source: str, on_progress: Callable[[str], None] | None = None) -> tu
         return path, config_alpha(path.parent)
     if not HUB_ID.fullmatch(source):
         raise LoraError(
-            f"LoRA {source!r} is neither an existing file nor a Hub id; give a .safetensors path or owner/name."
+            f"LoRA {source[:200]!r} is neither an existing file nor a Hub id; give a .safetensors path or owner/name."
         )
+    problem = hub_id_problem(source)
+    if problem:
+        raise LoraError(f"LoRA {source[:200]!r} is not a Hub id: {problem}; give owner/name[/file.safetensors].")
     path = _fetch_hub(source, on_progress)
     return path, config_alpha(path.parent)
 
