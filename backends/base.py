@@ -214,6 +214,9 @@ class BackendSpec:
     # Downloads what rendering these (validated) options for this task would otherwise fetch inside
     # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
     prefetch: Callable[[BaseModel, str], None] | None = None
+    # Why the configured weights cannot run this task with these options (None: they can), asked before
+    # any work and by the UI to hide what would be refused; options are None when only the task is known.
+    refusal: Callable[[str, BaseModel | None], str | None] | None = None
 
     @property
     def name(self) -> str:

@@ -135,8 +135,25 @@ def _prefetch(options: BaseModel, task: str) -> None:
     if variant is not None:
         location = weights_source.choose(None, variant.weights_env, variant.default_weights)
         weights_source.fetch(location, what=variant.display_name, env_var=variant.weights_env)
+    from backends.acestep import code_pair
+
+    if code_pair.needs_pair(task, options) is not None:
+        source = code_pair.pair_source(weights_source.choose(None, WEIGHTS_ENV, DEFAULT_WEIGHTS))
+        if source:  # the pair's bytes, read and converted once into the state folder
+            from backends.acestep.native_pair import fetch_pair
+
+            fetch_pair(source)
+
+
+def _refusal(task: str, options: BaseModel | None) -> str | None:
+    """The planner's codes and cover need the audio tokenizer pair (see code_pair)."""
+    from backends.acestep import code_pair
+    from studio import weights as weights_source
+
+    return code_pair.refusal(weights_source.choose(None, WEIGHTS_ENV, DEFAULT_WEIGHTS), task, options)
 
 
 SPEC = BackendSpec(
-    capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load, prefetch=_prefetch
+    capabilities=CAPABILITIES, options=AceStepOptions, availability=availability, loader=_load, prefetch=_prefetch,
+    refusal=_refusal,
 )
