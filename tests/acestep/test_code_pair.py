@@ -133,10 +133,10 @@ def test_without_a_source_cover_and_planner_are_refused_before_any_work(no_pair_
 
     monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(no_pair_dir))
     monkeypatch.delenv("STUDIO_ACESTEP_CODEC_WEIGHTS", raising=False)
-    with pytest.raises(StudioError, match="audio tokenizer pair.*STUDIO_ACESTEP_CODEC_WEIGHTS"):
+    with pytest.raises(StudioError, match=r"audio tokenizer pair.*STUDIO_ACESTEP_CODEC_WEIGHTS"):
         service.prepare(cover(source_file))
     planned = validate(SongRequest, {"style": "pop", "duration": 20, "options": {"planner": "0.6B"}})
-    with pytest.raises(StudioError, match="the 0.6B planner .*audio tokenizer pair"):
+    with pytest.raises(StudioError, match=r"the 0\.6B planner .*audio tokenizer pair"):
         service.prepare(planned)
     service.prepare(validate(SongRequest, {"style": "pop", "duration": 20}))  # DiT-only still works
     info = service.task_info("acestep", "cover")
@@ -161,5 +161,5 @@ def test_the_planner_never_runs_when_the_pair_cannot_be_had(studio, no_pair_dir,
     monkeypatch.delenv("STUDIO_ACESTEP_CODEC_WEIGHTS", raising=False)
     monkeypatch.setattr(planner_module.Planner, "load", classmethod(lambda *a, **k: pytest.fail("planner loaded")))
     request = validate(SongRequest, {"style": "pop", "duration": 10, "options": {"planner": "0.6B", "steps": 2}})
-    with pytest.raises(StudioError, match="the 0.6B planner .*audio tokenizer pair"):
+    with pytest.raises(StudioError, match=r"the 0\.6B planner .*audio tokenizer pair"):
         studio.render(request, weights=str(no_pair_dir), device=detect("cpu"))
