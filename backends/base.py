@@ -102,6 +102,9 @@ class Capabilities(BaseModel):
     languages: tuple[str, ...] = Field(default=(), description="Accepted language codes; empty = any.")
     devices: tuple[DeviceClass, ...]
     dtype_per_device: dict[DeviceClass, str]
+    # Where a device lacks bf16 (CUDA below compute capability 8.0, MPS before macOS 14) and
+    # ``dtype_per_device`` asks for it: each backend's own choice, after its upstream. Unlisted: float32.
+    dtype_without_bf16: dict[DeviceClass, str] = Field(default_factory=dict)
     vram_gb: float = Field(description="Peak accelerator memory for a default-length song.")
     licence: str
     licence_note: str = ""

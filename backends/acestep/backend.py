@@ -97,7 +97,7 @@ class AceStepBackend:
         location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
         folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
         info = devices.as_device_info(device)
-        dtype = info.dtype_name(caps.dtype_per_device)
+        dtype = info.dtype_name(caps.dtype_per_device, caps.dtype_without_bf16)
         try:
             pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(dtype))
         except (OSError, ValueError) as exc:

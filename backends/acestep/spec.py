@@ -20,6 +20,16 @@ PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
 # Simple mode needs the planner even when renders run DiT-only; upstream's default size.
 DESCRIBE_PLANNER = "1.7B"
 MIN_DIFFUSERS = (0, 38)
+# The planner (a Qwen3 LM) after upstream's acestep/llm_inference.py: bf16 on CUDA, float32 on MPS and
+# CPU ("LLM weights trained in bfloat16 produce NaN/inf when naively converted to float16"), so float32
+# also where a CUDA card lacks bf16.
+PLANNER_DTYPE: dict[DeviceClass, str] = {
+    DeviceClass.ZEROGPU: "bfloat16",
+    DeviceClass.CUDA: "bfloat16",
+    DeviceClass.MPS: "float32",
+    DeviceClass.CPU: "float32",
+}
+PLANNER_DTYPE_WITHOUT_BF16: dict[DeviceClass, str] = {DeviceClass.CUDA: "float32"}
 
 # The 51 vocal-language codes the ACE-Step 1.5 lyric encoder was trained with ("unknown" = auto).
 LANGUAGES = (
@@ -91,6 +101,11 @@ CAPABILITIES = Capabilities(
         DeviceClass.MPS: "bfloat16",
         DeviceClass.CPU: "float32",
     },
+    # No bf16 (CUDA below sm_80, MPS before macOS 14): float32. In fp16 ACE-Step 1.5's DiT gives NaN
+    # latents on pre-Ampere cards, turbo and XL turbo alike, and upstream's fix is float32
+    # (ace-step/ACE-Step-1.5 issues #1243 and #1274, PR #1152 `ACESTEP_DTYPE=float32`). Upstream's handler
+    # picks fp16 on MPS (acestep/handler.py, initialize_service), but that is the same fp16 overflow.
+    dtype_without_bf16={DeviceClass.CUDA: "float32", DeviceClass.MPS: "float32"},
     # XL DiT (~4B) + Qwen3-0.6B text encoder + VAE in bf16, measured upstream at ~12 GB for 4 min.
     vram_gb=12.0,
     licence="MIT",

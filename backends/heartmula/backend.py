@@ -11,7 +11,7 @@ import torch
 from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
 from backends.heartmula.generate import SamplingParams
 from backends.heartmula.pipeline import HeartMuLaPipeline
-from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, SPEC, WEIGHTS_ENV, HeartMuLaOptions
+from backends.heartmula.spec import CODEC_DTYPE, LM_DTYPE, LM_DTYPE_WITHOUT_BF16, SPEC, WEIGHTS_ENV, HeartMuLaOptions
 from backends.heartmula.weights import resolve_files
 from studio import devices, memory
 from studio.budget.deadline import fade_out, partial_note
@@ -100,7 +100,7 @@ def load(
     pipeline = HeartMuLaPipeline(
         files,
         torch.device(info.torch_device),
-        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE)),
+        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE, LM_DTYPE_WITHOUT_BF16)),
         codec_dtype=getattr(torch, CODEC_DTYPE),
         low_memory=low_memory,
     )
