@@ -19,7 +19,9 @@ WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
 PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
 # Simple mode needs the planner even when renders run DiT-only; upstream's default size.
 DESCRIBE_PLANNER = "1.7B"
-MIN_DIFFUSERS = (0, 38)
+# AceStepPipeline arrived in 0.38, but `from_pretrained(dtype=...)` in 0.40 (diffusers PR #14205, which
+# deprecates `torch_dtype`): before it `dtype` is not a known argument and the pipeline loads in float32.
+MIN_DIFFUSERS = (0, 40)
 # The planner (a Qwen3 LM) after upstream's acestep/llm_inference.py: bf16 on CUDA, float32 on MPS and
 # CPU ("LLM weights trained in bfloat16 produce NaN/inf when naively converted to float16"), so float32
 # also where a CUDA card lacks bf16.
@@ -125,7 +127,8 @@ def availability() -> Availability:
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_DIFFUSERS:
         return Availability.no(
-            f"diffusers {version} has no AceStepPipeline; ACE-Step needs diffusers >= 0.38 "
+            f"diffusers {version} is too old for ACE-Step here (it needs AceStepPipeline and its `dtype` "
+            "argument); install diffusers >= 0.40 "
             "(`pip install -U diffusers`)."
         )
     return Availability.yes()

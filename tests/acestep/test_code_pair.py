@@ -163,3 +163,14 @@ def test_the_planner_never_runs_when_the_pair_cannot_be_had(studio, no_pair_dir,
     request = validate(SongRequest, {"style": "pop", "duration": 10, "options": {"planner": "0.6B", "steps": 2}})
     with pytest.raises(StudioError, match=r"the 0\.6B planner .*audio tokenizer pair"):
         studio.render(request, weights=str(no_pair_dir), device=detect("cpu"))
+
+
+def test_the_pair_is_fetched_before_the_gpu_call(native_dir, source_file, monkeypatch) -> None:
+    """On ZeroGPU reading the pair inside the GPU call would be paid in GPU seconds: prefetch does it."""
+    from backends.acestep.native_pair import cache_folder
+
+    monkeypatch.setenv("STUDIO_ACESTEP_CODEC_WEIGHTS", str(native_dir))
+    assert not cache_folder(str(native_dir)).exists()
+    service.prefetch(cover(source_file))
+    assert (cache_folder(str(native_dir)) / "fingerprint.safetensors").is_file()
+    assert (cache_folder(str(native_dir)) / "audio_token_detokenizer" / "config.json").is_file()
