@@ -174,3 +174,18 @@ def test_the_pair_is_fetched_before_the_gpu_call(native_dir, source_file, monkey
     service.prefetch(cover(source_file))
     assert (cache_folder(str(native_dir)) / "fingerprint.safetensors").is_file()
     assert (cache_folder(str(native_dir)) / "audio_token_detokenizer" / "config.json").is_file()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_byte_range_reader_matches_safetensors(dtype) -> None:
+    """The reader that fetches single tensors by range gives what safetensors' own loader gives."""
+    import io
+
+    from safetensors.torch import save
+
+    from backends.acestep.native_pair import read_tensors
+
+    tensors = {"a.weight": torch.randn(3, 5).to(dtype), "b": torch.randn(7).to(dtype), "c": torch.randn(2, 2, 2)}
+    got = read_tensors(io.BytesIO(save(tensors, metadata={"format": "pt"})), ["c", "a.weight"])
+    assert set(got) == {"a.weight", "c"}
+    assert all(got[k].dtype == tensors[k].dtype and torch.equal(got[k], tensors[k]) for k in got)
