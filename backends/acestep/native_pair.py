@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from backends.acestep.code_pair import PAIR
+from backends.acestep.code_pair import CODEC_ENV, PAIR
 from backends.base import StudioError
 
 SINGLE_FILE = "model.safetensors"
@@ -204,6 +204,20 @@ def _is_wanted(fingerprint: list[str]) -> Callable[[str], bool]:
     return lambda key: key.startswith(tuple(PREFIXES.values())) or key in native
 
 
+# What a missing, partial or foreign checkpoint raises while it is read and loaded (strict key matching).
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, KeyError, ValueError, RuntimeError)
+
+
+def _network_errors() -> tuple[type[Exception], ...]:
+    """huggingface_hub's transport (httpx) errors are not OSErrors; an unreachable Hub must still read as one
+    sentence."""
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - huggingface_hub depends on it
+        return ()
+    return (httpx.HTTPError,)
+
+
 def cache_folder(source: str) -> Path:
     from studio.paths import state_dir
 
@@ -231,10 +245,11 @@ def fetch_pair(source: str) -> tuple[dict[str, torch.nn.Module], dict[str, torch
         if missing:
             raise KeyError(f"it has no {missing[0]}")
         pair = build_pair(config, tensors)
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+    except (*_READ_ERRORS, *_network_errors()) as exc:
         raise StudioError(
-            f"{source} is not a native ACE-Step checkpoint holding the audio tokenizer pair ({exc}); point "
-            f"{_env()} at one (config.json and model.safetensors with tokenizer.* and detokenizer.* keys)."
+            f"could not read ACE-Step's audio tokenizer pair from {source} ({exc}); check the connection, or point "
+            f"{CODEC_ENV} at a native ACE-Step checkpoint (config.json and model*.safetensors with tokenizer.* "
+            "and detokenizer.* keys)."
         ) from exc
     fingerprint = {k[len("decoder."):]: v.clone() for k, v in tensors.items() if k.startswith("decoder.")}
     folder.mkdir(parents=True, exist_ok=True)
@@ -242,12 +257,6 @@ def fetch_pair(source: str) -> tuple[dict[str, torch.nn.Module], dict[str, torch
         module.save_pretrained(folder / name, safe_serialization=True)
     save_file(fingerprint, fingerprint_file)  # last: its presence marks a complete cache
     return pair, fingerprint
-
-
-def _env() -> str:
-    from backends.acestep.code_pair import CODEC_ENV
-
-    return CODEC_ENV
 
 
 def same_dit(fingerprint: dict[str, torch.Tensor], transformer: torch.nn.Module) -> str | None:
@@ -272,6 +281,6 @@ def attach_pair(pipe: Any, source: str, *, location: str, device: str, dtype: to
     if problem is not None:
         raise StudioError(
             f"the audio tokenizer pair in {source} belongs to another DiT than the weights at {location} "
-            f"({problem}); set {_env()} to the native checkpoint these weights were converted from."
+            f"({problem}); set {CODEC_ENV} to the native checkpoint these weights were converted from."
         )
     pipe.register_modules(**{name: module.to(device=device, dtype=dtype) for name, module in pair.items()})

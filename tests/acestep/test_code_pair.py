@@ -189,3 +189,16 @@ def test_byte_range_reader_matches_safetensors(dtype) -> None:
     got = read_tensors(io.BytesIO(save(tensors, metadata={"format": "pt"})), ["c", "a.weight"])
     assert set(got) == {"a.weight", "c"}
     assert all(got[k].dtype == tensors[k].dtype and torch.equal(got[k], tensors[k]) for k in got)
+
+
+def test_a_folder_that_is_no_native_checkpoint_is_one_sentence(tmp_path) -> None:
+    from backends.acestep.native_pair import fetch_pair
+
+    empty, bare = tmp_path / "empty", tmp_path / "bare"
+    empty.mkdir()
+    bare.mkdir()
+    (bare / "config.json").write_text("{}")
+    with pytest.raises(StudioError, match=r"could not read ACE-Step's audio tokenizer pair from .*it has no config"):
+        fetch_pair(str(empty))
+    with pytest.raises(StudioError, match=r"pair from .*STUDIO_ACESTEP_CODEC_WEIGHTS at a native"):
+        fetch_pair(str(bare))
