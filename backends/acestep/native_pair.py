@@ -12,7 +12,8 @@ Why and from where: see :mod:`backends.acestep.code_pair`. Facts about the nativ
   own widths) and its poolers take the first ``num_attention_pooler_hidden_layers`` of ``layer_types``.
 
 Only the pair's bytes (and a few small DiT tensors to prove the checkpoint is ours) are read: a Hub file
-is read by byte ranges, so the XL checkpoint's ~19 GB are never downloaded for a pair of well under 1 GB.
+is read by byte ranges, so the multi-GB XL checkpoint is never downloaded for a pair of (by the converter's
+widths) about 0.2 B parameters.
 The converted pair is kept under the studio's state folder, so later loads need no network.
 """
 
