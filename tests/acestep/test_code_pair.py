@@ -202,3 +202,57 @@ def test_a_folder_that_is_no_native_checkpoint_is_one_sentence(tmp_path) -> None
         fetch_pair(str(empty))
     with pytest.raises(StudioError, match=r"pair from .*STUDIO_ACESTEP_CODEC_WEIGHTS at a native"):
         fetch_pair(str(bare))
+
+
+def test_from_the_hub_only_small_files_are_downloaded_and_weights_read_by_range(tmp_path, monkeypatch) -> None:
+    """A Hub id goes through hf_hub_download for config.json and the shard index only; the weight files are
+    opened through HfFileSystem (byte-range reads), here a stand-in serving the tiny sharded checkpoint."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    from backends.acestep.native_pair import fetch_pair
+    from backends.acestep.tiny import save_tiny_native_checkpoint
+
+    local = save_tiny_native_checkpoint(tmp_path / "hub", shards=2)
+    downloaded, opened, read_bytes = [], [], []
+
+    def download(repo_id, filename, **_):
+        assert repo_id == "ACE-Step/acestep-v15-xl-turbo"
+        downloaded.append(filename)
+        if not (local / filename).is_file():
+            raise EntryNotFoundError(filename)
+        return str(local / filename)
+
+    class RangeFile:
+        def __init__(self, path):
+            self.stream = open(path, "rb")  # noqa: SIM115 - closed in __exit__, like a real file object
+
+        def read(self, n=-1):
+            data = self.stream.read(n)
+            read_bytes.append(len(data))
+            return data
+
+        def seek(self, offset):
+            return self.stream.seek(offset)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.stream.close()
+
+    class FakeFileSystem:
+        def open(self, path, mode="rb"):
+            repo, name = path.rsplit("/", 1)
+            assert repo == "ACE-Step/acestep-v15-xl-turbo" and mode == "rb"
+            opened.append(name)
+            return RangeFile(local / name)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    monkeypatch.setattr(huggingface_hub, "HfFileSystem", FakeFileSystem)
+    pair, _ = fetch_pair("ACE-Step/acestep-v15-xl-turbo")
+    assert set(downloaded) == {"config.json", "model.safetensors.index.json"}
+    assert sorted(set(opened)) == ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    shards = sum((local / name).stat().st_size for name in set(opened))
+    assert sum(read_bytes) < shards  # the condition encoder's and the DiT's weights were skipped
+    assert set(pair) == {"audio_tokenizer", "audio_token_detokenizer"}
