@@ -102,6 +102,9 @@ class Capabilities(BaseModel):
     languages: tuple[str, ...] = Field(default=(), description="Accepted language codes; empty = any.")
     devices: tuple[DeviceClass, ...]
     dtype_per_device: dict[DeviceClass, str]
+    # Where a device lacks bf16 (CUDA below compute capability 8.0, MPS before macOS 14) and
+    # ``dtype_per_device`` asks for it: each backend's own choice, after its upstream. Unlisted: float32.
+    dtype_without_bf16: dict[DeviceClass, str] = Field(default_factory=dict)
     vram_gb: float = Field(description="Peak accelerator memory for a default-length song.")
     licence: str
     licence_note: str = ""
@@ -244,6 +247,9 @@ class BackendSpec:
     check_job: Callable[[RenderJob], None] | None = None
     # The weights the default render needs, piece by piece (see ``studio.weights.status``).
     weights: tuple[WeightsPart, ...] = ()
+    # Why the configured weights cannot run this task with these options (None: they can), asked before
+    # any work and by the UI to hide what would be refused; options are None when only the task is known.
+    refusal: Callable[[str, BaseModel | None], str | None] | None = None
 
     @property
     def name(self) -> str:

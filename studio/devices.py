@@ -41,11 +41,14 @@ class DeviceInfo:
     bf16: bool = True
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
-    def dtype_name(self, table: dict[DeviceClass, str]) -> str:
-        """The backend's declared dtype here; bf16 falls back to fp16 where the GPU lacks it."""
+    def dtype_name(self, table: Mapping[DeviceClass, str],
+                   without_bf16: Mapping[DeviceClass, str] | None = None) -> str:
+        """The backend's declared dtype here. Where it wants bf16 and the device has none, the backend's
+        own fallback for this device class, else float32: fp16 is not a safe default, bf16-trained weights
+        overflow in it (ACE-Step 1.5 issues #1243 and #1274: NaN latents on T4 / Turing in fp16)."""
         wanted = table.get(self.kind, table.get(DeviceClass.CPU, "float32"))
         if wanted == "bfloat16" and not self.bf16:
-            return "float16"
+            return (without_bf16 or {}).get(self.kind, "float32")
         return wanted
 
 
@@ -63,11 +66,18 @@ def _cuda_info(index: int) -> DeviceInfo:
     )
 
 
+def macos_major() -> int:
+    """The macOS major version (0 elsewhere or when unknown)."""
+    release = platform.mac_ver()[0] or "0"
+    head = release.split(".")[0]
+    return int(head) if head.isdigit() else 0
+
+
 def _mps_info() -> DeviceInfo:
     import torch
 
-    # MPS has bf16 from macOS 14; older systems need fp16/fp32.
-    major = int((platform.mac_ver()[0] or "0").split(".")[0] or 0)
+    # MPS has bf16 from macOS 14 (PyTorch's MPS backend refuses bf16 tensors on older systems).
+    major = macos_major()
     mem = None
     if hasattr(torch.mps, "recommended_max_memory"):
         mem = torch.mps.recommended_max_memory() / 1024**3

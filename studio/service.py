@@ -165,6 +165,9 @@ def prepare(request: SongRequest) -> Prepared:
         # The planner writes audio codes for a new song, which would replace the source's.
         warnings.append(f"the planner was turned off: the {edit.task.name} task follows the source audio instead.")
         options = options.model_copy(update={"planner": "off"})
+    refused = spec.refusal(edit.task.name, options) if spec.refusal else None
+    if refused:
+        raise StudioError(refused)
     if request.partial and not caps.dumps_tokens:
         takers = _alternatives(lambda c: c.dumps_tokens)
         warnings.append(
@@ -373,8 +376,11 @@ def task_info(backend: str, task: str, tier: str | None = None) -> TaskInfo:
     elif kind.name not in caps.tasks:
         takers = _alternatives(lambda c: kind.name in c.tasks)
         note = f"{caps.display_name} cannot do this" + (f"; {takers} can." if takers else ".")
+    spec = registry.get_spec(backend)
+    refused = spec.refusal(kind.name, None) if spec.refusal and kind.name in caps.tasks else None
+    note = refused or note
     return TaskInfo(
-        task=kind.name, title=kind.title, summary=kind.summary, supported=kind.name in caps.tasks,
+        task=kind.name, title=kind.title, summary=kind.summary, supported=kind.name in caps.tasks and not refused,
         needs_source=kind.needs_source, uses_range=kind.uses_range, uses_extend=kind.uses_extend,
         uses_strength=kind.uses_strength, track=kind.track,
         tracks=tracks_for(caps.name) if kind.track != "none" else (),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.warnings_guard import own_deprecations_are_errors  # noqa: F401  (a session-wide autouse fixture)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -120,7 +120,7 @@ class AceStepBackend:
         folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
         require_pipeline_folder(folder, env_var=caps.weights_env, default=caps.default_weights)
         info = devices.as_device_info(device)
-        dtype = info.dtype_name(caps.dtype_per_device)
+        dtype = info.dtype_name(caps.dtype_per_device, caps.dtype_without_bf16)
         try:
             pipe = AceStepPipeline.from_pretrained(str(folder), dtype=devices.torch_dtype(dtype))
         except (OSError, ValueError) as exc:
@@ -137,6 +137,7 @@ class AceStepBackend:
             options = AceStepOptions.model_validate(options)
         task = job.metadata.get("task", "text2music")
         refuse_mismatched_options(task, options)
+        self._ensure_code_pair(task, options, progress)  # before the planner's LM spends any time
         # Every request states its whole LoRA set: none means the base weights, even after a LoRA render.
         self.loras.sync(options.loras, on_progress=lambda msg: progress(ProgressEvent("loading", 0, 1, msg)))
         n = len(job.seeds)
@@ -202,6 +203,23 @@ class AceStepBackend:
                 wave = splice_source(job, wave, self.sample_rate)
             takes.append(Take(audio=wave, sample_rate=self.sample_rate, seed=int(seed)))
         return takes
+
+    def _ensure_code_pair(self, task: str, options: AceStepOptions, progress: ProgressFn) -> None:
+        """The audio tokenizer pair on the turbo pipeline when this request needs it (see code_pair),
+        read once from the native checkpoint of the same DiT, or a refusal saying what to set."""
+        from backends.acestep import code_pair
+
+        what = code_pair.needs_pair(task, options)
+        if what is None or all(getattr(self.pipe, name, None) is not None for name in code_pair.PAIR):
+            return
+        source = code_pair.pair_source(self.weights)
+        if not source:
+            raise StudioError(code_pair.missing_pair_reason(self.weights, what))
+        from backends.acestep.native_pair import attach_pair
+
+        progress(ProgressEvent("loading", 0, 1, f"loading the audio tokenizer pair from {source}"))
+        attach_pair(self.pipe, source, location=self.weights, device=str(self.pipe.transformer.device),
+                    dtype=devices.torch_dtype(self.dtype))
 
     def _pipe_for(self, task: str, progress: ProgressFn) -> Any:
         """The turbo pipeline, or the one on the other weights ``task`` needs (loaded once)."""

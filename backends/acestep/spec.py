@@ -27,7 +27,19 @@ WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
 PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
 # Simple mode needs the planner even when renders run DiT-only; upstream's default size.
 DESCRIBE_PLANNER = "1.7B"
-MIN_DIFFUSERS = (0, 38)
+# AceStepPipeline arrived in 0.38, but `from_pretrained(dtype=...)` in 0.40 (diffusers PR #14205, which
+# deprecates `torch_dtype`): before it `dtype` is not a known argument and the pipeline loads in float32.
+MIN_DIFFUSERS = (0, 40)
+# The planner (a Qwen3 LM) after upstream's acestep/llm_inference.py: bf16 on CUDA, float32 on MPS and
+# CPU ("LLM weights trained in bfloat16 produce NaN/inf when naively converted to float16"), so float32
+# also where a CUDA card lacks bf16.
+PLANNER_DTYPE: dict[DeviceClass, str] = {
+    DeviceClass.ZEROGPU: "bfloat16",
+    DeviceClass.CUDA: "bfloat16",
+    DeviceClass.MPS: "float32",
+    DeviceClass.CPU: "float32",
+}
+PLANNER_DTYPE_WITHOUT_BF16: dict[DeviceClass, str] = {DeviceClass.CUDA: "float32"}
 
 # The 51 vocal-language codes the ACE-Step 1.5 lyric encoder was trained with ("unknown" = auto).
 LANGUAGES = (
@@ -99,6 +111,11 @@ CAPABILITIES = Capabilities(
         DeviceClass.MPS: "bfloat16",
         DeviceClass.CPU: "float32",
     },
+    # No bf16 (CUDA below sm_80, MPS before macOS 14): float32. In fp16 ACE-Step 1.5's DiT gives NaN
+    # latents on pre-Ampere cards, turbo and XL turbo alike, and upstream's fix is float32
+    # (ace-step/ACE-Step-1.5 issues #1243 and #1274, PR #1152 `ACESTEP_DTYPE=float32`). Upstream's handler
+    # picks fp16 on MPS (acestep/handler.py, initialize_service), but that is the same fp16 overflow.
+    dtype_without_bf16={DeviceClass.CUDA: "float32", DeviceClass.MPS: "float32"},
     # XL DiT (~4B) + Qwen3-0.6B text encoder + VAE in bf16, measured upstream at ~12 GB for 4 min.
     vram_gb=12.0,
     licence="MIT",
@@ -118,7 +135,8 @@ def availability() -> Availability:
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_DIFFUSERS:
         return Availability.no(
-            f"diffusers {version} has no AceStepPipeline; ACE-Step needs diffusers >= 0.38 "
+            f"diffusers {version} is too old for ACE-Step here (it needs AceStepPipeline and its `dtype` "
+            "argument); install diffusers >= 0.40 "
             "(`pip install -U diffusers`)."
         )
     return Availability.yes()
@@ -167,6 +185,22 @@ def _prefetch(options: BaseModel, task: str) -> None:
     if variant is not None:
         location = weights_source.choose(None, variant.weights_env, variant.default_weights)
         weights_source.fetch(location, what=variant.display_name, env_var=variant.weights_env)
+    from backends.acestep import code_pair
+
+    if code_pair.needs_pair(task, options) is not None:
+        source = code_pair.pair_source(weights_source.choose(None, WEIGHTS_ENV, DEFAULT_WEIGHTS))
+        if source:  # the pair's bytes, read and converted once into the state folder
+            from backends.acestep.native_pair import fetch_pair
+
+            fetch_pair(source)
+
+
+def _refusal(task: str, options: BaseModel | None) -> str | None:
+    """The planner's codes and cover need the audio tokenizer pair (see code_pair)."""
+    from backends.acestep import code_pair
+    from studio import weights as weights_source
+
+    return code_pair.refusal(weights_source.choose(None, WEIGHTS_ENV, DEFAULT_WEIGHTS), task, options)
 
 
 SPEC = BackendSpec(
@@ -176,4 +210,5 @@ SPEC = BackendSpec(
     loader=_load,
     prefetch=_prefetch,
     weights=(WEIGHTS,),
+    refusal=_refusal,
 )

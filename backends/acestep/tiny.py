@@ -113,10 +113,91 @@ def build_tiny_pipeline(seed: int = 0, layers: int = 2):
     )
 
 
-def save_tiny_pipeline(folder: str | Path, seed: int = 0, layers: int = 2) -> Path:
-    """Write the tiny pipeline with ``save_pretrained`` (model_index.json + one folder per part)."""
+def save_tiny_pipeline(folder: str | Path, seed: int = 0, layers: int = 2, code_pair: bool = True) -> Path:
+    """Write the tiny pipeline with ``save_pretrained`` (model_index.json + one folder per part).
+
+    ``code_pair=False`` leaves out the audio tokenizer pair the way the published
+    ``ACE-Step/acestep-v15-xl-turbo-diffusers`` does: no folders, no model_index.json entries."""
+    import json
+    import shutil
+
     folder = Path(folder)
     build_tiny_pipeline(seed=seed, layers=layers).save_pretrained(folder, safe_serialization=True)
+    if not code_pair:
+        index = json.loads((folder / "model_index.json").read_text())
+        for name in ("audio_tokenizer", "audio_token_detokenizer"):
+            shutil.rmtree(folder / name)
+            index.pop(name, None)
+        (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return folder
+
+
+# diffusers attention names -> ACE-Step 1.5's own (the inverse of the converter's renames in diffusers'
+# scripts/convert_ace_step_to_diffusers.py); the DiT's proj_in/proj_out convs sit at index 1 of a Sequential.
+_NATIVE_NAMES = (
+    (".to_q.", ".q_proj."), (".to_k.", ".k_proj."), (".to_v.", ".v_proj."), (".to_out.0.", ".o_proj."),
+    (".norm_q.", ".q_norm."), (".norm_k.", ".k_norm."),
+    ("proj_in_conv.", "proj_in.1."), ("proj_out_conv.", "proj_out.1."),
+)
+
+
+def _native_key(prefix: str, key: str) -> str:
+    key = f"{prefix}.{key}"
+    for ours, theirs in _NATIVE_NAMES:
+        key = key.replace(ours, theirs)
+    return key
+
+
+def save_tiny_native_checkpoint(folder: str | Path, seed: int = 0, layers: int = 2, shards: int = 1) -> Path:
+    """The same tiny model as :func:`save_tiny_pipeline` (same seed, same weights) in ACE-Step 1.5's native
+    layout: one ``config.json`` and ``model.safetensors`` (or ``shards`` files and an index) holding
+    ``decoder.*`` (DiT), ``encoder.*`` (condition encoder), ``tokenizer.*`` and ``detokenizer.*``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe = build_tiny_pipeline(seed=seed, layers=layers)
+    state = {}
+    for prefix, module in (("decoder", pipe.transformer), ("encoder", pipe.condition_encoder),
+                           ("tokenizer", pipe.audio_tokenizer), ("detokenizer", pipe.audio_token_detokenizer)):
+        for key, value in module.state_dict().items():
+            state[_native_key(prefix, key)] = value.detach().clone().contiguous()
+    dit, tok = pipe.transformer.config, pipe.audio_tokenizer.config
+    config = {
+        "architectures": ["AceStepConditionGenerationModel"],
+        **{k: dit[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                               "num_key_value_heads", "head_dim", "in_channels", "audio_acoustic_hidden_dim",
+                               "patch_size", "rope_theta", "attention_bias", "attention_dropout", "rms_norm_eps",
+                               "sliding_window")},
+        "layer_types": ["sliding_attention" if (i + 1) % 2 else "full_attention" for i in range(layers)],
+        "text_hidden_dim": TEXT_HIDDEN,
+        "timbre_hidden_dim": ACOUSTIC_DIM,
+        "num_lyric_encoder_hidden_layers": layers,
+        "num_timbre_encoder_hidden_layers": layers,
+        "pool_window_size": tok["pool_window_size"],
+        "fsq_dim": tok["fsq_dim"],
+        "fsq_input_levels": list(tok["fsq_input_levels"]),
+        "fsq_input_num_quantizers": tok["fsq_input_num_quantizers"],
+        "num_attention_pooler_hidden_layers": tok["num_attention_pooler_hidden_layers"],
+        "is_turbo": True,
+        "model_version": "turbo",
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    keys = sorted(state)
+    if shards == 1:
+        save_file(state, folder / "model.safetensors")
+        return folder
+    weight_map = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = keys[i::shards]
+        save_file({k: state[k] for k in part}, folder / name)
+        weight_map.update(dict.fromkeys(part, name))
+    index = {"metadata": {"total_size": sum(v.numel() * v.element_size() for v in state.values())},
+             "weight_map": weight_map}
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
     return folder
 
 

@@ -19,6 +19,7 @@ from backends.heartmula.spec import (
     CODEC_PART,
     GEN_PART,
     LM_DTYPE,
+    LM_DTYPE_WITHOUT_BF16,
     LM_PART,
     SPEC,
     WEIGHTS_ENV,
@@ -123,7 +124,7 @@ def load(
     pipeline = HeartMuLaPipeline(
         files,
         torch.device(info.torch_device),
-        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE)),
+        lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE, LM_DTYPE_WITHOUT_BF16)),
         codec_dtype=getattr(torch, CODEC_DTYPE),
         low_memory=low_memory,
     )

@@ -32,6 +32,13 @@ LM_DTYPE: dict[DeviceClass, str] = {
     DeviceClass.MPS: "bfloat16",
     DeviceClass.CPU: "float32",
 }
+# Where bf16 is missing (CUDA below sm_80, MPS before macOS 14): heartlib has no half-precision path but
+# bf16 (its example's `--mula_dtype` default is bfloat16, the codec float32), and a bf16-trained LM cast to
+# fp16 can overflow, so the LM runs in float32 there rather than in an fp16 upstream never tried.
+LM_DTYPE_WITHOUT_BF16: dict[DeviceClass, str] = {
+    DeviceClass.CUDA: "float32",
+    DeviceClass.MPS: "float32",
+}
 CODEC_DTYPE = "float32"
 
 # Upstream's example caps songs at 240 000 ms; the LM may end earlier on its own (EOS).
@@ -97,6 +104,7 @@ CAPABILITIES = Capabilities(
     max_style_chars=512,
     devices=(DeviceClass.ZEROGPU, DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
     dtype_per_device=LM_DTYPE,
+    dtype_without_bf16=LM_DTYPE_WITHOUT_BF16,
     # Estimate: ~3.9B LM parameters in bf16 (7.9 GB) plus the 1.66B codec in fp32 (6.6 GB) and caches.
     vram_gb=16.0,
     licence="Apache-2.0",

@@ -78,7 +78,7 @@ class LevoBackend:
         # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
         info = devices.as_device_info(device)
         device = info.torch_device
-        dtype = dtype or info.dtype_name(SPEC.capabilities.dtype_per_device)
+        dtype = dtype or info.dtype_name(SPEC.capabilities.dtype_per_device, SPEC.capabilities.dtype_without_bf16)
         if dtype not in DTYPES:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)

@@ -169,6 +169,9 @@ CAPABILITIES = Capabilities(
         DeviceClass.MPS: "float16",
         DeviceClass.CPU: "float32",
     },
+    # Upstream SongGeneration runs its LM in fp16 and the diffusion under fp16 autocast on every GPU
+    # (../shared/fixtures/levo2/README.md), so fp16 is its own choice where bf16 is missing.
+    dtype_without_bf16={DeviceClass.CUDA: "float16", DeviceClass.ZEROGPU: "float16"},
     vram_gb=VRAM_GB["v2-large"]["full"],
     licence="Tencent SongGeneration licence (non-commercial)",
     licence_note=LICENCE_NOTE,

@@ -29,7 +29,9 @@ def editing_backends() -> list[str]:
 
 
 def task_choices(backend: str) -> list[tuple[str, str]]:
-    return [(info.title, info.task) for info in service.tasks_for(backend) if info.task != "text2music"]
+    # A task the configured weights cannot do (e.g. cover without ACE-Step's audio tokenizer pair) is hidden.
+    infos = service.tasks_for(backend)
+    return [(info.title, info.task) for info in infos if info.task != "text2music" and info.supported]
 
 
 def source_seconds(path: str | None) -> float | None:

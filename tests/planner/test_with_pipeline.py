@@ -73,3 +73,19 @@ def test_simple_mode_refuses_what_cannot_describe(planned_studio) -> None:
         planned_studio.describe("levo2", "a song")
     with pytest.raises(StudioError, match="describe the song first"):
         planned_studio.describe("acestep", "   ")
+
+
+def test_planner_codes_work_on_weights_without_the_pair(planned_studio, tmp_path, monkeypatch) -> None:
+    """The published turbo diffusers folder has no audio tokenizer pair (issue 15): the planner's codes still
+    reach the DiT, through the pair read from the native checkpoint of the same DiT."""
+    from backends.acestep.tiny import save_tiny_native_checkpoint, save_tiny_pipeline
+
+    weights = save_tiny_pipeline(tmp_path / "diffusers", code_pair=False)
+    monkeypatch.setenv("STUDIO_ACESTEP_CODEC_WEIGHTS", str(save_tiny_native_checkpoint(tmp_path / "native")))
+    request = validate(SongRequest, {
+        "style": "synth pop", "lyrics": "[Verse]\nneon rain", "duration": 10, "seed": 3, "bpm": 120,
+        "options": {"planner": "0.6B", "steps": 2},
+    })
+    _, takes, _ = planned_studio.render(request, weights=str(weights))
+    assert planned_studio.cache.loaded()["acestep"].pipe.audio_token_detokenizer is not None
+    assert takes[0].audio.shape == (2, 480_000) and np.isfinite(takes[0].audio).all()

@@ -17,8 +17,10 @@ reference PyTorch loop instead, which is also what its CPU/MPS users get.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
@@ -99,6 +101,7 @@ def decode(
     )
     history = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
     generated: list[int] = []
+    cache = cache_argument(model)
     with torch.inference_mode():
         out = model(input_ids=input_ids, attention_mask=attention, use_cache=True)
         for _ in range(max_new_tokens):
@@ -120,10 +123,20 @@ def decode(
             step = torch.full((len(rows), 1), token, dtype=torch.long, device=device)
             history = torch.cat([history, step[:1]], dim=1)
             attention = torch.cat([attention, torch.ones_like(step)], dim=1)
-            out = model(
-                input_ids=step, attention_mask=attention, past_key_values=out.past_key_values, use_cache=True
-            )
+            out = model(input_ids=step, attention_mask=attention, use_cache=True, **{cache: getattr(out, cache)})
     return generated
+
+
+def cache_argument(model: Any) -> str:
+    """The name a model takes its KV cache under (and returns it as). transformers renamed
+    ``past_key_values`` to ``cache``: the old name warns (FutureWarning) and goes in 5.40
+    (``@deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")`` on ``Qwen3ForCausalLM.forward``),
+    while earlier 5.x releases, which ``transformers>=5.0`` still admits, know only the old one."""
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _guided(logits: torch.Tensor, scale: float, constraint: MetadataConstraint | None) -> torch.Tensor:

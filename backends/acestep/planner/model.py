@@ -61,10 +61,12 @@ def default_device() -> str:
 
 
 def default_dtype(device: str):
-    import torch
+    """The studio's device policy for the planner (PLANNER_DTYPE): bf16 only where the device has it."""
+    from backends.acestep.spec import PLANNER_DTYPE, PLANNER_DTYPE_WITHOUT_BF16
+    from studio import devices
 
-    # Upstream runs the LM in bf16 on CUDA and fp32 on CPU/MPS.
-    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    info = devices.as_device_info(device)
+    return devices.torch_dtype(info.dtype_name(PLANNER_DTYPE, PLANNER_DTYPE_WITHOUT_BF16))
 
 
 def load_planner_weights(
