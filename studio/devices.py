@@ -20,6 +20,9 @@ if platform.system() == "Darwin":
     # instead of failing. Must be set before torch initialises MPS.
     os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 
+# GPU memory of a ZeroGPU slice (an H200 MIG 3g.71gb slice: ~70 GiB usable).
+ZEROGPU_MEMORY_GB = 70.0
+
 CPU_WARNING = (
     "Running on the CPU: a song takes many minutes. Use a CUDA GPU or an Apple Silicon Mac for "
     "interactive speed."
@@ -97,7 +100,7 @@ def forget() -> None:
 def _detect(choice: str, zerogpu: bool) -> DeviceInfo:
     if zerogpu and choice in ("", "cuda"):
         return DeviceInfo(kind=DeviceClass.ZEROGPU, torch_device="cuda", name="ZeroGPU (H200 slice)",
-                          memory_gb=70.0)
+                          memory_gb=ZEROGPU_MEMORY_GB)
     import torch
 
     if choice.startswith("cuda"):
@@ -118,6 +121,19 @@ def _detect(choice: str, zerogpu: bool) -> DeviceInfo:
     if torch.backends.mps.is_available():
         return _mps_info()
     return _cpu_info()
+
+
+def memory_budget(info: DeviceInfo, kind: DeviceClass) -> tuple[float | None, str]:
+    """Accelerator memory a request priced for ``kind`` may use, and how to name it in a sentence.
+
+    A ZeroGPU tier gets a slice's memory wherever it is asked; the local device its own total
+    (weights of other loaded backends are evicted to make room, see registry.BackendCache); a CPU
+    or an unknown device None: host memory is not budgeted."""
+    if kind is DeviceClass.ZEROGPU:
+        return ZEROGPU_MEMORY_GB, "a ZeroGPU slice has"
+    if kind is info.kind and kind is not DeviceClass.CPU and info.memory_gb:
+        return info.memory_gb, f"this {info.name} has"
+    return None, ""
 
 
 def as_device_info(device: DeviceInfo | str | None) -> DeviceInfo:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backends.acestep.lora import LoraRef, check_ref_list, coerce_refs
 from backends.acestep.tasks import TASKS
-from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect
+from backends.base import Availability, BackendSpec, Capabilities, DeviceClass, Input, LyricDialect, MemoryModel
 from studio.budget.costs import SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
@@ -63,6 +63,31 @@ class AceStepOptions(BaseModel):
         return check_ref_list(value)
 
 
+# Accelerator memory in bf16 (studio.budget.memory). Weights: the XL pipeline's bf16 weights are
+# ~11 GB (the ~4 B-parameter XL DiT, ACE-Step 1.5's model zoo "XL 4B", is ~8 GB of them; the rest is
+# the Qwen3-Embedding-0.6B text encoder, the condition encoder and the ~0.16 GB VAE decoder).
+# Decode: bench/vae_memory.py on the published vae/config.json with random weights measured 0.103 GB
+# per audio second per take in fp32 untiled (0.052 in bf16) over a 0.31 GB (0.16 bf16) base; diffusers
+# decodes the whole batch at once. Tiled (diffusers' 512-frame tiles = 20.5 s, one take at a time):
+# 0.16 + 0.052 x 20.5 = 1.2 GB. Audio: the bf16 batch output plus the pipeline's fp32 copies for peak
+# normalisation and the tiles' concatenation, ~0.001 GB per second per take. Activations: an
+# assumption (text encoding ~1 GB; the DiT sees 12.5 tokens per second). Upstream's GPU guide runs
+# XL without offload only from 20 GB: without tiling a 4-minute song needs ~24 GB by these figures.
+MEMORY = MemoryModel(
+    weights_gb=11.0,
+    offload_gb=8.0,
+    decoder_gb=0.2,
+    working_gb=1.0,
+    working_gb_per_second=0.002,
+    decode_gb_per_second=0.052,
+    decode_fixed_gb=0.16,
+    decode_tile_gb=1.2,
+    output_gb_per_second=0.001,
+    takes_together=True,
+    source="XL weights ~11 GB bf16 (DiT ~4 B params); decode measured by bench/vae_memory.py (real VAE "
+    "config, random weights, CPU fp32 / 2); activations assumed",
+)
+
 CAPABILITIES = Capabilities(
     name="acestep",
     display_name="ACE-Step 1.5 XL turbo",
@@ -91,8 +116,9 @@ CAPABILITIES = Capabilities(
         DeviceClass.MPS: "bfloat16",
         DeviceClass.CPU: "float32",
     },
-    # XL DiT (~4B) + Qwen3-0.6B text encoder + VAE in bf16, measured upstream at ~12 GB for 4 min.
-    vram_gb=12.0,
+    # A default 60 s take as diffusers runs it (untiled): MEMORY's estimate, rounded up.
+    vram_gb=15.5,
+    memory=MEMORY,
     licence="MIT",
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,
