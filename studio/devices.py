@@ -20,6 +20,13 @@ if platform.system() == "Darwin":
     # instead of failing. Must be set before torch initialises MPS.
     os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 
+# PyTorch's MPS backend refuses a convolution whose output has any dimension over 2**16 ("Output
+# channels > 65536 not supported at the MPS device", a guard that checks every output size, so a
+# long waveform trips it: pytorch/pytorch#129484, #142515), and PYTORCH_ENABLE_MPS_FALLBACK does not
+# reroute it (pytorch/pytorch#134416). Upstream ACE-Step hit it in its VAE decode and now decodes in
+# small chunks (ACE-Step-1.5 issue #211, PR #416). Every decoder and encoder here stays within it.
+MPS_CONV_OUTPUT_LIMIT = 65_536
+
 # GPU memory of a ZeroGPU slice (an H200 MIG 3g.71gb slice: ~70 GiB usable).
 ZEROGPU_MEMORY_GB = 70.0
 
@@ -43,6 +50,11 @@ class DeviceInfo:
     memory_gb: float | None = None
     bf16: bool = True
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def conv_output_limit(self) -> int | None:
+        """The longest output a 1-D convolution may produce here (Apple's MPS), or None."""
+        return MPS_CONV_OUTPUT_LIMIT if self.kind is DeviceClass.MPS else None
 
     def dtype_name(self, table: dict[DeviceClass, str]) -> str:
         """The backend's declared dtype here; bf16 falls back to fp16 where the GPU lacks it."""

@@ -222,3 +222,20 @@ def _fits(caps: Capabilities, req: PlanInput, available_gb: float, dtype: str,
           allowed: Sequence[Lightening] | None) -> bool:
     plan = plan_memory(caps, req, available_gb, dtype=dtype, allowed=allowed)
     return plan is None or plan.fits
+
+
+def decode_needs_tiling(caps: Capabilities, req: PlanInput, free_gb: float, *, dtype: str = "bfloat16") -> bool:
+    """Whether an untiled decode of ``req`` would outgrow ``free_gb``, the accelerator memory free
+    beside the weights already loaded (read just before the render)."""
+    plain = estimate_memory(caps, req, dtype=dtype)
+    if plain is None or caps.memory is None or caps.memory.decode_tile_gb is None:
+        return False
+    return plain.decode["decode"] + plain.decode["audio"] > free_gb
+
+
+def offload_needed(caps: Capabilities, total_gb: float, *, dtype: str = "bfloat16") -> bool:
+    """Whether a default-length song (one take, tiled decode) fits ``total_gb`` only with idle parts
+    offloaded to the host: decided once, when the backend loads."""
+    req = PlanInput(duration_s=caps.default_duration_s)
+    plan = plan_memory(caps, req, total_gb, dtype=dtype)
+    return plan is not None and Lightening.OFFLOAD in plan.lightening
