@@ -14,12 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backends.conv_limit import OOBLECK_REACH_FRAMES, frames_within
+
 # ACE-Step's VAE: 48 kHz / (2 * 4 * 4 * 6 * 10) = 25 latent frames per second.
 LATENT_HOP = 1920
-# One latent frame reaches about 7.2 frames either side of its own samples through the Oobleck decoder
-# (measured by perturbing one frame of a random VAE with the real strides); 8 frames of overlap per
-# side therefore leaves every kept sample computed from all the latents it depends on.
-RECEPTIVE_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -38,9 +36,10 @@ class VaeTiling:
 MEMORY_TILES = VaeTiling(frames=512, overlap=64)
 
 
-def tiles_within(limit_samples: int, overlap: int = RECEPTIVE_FRAMES) -> VaeTiling:
-    """The longest tiles whose waveform stays within ``limit_samples`` (Apple's conv limit)."""
-    return VaeTiling(frames=limit_samples // LATENT_HOP, overlap=overlap)
+def tiles_within(limit_samples: int, overlap: int = OOBLECK_REACH_FRAMES) -> VaeTiling:
+    """The longest tiles whose waveform stays within ``limit_samples`` (Apple's conv limit); the
+    overlap covers the decoder's reach, so tiled and whole decodes agree."""
+    return VaeTiling(frames=frames_within(limit_samples, LATENT_HOP), overlap=overlap)
 
 
 def apply(vae: Any, tiling: VaeTiling | None) -> None:

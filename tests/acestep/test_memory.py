@@ -123,6 +123,7 @@ def test_tiles_when_the_free_memory_would_not_hold_an_untiled_decode(tiny_aceste
     if tiled:  # and the render applies the choice to the pipeline's VAE
         tiny_acestep.render(job(10.0))
         assert tiny_acestep.pipe.vae.use_tiling and tiny_acestep.pipe.vae.use_slicing
+        vae_tiling.apply(tiny_acestep.pipe.vae, None)  # the session's pipeline, shared with other tests
     monkeypatch.setattr(memory, "free_accelerator_gb", lambda device: None)
     assert tiny_acestep._tiling(job(600.0, takes=4)) is None  # a CPU decodes whole, as before
 
