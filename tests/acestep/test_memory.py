@@ -149,3 +149,32 @@ def test_a_small_gpu_loads_with_cpu_offload(tiny_acestep_dir, monkeypatch) -> No
     backend = AceStepBackend.load(str(tiny_acestep_dir), device=small)
     assert backend.offload and calls == ["cpu"]
     assert FAKE_MPS.conv_output_limit == 65_536 and small.conv_output_limit is None
+
+
+@pytest.mark.gpu
+def test_declared_decode_figures_hold_on_cuda() -> None:
+    """On a real GPU: the real VAE configuration (random weights) in bf16 decodes within the declared
+    per-second figure untiled and within the declared tile figure tiled (the note records both)."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA: the caching allocator's peak is what the figures budget")
+    from diffusers import AutoencoderOobleck
+
+    from backends.acestep.spec import MEMORY
+    from bench.vae_memory import REAL_VAE_CONFIG
+
+    vae = AutoencoderOobleck(**REAL_VAE_CONFIG).to("cuda", torch.bfloat16).eval()
+    seconds = 60
+    z = torch.randn(1, 64, seconds * 25, device="cuda", dtype=torch.bfloat16)
+    measured = {}
+    for name, tiling in (("untiled", None), ("tiled", vae_tiling.MEMORY_TILES)):
+        vae_tiling.apply(vae, tiling)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        with torch.no_grad():
+            out = vae.decode(z).sample
+            del out
+        measured[name] = (torch.cuda.max_memory_allocated() - base) / 2**30
+    print(f"CUDA bf16 decode of {seconds} s: {measured}")
+    assert measured["untiled"] <= MEMORY.decode_fixed_gb + MEMORY.decode_gb_per_second * seconds
+    assert measured["tiled"] <= MEMORY.decode_tile_gb + MEMORY.output_gb_per_second * seconds
