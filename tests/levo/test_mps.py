@@ -12,7 +12,7 @@ from safetensors.torch import load_file  # noqa: E402
 from backends.base import RenderJob  # noqa: E402
 from backends.levo.decoder import load_decoder  # noqa: E402
 from backends.levo.spec import SPEC, LevoOptions  # noqa: E402
-from backends.levo.synthesis import decode_codes  # noqa: E402
+from backends.levo.synthesis import latents_to_audio, streams_for, vae_chunks  # noqa: E402
 from backends.levo.vae import load_vae  # noqa: E402
 from tests.mps_limit import LIMIT, fake_mps, mps_conv_limit  # noqa: E402
 
@@ -23,20 +23,21 @@ def test_chunked_decode_matches_upstream_within_the_limit(levo_fx: Path, monkeyp
     ckpt = levo_fx / "decoder" / "ckpt"
     decoder = load_decoder(ckpt / "model_septoken")
     vae = load_vae(ckpt / "vae" / "stable_audio_1920_vae.json", ckpt / "vae" / "autoencoder_music_tiny.ckpt")
-    draws: list[torch.Tensor] = []
-
-    def injected(shape: tuple[int, ...]) -> torch.Tensor:
-        return draws.pop(0)
-
+    draws = [ref["randn_0_first_latent"], ref["randn_1_flow_noise"]]
+    vocal, bgm = streams_for(ref["tokens_in"], "mixed", decoder)
+    windows = decoder.codes_to_latents(vocal, bgm, lambda shape: draws.pop(0))
+    frames = ref["tokens_in"].shape[-1]
     seen = mps_conv_limit(monkeypatch)
+    d = decoder.dims
     with pytest.raises(NotImplementedError, match="MPS"):  # upstream's 128-frame chunks trip the guard
-        draws[:] = [ref["randn_0_first_latent"], ref["randn_1_flow_noise"]]
-        decode_codes(ref["tokens_in"], "mixed", decoder, vae, injected)
-    draws[:] = [ref["randn_0_first_latent"], ref["randn_1_flow_noise"]]
+        latents_to_audio(windows, vae, window=decoder.window, frames=frames, chunk=d.vae_chunk_size,
+                         overlap=d.vae_chunk_overlap)
     seen["longest"] = 0
-    wav = decode_codes(ref["tokens_in"], "mixed", decoder, vae, injected, conv_limit=LIMIT)
+    chunk, overlap = vae_chunks(d.vae_chunk_size, d.vae_chunk_overlap, vae.cfg.hop, LIMIT)
+    assert chunk * vae.cfg.hop <= LIMIT
+    wav = latents_to_audio(windows, vae, window=decoder.window, frames=frames, chunk=chunk, overlap=overlap)
     torch.testing.assert_close(wav, ref["wav_out"][0], atol=1e-4, rtol=0)
-    assert seen["longest"] <= LIMIT
+    assert 0 < seen["longest"] <= LIMIT
 
 
 def test_a_song_on_mps_finishes(levo_fx: Path, levo_runtime: Path, monkeypatch) -> None:
