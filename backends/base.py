@@ -80,6 +80,33 @@ class CostModel(BaseModel):
     frame_rate_hz: float = 0.0
 
 
+class MemoryModel(BaseModel):
+    """Accelerator memory (GiB) a request needs, as data, in the backend's 16-bit dtype (fp32 doubles it).
+
+    A request's peak is the larger of two phases (``studio.budget.memory``): generating (weights, KV
+    caches, activations) and decoding (weights, the VAE/codec decode, the finished audio). Offloading
+    idle parts to the host keeps only ``offload_gb`` resident while generating and ``decoder_gb``
+    while decoding; a tiled decode holds one tile of one take (``decode_tile_gb``) instead of every
+    take's whole song at once. Each figure says where it comes from in ``source``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights_gb: float = Field(ge=0, description="Every weight the backend keeps on the accelerator.")
+    offload_gb: float = Field(0.0, ge=0, description="Largest part resident at once under CPU offload; 0 = none.")
+    decoder_gb: float = Field(0.0, ge=0, description="The VAE/codec's own weights.")
+    working_gb: float = Field(0.0, ge=0, description="Activations and buffers whatever the length.")
+    working_gb_per_second: float = Field(0.0, ge=0, description="Activations per audio second per take.")
+    kv_fixed_gb: float = Field(0.0, ge=0, description="KV cache of the prompt positions, per take.")
+    kv_gb_per_second: float = Field(0.0, ge=0, description="KV cache per audio second per take.")
+    decode_gb_per_second: float = Field(ge=0, description="Untiled decode per audio second per take.")
+    decode_fixed_gb: float = Field(0.0, ge=0, description="Decode working set whatever the length (windows).")
+    decode_tile_gb: float | None = Field(None, ge=0, description="Tiled decode peak; None = cannot tile.")
+    output_gb_per_second: float = Field(0.0, ge=0, description="Finished audio held per second per take.")
+    takes_together: bool = Field(True, description="Takes run as one batch, so their memory adds up.")
+    source: str = ""
+
+
 class Capabilities(BaseModel):
     """Everything the rest of the studio may know about a model, as data."""
 
@@ -106,6 +133,7 @@ class Capabilities(BaseModel):
     # ``dtype_per_device`` asks for it: each backend's own choice, after its upstream. Unlisted: float32.
     dtype_without_bf16: dict[DeviceClass, str] = Field(default_factory=dict)
     vram_gb: float = Field(description="Peak accelerator memory for a default-length song.")
+    memory: MemoryModel | None = Field(None, description="Per-request memory figures; None = not budgeted.")
     licence: str
     licence_note: str = ""
     commercial_use: bool = True

@@ -20,6 +20,16 @@ if platform.system() == "Darwin":
     # instead of failing. Must be set before torch initialises MPS.
     os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 
+# PyTorch's MPS backend refuses a convolution whose output has any dimension over 2**16 ("Output
+# channels > 65536 not supported at the MPS device", a guard that checks every output size, so a
+# long waveform trips it: pytorch/pytorch#129484, #142515), and PYTORCH_ENABLE_MPS_FALLBACK does not
+# reroute it (pytorch/pytorch#134416). Upstream ACE-Step hit it in its VAE decode and now decodes in
+# small chunks (ACE-Step-1.5 issue #211, PR #416). Every decoder and encoder here stays within it.
+MPS_CONV_OUTPUT_LIMIT = 65_536
+
+# GPU memory of a ZeroGPU slice (an H200 MIG 3g.71gb slice: ~70 GiB usable).
+ZEROGPU_MEMORY_GB = 70.0
+
 CPU_WARNING = (
     "Running on the CPU: a song takes many minutes. Use a CUDA GPU or an Apple Silicon Mac for "
     "interactive speed."
@@ -40,6 +50,11 @@ class DeviceInfo:
     memory_gb: float | None = None
     bf16: bool = True
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def conv_output_limit(self) -> int | None:
+        """The longest output a 1-D convolution may produce here (Apple's MPS), or None."""
+        return MPS_CONV_OUTPUT_LIMIT if self.kind is DeviceClass.MPS else None
 
     def dtype_name(self, table: Mapping[DeviceClass, str],
                    without_bf16: Mapping[DeviceClass, str] | None = None) -> str:
@@ -107,7 +122,7 @@ def forget() -> None:
 def _detect(choice: str, zerogpu: bool) -> DeviceInfo:
     if zerogpu and choice in ("", "cuda"):
         return DeviceInfo(kind=DeviceClass.ZEROGPU, torch_device="cuda", name="ZeroGPU (H200 slice)",
-                          memory_gb=70.0)
+                          memory_gb=ZEROGPU_MEMORY_GB)
     import torch
 
     if choice.startswith("cuda"):
@@ -128,6 +143,19 @@ def _detect(choice: str, zerogpu: bool) -> DeviceInfo:
     if torch.backends.mps.is_available():
         return _mps_info()
     return _cpu_info()
+
+
+def memory_budget(info: DeviceInfo, kind: DeviceClass) -> tuple[float | None, str]:
+    """Accelerator memory a request priced for ``kind`` may use, and how to name it in a sentence.
+
+    A ZeroGPU tier gets a slice's memory wherever it is asked; the local device its own total
+    (weights of other loaded backends are evicted to make room, see registry.BackendCache); a CPU
+    or an unknown device None: host memory is not budgeted."""
+    if kind is DeviceClass.ZEROGPU:
+        return ZEROGPU_MEMORY_GB, "a ZeroGPU slice has"
+    if kind is info.kind and kind is not DeviceClass.CPU and info.memory_gb:
+        return info.memory_gb, f"this {info.name} has"
+    return None, ""
 
 
 def as_device_info(device: DeviceInfo | str | None) -> DeviceInfo:

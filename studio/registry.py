@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Availability, Backend, BackendSpec, BackendUnavailable, StudioError
-from studio import devices
+from backends.base import Availability, Backend, BackendSpec, BackendUnavailable, DeviceClass, StudioError
+from studio import devices, memory
 from studio.devices import DeviceInfo
 
 DEFAULT_BACKEND = "acestep"
@@ -89,12 +90,31 @@ def require_available(spec: BackendSpec) -> None:
         raise BackendUnavailable(f"{spec.capabilities.display_name} cannot run here: {state.reason}{hint}")
 
 
+def memory_to_load_gb(spec: BackendSpec, info: DeviceInfo, available_gb: float) -> float | None:
+    """Accelerator memory ``spec`` needs to load and make a default-length song on ``info``, lightened
+    as far as it can be (tiled decode, offload where the device allows); None: not budgeted."""
+    from studio.budget.estimate import PlanInput
+    from studio.budget.memory import Lightening, plan_memory
+
+    caps = spec.capabilities
+    allowed = (Lightening.TILED_DECODE,) if info.kind is DeviceClass.MPS else None
+    plan = plan_memory(caps, PlanInput(duration_s=caps.default_duration_s), available_gb,
+                       dtype=info.dtype_name(caps.dtype_per_device, caps.dtype_without_bf16), allowed=allowed)
+    return plan.estimate.peak_gb if plan is not None else None
+
+
 class BackendCache:
-    """One loaded copy per backend; a request for other weights replaces the loaded copy."""
+    """One loaded copy per backend; a request for other weights replaces the loaded copy.
+
+    Backends share the accelerator: before loading one, the least recently used others are unloaded
+    until the free memory holds what the memory budget says the new one needs (studio.budget.memory).
+    """
 
     def __init__(self) -> None:
-        self._loaded: dict[str, Backend] = {}
+        # Least recently used first.
+        self._loaded: OrderedDict[str, Backend] = OrderedDict()
         self._lock = threading.RLock()
+        self.evicted: list[str] = []  # names unloaded to make room, oldest first (the System view, tests)
 
     def get(
         self,
@@ -112,12 +132,31 @@ class BackendCache:
         with self._lock:
             current = self._loaded.get(name)
             if current is not None and (weights is None or current.weights == weights):
+                self._loaded.move_to_end(name)
                 return current
             if current is not None:
                 self.unload(name)
+            self._make_room(spec, info, on_progress)
             backend = spec.loader(weights=weights, device=info, on_progress=on_progress, **load_options)
             self._loaded[name] = backend
             return backend
+
+    def _make_room(self, spec: BackendSpec, info: DeviceInfo, on_progress: Callable[[str], None] | None) -> None:
+        """Unload the least recently used backends while the next one would not fit beside them."""
+        while self._loaded:
+            free = memory.free_accelerator_gb(info.torch_device)
+            if free is None:
+                return  # no reading (a CPU, Apple's unified memory): nothing to decide on
+            need = memory_to_load_gb(spec, info, free)
+            if need is None or need <= free:
+                return
+            oldest = next(iter(self._loaded))
+            if on_progress is not None:
+                on_progress(f"unloading {get_spec(oldest).capabilities.display_name} to make room "
+                            f"({free:.1f} GB free, {spec.capabilities.display_name} needs about {need:.1f} GB)")
+            self.unload(oldest)
+            self.evicted.append(oldest)
+            memory.free_accelerator_memory()
 
     def loaded(self) -> dict[str, Backend]:
         with self._lock:

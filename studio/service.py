@@ -272,7 +272,9 @@ def budget_context(tier: str | None = None, quota_left_s: float | None = None) -
     kind = DeviceClass.ZEROGPU if chosen.on_zerogpu else info.kind
     # This machine's measurements only price work on this machine, never another device class.
     measured = calibration().for_device(info.name) if kind is info.kind else None
-    return BudgetContext(kind, tier_limits(chosen), measured, slice_factor(), quota_left_s)
+    memory_gb, where = devices.memory_budget(info, kind)
+    return BudgetContext(kind, tier_limits(chosen), measured, slice_factor(), quota_left_s,
+                         memory_gb=memory_gb, memory_where=where)
 
 
 def prefetch(request: SongRequest) -> None:

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from backends.acestep import vae_tiling
 from backends.acestep.lora import LoraSet
 from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
 from backends.base import (
     BackendSpec,
+    DeviceClass,
     ProgressEvent,
     ProgressFn,
     RenderJob,
@@ -90,11 +92,18 @@ PER_TAKE_CONDITIONS = frozenset({"prompt", "lyrics", "audio_codes"})
 class AceStepBackend:
     spec: BackendSpec = SPEC
 
-    def __init__(self, pipe: Any, *, device: str, dtype: str, weights: str) -> None:
+    def __init__(
+        self, pipe: Any, *, device: str, dtype: str, weights: str, offload: bool = False,
+        conv_limit: int | None = None,
+    ) -> None:
         self.pipe = pipe
         self.device = device
         self.dtype = dtype
         self.weights = weights
+        # Idle parts wait in host memory (diffusers' model CPU offload): a GPU below the XL's needs.
+        self.offload = offload
+        # The longest convolution output this device allows (Apple's MPS), which the VAE's tiles obey.
+        self.conv_limit = conv_limit
         self.sample_rate = int(pipe.sample_rate)
         self.planners: dict[str, Any] = {}
         self.loras = LoraSet(pipe.transformer)
@@ -128,8 +137,14 @@ class AceStepBackend:
                 f"{folder} is not a diffusers ACE-Step folder ({exc}); point {caps.weights_env} or --weights "
                 f"at a copy of {caps.default_weights}."
             ) from exc
-        pipe = pipe.to(info.torch_device)
-        return cls(pipe, device=info.torch_device, dtype=dtype, weights=location)
+        offload = wants_offload(info, dtype)
+        if offload:
+            # Each part moves to the GPU when it runs and back after: ~8 GB resident instead of ~11.
+            pipe.enable_model_cpu_offload(device=info.torch_device)
+        else:
+            pipe = pipe.to(info.torch_device)
+        return cls(pipe, device=info.torch_device, dtype=dtype, weights=location, offload=offload,
+                   conv_limit=info.conv_output_limit)
 
     def render(self, job: RenderJob, progress: ProgressFn = no_progress) -> list[Take]:
         options = job.options
@@ -162,6 +177,7 @@ class AceStepBackend:
         if options.planner != "off":
             conditions = self._planned(options.planner, job, lyrics, progress)
         pipe = self._pipe_for(task, progress)
+        vae_tiling.apply(pipe.vae, self._tiling(job))
         if task != "text2music":
             conditions.update(task_conditions(job, self.sample_rate))
         progress(ProgressEvent("rendering", 0, options.steps))
@@ -220,6 +236,21 @@ class AceStepBackend:
         progress(ProgressEvent("loading", 0, 1, f"loading the audio tokenizer pair from {source}"))
         attach_pair(self.pipe, source, location=self.weights, device=str(self.pipe.transformer.device),
                     dtype=devices.torch_dtype(self.dtype))
+    def _tiling(self, job: RenderJob) -> vae_tiling.VaeTiling | None:
+        """Tiles that keep the VAE within this device's convolution limit, or within the memory free
+        beside the weights when an untiled decode of every take would not fit; None: decode whole."""
+        if self.conv_limit is not None:
+            return vae_tiling.tiles_within(self.conv_limit)
+        free = memory.free_accelerator_gb(self.device)
+        if free is None:
+            return None
+        from studio.budget.estimate import PlanInput
+        from studio.budget.memory import decode_needs_tiling
+
+        request = PlanInput(duration_s=job.duration_s, takes=len(job.seeds))
+        if decode_needs_tiling(self.spec.capabilities, request, free, dtype=self.dtype):
+            return vae_tiling.MEMORY_TILES
+        return None
 
     def _pipe_for(self, task: str, progress: ProgressFn) -> Any:
         """The turbo pipeline, or the one on the other weights ``task`` needs (loaded once)."""
@@ -247,7 +278,10 @@ class AceStepBackend:
                     f"copy of {variant.default_weights}."
                 ) from exc
             pipe.set_progress_bar_config(disable=True)
-            self._parked.add(id(pipe))  # in host memory until _on_device finds it room
+            if self.offload:
+                pipe.enable_model_cpu_offload(device=self.device)
+            else:
+                self._parked.add(id(pipe))  # in host memory until _on_device finds it room
             self.extra_pipes[variant.name] = pipe
             progress(ProgressEvent(stage, 1, 1))
         return self._on_device(self.extra_pipes[variant.name], f"load:{variant.name}", progress)
@@ -336,6 +370,18 @@ class AceStepBackend:
         self.pipe = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def wants_offload(info: devices.DeviceInfo, dtype: str) -> bool:
+    """Offload idle parts on a CUDA GPU too small to hold the pipeline and a default song beside it.
+
+    Not on Apple's unified memory (moving weights to the host frees nothing there) nor on ZeroGPU
+    (a 70 GB slice holds it, and spaces packs the weights on the device at start-up)."""
+    if info.kind is not DeviceClass.CUDA or not info.memory_gb:
+        return False
+    from studio.budget.memory import offload_needed
+
+    return offload_needed(SPEC.capabilities, info.memory_gb, dtype=dtype)
 
 
 def quiet_libraries() -> None:

@@ -17,6 +17,7 @@ from backends.base import (
     DeviceClass,
     Input,
     LyricDialect,
+    MemoryModel,
     WeightsPart,
 )
 from studio.budget.costs import SEED_COSTS
@@ -83,6 +84,33 @@ class AceStepOptions(BaseModel):
         return check_ref_list(value)
 
 
+# Accelerator memory in bf16 (studio.budget.memory). Weights: the XL pipeline's bf16 weights are
+# ~11 GB (the ~4 B-parameter XL DiT, ACE-Step 1.5's model zoo "XL 4B", is ~8 GB of them; the rest is
+# the Qwen3-Embedding-0.6B text encoder, the condition encoder and the ~0.16 GB VAE decoder).
+# Decode: bench/vae_memory.py on the published vae/config.json with random weights measured 0.103 GB
+# per audio second per take in fp32 untiled (0.052 in bf16) over a 0.31 GB (0.16 bf16) base, counting
+# live tensors only; the figure reported for bf16 on CUDA (issue 15, DESIGN.md) is ~0.07, the caching
+# allocator's rounding and fragmentation on top, and a budget must not be short, so 0.07 is declared.
+# diffusers decodes the whole batch at once. Tiled (its 512-frame tiles = 20.5 s, one take at a
+# time): 0.16 + 0.07 x 20.5 = 1.6 GB. Audio: the bf16 batch output plus the pipeline's fp32 copies for peak
+# normalisation and the tiles' concatenation, ~0.001 GB per second per take. Activations: an
+# assumption (text encoding ~1 GB; the DiT sees 12.5 tokens per second). Upstream's GPU guide runs
+# XL without offload only from 20 GB: without tiling a 3-minute song needs ~24 GB by these figures.
+MEMORY = MemoryModel(
+    weights_gb=11.0,
+    offload_gb=8.0,
+    decoder_gb=0.2,
+    working_gb=1.0,
+    working_gb_per_second=0.002,
+    decode_gb_per_second=0.07,
+    decode_fixed_gb=0.16,
+    decode_tile_gb=1.6,
+    output_gb_per_second=0.001,
+    takes_together=True,
+    source="XL weights ~11 GB bf16 (DiT ~4 B params); decode 0.07 GB/s reported on CUDA (bench/vae_memory.py "
+    "measures 0.052 of live tensors: real VAE config, random weights, CPU fp32 / 2); activations assumed",
+)
+
 CAPABILITIES = Capabilities(
     name="acestep",
     display_name="ACE-Step 1.5 XL turbo",
@@ -116,8 +144,9 @@ CAPABILITIES = Capabilities(
     # (ace-step/ACE-Step-1.5 issues #1243 and #1274, PR #1152 `ACESTEP_DTYPE=float32`). Upstream's handler
     # picks fp16 on MPS (acestep/handler.py, initialize_service), but that is the same fp16 overflow.
     dtype_without_bf16={DeviceClass.CUDA: "float32", DeviceClass.MPS: "float32"},
-    # XL DiT (~4B) + Qwen3-0.6B text encoder + VAE in bf16, measured upstream at ~12 GB for 4 min.
-    vram_gb=12.0,
+    # A default 60 s take as diffusers runs it (untiled): MEMORY's estimate, rounded up.
+    vram_gb=15.5,
+    memory=MEMORY,
     licence="MIT",
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,

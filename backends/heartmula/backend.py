@@ -127,5 +127,6 @@ def load(
         lm_dtype=devices.torch_dtype(info.dtype_name(LM_DTYPE, LM_DTYPE_WITHOUT_BF16)),
         codec_dtype=getattr(torch, CODEC_DTYPE),
         low_memory=low_memory,
+        conv_limit=info.conv_output_limit,
     )
     return HeartMuLaBackend(pipeline, str(weights or SPEC.capabilities.default_weights))

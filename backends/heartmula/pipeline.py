@@ -43,8 +43,10 @@ class HeartMuLaPipeline:
         lm_dtype: torch.dtype = torch.float32,
         codec_dtype: torch.dtype = torch.float32,
         low_memory: bool = False,
+        conv_limit: int | None = None,
     ) -> None:
         self.files = files
+        self.conv_limit = conv_limit
         self.device = torch.device(device)
         self.lm_dtype = lm_dtype
         self.codec_dtype = codec_dtype
@@ -66,6 +68,7 @@ class HeartMuLaPipeline:
     def codec(self) -> HeartCodec:
         if self._codec is None:
             self._codec = load_codec(self.files.codec_dir, self.device, self.codec_dtype)
+            self._codec.conv_limit = self.conv_limit
             self.codec_loads += 1
         return self._codec
 

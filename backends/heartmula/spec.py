@@ -17,6 +17,7 @@ from backends.base import (
     DeviceClass,
     Input,
     LyricDialect,
+    MemoryModel,
     WeightsPart,
 )
 from studio.budget.costs import SEED_COSTS
@@ -84,6 +85,27 @@ def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = 
     return load(weights=weights, device=devices.as_device_info(device), low_memory=low_memory)
 
 
+# Accelerator memory (studio.budget.memory). LM ~3.9 B parameters in bf16 (7.9 GB); HeartCodec
+# 1.66 B parameters kept in fp32 (6.6 GB). KV cache of the llama-3B backbone (flavors.py): 2 (k, v) x
+# 28 layers x 8 KV heads x 128 x 2 bytes x 2 rows (CFG) = 0.23 MB per position at 12.5 frames per
+# second = 0.003 GB/s, plus up to ~1000 prompt positions (0.21 GB); sized per request (generate.py).
+# Low-memory mode frees the LM before the codec loads (pipeline.py): the "offload" lightening. The
+# codec decodes 29.76 s windows, so its decode does not grow with the length (its working set is an
+# assumption: one window's flow-matching pass and 1.4 M-sample waveform in fp32). Takes run one by one.
+MEMORY = MemoryModel(
+    weights_gb=14.5,
+    offload_gb=7.9,
+    decoder_gb=6.6,
+    working_gb=0.5,
+    kv_fixed_gb=0.21,
+    kv_gb_per_second=0.003,
+    decode_gb_per_second=0.0,
+    decode_fixed_gb=1.5,
+    output_gb_per_second=0.001,
+    takes_together=False,
+    source="parameter counts and llama-3B KV arithmetic; codec working set assumed",
+)
+
 CAPABILITIES = Capabilities(
     name="heartmula",
     display_name="HeartMuLa 3B",
@@ -107,6 +129,7 @@ CAPABILITIES = Capabilities(
     dtype_without_bf16=LM_DTYPE_WITHOUT_BF16,
     # Estimate: ~3.9B LM parameters in bf16 (7.9 GB) plus the 1.66B codec in fp32 (6.6 GB) and caches.
     vram_gb=16.0,
+    memory=MEMORY,
     licence="Apache-2.0",
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,

@@ -54,7 +54,10 @@ class LevoBackend:
         dtype: str,
         weights: str,
         low_memory: bool,
+        conv_limit: int | None = None,
     ) -> None:
+        # The longest convolution output this device allows (Apple's MPS); the VAE's chunks obey it.
+        self.conv_limit = conv_limit
         self.lm = lm
         self.tokenizers = tokenizers
         self.decoder = decoder
@@ -109,6 +112,7 @@ class LevoBackend:
             dtype=dtype,
             weights=str(model_dir),
             low_memory=low_memory,
+            conv_limit=info.conv_output_limit,
         )
 
     # -- memory
@@ -174,7 +178,8 @@ class LevoBackend:
                 noise = generator_noise(generator)
                 for gen_type, name in DECODES[mode]:
                     progress(ProgressEvent("decode", 0, 1, f"decoding {name}"))
-                    wav = decode_codes(codes, gen_type, self.decoder, self.vae, noise, progress)
+                    wav = decode_codes(codes, gen_type, self.decoder, self.vae, noise, progress,
+                                       conv_limit=self.conv_limit)
                     audio[name] = _to_take_range(wav.float().numpy())
             rate = self.vae.cfg.sample_rate
             extras: dict = {"codes": codes.numpy().astype(np.int64), "mode": mode}

@@ -17,6 +17,7 @@ from backends.base import (
     DeviceClass,
     Input,
     LyricDialect,
+    MemoryModel,
     WeightsPart,
 )
 from studio.budget.costs import SEED_COSTS
@@ -141,6 +142,30 @@ def _load(
                             low_memory=low_memory)
 
 
+# Accelerator memory (studio.budget.memory), from v2-large's config (backends/levo/config.py) in bf16.
+# LM: 36 + 12 layers of width 2048 (MLP 11008), ~4.1 B parameters plus embeddings and heads: ~7.5 GB.
+# KV caches (lm.KVCache, sized from the request: prefix + frames + the 250-frame delay): 2 (k, v) x
+# 48 layers x 2048 x 2 bytes x 2 rows (CFG) = 0.75 MB per position, 25 positions per second = 0.018 GB/s,
+# plus ~1200 prefix and delay positions = 0.88 GB. Upstream's README table gives 22 GB peak in full
+# mode and 10 GB in low-memory mode (only one of LM / decoder on the device: the "offload" lightening
+# here); with the LM and KV above and 1 GB of activations, a ~60 s song matches both when everything
+# upstream keeps resident in full mode is ~19 GB, so that is declared (the decoder's own share is an
+# assumption). The VAE always decodes in 128-frame chunks (synthesis.py), so its decode does not grow
+# with the length. Takes run one by one.
+MEMORY = MemoryModel(
+    weights_gb=19.0,
+    offload_gb=7.5,
+    decoder_gb=2.5,
+    working_gb=1.0,
+    kv_fixed_gb=0.88,
+    kv_gb_per_second=0.018,
+    decode_gb_per_second=0.0,
+    decode_fixed_gb=1.5,
+    output_gb_per_second=0.001,
+    takes_together=False,
+    source="v2-large config arithmetic (LM, KV); the rest fitted to upstream's 22 GB / 10 GB table",
+)
+
 CAPABILITIES = Capabilities(
     name="levo2",
     display_name="LeVo 2 (SongGeneration 2)",
@@ -173,6 +198,7 @@ CAPABILITIES = Capabilities(
     # (../shared/fixtures/levo2/README.md), so fp16 is its own choice where bf16 is missing.
     dtype_without_bf16={DeviceClass.CUDA: "float16", DeviceClass.ZEROGPU: "float16"},
     vram_gb=VRAM_GB["v2-large"]["full"],
+    memory=MEMORY,
     licence="Tencent SongGeneration licence (non-commercial)",
     licence_note=LICENCE_NOTE,
     commercial_use=False,

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from backends.base import ProgressFn, no_progress
+from backends.conv_limit import OOBLECK_REACH_FRAMES, frames_within
 from backends.levo.decoder import FRAME_RATE, NoiseFn, SeparateTokenDecoder
 from backends.levo.vae import OobleckVae
 
@@ -51,6 +52,14 @@ def latents_to_audio(
     return out[:, :target]
 
 
+def vae_chunks(chunk: int, overlap: int, hop: int, conv_limit: int | None) -> tuple[int, int]:
+    """Upstream's VAE chunk and overlap (latent frames), shrunk on a device that limits convolution
+    outputs (Apple's MPS) so each chunk's waveform fits; the overlap then keeps the decoder's reach."""
+    if conv_limit is None or chunk * hop <= conv_limit:
+        return chunk, overlap
+    return frames_within(conv_limit, hop), min(overlap, 2 * OOBLECK_REACH_FRAMES)
+
+
 @torch.no_grad()
 def decode_codes(
     codes: torch.Tensor,
@@ -59,17 +68,19 @@ def decode_codes(
     vae: OobleckVae,
     noise: NoiseFn,
     progress: ProgressFn = no_progress,
+    conv_limit: int | None = None,
 ) -> torch.Tensor:
     vocal, bgm = streams_for(codes, gen_type, decoder)
     windows = decoder.codes_to_latents(vocal, bgm, noise, progress)
     d = decoder.dims
+    chunk, overlap = vae_chunks(d.vae_chunk_size, d.vae_chunk_overlap, vae.cfg.hop, conv_limit)
     return latents_to_audio(
         windows,
         vae,
         window=decoder.window,
         frames=codes.shape[-1],
-        chunk=d.vae_chunk_size,
-        overlap=d.vae_chunk_overlap,
+        chunk=chunk,
+        overlap=overlap,
     )
 
 

@@ -61,6 +61,10 @@ def register(subparsers: Any) -> None:
         help="ZeroGPU scheduling multiplier (1.5 on the Blackwell large slice; default: detected)",
     )
     p.add_argument("--quota-left", type=float, help="seconds left of today's quota, if known")
+    p.add_argument(
+        "--memory-gb", type=_positive_float,
+        help="accelerator memory to budget against (default: this GPU's, 70 on ZeroGPU; none on a CPU)",
+    )
     p.add_argument("--fit", action="store_true", help="lighten the request until it fits and say how")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=run)
@@ -115,7 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     calibration = Calibration.from_env().for_device(args.device_name) if args.device_name else None
     factor = args.slice_factor if args.slice_factor is not None else slice_factor()
-    ctx = BudgetContext(device, limits, calibration, factor, args.quota_left)
+    memory_gb, where = _memory_budget(args, device)
+    ctx = BudgetContext(device, limits, calibration, factor, args.quota_left, memory_gb=memory_gb,
+                        memory_where=where)
     others = [s.capabilities for s in all_specs()]
     result = preflight(caps, req, ctx, fit=args.fit, others=others)
     if args.json:
@@ -123,6 +129,26 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(_text(result))
     return 0 if result.ok else 1
+
+
+def _memory_budget(args: argparse.Namespace, device: DeviceClass) -> tuple[float | None, str]:
+    from studio import devices
+
+    if args.memory_gb is not None:
+        return args.memory_gb, "given by --memory-gb"
+    if device is DeviceClass.ZEROGPU:
+        return devices.ZEROGPU_MEMORY_GB, "a ZeroGPU slice has"
+    if device is DeviceClass.CPU:
+        return None, ""
+    return devices.memory_budget(devices.detect(), device)
+
+
+def _memory_line(result: Any) -> str:
+    mem = result.memory
+    if mem is None:
+        return "  memory     not checked (no accelerator memory known here; pass --memory-gb)"
+    verdict = "fits" if mem.fits else "does not fit"
+    return f"  memory     {mem.estimate.summary()}; {verdict} in {mem.available_gb:.1f} GB"
 
 
 def _text(result: Any) -> str:
@@ -134,6 +160,7 @@ def _text(result: Any) -> str:
         f"{result.caps.display_name} on {est.device.value}, {r.limits.tier.label} tier",
         f"  estimate   {est.total_s:.1f} s  ({stages})",
         f"  margin     x{est.margin:.2f}  calibrated stages: {calibrated}",
+        _memory_line(result),
     ]
     if r.zerogpu:
         lines.append(

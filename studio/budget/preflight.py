@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from backends.base import Capabilities, DeviceClass
 from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
 from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate, stage_base
+from studio.budget.memory import Lightening, MemoryPlan, plan_memory, refusal
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
 from studio.tasks import get_task
@@ -44,10 +45,32 @@ class BudgetContext:
     slice_factor: float = 1.0
     quota_left_s: float | None = None
     zerogpu: bool | None = None
+    # Accelerator memory a request may use (GiB); None = not checked (a CPU, or unknown).
+    memory_gb: float | None = None
+    memory_where: str = "this GPU has"
 
     @property
     def on_zerogpu(self) -> bool:
         return self.limits.tier.on_zerogpu if self.zerogpu is None else self.zerogpu
+
+    def allowed_lightenings(self, device: DeviceClass | None = None) -> tuple[Lightening, ...]:
+        # On Apple's unified memory, moving weights to the host frees nothing (studio.memory).
+        if (device or self.device) is DeviceClass.MPS:
+            return (Lightening.TILED_DECODE,)
+        return tuple(Lightening)
+
+    def memory(self, caps: Capabilities, req: PlanInput, device: DeviceClass | None = None) -> MemoryPlan | None:
+        """The memory plan for ``req`` here; None when memory is not budgeted (no figure on either side)."""
+        device = device or self.device
+        if self.memory_gb is None or device is not self.device:
+            return None
+        dtype = caps.dtype_per_device.get(device, "bfloat16")
+        return plan_memory(caps, req, self.memory_gb, dtype=dtype, allowed=self.allowed_lightenings(device))
+
+    def fits(self, caps: Capabilities, req: PlanInput) -> bool:
+        """Within the time cap and within the device's memory (lightened if need be)."""
+        plan = self.memory(caps, req)
+        return self.reserve(caps, req).fits and (plan is None or plan.fits)
 
     def estimate(self, caps: Capabilities, req: PlanInput, device: DeviceClass | None = None) -> Estimate:
         device = device or self.device
@@ -97,6 +120,7 @@ class Preflight:
     message: str
     changes: list[str] = field(default_factory=list)
     alternatives: list[Alternative] = field(default_factory=list)
+    memory: MemoryPlan | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,6 +154,7 @@ class Preflight:
             "fits": r.fits,
             "changes": self.changes,
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "memory": self.memory.to_dict() if self.memory is not None else None,
             "message": self.message,
         }
 
@@ -194,7 +219,7 @@ def alternatives(
 
     def fits(r: PlanInput, c: Capabilities = caps) -> Reservation | None:
         res = ctx.reserve(c, r)
-        return res if res.fits else None
+        return res if ctx.fits(c, r) else None
 
     def add(kind: str, r: PlanInput, text: str, c: Capabilities = caps) -> None:
         res = fits(r, c)
@@ -302,7 +327,7 @@ def fit_request(
     changed, or None if nothing fits."""
 
     def fits(r: PlanInput) -> bool:
-        return ctx.reserve(caps, r).fits
+        return ctx.fits(caps, r)
 
     cur = req
     if req.takes > 1:
@@ -358,10 +383,14 @@ def preflight(
     others: Sequence[Capabilities] = (),
     min_steps: int = 1,
 ) -> Preflight:
-    """Decide before spending quota: run as asked, run lightened (``fit``), or refuse with options."""
+    """Decide before spending quota: run as asked, run lightened (``fit``), or refuse with options.
+
+    Memory is checked beside time: a request that fits only with a lightening (tiled decode, CPU
+    offload) runs so and says so; one that fits in no way is refused like an over-long one."""
     res = ctx.reserve(caps, req)
+    mem = ctx.memory(caps, req)
     cap = _cap_phrase(ctx, res.cap_s)
-    if res.fits:
+    if res.fits and (mem is None or mem.fits):
         if res.cap_s is None:
             total, where = res.estimate.total_s, res.estimate.device.value
             message = f"{_describe(caps, req)}: about {total:.0f} s on {where}; no time limit here."
@@ -370,19 +399,36 @@ def preflight(
                 f"{_describe(caps, req)} fits: about {res.estimate.total_s:.0f} s, reserving "
                 f"{_reserve_s(res)} s of {cap}."
             )
-        return Preflight(Decision.RUN, caps, req, req, res, message)
+        return Preflight(Decision.RUN, caps, req, req, res, message + _memory_note(mem), memory=mem)
     alts = alternatives(caps, req, ctx, others=others, min_steps=min_steps)
     if fit and (fitted := fit_request(caps, req, ctx, min_steps=min_steps)) is not None:
         new_req, changes = fitted
         new_res = ctx.reserve(caps, new_req)
+        new_mem = ctx.memory(caps, new_req)
         message = (
             f"Fitted to your budget: {'; '.join(changes)}. Now about {new_res.estimate.total_s:.0f} s, "
             f"reserving {_reserve_s(new_res)} s of {_cap_phrase(ctx, new_res.cap_s)}."
         )
-        return Preflight(Decision.ADJUSTED, caps, req, new_req, new_res, message, changes, alts)
+        return Preflight(Decision.ADJUSTED, caps, req, new_req, new_res, message + _memory_note(new_mem), changes,
+                         alts, memory=new_mem)
+    if mem is not None and not mem.fits:
+        dtype = caps.dtype_per_device.get(ctx.device, "bfloat16")
+        message = refusal(caps, req, mem, ctx.memory_where, dtype=dtype, allowed=ctx.allowed_lightenings())
+        if not res.fits:
+            message += f" It would also need about {res.needed_s} s of GPU time, more than {cap}."
+        return Preflight(Decision.REFUSE, caps, req, req, res, message, [], alts, memory=mem)
     options = "; ".join(a.text for a in alts) or "nothing at these settings on this hardware"
     message = (
         f"{_describe(caps, req)} needs about {res.needed_s} s of GPU time with its safety margin, more "
         f"than {cap}, so it was not started and nothing was charged. It would fit with: {options}."
     )
-    return Preflight(Decision.REFUSE, caps, req, req, res, message, [], alts)
+    return Preflight(Decision.REFUSE, caps, req, req, res, message, [], alts, memory=mem)
+
+
+def _memory_note(mem: MemoryPlan | None) -> str:
+    if mem is None or not mem.changes:
+        return ""
+    return (
+        f" To fit {mem.available_gb:.0f} GB of accelerator memory it runs {' and '.join(mem.changes)} "
+        f"(about {mem.estimate.peak_gb:.1f} GB instead of {mem.plain.peak_gb:.1f} GB)."
+    )

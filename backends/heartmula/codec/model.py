@@ -204,6 +204,8 @@ class HeartCodec(nn.Module):
         self.flow_matching = FlowMatching(cfg)
         self.scalar_model = ScalarModel(cfg)
         self.plan = WindowPlan(self.sample_rate)
+        # The longest convolution output the device allows (Apple's MPS), or None.
+        self.conv_limit: int | None = None
 
     @property
     def device(self) -> torch.device:
@@ -244,7 +246,7 @@ class HeartCodec(nn.Module):
     def latents_to_audio(self, latent: torch.Tensor) -> torch.Tensor:
         """[1, 744, 256] → [2, samples]: first 128 channels are the left, last 128 the right."""
         stereo = latent[0].unflatten(-1, (2, -1)).permute(1, 2, 0)  # [2, 128, T]
-        return self.scalar_model.decode(stereo)[:, 0, : self.plan.samples].float().cpu()
+        return self.scalar_model.decode(stereo, self.conv_limit)[:, 0, : self.plan.samples].float().cpu()
 
     @torch.inference_mode()
     def decode(

@@ -5,6 +5,8 @@ Only the decoder is built; the checkpoint's encoder is not needed to turn codes 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,6 +14,11 @@ from torch.nn.utils.parametrizations import weight_norm
 
 LATENT_LEVELS = 9.0  # the latent was trained on a grid of 1/9 steps; decode snaps to it first
 RES_DILATIONS = (1, 3, 5, 7, 9)
+# Every layer after the first is causal. A block's five dilated convolutions (kernel 7) reach
+# (1 + 3 + 5 + 7 + 9) x 6 = 150 steps back at its own rate, i.e. at most 150 / 3 = 50 steps at the rate
+# of its input (upsampling is >= 3x), and less through the later blocks: 64 steps of context before
+# a chunk leave every kept sample exact (tests/heartmula/test_mps.py checks it against a whole decode).
+CHUNK_CONTEXT = 64
 
 
 class CausalConv1d(nn.Conv1d):
@@ -116,9 +123,45 @@ class ScalarModel(nn.Module):
             raise ValueError("only the causal HeartCodec decoder is supported")
         self.decoder = build_decoder(cfg)
 
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """latent [B, 128, T] → audio [B, 1, T·prod(upsample)·num_samples]."""
+    def decode(self, latent: torch.Tensor, max_output: int | None = None) -> torch.Tensor:
+        """latent [B, 128, T] → audio [B, 1, T·prod(upsample)·num_samples].
+
+        With ``max_output`` (Apple's MPS convolution limit) no layer produces a longer output: layers
+        run on the whole sequence while theirs fits, and the causal rest runs in chunks with context."""
         x = torch.round(LATENT_LEVELS * latent) / LATENT_LEVELS
-        for layer in self.decoder:
-            x = layer(x)
-        return x
+        layers = list(self.decoder)
+        done = 0
+        while done < len(layers) and (max_output is None or x.shape[-1] * growth(layers[done]) <= max_output):
+            x = layers[done](x)
+            done += 1
+        if done == len(layers):
+            return x
+        if done == 0:
+            raise ValueError(f"{x.shape[-1]} latent frames exceed the {max_output}-sample limit in the first layer")
+        return causal_chunks(layers[done:], x, max_output)
+
+
+def growth(layer: nn.Module) -> int:
+    """How many output steps a layer makes of each input step."""
+    if isinstance(layer, DecoderBlock):
+        return layer.up_conv.layer.stride[0]
+    if isinstance(layer, PostProcessor):
+        return layer.num_samples
+    return 1
+
+
+def causal_chunks(layers: list[nn.Module], x: torch.Tensor, max_output: int) -> torch.Tensor:
+    """Run causal ``layers`` over ``x`` [B, C, T] in chunks whose every output fits ``max_output``; each
+    chunk starts CHUNK_CONTEXT steps early and drops what those produce, so the result is the whole run's."""
+    scale = math.prod(growth(layer) for layer in layers)
+    step = max_output // scale - CHUNK_CONTEXT
+    if step < 1:
+        raise ValueError(f"a {max_output}-sample limit leaves no room beside {CHUNK_CONTEXT} steps of context")
+    pieces = []
+    for start in range(0, x.shape[-1], step):
+        first = max(0, start - CHUNK_CONTEXT)
+        y = x[..., first : start + step]
+        for layer in layers:
+            y = layer(y)
+        pieces.append(y[..., (start - first) * scale :])
+    return torch.cat(pieces, dim=-1)
