@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.backends",
     "studio.commands.generate",
     "studio.commands.batch",
+    "studio.commands.check",
     "studio.lyrics.cli",
     "studio.budget.cli",
     "backends.acestep.planner.cli",

@@ -1,0 +1,134 @@
+"""`python -m studio check SONG_FILE`: measure any audio file the way the studio measures its takes.
+
+A file the studio made carries its recipe (song card), so its lyrics, BPM, key and duration are
+the targets unless flags say otherwise; any other file is checked against the flags alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from backends.base import StudioError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="measure a song: lyrics heard, tempo, key, peaks, silence, ending",
+                       description=__doc__)
+    p.add_argument("song", help="WAV, FLAC, MP3 or OGG file")
+    p.add_argument("--lyrics-file", help="the intended lyrics (any dialect the studio reads)")
+    p.add_argument("--lyrics", help="the intended lyrics as text")
+    p.add_argument("--vocals", help="the separated vocal stem of the same song, heard instead of the mix")
+    p.add_argument("--bpm", type=float, help="requested tempo to compare with")
+    p.add_argument("--key", help="requested key, e.g. 'F# minor'")
+    p.add_argument("--duration", type=float, help="requested length in seconds")
+    p.add_argument("--language", help="language code of the lyrics for Whisper (e.g. en, es, zh, ja)")
+    p.add_argument("--asr-model", help="Whisper weights: Hub id or folder (default: $STUDIO_ASR_MODEL or "
+                   "openai/whisper-large-v3-turbo)")
+    p.add_argument("--no-asr", action="store_true", help="skip the lyric check (no Whisper download)")
+    p.add_argument("--device", help="device for Whisper, e.g. cpu or cuda (default: cuda when present)")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any check fails")
+    p.set_defaults(handler=run)
+
+
+def read_audio(path: str, what: str = "the song"):
+    """(``[channels, samples]`` float32 as stored, rate): no resampling or normalising, so clipped
+    samples stay at full scale for the clipping check."""
+    from studio.audio.upload import SUFFIXES, UploadError, _decode
+
+    source = Path(path)
+    if source.suffix.lower() not in SUFFIXES:
+        raise UploadError(f"{what} {source.name!r} is not a WAV, FLAC, MP3 or OGG file; convert it first.")
+    if not source.is_file():
+        raise UploadError(f"no file at {source}; check the path.")
+    data, rate = _decode(source, source.name, what, max_seconds=3600.0)
+    return data.T.copy(), rate
+
+
+def intent_from(args: argparse.Namespace):
+    from studio.quality.checks import Intent
+
+    recipe: dict = {}
+    try:
+        from studio.audio import read_card
+
+        recipe = dict(read_card(args.song).params)
+    except StudioError:
+        pass  # not a studio file: only the flags say what it should be
+    lyrics = recipe.get("lyrics") or ""
+    if args.lyrics_file:
+        try:
+            lyrics = Path(args.lyrics_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise StudioError(f"cannot read --lyrics-file {args.lyrics_file} ({reason}); check the path.") from None
+    elif args.lyrics is not None:
+        lyrics = args.lyrics
+    key = args.key or recipe.get("key")
+    if key:
+        from studio.song import normalise_key
+
+        try:
+            key = normalise_key(key)
+        except ValueError as exc:
+            raise StudioError(str(exc)) from None
+    given_lyrics = bool(args.lyrics_file or args.lyrics)
+    return Intent(lyrics=lyrics, instrumental=bool(recipe.get("instrumental")) and not given_lyrics,
+                  bpm=args.bpm or recipe.get("bpm"), key=key, duration=args.duration or recipe.get("duration"),
+                  language=args.language or recipe.get("language"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.quality.checks import check_take
+
+    audio, rate = read_audio(args.song)
+    vocals = None
+    if args.vocals:
+        vocals, vocal_rate = read_audio(args.vocals, "the vocal stem")
+        if vocal_rate != rate:
+            raise StudioError(f"--vocals is {vocal_rate} Hz but the song is {rate} Hz; export both at one rate.")
+    intent = intent_from(args)
+    transcriber = None
+    if not args.no_asr and intent.lyrics and not intent.instrumental:
+        from studio.quality.asr import load_transcriber
+
+        transcriber = load_transcriber(args.asr_model, device=args.device,
+                                       on_progress=lambda m: print(m, file=sys.stderr))
+    checks = check_take(audio, rate, intent, vocals=vocals, transcriber=transcriber)
+    if args.json:
+        print(json.dumps({"file": str(args.song), "summary": checks.summary(), **checks.model_dump(mode="json")},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(describe(checks))
+    failed = checks.failed or (checks.lyrics is not None and checks.lyrics.heard < len(checks.lyrics.lines))
+    return 1 if args.strict and failed else 0
+
+
+def describe(checks) -> str:
+    """The checks as a reader wants them: the glance line, then every measure, then every line."""
+    out = [checks.summary(), ""]
+    for m in checks.measures:
+        out.append(f"  {dict([(True, '✓'), (False, '✗'), (None, '·')])[m.ok]} {m.name}: {m.detail}")
+    if checks.lyrics is not None:
+        ly = checks.lyrics
+        out += ["", f"  lyrics heard by {ly.asr_model}" + (" on the vocal stem" if ly.on_vocal_stem else " on the mix")
+                + f" ({'CER' if ly.unit == 'character' else 'WER'} {ly.error_rate:.1%}):"]
+        for line in ly.lines:
+            when = f"{_clock(line.start)}-{_clock(line.end)}" if line.start is not None else "     -     "
+            mark = {"heard": "✓", "partly": "~", "missing": "✗"}[line.status]
+            order = " (out of order)" if line.out_of_order else ""
+            out.append(f"  {mark} {when}  {line.text}  [{line.status} {line.heard_share:.0%}{order}]")
+        for extra in ly.extra:
+            out.append(f"  + heard but not in the lyrics: {extra}")
+    elif checks.lyric_note:
+        out += ["", f"  {checks.lyric_note}"]
+    out.append(f"\n  checked in {checks.elapsed_s:.1f} s")
+    return "\n".join(out)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
