@@ -682,14 +682,39 @@ class Studio:
                     loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
                 )
             )
+        results = self._checked(request, prepared, takes, results, progress)
         warnings = [fitted] if fitted else []
         warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
         return SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
             sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
-            elapsed_s=round(time.perf_counter() - started, 3), takes=results,
+            elapsed_s=round(time.perf_counter() - started, 3), takes=results, best_first=best_first(results),
             lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
         )
+
+    @staticmethod
+    def _checked(request: SongRequest, prepared: Prepared, takes: list[Take], results: list[TakeResult],
+                 progress: ProgressFn) -> list[TakeResult]:
+        """Each take with its checks (studio.quality); the order stays the seeds' order (files are
+        named by it), the ranking is ``SongResult.best_first``."""
+        from studio.quality import Intent, check_takes
+        from studio.quality.finish import studio_transcriber
+
+        progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
+        intent = Intent.of(request, duration=prepared.job.duration_s)
+        transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
+        checks = check_takes(intent, takes, transcriber=transcriber)
+        progress(ProgressEvent("checking", len(takes), len(takes)))
+        return [r.model_copy(update={"checks": c}) for r, c in zip(results, checks, strict=True)]
+
+
+def best_first(takes: list[TakeResult]) -> list[int]:
+    """Indices of the takes, best first by their checks (unchecked takes keep their place)."""
+    from studio.quality import best_first as rank
+
+    if any(t.checks is None for t in takes):
+        return list(range(len(takes)))
+    return rank([t.checks for t in takes])
 
 
 def _device_warnings(device) -> list[str]:

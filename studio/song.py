@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from studio.quality.report import TakeChecks
+
 MAX_SEED = 2**32 - 1
 
 _NOTE = r"[A-Ga-g](?:#|b|♯|♭)?"
@@ -143,6 +145,7 @@ class TakeResult(BaseModel):
     stems: dict[str, Path] = Field(default_factory=dict)
     stems_zip: Path | None = None
     loudness_lufs: float | None = None
+    checks: TakeChecks | None = Field(None, description="What the studio heard in the take (studio.quality).")
 
 
 class SongResult(BaseModel):
@@ -161,6 +164,7 @@ class SongResult(BaseModel):
     lyrics_sent: str
     style_sent: str
     warnings: list[str] = Field(default_factory=list)
+    best_first: list[int] = Field(default_factory=list, description="Take indices ranked by their checks.")
 
     @property
     def paths(self) -> list[Path]:

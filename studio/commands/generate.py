@@ -166,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
                     "elapsed_s": result.elapsed_s,
                     "warnings": result.warnings,
                     "tokens": [str(p) for p in token_files],
+                    "checks": [t.checks.model_dump(mode="json") if t.checks else None for t in result.takes],
+                    "best_first": result.best_first,
                 },
                 indent=2,
             )
@@ -177,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"wrote {take.path} ({take.sample_rate} Hz, {take.channels} ch, {take.duration:.2f} s, seed {take.seed})"
         )
+        if take.checks is not None:
+            print(f"  checks: {take.checks.summary()}")
     for path in token_files:
         print(f"wrote tokens {path}")
     print(f"{result.backend} on {result.device}/{result.dtype} in {result.elapsed_s:.1f} s")

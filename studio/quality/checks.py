@@ -30,10 +30,14 @@ class Intent:
     language: str | None = None
 
     @classmethod
-    def of(cls, request) -> Intent:
-        """From a :class:`studio.song.SongRequest` (or anything with the same fields)."""
-        return cls(lyrics=request.lyrics or "", instrumental=bool(request.instrumental), bpm=request.bpm,
-                   key=request.key, duration=request.duration, language=request.language)
+    def of(cls, request, duration: float | None = None) -> Intent:
+        """From a :class:`studio.song.SongRequest` (or anything with the same fields); ``duration``
+        is the length the render was given when the request left it to the backend. The lyrics of
+        an edit (a repaint's new line) cover only part of the song, so an edit is not held to them."""
+        whole_song = getattr(request, "task", "text2music") == "text2music"
+        return cls(lyrics=(request.lyrics or "") if whole_song else "", instrumental=bool(request.instrumental),
+                   bpm=request.bpm, key=request.key, duration=duration or request.duration,
+                   language=request.language)
 
 
 def guess_language(lyrics: str) -> str | None:

@@ -107,3 +107,26 @@ def test_language_guess_for_cjk_lyrics() -> None:
 def _read(path: Path):
     data, rate = sf.read(path, dtype="float32", always_2d=True)
     return data.T, rate
+
+
+def test_generate_json_and_batch_manifest_carry_the_checks(tiny_acestep_dir, tmp_path, capsys, monkeypatch) -> None:
+    """Every take the CLI makes is measured: the tiny ACE-Step's noise is checked like a song."""
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    assert main(["generate", "--weights", str(tiny_acestep_dir), "--style", "synth pop", "--duration", "10",
+                 "--lyrics", "[Verse]\nNeon rain", "--bpm", "120", "--takes", "2", "--seed", "3", "--steps", "2",
+                 "--out", str(tmp_path / "songs"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["checks"]) == 2 and sorted(out["best_first"]) == [0, 1]
+    tempo = {m["name"]: m for m in out["checks"][0]["measures"]}["tempo"]
+    assert tempo["target"] == 120 and out["checks"][0]["duration"] == pytest.approx(10, abs=0.01)
+    # STUDIO_LYRIC_CHECK is off here, so the report says the lyrics were not heard rather than passing them.
+    assert out["checks"][0]["lyrics"] is None and "no ASR model" in out["checks"][0]["lyric_note"]
+
+    manifest_in = tmp_path / "requests.jsonl"
+    manifest_in.write_text(json.dumps({"id": "one", "style": "lofi", "duration": 10, "seed": 1,
+                                       "options": {"steps": 2}}) + "\n")
+    assert main(["batch", str(manifest_in), "--weights", str(tiny_acestep_dir),
+                 "--out", str(tmp_path / "batch")]) == 0
+    entry = json.loads((tmp_path / "batch" / "manifest.jsonl").read_text().splitlines()[0])
+    assert entry["status"] == "ok" and entry["best_first"] == [0]
+    assert {m["name"] for m in entry["checks"][0]["measures"]} >= {"tempo", "key", "clipping", "ending"}
