@@ -110,7 +110,15 @@ class Song:
             "seed": self.seed, "duration": self.duration, "sample_rate": self.sample_rate,
             "elapsed_s": self.elapsed_s, "liked": self.liked, "created_at": self.created_at,
             "style_sent": self.style_sent, "lyrics_sent": self.lyrics_sent, "request": _public_request(self.request),
+            "checks": self.checks_json(),
         }
+
+    def checks_json(self) -> dict[str, Any] | None:
+        """What the studio heard in this song (studio.quality), when it was checked."""
+        from studio.quality.store import load_checks
+
+        checks = load_checks(self.audio_path)
+        return None if checks is None else {"summary": checks.summary(), **checks.model_dump(mode="json")}
 
 
 def _public_source(source: str) -> str:

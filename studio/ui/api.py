@@ -328,6 +328,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             "songs": [s.public() for s in songs],
             "warnings": result.warnings,
             "visitor_key": visitor_key if visitor.multi_user() else "",
+            "best_first": result.best_first,  # indices into songs, ranked by their checks
         }
         return paths[0], paths, info
 
@@ -402,6 +403,29 @@ def register(library: Library, gpu_concurrency: int) -> None:
         )
         return render(song_request, visitor_key, request, progress)
 
+    @user_errors
+    def check(song: str | None, lyrics: str = "", bpm: float | None = None, key: str = "",
+              duration: float | None = None, language: str = "") -> dict:
+        """Measure an uploaded song the way every take is measured: lyrics heard (where the lyric
+        check is on), tempo against bpm, key, true peak, clipping, silence, ending, duration."""
+        from studio.commands.check import read_audio
+        from studio.quality import Intent, check_take
+        from studio.quality.finish import studio_transcriber
+        from studio.song import normalise_key
+
+        if not song:
+            raise StudioError("upload the song to check (WAV, FLAC, MP3 or OGG).")
+        path = uploads.inside_uploads(song, what="the song to check")
+        try:
+            key = normalise_key(key) if key and key.strip() else None
+        except ValueError as exc:
+            raise StudioError(str(exc)) from None
+        audio, rate = read_audio(str(path))
+        intent = Intent(lyrics=lyrics or "", bpm=bpm or None, key=key, duration=duration or None,
+                        language=(language or "").strip().lower() or None)
+        checks = check_take(audio, rate, intent, transcriber=studio_transcriber() if intent.lyrics else None)
+        return {"summary": checks.summary(), **checks.model_dump(mode="json")}
+
     def outputs() -> list[gr.Component]:
         return [
             gr.Audio(type="filepath", label="audio"),
@@ -451,6 +475,18 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Checkbox(False, label="fit_budget"),
         ]
         edit_outputs = outputs()
+        check_inputs = [
+            source_file("song"),
+            gr.Textbox("", label="lyrics"),
+            gr.Number(0, label="bpm"),
+            gr.Textbox("", label="key"),
+            gr.Number(0, label="duration"),
+            gr.Textbox("", label="language"),
+        ]
+        check_output = gr.JSON(label="checks")
+    # CPU work (and Whisper where the lyric check is on): queued one at a time, not on the GPU queue.
+    gr.on(triggers=[], fn=check, inputs=check_inputs, outputs=check_output, api_name="check",
+          concurrency_id="check", concurrency_limit=1)
     for fn, inputs, outs, name in (
         (generate, generate_inputs, generate_outputs, "generate"),
         (edit, edit_inputs, edit_outputs, "edit"),

@@ -20,6 +20,7 @@ from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
+from studio.quality.store import save_checks
 from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch
 from studio.song import SongRequest, SongResult, TakeResult
 
@@ -190,6 +191,8 @@ def make_songs(
         songs = library.add_result(owner, request, result)
         for song, take in zip(songs, result.takes, strict=True):
             keep_downloads(song, take)
+            if take.checks is not None:
+                save_checks(song.audio_path, take.checks)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:
