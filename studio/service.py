@@ -698,14 +698,15 @@ class Studio:
         """Each take with its checks (studio.quality); the order stays the seeds' order (files are
         named by it), the ranking is ``SongResult.best_first``."""
         from studio.quality import Intent, check_takes
-        from studio.quality.finish import studio_transcriber
+        from studio.quality.finish import studio_transcriber, write_synced_lyrics
 
         progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
         intent = Intent.of(request, duration=prepared.job.duration_s)
         transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
         checks = check_takes(intent, takes, transcriber=transcriber)
         progress(ProgressEvent("checking", len(takes), len(takes)))
-        return [r.model_copy(update={"checks": c}) for r, c in zip(results, checks, strict=True)]
+        return [r.model_copy(update={"checks": c, "files": write_synced_lyrics(r.files, c, title=request.title)})
+                for r, c in zip(results, checks, strict=True)]
 
 
 def best_first(takes: list[TakeResult]) -> list[int]:

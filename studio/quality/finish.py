@@ -42,3 +42,22 @@ def check_takes(intent: Intent, takes: Sequence, *, transcriber=None) -> list[Ta
 def best_first(checks: Sequence[TakeChecks]) -> list[int]:
     """Take indices, best first: lyric error, then failed measures, then unheard lines."""
     return rank(list(checks))
+
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
+
+
+def write_synced_lyrics(files: dict, checks: TakeChecks, *, title: str = "") -> dict:
+    """Synced lyrics in every exported audio file's tags and an ``.lrc`` beside the first one;
+    returns ``files`` with ``lrc`` added (unchanged when the lyrics were not heard)."""
+    from pathlib import Path
+
+    from studio.quality.synced import write_lrc, write_synced_tags
+
+    if checks.lyrics is None or not files:
+        return files
+    audio = [Path(p) for p in files.values() if Path(p).suffix.lower() in AUDIO_SUFFIXES]
+    for path in audio:
+        write_synced_tags(path, checks.lyrics)
+    lrc = write_lrc(audio[0], checks.lyrics, title=title, length_s=checks.duration) if audio else None
+    return {**files, "lrc": lrc} if lrc else files
