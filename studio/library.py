@@ -239,7 +239,7 @@ class Library:
         folder = self._owner_dir(owner)
         target = folder / f"{song_id}{Path(take.path).suffix or '.wav'}"
         partial = folder / f"{song_id}{PARTIAL_SUFFIX}"
-        stored = request.model_dump(mode="json", exclude={"seed", "takes"})
+        stored = request.model_dump(mode="json", exclude={"seed", "takes", "keep_best"})
         row = (
             song_id, owner, time.time(), title or request.title or "Untitled", request.style, request.lyrics,
             result.backend, result.weights, result.device, result.dtype, take.seed, take.duration,

@@ -118,6 +118,9 @@ def prepare(request: SongRequest) -> Prepared:
         raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
     if request.takes > caps.max_takes:
         raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
+    if request.keep_best is not None and request.keep_best >= request.takes:
+        raise StudioError(f"`keep_best` must be below `takes` ({request.takes}) to choose among them, got "
+                          f"{request.keep_best}; raise `takes` or drop `keep_best`.")
     if request.instrumental and request.lyrics:
         warnings.append("instrumental is on, so the lyrics are not sung.")
     if not request.instrumental and not request.lyrics:
@@ -303,6 +306,8 @@ def fit_to_budget(request: SongRequest, tier: str | None = None) -> tuple[SongRe
     if fitted.planner != asked.planner:
         options["planner"] = fitted.planner or "off"
     update: dict[str, object] = {"takes": fitted.takes, "options": options}
+    if request.keep_best is not None and fitted.takes <= request.keep_best:
+        update["keep_best"] = None  # too few takes left to choose among: keep all of them
     if fitted.duration_s != asked.duration_s:  # only ever a new song's (fit_request never shortens edits)
         update["duration"] = fitted.duration_s
     return request.model_copy(update=update), decision.message
@@ -471,7 +476,7 @@ def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str
     """The recipe every exported file carries; ``params`` rebuilds this exact take."""
     caps = prepared.spec.capabilities
     params = request.model_dump(mode="json")
-    params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
+    params.update(seed=take.seed, takes=1, keep_best=None, duration=prepared.job.duration_s)
     return SongCard(
         title=request.title or default_title(request.task, request.source_audio, request.track)
         or (request.style[:60] or "Untitled song"),
@@ -683,6 +688,8 @@ class Studio:
                 )
             )
         results = self._checked(request, prepared, takes, results, progress)
+        if request.keep_best is not None:
+            results = keep_best(results, request.keep_best)
         warnings = [fitted] if fitted else []
         warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
         return SongResult(
@@ -707,6 +714,16 @@ class Studio:
         progress(ProgressEvent("checking", len(takes), len(takes)))
         return [r.model_copy(update={"checks": c, "files": write_synced_lyrics(r.files, c, title=request.title)})
                 for r, c in zip(results, checks, strict=True)]
+
+
+def keep_best(takes: list[TakeResult], count: int) -> list[TakeResult]:
+    """Best of N: the ``count`` best takes by their checks, best first; the others' files are deleted."""
+    ranked = [takes[i] for i in best_first(takes)]
+    for dropped in ranked[count:]:
+        for path in [*dropped.files.values(), dropped.card, dropped.stems_zip, *dropped.stems.values()]:
+            if path is not None:
+                Path(path).unlink(missing_ok=True)
+    return ranked[:count]
 
 
 def best_first(takes: list[TakeResult]) -> list[int]:

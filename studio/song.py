@@ -46,6 +46,10 @@ class SongRequest(BaseModel):
     duration: float | None = Field(None, description="Seconds; None lets the backend choose.")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     takes: int = Field(1, ge=1, le=4)
+    keep_best: int | None = Field(
+        None, ge=1, le=4,
+        description="Best of N: make `takes` takes, check each, and keep only this many, the best first.",
+    )
     bpm: int | None = Field(None, ge=30, le=300)
     key: str | None = None
     time_signature: str | None = None

@@ -130,3 +130,24 @@ def test_generate_json_and_batch_manifest_carry_the_checks(tiny_acestep_dir, tmp
     entry = json.loads((tmp_path / "batch" / "manifest.jsonl").read_text().splitlines()[0])
     assert entry["status"] == "ok" and entry["best_first"] == [0]
     assert {m["name"] for m in entry["checks"][0]["measures"]} >= {"tempo", "key", "clipping", "ending"}
+
+
+def test_best_of_n_keeps_the_best_takes_and_deletes_the_rest(tiny_acestep_dir, tmp_path, capsys,
+                                                             monkeypatch) -> None:
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    out = tmp_path / "best"
+    assert main(["generate", "--weights", str(tiny_acestep_dir), "--style", "synth pop", "--duration", "10",
+                 "--takes", "3", "--keep-best", "1", "--seed", "20", "--steps", "1", "--out", str(out),
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["paths"]) == 1 and summary["best_first"] == [0]
+    kept = summary["seeds"][0]
+    assert kept in (20, 21, 22)
+    assert sorted(p.name for p in out.glob("*.wav") if not p.name.endswith(".raw.wav")) == [f"synth-pop-{kept}.wav"]
+    # The kept take's recipe rebuilds that one take alone (no best-of-N left in it).
+    from studio.audio import read_card
+
+    assert read_card(summary["paths"][0]).params["keep_best"] is None
+    assert main(["generate", "--style", "pop", "--takes", "2", "--keep-best", "2", "--out",
+                 str(tmp_path / "x.wav")]) == 2
+    assert "`keep_best` must be below `takes` (2)" in capsys.readouterr().err
