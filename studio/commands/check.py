@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="device for Whisper, e.g. cpu or cuda (default: cuda when present)")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any check fails")
+    p.add_argument("--sing-again", type=int, metavar="LINE",
+                   help="repaint lyric line LINE (as numbered in the report) on ACE-Step, then check the new song")
+    p.add_argument("--out", help="with --sing-again: where the new song goes (file or folder; default: beside "
+                   "the song)")
+    p.add_argument("--weights", help="with --sing-again: ACE-Step weights (Hub id or folder)")
     p.set_defaults(handler=run)
 
 
@@ -97,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         transcriber = load_transcriber(args.asr_model, device=args.device,
                                        on_progress=lambda m: print(m, file=sys.stderr))
     checks = check_take(audio, rate, intent, vocals=vocals, transcriber=transcriber)
+    if args.sing_again is not None:
+        return sing_again(args, checks, intent, transcriber)
     if args.json:
         print(json.dumps({"file": str(args.song), "summary": checks.summary(), **checks.model_dump(mode="json")},
                          ensure_ascii=False, indent=2))
@@ -104,6 +111,43 @@ def run(args: argparse.Namespace) -> int:
         print(describe(checks))
     failed = checks.failed or (checks.lyrics is not None and checks.lyrics.heard < len(checks.lyrics.lines))
     return 1 if args.strict and failed else 0
+
+
+def sing_again(args: argparse.Namespace, checks, intent, transcriber) -> int:
+    """Repaint one line of the song from its aligned range with its own lyrics, then check the new
+    song against the whole lyrics again (the same as the card's 🎤 button)."""
+    from studio.errors import validate
+    from studio.quality.checks import check_take
+    from studio.quality.resing import pick_line, resing_fields
+    from studio.service import Studio
+    from studio.song import SongRequest
+
+    line = pick_line(checks.lyrics, args.sing_again)
+    recipe: dict = {}
+    try:
+        from studio.audio import read_card
+
+        recipe = dict(read_card(args.song).params)
+    except StudioError:
+        pass  # a song from elsewhere: repainted with ACE-Step's defaults
+    for name in ("seed", "takes", "keep_best", "task", "source_audio", "start", "end", "extend_by", "track",
+                 "cover_strength", "instrumental"):
+        recipe.pop(name, None)
+    request = validate(SongRequest, {**recipe, **resing_fields(line, Path(args.song), checks.duration)})
+    song = Path(args.song)
+    out = Path(args.out) if args.out else song.with_name(f"{song.stem}-line{line.index + 1}{song.suffix}")
+    result = Studio().generate(request, out=out, weights=args.weights)
+    new_audio, rate = read_audio(str(result.paths[0]))
+    again = check_take(new_audio, rate, intent, transcriber=transcriber)
+    if args.json:
+        print(json.dumps({"file": str(result.paths[0]), "line": line.index + 1, "start": request.start,
+                          "end": request.end, "before": checks.summary(), "summary": again.summary(),
+                          **again.model_dump(mode="json")}, ensure_ascii=False, indent=2))
+    else:
+        print(f"sang line {line.index + 1} again ({request.start:g}-{request.end:g} s): wrote {result.paths[0]}")
+        print(f"before: {checks.summary()}")
+        print(describe(again))
+    return 0
 
 
 def describe(checks) -> str:

@@ -426,6 +426,19 @@ def register(library: Library, gpu_concurrency: int) -> None:
         checks = check_take(audio, rate, intent, transcriber=studio_transcriber() if intent.lyrics else None)
         return {"summary": checks.summary(), **checks.model_dump(mode="json")}
 
+    @user_errors
+    def sing_again(song_id: str, line: float, visitor_key: str = "", request: gr.Request = None,  # type: ignore[assignment]
+                   progress: gr.Progress = gr.Progress()) -> dict:  # noqa: B008 (gradio's idiom)
+        """Repaint one lyric line of one of your songs (ACE-Step) from the range the lyric check aligned
+        it to, with that line's lyrics; the new song is kept in your library and checked again."""
+        from studio.ui.resing_view import sing_again as run
+
+        rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
+        result, songs = run(library, visitor.owner_for(visitor_key), song_id, int(line or 0),
+                            progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
+                            address=visitor.client_address(request), rate_key=rate_key)
+        return {"songs": [s.public() for s in songs], "warnings": result.warnings}
+
     def outputs() -> list[gr.Component]:
         return [
             gr.Audio(type="filepath", label="audio"),
@@ -484,9 +497,14 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("", label="language"),
         ]
         check_output = gr.JSON(label="checks")
+        sing_inputs = [gr.Textbox("", label="song_id"), gr.Number(0, label="line", precision=0),
+                       gr.Textbox("", label="visitor_key")]
+        sing_output = gr.JSON(label="info")
     # CPU work (and Whisper where the lyric check is on): queued one at a time, not on the GPU queue.
     gr.on(triggers=[], fn=check, inputs=check_inputs, outputs=check_output, api_name="check",
           concurrency_id="check", concurrency_limit=1)
+    gr.on(triggers=[], fn=sing_again, inputs=sing_inputs, outputs=sing_output, api_name="sing_again",
+          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency)
     for fn, inputs, outs, name in (
         (generate, generate_inputs, generate_outputs, "generate"),
         (edit, edit_inputs, edit_outputs, "edit"),

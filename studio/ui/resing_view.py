@@ -15,7 +15,7 @@ from studio.ui.errors import user_errors
 
 
 def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, session: str = "",
-               progress=None, tier: str | None = None, address: str = ""):
+               progress=None, tier: str | None = None, address: str = "", rate_key: str = ""):
     """Repaint line ``line_number`` of ``song_id`` and check the new song; returns (result, new songs)."""
     from backends.base import no_progress
     from studio.commands.check import read_audio
@@ -33,7 +33,8 @@ def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, 
         "title": f"{song.title} (line {line.index + 1} again)",
     })
     result, songs = runner.make_songs(request, owner=owner, library=library, session=session,
-                                      progress=progress or no_progress, tier=tier, address=address)
+                                      progress=progress or no_progress, tier=tier, address=address,
+                                      rate_key=rate_key)
     # Checked again as the whole song it now is, not as the one line that was repainted.
     intent = Intent.of(original, duration=song.duration)
     transcriber = studio_transcriber()

@@ -151,3 +151,25 @@ def test_best_of_n_keeps_the_best_takes_and_deletes_the_rest(tiny_acestep_dir, t
     assert main(["generate", "--style", "pop", "--takes", "2", "--keep-best", "2", "--out",
                  str(tmp_path / "x.wav")]) == 2
     assert "`keep_best` must be below `takes` (2)" in capsys.readouterr().err
+
+
+def test_sing_again_from_the_command_line_repaints_and_checks_again(tiny_whisper, tiny_acestep_dir, tmp_path,
+                                                                      capsys, monkeypatch) -> None:
+    """The tiny random Whisper hears none of the lines, so line 2 sits where nothing was heard: the
+    whole song; the repaint runs on the tiny ACE-Step and the new song is checked again."""
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    song = tmp_path / "song.wav"
+    y = synth.fade_out(synth.song(12, 120), 2)
+    sf.write(song, np.stack([y, y]).T, synth.SR)
+    out = tmp_path / "again.wav"
+    assert main(["check", str(song), "--lyrics", LYRICS, "--language", "en", "--asr-model", str(tiny_whisper),
+                 "--device", "cpu", "--sing-again", "2", "--weights", str(tiny_acestep_dir), "--out", str(out),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["file"] == str(out) and out.is_file() and report["line"] == 2
+    assert (report["start"], report["end"]) == (0.0, 12.0)
+    assert len(report["lyrics"]["lines"]) == 3  # checked against the whole lyrics again
+    from studio.audio import read_card
+
+    params = read_card(out).params
+    assert params["task"] == "repaint" and params["lyrics"] == "[Verse]\nI walk along the empty street"

@@ -7,6 +7,9 @@ import numpy as np
 import soundfile as sf
 from gradio_client import Client, handle_file
 
+from studio.quality.align import check_lyrics
+from studio.quality.report import TakeChecks, Word
+from studio.quality.store import save_checks
 from tests.quality import synth
 
 
@@ -28,6 +31,17 @@ def test_generate_ranks_takes_library_keeps_checks_and_check_measures_uploads(st
         got = {m["name"]: m for m in checked["measures"]}
         assert got["tempo"]["ok"] is True and got["key"]["summary"] == "key D major" and got["key"]["ok"] is True
         assert got["duration"]["ok"] is True and checked["lyrics"] is None
+        # A lyric check that did not hear line 2 (given transcript), then /sing_again on that line.
+        first = info["songs"][0]
+        audio_path = next((tmp_path / "library").rglob(f"{first['id']}.wav"))
+        words = [Word(text="neon", start=0.5, end=0.9), Word(text="lights", start=1.0, end=1.4)]
+        lyrics = "[Verse]\nneon lights\nblue hour city"
+        save_checks(audio_path, TakeChecks(duration=10, measures=[], lyrics=check_lyrics(lyrics, words, duration=10)))
+        again = client.predict(first["id"], 2, "", api_name="/sing_again")
+        (new,) = again["songs"]
+        assert new["request"]["task"] == "repaint" and new["request"]["lyrics"] == "[Verse]\nblue hour city"
+        assert (new["request"]["start"], new["request"]["end"]) == (0.9, 10.0)
+        assert new["checks"] is not None and new["checks"]["duration"] == 10
         try:
             client.predict(handle_file(str(song)), "", 0, "H major", 0, "", api_name="/check")
         except Exception as exc:
