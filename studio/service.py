@@ -647,11 +647,14 @@ class Studio:
         formats: Sequence[str] = (),
         mastering: MasteringSettings | None = None,
         budget: Reservation | None = None,
+        check: bool = True,
     ) -> SongResult:
         """Render and export: mastered files in ``formats`` (the raw take beside them), a song
         card in every file and as a sidecar, and stems zipped when the backend made any.
         ``mastering=None`` uses the default (-14 LUFS, -1 dBTP). Without a ``budget`` the run is
-        planned on this machine's own tier, lightened first when the request asks to fit it."""
+        planned on this machine's own tier, lightened first when the request asks to fit it.
+        ``check`` measures each take (studio.quality.finish.check_result); a caller holding a GPU
+        window passes False and checks after the window closes."""
         started = time.perf_counter()
         fitted = None
         if budget is None:  # a caller that brings a reservation has planned (and fitted) already
@@ -687,52 +690,19 @@ class Studio:
                     loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
                 )
             )
-        results = self._checked(request, prepared, takes, results, progress)
-        if request.keep_best is not None:
-            results = keep_best(results, request.keep_best)
         warnings = [fitted] if fitted else []
         warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
-        return SongResult(
+        result = SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
             sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
-            elapsed_s=round(time.perf_counter() - started, 3), takes=results, best_first=best_first(results),
+            elapsed_s=round(time.perf_counter() - started, 3), takes=results,
             lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
         )
+        if not check:
+            return result
+        from studio.quality.finish import check_result
 
-    @staticmethod
-    def _checked(request: SongRequest, prepared: Prepared, takes: list[Take], results: list[TakeResult],
-                 progress: ProgressFn) -> list[TakeResult]:
-        """Each take with its checks (studio.quality); the order stays the seeds' order (files are
-        named by it), the ranking is ``SongResult.best_first``."""
-        from studio.quality import Intent, check_takes
-        from studio.quality.finish import studio_transcriber, write_synced_lyrics
-
-        progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
-        intent = Intent.of(request, duration=prepared.job.duration_s)
-        transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
-        checks = check_takes(intent, takes, transcriber=transcriber)
-        progress(ProgressEvent("checking", len(takes), len(takes)))
-        return [r.model_copy(update={"checks": c, "files": write_synced_lyrics(r.files, c, title=request.title)})
-                for r, c in zip(results, checks, strict=True)]
-
-
-def keep_best(takes: list[TakeResult], count: int) -> list[TakeResult]:
-    """Best of N: the ``count`` best takes by their checks, best first; the others' files are deleted."""
-    ranked = [takes[i] for i in best_first(takes)]
-    for dropped in ranked[count:]:
-        for path in [*dropped.files.values(), dropped.card, dropped.stems_zip, *dropped.stems.values()]:
-            if path is not None:
-                Path(path).unlink(missing_ok=True)
-    return ranked[:count]
-
-
-def best_first(takes: list[TakeResult]) -> list[int]:
-    """Indices of the takes, best first by their checks (unchecked takes keep their place)."""
-    from studio.quality import best_first as rank
-
-    if any(t.checks is None for t in takes):
-        return list(range(len(takes)))
-    return rank([t.checks for t in takes])
+        return check_result(request, result, progress=progress)
 
 
 def _device_warnings(device) -> list[str]:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from backends.base import StudioError
+from studio.quality.read import read_audio
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,20 +37,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the song)")
     p.add_argument("--weights", help="with --sing-again: ACE-Step weights (Hub id or folder)")
     p.set_defaults(handler=run)
-
-
-def read_audio(path: str, what: str = "the song"):
-    """(``[channels, samples]`` float32 as stored, rate): no resampling or normalising, so clipped
-    samples stay at full scale for the clipping check."""
-    from studio.audio.upload import SUFFIXES, UploadError, _decode
-
-    source = Path(path)
-    if source.suffix.lower() not in SUFFIXES:
-        raise UploadError(f"{what} {source.name!r} is not a WAV, FLAC, MP3 or OGG file; convert it first.")
-    if not source.is_file():
-        raise UploadError(f"no file at {source}; check the path.")
-    data, rate = _decode(source, source.name, what, max_seconds=3600.0)
-    return data.T.copy(), rate
 
 
 def intent_from(args: argparse.Namespace):

@@ -408,9 +408,9 @@ def register(library: Library, gpu_concurrency: int) -> None:
               duration: float | None = None, language: str = "") -> dict:
         """Measure an uploaded song the way every take is measured: lyrics heard (where the lyric
         check is on), tempo against bpm, key, true peak, clipping, silence, ending, duration."""
-        from studio.commands.check import read_audio
         from studio.quality import Intent, check_take
         from studio.quality.finish import studio_transcriber
+        from studio.quality.read import read_audio
         from studio.song import normalise_key
 
         if not song:

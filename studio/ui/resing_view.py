@@ -18,9 +18,9 @@ def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, 
                progress=None, tier: str | None = None, address: str = "", rate_key: str = ""):
     """Repaint line ``line_number`` of ``song_id`` and check the new song; returns (result, new songs)."""
     from backends.base import no_progress
-    from studio.commands.check import read_audio
     from studio.quality import Intent, check_take
     from studio.quality.finish import studio_transcriber
+    from studio.quality.read import read_audio
     from studio.quality.resing import pick_line, resing_fields
     from studio.quality.store import load_checks, save_checks
 
