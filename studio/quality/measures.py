@@ -4,6 +4,8 @@ Every threshold comes from :mod:`studio.quality.thresholds`."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from studio.quality import thresholds as T
@@ -116,7 +118,11 @@ def estimate_key(y: np.ndarray, sr: int = T.ANALYSIS_RATE) -> tuple[str, float] 
     """(key, correlation) of the song's mean chroma with the best of the 24 rotated profiles."""
     import librosa
 
-    chroma = librosa.feature.chroma_stft(y=y, sr=sr, n_fft=4096, hop_length=2048)
+    with warnings.catch_warnings():
+        # Near-silent or unpitched audio has no peaks to estimate tuning from; the profile check
+        # below then reports "key not found" instead of librosa's warning.
+        warnings.simplefilter("ignore", UserWarning)
+        chroma = librosa.feature.chroma_stft(y=y, sr=sr, n_fft=4096, hop_length=2048)
     profile = chroma.mean(axis=1)
     if not np.isfinite(profile).all() or profile.std() == 0:
         return None
