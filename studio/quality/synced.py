@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from studio.quality.report import LyricCheck
+from studio.quality.report import LineCheck, LyricCheck
 
 FLAC_KEY = "SYNCEDLYRICS"
 _SYLT_MILLISECONDS = 2
 _SYLT_LYRICS = 1
 _LINE_TAG = re.compile(r"\[(\d+):(\d{1,2}(?:\.\d{1,3})?)\]")
+_WORD_TAG = re.compile(r"<\d+:\d{1,2}(?:\.\d{1,3})?>")
 
 
 def timed_lines(check: LyricCheck) -> list[tuple[float, str]]:
@@ -33,13 +34,56 @@ def _stamp(seconds: float) -> str:
     return f"{centis // 6000:02d}:{centis % 6000 / 100:05.2f}"
 
 
-def to_lrc(check: LyricCheck, *, title: str = "", artist: str = "", length_s: float | None = None) -> str:
+def _pieces(text: str) -> list[str]:
+    """The line cut where a word time can go: after each space, and around every CJK character
+    (joined back, the pieces are the line exactly)."""
+    from studio.lyrics.text import is_cjk
+
+    out: list[str] = []
+    run = ""
+    for ch in text:
+        if is_cjk(ch):
+            if run:
+                out.append(run)
+            out.append(ch)
+            run = ""
+        else:
+            run += ch
+            if ch == " ":
+                out.append(run)
+                run = ""
+    return [*out, run] if run else out
+
+
+def word_timed(line: LineCheck) -> str:
+    """The line as enhanced LRC words (``<mm:ss.xx>word``): a time before each written word whose
+    tokens were heard in order; the others ride along with the word before them."""
+    from studio.quality.align import tokens
+
+    heard = [w for w in line.words if w.start is not None]
+    j, out = 0, ""
+    for piece in _pieces(line.text):
+        toks = tokens(piece)
+        if toks and j < len(heard) and heard[j].text == toks[0]:
+            out += f"<{_stamp(heard[j].start)}>"
+            j += len(toks)
+        out += piece
+    return out
+
+
+def to_lrc(check: LyricCheck, *, title: str = "", artist: str = "", length_s: float | None = None,
+           words: bool = False) -> str:
+    """LRC text; ``words`` adds enhanced-LRC word times (the ``.lrc`` file has them; tags keep plain
+    line times, which every player reads)."""
     head = [f"[ti:{title}]"] if title else []
     head += [f"[ar:{artist}]"] if artist else []
     if length_s:
         head.append(f"[length:{int(length_s // 60)}:{int(length_s % 60):02d}]")
     head.append("[by:Song Studio lyric check]")
-    return "\n".join(head + [f"[{_stamp(t)}]{text}" for t, text in timed_lines(check)]) + "\n"
+    lines = sorted((ln for ln in check.lines if ln.status != "missing" and ln.start is not None),
+                   key=lambda ln: ln.start)
+    body = [f"[{_stamp(ln.start)}]{word_timed(ln) if words else ln.text}" for ln in lines]
+    return "\n".join(head + body) + "\n"
 
 
 def parse_lrc(text: str) -> list[tuple[float, str]]:
@@ -49,7 +93,7 @@ def parse_lrc(text: str) -> list[tuple[float, str]]:
         stamps = list(_LINE_TAG.finditer(raw))
         if not stamps or stamps[0].start() != 0:
             continue
-        words = raw[stamps[-1].end():]
+        words = _WORD_TAG.sub("", raw[stamps[-1].end():])
         out += [(int(m.group(1)) * 60 + float(m.group(2)), words) for m in stamps]
     return sorted(out, key=lambda item: item[0])
 
@@ -60,7 +104,7 @@ def lrc_path(audio_path: Path) -> Path:
 
 def write_lrc(audio_path: Path, check: LyricCheck, **header) -> Path:
     target = lrc_path(audio_path)
-    target.write_text(to_lrc(check, **header), encoding="utf-8")
+    target.write_text(to_lrc(check, words=True, **header), encoding="utf-8")
     return target
 
 

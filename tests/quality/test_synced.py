@@ -51,3 +51,18 @@ def test_nothing_is_written_when_the_lyrics_were_not_heard(tmp_path) -> None:
     path = export(band_noise(0.5, 0.1).astype(np.float32), 48_000, tmp_path / "song", "wav", make_card())
     files = write_synced_lyrics({"wav": path}, TakeChecks(duration=1, measures=[], lyric_note="off"))
     assert files == {"wav": path} and not lrc_path(path).exists() and read_synced_tags(path) == []
+
+
+def test_the_lrc_file_carries_word_times() -> None:
+    lrc = to_lrc(_check(), words=True)
+    assert "[00:12.00]<00:12.00>The <00:12.50>sun <00:13.00>is <00:13.50>rising" in lrc
+    # One heard chunk for the Japanese line: its characters share the chunk's span, one time each.
+    assert "[00:15.25]<00:15.25>夢<00:15.32>を" in lrc
+    assert parse_lrc(lrc)[0] == (12.0, "The sun is rising")  # word tags do not leak into the text
+
+
+def test_written_lrc_has_word_times_and_tags_have_line_times(tmp_path) -> None:
+    path = export(band_noise(0.5, 0.1).astype(np.float32), 48_000, tmp_path / "song", "flac", make_card())
+    files = write_synced_lyrics({"flac": path}, TakeChecks(duration=70, measures=[], lyrics=_check()))
+    assert "<01:01.04>Come" in files["lrc"].read_text(encoding="utf-8")
+    assert read_synced_tags(path)[-1] == (61.04, "Come back home")
