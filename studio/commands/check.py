@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backends.base import StudioError
 from studio.quality.read import read_audio
+from studio.quality.report import MARKS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,7 +142,7 @@ def describe(checks) -> str:
     """The checks as a reader wants them: the glance line, then every measure, then every line."""
     out = [checks.summary(), ""]
     for m in checks.measures:
-        out.append(f"  {dict([(True, '✓'), (False, '✗'), (None, '·')])[m.ok]} {m.name}: {m.detail}")
+        out.append(f"  {MARKS[m.ok]} {m.name}: {m.detail}")
     if checks.lyrics is not None:
         ly = checks.lyrics
         out += ["", f"  lyrics heard by {ly.asr_model}" + (" on the vocal stem" if ly.on_vocal_stem else " on the mix")

@@ -248,7 +248,7 @@ def level_measures(y: np.ndarray, sr: int) -> list[Measure]:
     out.append(Measure(name="ending", ok=not abrupt, value=round(below, 1), unit="dB",
                        target=T.ABRUPT_END_WITHIN_DB, summary="abrupt ending" if abrupt else "clean ending",
                        detail=f"the last {T.ABRUPT_END_WINDOW_S:g} s is {below:.0f} dB under the song's loud level"
-                       + (" : the music is cut off mid-phrase." if abrupt else ", so it fades or rings out.")))
+                       + (": the music is cut off mid-phrase." if abrupt else ", so it fades or rings out.")))
     return out
 
 

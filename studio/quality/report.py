@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 LineStatus = Literal["heard", "partly", "missing"]
+# A measure passed, failed, or had nothing to be compared with (the glance line separates with "·").
+MARKS: dict[bool | None, str] = {True: "✓", False: "✗", None: "–"}
 
 
 class Measure(BaseModel):
@@ -99,8 +101,7 @@ class TakeChecks(BaseModel):
         """The at-a-glance line: '✓ lyrics 18/19 lines · ✓ tempo 121 vs 120 BPM · ✗ head silence 3.1 s'."""
         parts = [self.lyrics.summary()] if self.lyrics is not None else []
         for m in self.measures:
-            mark = {True: "✓", False: "✗", None: "·"}[m.ok]
-            parts.append(f"{mark} {m.summary}")
+            parts.append(f"{MARKS[m.ok]} {m.summary}")
         return " · ".join(parts)
 
 

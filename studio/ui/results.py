@@ -81,7 +81,8 @@ def checks_markdown(checks) -> str:
     """Every measure with its sentence, then every lyric line with its time and whether it was heard."""
     if checks is None:
         return "*Not checked.*"
-    marks = {True: "✓", False: "✗", None: "·"}
+    from studio.quality.report import MARKS as marks
+
     out = [f"- {marks[m.ok]} **{m.name}**: {m.detail}" for m in checks.measures]
     if checks.lyrics is None:
         out.append(f"\n*{checks.lyric_note}*")
