@@ -350,7 +350,6 @@ def register(library: Library, gpu_concurrency: int) -> None:
         visitor_key: str,
         partial: bool = False,  # added last, so callers that pass the first 14 inputs keep working
         fit_budget: bool = False,  # likewise
-        keep_best: float = 0,  # likewise: best of N, 0 = keep every take
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
@@ -372,8 +371,6 @@ def register(library: Library, gpu_concurrency: int) -> None:
             partial=bool(partial),
             fit_budget=bool(fit_budget),
         )
-        if keep_best:
-            song_request = validate(SongRequest, {**song_request.model_dump(), "keep_best": int(keep_best)})
         return render(song_request, visitor_key, request, progress)
 
     @user_errors
@@ -469,7 +466,6 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("", label="visitor_key"),
             gr.Checkbox(False, label="partial"),
             gr.Checkbox(False, label="fit_budget"),
-            gr.Number(0, label="keep_best", precision=0),
         ]
         generate_outputs = outputs()
         edit_inputs = [
