@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.generate",
     "studio.commands.stems",
     "studio.commands.batch",
+    "studio.commands.check",
     "studio.lyrics.cli",
     "studio.budget.cli",
     "backends.acestep.planner.cli",

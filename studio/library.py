@@ -113,7 +113,15 @@ class Song:
             "seed": self.seed, "duration": self.duration, "sample_rate": self.sample_rate,
             "elapsed_s": self.elapsed_s, "liked": self.liked, "created_at": self.created_at,
             "style_sent": self.style_sent, "lyrics_sent": self.lyrics_sent, "request": _public_request(self.request),
+            "checks": self.checks_json(),
         }
+
+    def checks_json(self) -> dict[str, Any] | None:
+        """What the studio heard in this song (studio.quality), when it was checked."""
+        from studio.quality.store import load_checks
+
+        checks = load_checks(self.audio_path)
+        return None if checks is None else {"summary": checks.summary(), **checks.model_dump(mode="json")}
 
 
 def _public_source(source: str) -> str:
@@ -152,16 +160,21 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def _host() -> str:
+    # No dots: the staging folder is handed to the exporter as a folder, and a dot would read as a suffix.
+    return socket.gethostname().replace(".", "_")
+
+
 def staging_name() -> str:
-    """``<pid>.<host>.<id>``: a render's staging folder, named after the process that owns it."""
-    return f"{os.getpid()}.{socket.gethostname()}.{new_id()}"
+    """``<pid>~<host>~<id>``: a render's staging folder, named after the process that owns it."""
+    return f"{os.getpid()}~{_host()}~{new_id()}"
 
 
 def _orphaned(entry: Path) -> bool:
     """A staging folder whose process, on this host, is gone: a crash's leftover, safe to sweep now."""
-    pid, _, rest = entry.name.partition(".")
-    host, _, _ = rest.rpartition(".")
-    if not pid.isdigit() or host != socket.gethostname():
+    pid, _, rest = entry.name.partition("~")
+    host, _, _ = rest.rpartition("~")
+    if not pid.isdigit() or host != _host():
         return False
     if int(pid) == os.getpid():
         return False
@@ -312,7 +325,7 @@ class Library:
         folder = self._owner_dir(owner)
         target = folder / f"{song_id}{Path(take.path).suffix or '.wav'}"
         partial = folder / f"{song_id}{PARTIAL_SUFFIX}"
-        stored = request.model_dump(mode="json", exclude={"seed", "takes"})
+        stored = request.model_dump(mode="json", exclude={"seed", "takes", "keep_best"})
         row = (
             song_id, owner, time.time(), title or request.title or "Untitled", request.style, request.lyrics,
             result.backend, result.weights, result.device, result.dtype, take.seed, take.duration,

@@ -118,6 +118,9 @@ def prepare(request: SongRequest) -> Prepared:
         raise StudioError("write a style or lyrics (or both); an empty request gives the model nothing to follow.")
     if request.takes > caps.max_takes:
         raise StudioError(f"`takes` must be <= {caps.max_takes} for {caps.display_name}, got {request.takes}.")
+    if request.keep_best is not None and request.keep_best >= request.takes:
+        raise StudioError(f"`keep_best` must be below `takes` ({request.takes}) to choose among them, got "
+                          f"{request.keep_best}; raise `takes` or drop `keep_best`.")
     if request.instrumental and request.lyrics:
         warnings.append("instrumental is on, so the lyrics are not sung.")
     if not request.instrumental and not request.lyrics:
@@ -310,6 +313,8 @@ def fit_to_budget(request: SongRequest, tier: str | None = None) -> tuple[SongRe
     if fitted.planner != asked.planner:
         options["planner"] = fitted.planner or "off"
     update: dict[str, object] = {"takes": fitted.takes, "options": options}
+    if request.keep_best is not None and fitted.takes <= request.keep_best:
+        update["keep_best"] = None  # too few takes left to choose among: keep all of them
     if fitted.duration_s != asked.duration_s:  # only ever a new song's (fit_request never shortens edits)
         update["duration"] = fitted.duration_s
     return request.model_copy(update=update), decision.message
@@ -485,7 +490,7 @@ def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str
     # The card travels inside every downloaded file: a weights folder, an upload's path or a LoRA's
     # path on this machine is named by its file name only (issue 18: no server paths leave it).
     params = _public_request(request.model_dump(mode="json"))
-    params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
+    params.update(seed=take.seed, takes=1, keep_best=None, duration=prepared.job.duration_s)
     return SongCard(
         title=request.title or default_title(request.task, request.source_audio, request.track)
         or (request.style[:60] or "Untitled song"),
@@ -656,11 +661,14 @@ class Studio:
         formats: Sequence[str] = (),
         mastering: MasteringSettings | None = None,
         budget: Reservation | None = None,
+        check: bool = True,
     ) -> SongResult:
         """Render and export: mastered files in ``formats`` (the raw take beside them), a song
         card in every file and as a sidecar, and stems zipped when the backend made any.
         ``mastering=None`` uses the default (-14 LUFS, -1 dBTP). Without a ``budget`` the run is
-        planned on this machine's own tier, lightened first when the request asks to fit it."""
+        planned on this machine's own tier, lightened first when the request asks to fit it.
+        ``check`` measures each take (studio.quality.finish.check_result); a caller holding a GPU
+        window passes False and checks after the window closes."""
         started = time.perf_counter()
         fitted = None
         if budget is None:  # a caller that brings a reservation has planned (and fitted) already
@@ -698,12 +706,17 @@ class Studio:
             )
         warnings = [fitted] if fitted else []
         warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
-        return SongResult(
+        result = SongResult(
             backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
             sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
             elapsed_s=round(time.perf_counter() - started, 3), takes=results,
             lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
         )
+        if not check:
+            return result
+        from studio.quality.finish import check_result
+
+        return check_result(request, result, progress=progress)
 
 
 def _device_warnings(device) -> list[str]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from studio.quality.report import TakeChecks
+
 MAX_SEED = 2**32 - 1
 # What any surface accepts before parsing: 4x the most a model takes (HeartMuLa's 6000 lyric
 # characters, 512 style characters; backends/*/spec.py). Past that, text is not a song's but an attack
@@ -50,6 +52,10 @@ class SongRequest(BaseModel):
     duration: float | None = Field(None, description="Seconds; None lets the backend choose.")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     takes: int = Field(1, ge=1, le=4)
+    keep_best: int | None = Field(
+        None, ge=1, le=4,
+        description="Best of N: make `takes` takes, check each, and keep only this many, the best first.",
+    )
     bpm: int | None = Field(None, ge=30, le=300)
     key: str | None = None
     time_signature: str | None = None
@@ -149,6 +155,7 @@ class TakeResult(BaseModel):
     stems: dict[str, Path] = Field(default_factory=dict)
     stems_zip: Path | None = None
     loudness_lufs: float | None = None
+    checks: TakeChecks | None = Field(None, description="What the studio heard in the take (studio.quality).")
 
 
 class SongResult(BaseModel):
@@ -167,6 +174,7 @@ class SongResult(BaseModel):
     lyrics_sent: str
     style_sent: str
     warnings: list[str] = Field(default_factory=list)
+    best_first: list[int] = Field(default_factory=list, description="Take indices ranked by their checks.")
 
     @property
     def paths(self) -> list[Path]:

@@ -144,7 +144,8 @@ def run_line(studio: Any, line: Line, out: Path, args: argparse.Namespace, devic
         result = studio.generate(request, out=out / entry["id"], weights=args.weights, device=device,
                                  formats=formats)
         entry.update(status="ok", paths=[str(p) for t in result.takes for p in t.files.values()],
-                     seeds=result.seeds, backend=result.backend)
+                     seeds=result.seeds, backend=result.backend, best_first=result.best_first,
+                     checks=[t.checks.model_dump(mode="json") if t.checks else None for t in result.takes])
     except StudioError as exc:
         entry.update(status="error", error=str(exc))
     entry["seconds"] = round(time.perf_counter() - started, 3)

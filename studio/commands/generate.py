@@ -51,6 +51,7 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
         "duration": args.duration,
         "seed": args.seed,
         "takes": args.takes if args.takes != 1 else None,
+        "keep_best": args.keep_best,
         "bpm": args.bpm,
         "key": args.key,
         "time_signature": args.time_signature,
@@ -174,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
                     "elapsed_s": result.elapsed_s,
                     "warnings": result.warnings,
                     "tokens": [str(p) for p in token_files],
+                    "checks": [t.checks.model_dump(mode="json") if t.checks else None for t in result.takes],
+                    "best_first": result.best_first,
                 },
                 indent=2,
             )
@@ -185,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"wrote {take.path} ({take.sample_rate} Hz, {take.channels} ch, {take.duration:.2f} s, seed {take.seed})"
         )
+        if take.checks is not None:
+            print(f"  checks: {take.checks.summary()}")
     for path in token_files:
         print(f"wrote tokens {path}")
     print(f"{result.backend} on {result.device}/{result.dtype} in {result.elapsed_s:.1f} s")
@@ -227,6 +232,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--low-memory", action="store_const", const=True, help="LM and decoder never on the GPU together")
     p.add_argument("--dump-tokens", metavar="PATH.npy", help="save generated codes (LeVo [1,3,T], HeartMuLa [8,T])")
     p.add_argument("--takes", type=int, default=1, help="number of takes, 1-4")
+    p.add_argument("--keep-best", type=int, help="best of N: check the --takes takes and keep only this many")
     p.add_argument("--bpm", type=int, help="tempo in beats per minute")
     p.add_argument("--key", help="key and scale, e.g. 'F# minor'")
     p.add_argument("--time-signature", help="2, 3, 4 or 6 (beats per bar)")

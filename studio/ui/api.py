@@ -368,6 +368,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             "songs": [s.public() for s in songs],
             "warnings": result.warnings,
             "visitor_key": visitor_key if visitor.multi_user() else "",
+            "best_first": result.best_first,  # indices into songs, ranked by their checks
         }
         return paths[0], paths, info
 
@@ -442,6 +443,42 @@ def register(library: Library, gpu_concurrency: int) -> None:
         )
         return render(song_request, visitor_key, request, progress)
 
+    @user_errors
+    def check(song: str | None, lyrics: str = "", bpm: float | None = None, key: str = "",
+              duration: float | None = None, language: str = "") -> dict:
+        """Measure an uploaded song the way every take is measured: lyrics heard (where the lyric
+        check is on), tempo against bpm, key, true peak, clipping, silence, ending, duration."""
+        from studio.quality import Intent, check_take
+        from studio.quality.finish import studio_transcriber
+        from studio.quality.read import read_audio
+        from studio.song import normalise_key
+
+        if not song:
+            raise StudioError("upload the song to check (WAV, FLAC, MP3 or OGG).")
+        path = uploads.inside_uploads(song, what="the song to check")
+        try:
+            key = normalise_key(key) if key and key.strip() else None
+        except ValueError as exc:
+            raise StudioError(str(exc)) from None
+        audio, rate = read_audio(str(path))
+        intent = Intent(lyrics=lyrics or "", bpm=bpm or None, key=key, duration=duration or None,
+                        language=(language or "").strip().lower() or None)
+        checks = check_take(audio, rate, intent, transcriber=studio_transcriber() if intent.lyrics else None)
+        return {"summary": checks.summary(), **checks.model_dump(mode="json")}
+
+    @user_errors
+    def sing_again(song_id: str, line: float, visitor_key: str = "", request: gr.Request = None,  # type: ignore[assignment]
+                   progress: gr.Progress = gr.Progress()) -> dict:  # noqa: B008 (gradio's idiom)
+        """Repaint one lyric line of one of your songs (ACE-Step) from the range the lyric check aligned
+        it to, with that line's lyrics; the new song is kept in your library and checked again."""
+        from studio.ui.resing_view import sing_again as run
+
+        rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
+        result, songs = run(library, visitor.owner_for(visitor_key), song_id, int(line or 0),
+                            progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
+                            address=visitor.client_address(request), rate_key=rate_key)
+        return {"songs": [s.public() for s in songs], "warnings": result.warnings}
+
     def outputs() -> list[gr.Component]:
         return [
             gr.Audio(type="filepath", label="audio"),
@@ -491,6 +528,23 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Checkbox(False, label="fit_budget"),
         ]
         edit_outputs = outputs()
+        check_inputs = [
+            source_file("song"),
+            gr.Textbox("", label="lyrics"),
+            gr.Number(0, label="bpm"),
+            gr.Textbox("", label="key"),
+            gr.Number(0, label="duration"),
+            gr.Textbox("", label="language"),
+        ]
+        check_output = gr.JSON(label="checks")
+        sing_inputs = [gr.Textbox("", label="song_id"), gr.Number(0, label="line", precision=0),
+                       gr.Textbox("", label="visitor_key")]
+        sing_output = gr.JSON(label="info")
+    # CPU work (and Whisper where the lyric check is on): queued one at a time, not on the GPU queue.
+    gr.on(triggers=[], fn=check, inputs=check_inputs, outputs=check_output, api_name="check",
+          concurrency_id="check", concurrency_limit=1)
+    gr.on(triggers=[], fn=sing_again, inputs=sing_inputs, outputs=sing_output, api_name="sing_again",
+          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency)
     for fn, inputs, outs, name in (
         (generate, generate_inputs, generate_outputs, "generate"),
         (edit, edit_inputs, edit_outputs, "edit"),

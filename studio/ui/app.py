@@ -24,6 +24,7 @@ from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.raw_routes import RawRouteSentences
+from studio.ui.resing_view import wire_sing_again
 from studio.ui.results import build_results, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
@@ -177,6 +178,7 @@ def _wire_generation(
 
     chain(form.generate_btn.click(lambda: None, None, None, **INSTANT))
     _wire_cards(form, key, library, chain)
+    wire_sing_again(form, key, library, concurrency=gpu_concurrency())
 
     def cancel(request: gr.Request) -> list[Any]:
         stopped = runner.JOBS.cancel(request.session_hash or "")

@@ -64,6 +64,75 @@ def download_path(song: Song, label: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def song_checks(song: Song):
+    """The song's checks (studio.quality), or None when it was never checked."""
+    from studio.quality.store import load_checks
+
+    return load_checks(song.audio_path)
+
+
+def checks_line(checks) -> str:
+    """The at-a-glance line under the card's title: ✓ lyrics 18/19 lines · ✓ tempo 121 vs 120 BPM · ..."""
+    if checks is None:
+        return ""
+    return f'<div class="meta checks-line">{html.escape(checks.summary())}</div>'
+
+
+def checks_markdown(checks) -> str:
+    """Every measure with its sentence, then every lyric line with its time and whether it was heard."""
+    if checks is None:
+        return "*Not checked.*"
+    from studio.quality.report import MARKS as marks
+
+    out = [f"- {marks[m.ok]} **{m.name}**: {m.detail}" for m in checks.measures]
+    if checks.lyrics is None:
+        out.append(f"\n*{checks.lyric_note}*")
+        return "\n".join(out)
+    ly = checks.lyrics
+    where = "the vocal stem" if ly.on_vocal_stem else "the mix"
+    out.append(f"\n**Lyrics** heard by `{ly.asr_model}` on {where} — the score depends on that model.\n")
+    for line in ly.lines:
+        mark = {"heard": "✓", "partly": "~", "missing": "✗"}[line.status]
+        when = f"{length(line.start)}–{length(line.end)}" if line.start is not None and line.end is not None else "–"
+        order = ", out of order" if line.out_of_order else ""
+        out.append(f"- {mark} `{when}` {html.escape(line.text)} *({line.status}{order})*")
+    out += [f"- ➕ heard but not written: *{html.escape(extra)}*" for extra in ly.extra]
+    return "\n".join(out)
+
+
+def karaoke(checks) -> list[dict] | None:
+    """The heard lines as the player's subtitles, so it shows the current line while playing."""
+    if checks is None or checks.lyrics is None:
+        return None
+    lines = [ln for ln in checks.lyrics.lines if ln.status != "missing" and ln.start is not None and ln.end is not None]
+    return [{"text": ln.text, "timestamp": [round(ln.start, 2), round(max(ln.end, ln.start + 0.1), 2)]}
+            for ln in lines] or None
+
+
+def resing_choices(song: Song, checks) -> list[tuple[str, int]]:
+    """(label, line number) of each line that can be sung again; none unless the song's model repaints."""
+    from studio.quality.resing import lines_to_sing_again
+
+    try:
+        repaints = "repaint" in registry.get_spec(song.backend).capabilities.tasks
+    except Exception:  # a backend this build no longer lists
+        repaints = False
+    if not repaints or checks is None:
+        return []
+    lines = lines_to_sing_again(checks.lyrics)
+    return [(f"{ln.index + 1}. {ln.text[:60]} ({ln.status})", ln.index + 1) for ln in lines]
+
+
+def best_first(songs: list[Song]) -> list[Song]:
+    """Songs ranked by their checks (unchecked songs keep their order)."""
+    from studio.quality import best_first as rank
+
+    checks = [song_checks(s) for s in songs]
+    if not songs or any(c is None for c in checks):
+        return songs
+    return [songs[i] for i in rank(checks)]
+
+
 @dataclass
 class Card:
     group: gr.Group
@@ -75,24 +144,36 @@ class Card:
     edit: gr.Button
     downloads: list[gr.DownloadButton]  # one per DOWNLOADS entry, in its order
     lyrics: gr.Markdown
+    checks: gr.HTML  # the at-a-glance line
+    details: gr.Markdown  # every measure and lyric line, in the Checks accordion
+    resing_line: gr.Dropdown  # a line the check did not hear
+    resing: gr.Button  # opens it in Edit as a repaint of that line
     stems: StemsControls | None = None  # Split into stems (studio.ui.stems_controls)
 
     def outputs(self) -> list[gr.Component]:
-        return [self.group, self.head, self.audio, self.like, *self.downloads, self.lyrics]
+        return [self.group, self.head, self.audio, self.like, *self.downloads, self.lyrics, self.checks,
+                self.details, self.resing_line, self.resing]
 
     @staticmethod
     def values(song: Song | None) -> list[Any]:
         if song is None:
             hidden = [gr.update(value=None, visible=False) for _ in DOWNLOADS]
-            return [gr.update(visible=False), "", None, like_label(None), *hidden, ""]
+            return [gr.update(visible=False), "", gr.update(value=None, subtitles=None), like_label(None), *hidden,
+                    "", "", "", gr.update(choices=[], value=None, visible=False), gr.update(visible=False)]
         files = [download_path(song, label) for label in DOWNLOADS]
+        checks = song_checks(song)
+        again = resing_choices(song, checks)
         return [
             gr.update(visible=True),
             song_head(song),
-            str(song.audio_path),
+            gr.update(value=str(song.audio_path), subtitles=karaoke(checks)),
             like_label(song),
             *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),
+            checks_line(checks),
+            checks_markdown(checks),
+            gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
+            gr.update(visible=bool(again)),
         ]
 
 
@@ -105,7 +186,7 @@ class ResultsView:
         return [o for card in self.cards for o in card.outputs()] + [self.ids]
 
     def values(self, songs: list[Song]) -> list[Any]:
-        shown = songs[:MAX_CARDS]
+        shown = best_first(songs)[:MAX_CARDS]
         out: list[Any] = []
         for i in range(MAX_CARDS):
             out += Card.values(shown[i] if i < len(shown) else None)
@@ -134,8 +215,15 @@ def build_results(prefix: str = "take") -> ResultsView:
                 downloads = [
                     gr.DownloadButton(f"⬇ {label}", size="sm", min_width=0, visible=False) for label in DOWNLOADS
                 ]
+            checks = gr.HTML()
+            with gr.Accordion("Checks", open=False):
+                details = gr.Markdown()
+                with gr.Row():
+                    resing_line = gr.Dropdown(label="Line not heard", choices=[], visible=False, scale=3)
+                    resing = gr.Button("🎤 Sing this line again", size="sm", visible=False, scale=1)
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
             stems = build_stems_controls(f"{prefix}-{i}")
-        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics, stems))
+        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics, checks, details,
+                          resing_line, resing, stems))
     return ResultsView(cards=cards, ids=gr.State([]))

@@ -20,6 +20,8 @@ from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
+from studio.quality.finish import check_result
+from studio.quality.store import save_checks
 from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch
 from studio.song import SongRequest, SongResult, TakeResult
 
@@ -97,7 +99,7 @@ def render_on_gpu(
     picklable data."""
     return STUDIO.generate(
         request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
-        formats=DOWNLOAD_FORMATS,
+        formats=DOWNLOAD_FORMATS, check=False,  # checked by make_songs once the GPU is given back
     )
 
 
@@ -209,12 +211,15 @@ def _render_and_keep(
         result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
+        result = check_result(request, result, progress=progress)
         progress(ProgressEvent("saving", 0, 1, "adding to your library"))
         if fitted:
             result.warnings.insert(0, fitted)
         songs = library.add_result(owner, request, result)
         for song, take in zip(songs, result.takes, strict=True):
             keep_downloads(song, take)
+            if take.checks is not None:
+                save_checks(song.audio_path, take.checks)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:

@@ -1,0 +1,113 @@
+"""The checks as the generate flow runs them on every take it makes: ``check_result`` takes a
+finished :class:`studio.song.SongResult` (its files on disk), so it runs wherever the files are,
+after the GPU window on ZeroGPU (DESIGN: only model work belongs inside the window).
+
+The DSP measures always run (about 1.3 CPU seconds per minute of audio). The lyric check needs
+Whisper (a 1.6 GB download, and seconds to minutes of compute a song), so it runs only where it is
+turned on: ``STUDIO_LYRIC_CHECK=on`` (the weights from ``STUDIO_ASR_MODEL``), or a caller that
+passes a transcriber of its own (``studio check``, the /check endpoint)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from backends.base import ProgressEvent, no_progress
+from studio.quality.checks import Intent, check_take
+from studio.quality.read import read_audio
+from studio.quality.report import TakeChecks, rank
+
+LYRIC_CHECK_ENV = "STUDIO_LYRIC_CHECK"
+_ON = {"1", "on", "true", "yes"}
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
+
+
+def lyric_check_on() -> bool:
+    return os.environ.get(LYRIC_CHECK_ENV, "").strip().lower() in _ON
+
+
+def studio_transcriber(on_progress=None):
+    """The Whisper pipeline when the lyric check is turned on, else None."""
+    if not lyric_check_on():
+        return None
+    from studio.quality.asr import load_transcriber
+
+    return load_transcriber(on_progress=on_progress)
+
+
+def check_takes(intent: Intent, takes: Sequence, *, transcriber=None) -> list[TakeChecks]:
+    """Checks for takes in memory (anything with ``audio``, ``sample_rate`` and ``stems``), in order;
+    a take's ``vocals`` stem, when there is one, is what Whisper hears."""
+    return [
+        check_take(t.audio, t.sample_rate, intent, vocals=(t.stems or {}).get("vocals"), transcriber=transcriber)
+        for t in takes
+    ]
+
+
+def best_first(checks: Sequence[TakeChecks]) -> list[int]:
+    """Take indices, best first: lyric error, then failed measures, then unheard lines."""
+    return rank(list(checks))
+
+
+def _take_audio(take) -> Path:
+    """The unmastered file when there is one (what the model made), else the take's main file."""
+    raw = [Path(p) for k, p in take.files.items() if k.startswith("raw.")]
+    return raw[0] if raw else Path(take.path)
+
+
+def check_result(request, result, *, progress=no_progress, transcriber=None):
+    """``result`` with every take checked (``TakeResult.checks``), synced lyrics written where the
+    lyrics were heard, ranked (``best_first``), and cut to the best ``request.keep_best`` takes."""
+    takes = [t for t in result.takes if t.path is not None]
+    if not takes:
+        return result
+    progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
+    intent = Intent.of(request, duration=result.duration)
+    if transcriber is None and intent.lyrics and not intent.instrumental:
+        transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
+    checked = []
+    for i, take in enumerate(result.takes):
+        if take.path is None:
+            checked.append(take)
+            continue
+        audio, rate = read_audio(_take_audio(take))
+        vocals = read_audio(take.stems["vocals"])[0] if "vocals" in take.stems else None
+        checks = check_take(audio, rate, intent, vocals=vocals, transcriber=transcriber)
+        files = write_synced_lyrics(take.files, checks, title=getattr(request, "title", ""))
+        checked.append(take.model_copy(update={"checks": checks, "files": files}))
+        progress(ProgressEvent("checking", i + 1, len(result.takes)))
+    if getattr(request, "keep_best", None) is not None:
+        checked = keep_best(checked, request.keep_best)
+    return result.model_copy(update={"takes": checked, "best_first": ranked(checked)})
+
+
+def ranked(takes: Sequence) -> list[int]:
+    """Indices of results' takes, best first (unchecked takes keep their place)."""
+    if any(t.checks is None for t in takes):
+        return list(range(len(takes)))
+    return best_first([t.checks for t in takes])
+
+
+def keep_best(takes: Sequence, count: int) -> list:
+    """Best of N: the ``count`` best takes, best first; the others' files are deleted."""
+    ordered = [takes[i] for i in ranked(takes)]
+    for dropped in ordered[count:]:
+        for path in [*dropped.files.values(), dropped.card, dropped.stems_zip, *dropped.stems.values()]:
+            if path is not None:
+                Path(path).unlink(missing_ok=True)
+    return ordered[:count]
+
+
+def write_synced_lyrics(files: dict, checks: TakeChecks, *, title: str = "") -> dict:
+    """Synced lyrics in every exported audio file's tags and an ``.lrc`` beside the first one;
+    returns ``files`` with ``lrc`` added (unchanged when the lyrics were not heard)."""
+    from studio.quality.synced import write_lrc, write_synced_tags
+
+    if checks.lyrics is None or not files:
+        return files
+    audio = [Path(p) for p in files.values() if Path(p).suffix.lower() in AUDIO_SUFFIXES]
+    for path in audio:
+        write_synced_tags(path, checks.lyrics)
+    lrc = write_lrc(audio[0], checks.lyrics, title=title, length_s=checks.duration) if audio else None
+    return {**files, "lrc": lrc} if lrc else files
