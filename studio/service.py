@@ -28,7 +28,7 @@ from backends.base import (
     no_progress,
 )
 from studio import memory, registry
-from studio.audio import MasteringSettings, SongCard, audio_format, export_song, studio_artist
+from studio.audio import MasteringSettings, SongCard, audio_format, studio_artist
 from studio.budget import (
     BudgetContext,
     Decision,
@@ -46,7 +46,8 @@ from studio.editing import check_task
 from studio.errors import validate
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
-from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
+from studio.raw import RawRender
+from studio.song import MAX_SEED, SongRequest, SongResult
 from studio.tasks import TASKS, default_title, get_task, task_weights, tracks_for
 
 # Request fields that only some backends understand, with the Input that declares them.
@@ -428,6 +429,21 @@ def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
     calibration().record(caps.name, info.name, model, plan_input(prepared), measured)
 
 
+def record_render(raw: RawRender) -> None:
+    """Record a render's measured stage times here, once. On ZeroGPU this runs in the main process
+    with the GPU worker's measurements: the worker is a fork whose memory (and any file it writes
+    against a stale copy) the planner never sees."""
+    if raw.recorded:
+        return
+    from studio import devices
+
+    caps = registry.get_spec(raw.request.backend).capabilities
+    model = caps.cost.get(devices.detect().kind)
+    if model is not None:
+        calibration().record(caps.name, devices.detect().name, model, raw.plan, raw.stage_seconds)
+    raw.recorded = True
+
+
 def check_output(out: Path) -> None:
     """Fail before any GPU time is spent if the songs could not be saved."""
     folder = out.parent if out.suffix else out
@@ -538,11 +554,31 @@ class Studio:
         budget: Reservation | None = None,
         prepared: Prepared | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
-        """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
-        runs out (without one, this machine's own tier is used: an ETA, and ``STUDIO_TIME_LIMIT``
-        when set); ``request.partial`` lets token-based backends keep a song cut short instead.
-        Measured stage times feed the calibration either way. ``prepared`` is the
-        already-checked request, when the caller has one (it carries the seeds to use)."""
+        """:meth:`measure` and record the measured stage times in this process's calibration."""
+        prepared, takes, timings, measured = self.measure(
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
+            prepared=prepared,
+        )
+        record_timings(prepared, measured)
+        return prepared, takes, timings
+
+    def measure(
+        self,
+        request: SongRequest,
+        *,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
+        budget: Reservation | None = None,
+        prepared: Prepared | None = None,
+    ) -> tuple[Prepared, list[Take], dict[str, float], dict[str, float]]:
+        """Load (once) and render; also returns the seconds measured per stage, for the caller to
+        record where the calibration lives (on ZeroGPU: the main process, not the GPU worker).
+        With a ``budget`` the run stops cleanly before its reservation runs out (without one, this
+        machine's own tier is used: an ETA, and ``STUDIO_TIME_LIMIT`` when set); ``request.partial``
+        lets token-based backends keep a song cut short instead. ``prepared`` is the already-checked
+        request, when the caller has one (it carries the seeds to use)."""
         prepared = prepared or prepare(request)
         if budget is None:
             budget = local_budget(prepared)
@@ -577,8 +613,35 @@ class Studio:
             self._free_after_oom(request.backend)
             raise memory.OutOfMemory(out_of_memory)
         timings["render"] = time.perf_counter() - t1
-        record_timings(prepared, {**timer.finish(), "load": timings["load"]})
-        return prepared, takes, timings
+        return prepared, takes, timings, {**timer.finish(), "load": timings["load"]}
+
+    def render_raw(
+        self,
+        request: SongRequest,
+        *,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
+        budget: Reservation | None = None,
+        prepared: Prepared | None = None,
+    ) -> RawRender:
+        """The model's part only, as plain data: what the GPU function runs and returns. Nothing is
+        mastered, written or recorded; :func:`record_render` and ``studio.finishing`` do that after."""
+        prepared = prepared or prepare(request)
+        prepared, takes, timings, measured = self.measure(
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
+            prepared=prepared,
+        )
+        self.last_takes = takes
+        backend = self.cache.loaded()[request.backend]
+        return RawRender(
+            request=request, takes=takes, seeds=list(prepared.job.seeds), duration_s=prepared.job.duration_s,
+            lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style,
+            warnings=list(prepared.warnings) + _device_warnings(device), plan=plan_input(prepared),
+            stage_seconds=measured, weights=backend.weights, device=str(backend.device), dtype=str(backend.dtype),
+            load_s=timings["load"], render_s=timings["render"],
+        )
 
     def describe(
         self,
@@ -656,40 +719,19 @@ class Studio:
         chosen = output_formats(out, formats)
         for fmt in chosen:
             audio_format(fmt)  # unknown formats are refused before any GPU time
-        _, takes, _ = self.render(
+        raw = self.render_raw(
             request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
             prepared=prepared,
         )
-        self.last_takes = takes
-        backend = self.cache.loaded()[request.backend]
+        record_render(raw)
+        from studio.finishing import finish
+
         # A take cut short by the time budget ends the request: later takes were never made.
-        targets = take_targets(out, request, prepared.job.seeds)[: len(takes)]
-        results = []
-        for i, ((folder, stem), take) in enumerate(zip(targets, takes, strict=True)):
-            progress(ProgressEvent("mastering", i, len(takes)))
-            exported = export_song(
-                take.audio, take.sample_rate, folder, stem, formats=chosen,
-                card=song_card(request, prepared, take, backend.weights),
-                mastering=mastering, stems=take.stems or None,
-            )
-            progress(ProgressEvent("saving", i + 1, len(takes)))
-            results.append(
-                TakeResult(
-                    path=exported.paths[chosen[0]], seed=take.seed, sample_rate=take.sample_rate,
-                    channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
-                    files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()}},
-                    card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
-                    loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
-                )
-            )
-        warnings = [fitted] if fitted else []
-        warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
-        return SongResult(
-            backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
-            sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
-            elapsed_s=round(time.perf_counter() - started, 3), takes=results,
-            lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
+        result, _ = finish(
+            raw, take_targets(out, request, prepared.job.seeds), now=chosen, mastering=mastering,
+            progress=progress, started=started, warnings=[fitted] if fitted else [],
         )
+        return result
 
 
 def _device_warnings(device) -> list[str]:

@@ -5,8 +5,10 @@ Nothing here imports gradio; handlers in ``studio.ui`` turn its results into com
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +20,18 @@ from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
+from studio.finishing import PLAYER_FORMAT, finish
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
-from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch
+from studio.later import LATER
+from studio.raw import RawRender
+from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
+# MP3 320 is also what the player streams (studio.finishing.PLAYER_FORMAT), written before the song
+# is shown; the 24-bit WAV follows in the background.
+DOWNLOAD_FORMATS = ("wav", "mp3")
 # One planner pass of ~600 tokens (metadata + lyrics, no CFG, no codes) plus loading: well under a
 # minute on a ZeroGPU slice; fixed because the budget guard prices renders, not sketches.
 DESCRIBE_GPU_SECONDS = 60
@@ -85,26 +92,49 @@ def _reservation(request: SongRequest, *_: object, tier: str | None = None, **__
 @gpu_task(plan=_reservation)
 def render_on_gpu(
     request: SongRequest,
-    out: Path,
     token: CancelToken,
     progress: ProgressFn | None = None,
     *,
     tier: str | None = None,
     budget: Reservation,
-) -> SongResult:
+) -> RawRender:
     """The only function that holds the GPU, for the duration the budget guard reserved for the
-    visitor's ``tier``; the run stops cleanly before that runs out. Arguments and result are plain,
-    picklable data."""
-    return STUDIO.generate(
-        request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
-        formats=DOWNLOAD_FORMATS,
-    )
+    visitor's ``tier``; the run stops cleanly before that runs out. Only the model runs here: it
+    returns the raw takes and the measured stage times as plain, picklable data, and the caller
+    masters, encodes, files and records them after the GPU is released."""
+    raw = STUDIO.render_raw(request, progress=cancellable(progress or no_progress, token), budget=budget)
+    return raw.portable()
 
 
 @gpu(duration=DESCRIBE_GPU_SECONDS)
 def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
     """Simple mode's sketch (the planner's create-sample pass): plain data in, plain data out."""
     return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
+
+
+def finish_into_library(
+    raw: RawRender,
+    library: lib.Library,
+    owner: str,
+    staging: Path,
+    progress: Callable[[ProgressEvent], None] = no_progress,
+    fitted: str | None = None,
+    started: float | None = None,
+) -> tuple[SongResult, list[lib.Song]]:
+    """Finish the raw takes (``studio.finishing``, the CLI's road too) and keep them in ``owner``'s
+    library. Each song is kept as soon as its player file is written; its other downloads are
+    written in the background (``studio.later.LATER``, waited on by song id)."""
+    targets = [(staging, f"take-{i + 1}") for i in range(len(raw.takes))]
+    later_formats = [fmt for fmt in DOWNLOAD_FORMATS if fmt != PLAYER_FORMAT]
+    result, later = finish(raw, targets, now=(PLAYER_FORMAT,), later=later_formats, progress=progress,
+                           started=started, warnings=[fitted] if fitted else [])
+    progress(ProgressEvent("saving", 0, 1, "adding to your library"))
+    songs = library.add_result(owner, raw.request, result)
+    for song, take, files in zip(songs, result.takes, later, strict=True):
+        keep_downloads(song, take)
+        if files is not None:
+            LATER.submit(song.id, functools.partial(files.write, song.audio_path.parent, song.id))
+    return result, songs
 
 
 def keep_downloads(song: lib.Song, take: TakeResult) -> None:
@@ -166,6 +196,7 @@ def make_songs(
     ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
     GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
     limit; both are checked here, before the GPU is asked for."""
+    started = time.perf_counter()
     ratelimit.take_gpu(rate_key or owner, address)
     # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
     # request that will actually run (and the library keeps that one).
@@ -181,15 +212,11 @@ def make_songs(
             progress(ProgressEvent("loading", 0, 1, "fetching weights before the GPU starts"))
             prefetch(request)
         gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
-        result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
+        raw = render_on_gpu(request, token, gpu_progress, tier=tier)
+        record_render(raw)  # here, in the main process: a forked GPU worker's records would be lost
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
-        progress(ProgressEvent("saving", 0, 1, "adding to your library"))
-        if fitted:
-            result.warnings.insert(0, fitted)
-        songs = library.add_result(owner, request, result)
-        for song, take in zip(songs, result.takes, strict=True):
-            keep_downloads(song, take)
+        result, songs = finish_into_library(raw, library, owner, staging, progress, fitted, started)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:
