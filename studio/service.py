@@ -40,6 +40,7 @@ from studio.budget import (
     tier_limits,
 )
 from studio.budget.calibration import Calibration, StageTimer
+from studio.budget.estimate import canonical_stage
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
 from studio.editing import check_task
@@ -613,7 +614,9 @@ class Studio:
             self._free_after_oom(request.backend)
             raise memory.OutOfMemory(out_of_memory)
         timings["render"] = time.perf_counter() - t1
-        return prepared, takes, timings, {**timer.finish(), "load": timings["load"]}
+        # The timer's "loading" is the same stage as the measured "load": keep one sample, not two.
+        stages = {k: v for k, v in timer.finish().items() if canonical_stage(k) != "load"}
+        return prepared, takes, timings, {**stages, "load": timings["load"]}
 
     def render_raw(
         self,
