@@ -417,6 +417,9 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
         "state_session_capacity": session_capacity(),
+        # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
+        # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
+        "mcp_server": os.environ.get("STUDIO_MCP", "1").strip().lower() not in ("0", "false", "no", "off"),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

@@ -137,6 +137,14 @@ def finish_into_library(
     return result, songs
 
 
+def lossless_file(song: lib.Song, timeout: float | None = 600) -> Path:
+    """The song's mastered WAV once written (waiting for the background writer); the player's file
+    when no WAV was made."""
+    LATER.wait([song.id], timeout=timeout)
+    wav = song.audio_path.with_name(song.id + ".wav")
+    return wav if wav.is_file() else song.audio_path
+
+
 def keep_downloads(song: lib.Song, take: TakeResult) -> None:
     """Move the take's other download formats (MP3) and its stems zip beside the song's audio in
     the library (``<id>.mp3``, ``<id>.stems.zip``), before the staging folder is removed; the
