@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from backends.acestep.fetching import fetch_pipeline, fetch_planner
 from backends.acestep.lora import LoraSet
 from backends.acestep.spec import SPEC, AceStepOptions
 from backends.base import (
@@ -95,7 +96,7 @@ class AceStepBackend:
         quiet_libraries()
         caps = SPEC.capabilities
         location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
-        folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
+        folder = fetch_pipeline(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
         info = devices.as_device_info(device)
         dtype = info.dtype_name(caps.dtype_per_device)
         try:
@@ -183,7 +184,7 @@ class AceStepBackend:
             stage = f"load:{variant.name}"
             progress(ProgressEvent(stage, 0, 1, f"loading {variant.display_name} for {task}"))
             location = weights_source.choose(None, variant.weights_env, variant.default_weights)
-            folder = weights_source.fetch(
+            folder = fetch_pipeline(
                 location, what=variant.display_name, env_var=variant.weights_env,
                 on_progress=lambda msg: progress(ProgressEvent(stage, 0, 1, msg)),
             )
@@ -260,7 +261,8 @@ class AceStepBackend:
             from backends.acestep.planner.planner import Planner
             from backends.acestep.spec import PLANNER_ENV
 
-            weights = os.environ.get(PLANNER_ENV) or size
+            # From the cache when prefetched (SPEC.prefetch): only the planner's own files.
+            weights = fetch_planner(os.environ.get(PLANNER_ENV) or size)
             self.planners[size] = Planner.load(weights, device=self.device)
         return self.planners[size]
 
