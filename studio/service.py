@@ -232,8 +232,11 @@ def calibration() -> Calibration:
     return _CALIBRATIONS[path]
 
 
-def plan_input(prepared: Prepared) -> PlanInput:
-    """The parts of a prepared request that decide its GPU cost."""
+def plan_input(prepared: Prepared, *, include_load: bool | None = None) -> PlanInput:
+    """The parts of a prepared request that decide its GPU cost. ``include_load=None``: the load
+    stage counts when the worker will have to load (studio.worker_state), which is always off ZeroGPU."""
+    from studio.worker_state import load_due
+
     job = prepared.job
     meta = job.metadata
     return PlanInput(
@@ -244,6 +247,7 @@ def plan_input(prepared: Prepared) -> PlanInput:
         planner=None if getattr(job.options, "planner", "off") == "off" else job.options.planner,
         task=meta.get("task", "text2music"),
         extra_weights=meta.get("weights"),
+        include_load=load_due(prepared.spec.name) if include_load is None else include_load,
     )
 
 
@@ -427,7 +431,7 @@ def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
     model = caps.cost.get(info.kind)
     if model is None:
         return
-    calibration().record(caps.name, info.name, model, plan_input(prepared), measured)
+    calibration().record(caps.name, info.name, model, plan_input(prepared, include_load=True), measured)
 
 
 def record_render(raw: RawRender) -> None:
@@ -641,7 +645,7 @@ class Studio:
         return RawRender(
             request=request, takes=takes, seeds=list(prepared.job.seeds), duration_s=prepared.job.duration_s,
             lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style,
-            warnings=list(prepared.warnings) + _device_warnings(device), plan=plan_input(prepared),
+            warnings=list(prepared.warnings) + _device_warnings(device), plan=plan_input(prepared, include_load=True),
             stage_seconds=measured, weights=backend.weights, device=str(backend.device), dtype=str(backend.dtype),
             load_s=timings["load"], render_s=timings["render"],
         )

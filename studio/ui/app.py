@@ -148,6 +148,13 @@ def _wire_generation(
     def idle() -> list[Any]:
         return [gr.update(visible=True), gr.update(visible=False)]
 
+    def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
+        """The cards showed the song as soon as its MP3 was kept; offer the WAV (and stems) once the
+        background writer is done with them."""
+        runner.LATER.wait(ids, timeout=600)
+        owner = visitor.owner_for(browser_key)
+        return results.download_values([library.get(owner, song_id) for song_id in ids])
+
     buttons = [form.generate_btn, form.cancel_btn]
     gen_events = []
 
@@ -165,6 +172,7 @@ def _wire_generation(
             **PRIVATE,
         )
         gen_events.append(run)
+        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), **PRIVATE)
         run.then(idle, None, buttons, **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],

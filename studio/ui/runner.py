@@ -27,6 +27,7 @@ from studio.later import LATER
 from studio.raw import RawRender
 from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
+from studio.worker_state import WORKER
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
 # MP3 320 is also what the player streams (studio.finishing.PLAYER_FORMAT), written before the song
@@ -220,7 +221,12 @@ def make_songs(
             progress(ProgressEvent("loading", 0, 1, "fetching weights before the GPU starts"))
             prefetch(request)
         gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
-        raw = render_on_gpu(request, token, gpu_progress, tier=tier)
+        try:
+            raw = render_on_gpu(request, token, gpu_progress, tier=tier)
+        except BaseException:
+            WORKER.failed()  # spaces forks a fresh worker after a failed task: the next one loads again
+            raise
+        WORKER.succeeded(request.backend)
         record_render(raw)  # here, in the main process: a forked GPU worker's records would be lost
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")

@@ -1,0 +1,62 @@
+"""The guard's estimate counts the load stage only when the ZeroGPU worker will have to load.
+
+``spaces`` keeps its GPU worker between successful tasks and forks a fresh one after a failed or
+aborted task (huggingface/spaces, spaces/zero/wrappers.py), which loads every backend again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.base import StudioError
+from studio import service
+from studio.library import Library
+from studio.song import SongRequest
+from studio.ui import runner
+from studio.worker_state import WORKER, WorkerState
+
+
+@pytest.fixture
+def zerogpu(monkeypatch):
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    monkeypatch.setenv("STUDIO_ZEROGPU_SLICE_FACTOR", "1")
+    monkeypatch.setattr(WORKER, "_loaded", set())
+
+
+def stages(request: SongRequest) -> dict[str, float]:
+    return service.plan(request, tier="pro").reservation.estimate.stages
+
+
+def test_load_is_priced_for_a_fresh_worker_only(zerogpu, monkeypatch, tmp_path) -> None:
+    request = SongRequest(style="pop", duration=30)
+    assert "load" in stages(request)  # no worker has loaded anything yet
+
+    calls: list[str] = []
+
+    def gpu(*_args, **_kwargs):
+        if calls:
+            raise StudioError("GPU task aborted")
+        calls.append("ok")
+        return "not a render"  # never finished: the test stops right after the GPU call
+
+    monkeypatch.setattr(runner, "render_on_gpu", gpu)
+    monkeypatch.setattr(runner, "prefetch", lambda request: None)
+    monkeypatch.setattr(runner, "record_render", lambda raw: (_ for _ in ()).throw(StudioError("stop")))
+    library = Library(tmp_path / "lib")
+    with pytest.raises(StudioError, match="stop"):
+        runner.make_songs(request, owner="local", library=library, tier="pro")
+    with_worker = stages(request)
+    assert "load" not in with_worker  # the worker that rendered keeps the weights
+    assert "diffusion" in with_worker
+    with pytest.raises(StudioError, match="aborted"):
+        runner.make_songs(request, owner="local", library=library, tier="pro")
+    assert "load" in stages(request)  # the next task runs in a fresh worker
+    library.close()
+
+
+def test_off_zerogpu_the_load_stage_always_counts(monkeypatch) -> None:
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    state = WorkerState()
+    state.succeeded("acestep")
+    monkeypatch.setattr(runner, "WORKER", state)
+    assert service.plan_input(service.prepare(SongRequest(style="pop", duration=30))).include_load
