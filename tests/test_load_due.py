@@ -60,3 +60,16 @@ def test_off_zerogpu_the_load_stage_always_counts(monkeypatch) -> None:
     state.succeeded("acestep")
     monkeypatch.setattr(runner, "WORKER", state)
     assert service.plan_input(service.prepare(SongRequest(style="pop", duration=30))).include_load
+
+
+def test_simple_mode_prefetches_its_planner_and_declares_what_the_guard_prices(zerogpu, monkeypatch) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(runner, "gpu_available_here", lambda: True)
+    monkeypatch.setattr(runner, "prefetch", lambda request: order.append(f"prefetch {request.options['planner']}"))
+    monkeypatch.setattr(runner, "describe_on_gpu", lambda *args: order.append("gpu") or {})
+    runner.describe_song("acestep", "a calm song", False, None, None)
+    assert order == ["prefetch 1.7B", "gpu"]
+    fresh = runner.describe_seconds("acestep", "a calm song", False, None, None)
+    WORKER.succeeded("acestep")
+    warm = runner.describe_seconds("acestep", "a calm song", False, None, None)
+    assert 0 < warm < fresh < 60  # the planner pass, plus loading only for a fresh worker

@@ -87,7 +87,7 @@ def _wire_create(
         seed = data[create.seed]
         address = visitor.client_address(request) if request is not None else ""
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
-        draft = runner.describe_on_gpu(
+        draft = runner.describe_song(
             backend, data[create.description] or "", bool(data[create.instrumental]),
             data[create.language] or None, None if seed in (None, "") else int(seed),
         )
