@@ -97,3 +97,19 @@ def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub,
         assert isinstance(draft, dict)
     finally:
         studio.cache.unload_all()
+
+
+def test_start_up_on_zerogpu_fetches_and_loads_the_default_backend_in_the_main_process(hub, monkeypatch) -> None:
+    """What app.py runs at import on ZeroGPU (runner.preload_for_zerogpu): the default backend is
+    on its device before any GPU call, from the pipeline's files only (no planner: off by default)."""
+    from studio.ui import runner
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")  # stands in for the cuda that spaces packs
+    try:
+        runner.preload_for_zerogpu()
+        assert "acestep" in runner.STUDIO.cache.loaded()
+    finally:
+        runner.STUDIO.cache.unload_all()
+    assert {repo for repo, _ in hub.fetched} == {PIPELINE_REPO}
+    assert (PIPELINE_REPO, "model_index.json") in hub.fetched

@@ -139,6 +139,19 @@ def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str |
     return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
 
 
+def preload_for_zerogpu() -> None:
+    """At start-up on ZeroGPU, in the main process: fetch the default backend and load it onto
+    ``cuda``. This is the documented ZeroGPU pattern (hub-docs ``spaces-zerogpu.md``: load the
+    pipeline and ``.to('cuda')`` at import time, outside ``@spaces.GPU``): ``spaces`` packs those
+    tensors once and hands them to every GPU worker, so no visitor's quota pays for reading ~11 GB
+    (ACE-Step XL turbo in bf16) from disk. Only the default is packed: packed weights beyond ~45 GB
+    make spaces pick the ``xlarge`` size, which costs visitors 2x quota (DESIGN.md; hub-docs lists
+    large = half an H200, 1x quota, xlarge = a full H200, 2x). Other backends load in the worker."""
+    default = SongRequest(style="preload")  # the default backend with its default options
+    prefetch(default)
+    STUDIO.cache.get(default.backend)
+
+
 def describe_song(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
     """Simple mode: fetch the planner (and the pipeline) before the GPU is asked for, then sketch."""
     if gpu_available_here():
