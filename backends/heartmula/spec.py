@@ -105,6 +105,17 @@ CAPABILITIES = Capabilities(
     cost=SEED_COSTS["heartmula"],
 )
 
+def _prefetch(options: BaseModel, task: str) -> None:
+    """The LM, codec, tokenizer and generation config the loader opens (backends/heartmula/weights.py:
+    its own patterns), into the cache before the GPU is asked for."""
+    import os
+
+    from backends.heartmula.weights import resolve_files
+
+    resolve_files(os.environ.get(WEIGHTS_ENV) or None)
+
+
 SPEC = BackendSpec(
-    capabilities=CAPABILITIES, options=HeartMuLaOptions, availability=availability, loader=_load
+    capabilities=CAPABILITIES, options=HeartMuLaOptions, availability=availability, loader=_load,
+    prefetch=_prefetch,
 )
