@@ -37,6 +37,9 @@ class RawRender:
     weights: str
     device: str
     dtype: str
+    # True when the worker already held this backend's weights (it is being reused); the main process
+    # prices the next load from this evidence, not from an assumption about worker reuse.
+    reused_weights: bool = False
     load_s: float = 0.0
     render_s: float = 0.0
     recorded: bool = field(default=False, compare=False)  # calibration fed already (no double count)

@@ -636,6 +636,7 @@ class Studio:
         """The model's part only, as plain data: what the GPU function runs and returns. Nothing is
         mastered, written or recorded; :func:`record_render` and ``studio.finishing`` do that after."""
         prepared = prepared or prepare(request)
+        reused = request.backend in self.cache.loaded()
         prepared, takes, timings, measured = self.measure(
             request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
             prepared=prepared,
@@ -647,7 +648,7 @@ class Studio:
             lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style,
             warnings=list(prepared.warnings) + _device_warnings(device), plan=plan_input(prepared, include_load=True),
             stage_seconds=measured, weights=backend.weights, device=str(backend.device), dtype=str(backend.dtype),
-            load_s=timings["load"], render_s=timings["render"],
+            load_s=timings["load"], render_s=timings["render"], reused_weights=reused,
         )
 
     def describe(

@@ -1,11 +1,12 @@
 """What the ZeroGPU worker holds, as far as the main process can know, to price the next request.
 
-``spaces`` keeps a GPU worker (a fork of the main process) between tasks while they succeed; a
-failed or aborted task makes it fork a fresh one, which must load every backend again
-(huggingface/spaces ``spaces/zero/wrappers.py``: the worker is discarded after an error). So a
-backend's ``load`` stage is due for the first request, after any failure, and for a backend that
-worker never loaded; after a success it is not. Off ZeroGPU the studio's own process renders and
-this bookkeeping is not used.
+A failed or aborted task makes ``spaces`` fork a fresh GPU worker, which must load every backend
+again (DESIGN.md, "ZeroGPU facts"). Whether a worker is kept between successful tasks is not
+assumed: each render reports whether its worker already held the backend's weights
+(``RawRender.reused_weights``). So a backend's ``load`` stage is due for the first request, after
+any failure, and whenever the last task for it had to load; it is left out only after a task
+showed that its worker keeps the weights. Off ZeroGPU the studio's own process renders and this
+bookkeeping is not used.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ class WorkerState:
         with self._lock:
             return backend not in self._loaded
 
-    def succeeded(self, backend: str) -> None:
+    def succeeded(self, backend: str, *, worker_kept_weights: bool) -> None:
         with self._lock:
-            self._loaded.add(backend)
+            if worker_kept_weights:
+                self._loaded.add(backend)
+            else:
+                self._loaded.discard(backend)
 
     def failed(self) -> None:
         """The next task runs in a fresh worker: nothing is loaded there."""

@@ -6,6 +6,8 @@ aborted task (huggingface/spaces, spaces/zero/wrappers.py), which loads every ba
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from backends.base import StudioError
@@ -31,18 +33,23 @@ def test_load_is_priced_for_a_fresh_worker_only(zerogpu, monkeypatch, tmp_path) 
     request = SongRequest(style="pop", duration=30)
     assert "load" in stages(request)  # no worker has loaded anything yet
 
-    calls: list[str] = []
+    # What each task's worker reports: it had to load (a fresh fork), it already held the weights
+    # (a kept worker), then the task is aborted.
+    outcomes = [False, True, "abort"]
 
     def gpu(*_args, **_kwargs):
-        if calls:
+        outcome = outcomes.pop(0)
+        if outcome == "abort":
             raise StudioError("GPU task aborted")
-        calls.append("ok")
-        return "not a render"  # never finished: the test stops right after the GPU call
+        return SimpleNamespace(reused_weights=outcome)  # the test stops right after the GPU call
 
     monkeypatch.setattr(runner, "render_on_gpu", gpu)
     monkeypatch.setattr(runner, "prefetch", lambda request: None)
     monkeypatch.setattr(runner, "record_render", lambda raw: (_ for _ in ()).throw(StudioError("stop")))
     library = Library(tmp_path / "lib")
+    with pytest.raises(StudioError, match="stop"):
+        runner.make_songs(request, owner="local", library=library, tier="pro")
+    assert "load" in stages(request)  # that worker had to load: nothing shows it keeps the weights
     with pytest.raises(StudioError, match="stop"):
         runner.make_songs(request, owner="local", library=library, tier="pro")
     with_worker = stages(request)
@@ -57,7 +64,7 @@ def test_load_is_priced_for_a_fresh_worker_only(zerogpu, monkeypatch, tmp_path) 
 def test_off_zerogpu_the_load_stage_always_counts(monkeypatch) -> None:
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     state = WorkerState()
-    state.succeeded("acestep")
+    state.succeeded("acestep", worker_kept_weights=True)
     monkeypatch.setattr(runner, "WORKER", state)
     assert service.plan_input(service.prepare(SongRequest(style="pop", duration=30))).include_load
 
@@ -70,6 +77,6 @@ def test_simple_mode_prefetches_its_planner_and_declares_what_the_guard_prices(z
     runner.describe_song("acestep", "a calm song", False, None, None)
     assert order == ["prefetch 1.7B", "gpu"]
     fresh = runner.describe_seconds("acestep", "a calm song", False, None, None)
-    WORKER.succeeded("acestep")
+    WORKER.succeeded("acestep", worker_kept_weights=True)
     warm = runner.describe_seconds("acestep", "a calm song", False, None, None)
     assert 0 < warm < fresh < 60  # the planner pass, plus loading only for a fresh worker

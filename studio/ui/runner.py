@@ -272,7 +272,7 @@ def make_songs(
         except BaseException:
             WORKER.failed()  # spaces forks a fresh worker after a failed task: the next one loads again
             raise
-        WORKER.succeeded(request.backend)
+        WORKER.succeeded(request.backend, worker_kept_weights=getattr(raw, "reused_weights", False))
         record_render(raw)  # here, in the main process: a forked GPU worker's records would be lost
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
