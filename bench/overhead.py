@@ -61,12 +61,11 @@ def main() -> int:
             fn()
             times[name].append(time.perf_counter() - t)
 
-    from studio.audio import export_song
+    from studio.finishing import finish_take
 
-    prepared, takes, _ = studio.render(request, weights=str(folder), device=device)
-    card = service.song_card(request, prepared, takes[0], str(folder))
+    raw = studio.render_raw(request, weights=str(folder), device=device)
     t = time.perf_counter()
-    export_song(takes[0].audio, takes[0].sample_rate, tempfile.mkdtemp(), "take", formats=("wav",), card=card)
+    finish_take(raw, raw.takes[0], Path(tempfile.mkdtemp()), "take", now=("wav",))
     write_s = time.perf_counter() - t
 
     b, s = statistics.median(times["bare"]), statistics.median(times["studio"])

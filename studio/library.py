@@ -156,6 +156,33 @@ def default_dir() -> Path:
     return Path.home() / ".song-studio" / "library"
 
 
+DB_DIR_ENV = "STUDIO_LIBRARY_DB_DIR"
+SNAPSHOT_NAME = "library.snapshot.sqlite3"
+
+
+def on_bucket_mount(root: Path) -> bool:
+    """True for a library on a Space's persistent storage. /data is now a storage-bucket mount
+    without file locking (DESIGN.md, "Storage"; huggingface.co/docs/hub/spaces-storage), where
+    SQLite's WAL (locks plus a shared-memory file) is not safe."""
+    try:
+        return Path(root).resolve().is_relative_to(SPACE_STORAGE.resolve())
+    except OSError:
+        return False
+
+
+def default_db_dir(root: Path) -> Path:
+    """Where the database of the library at ``root`` lives: ``STUDIO_LIBRARY_DB_DIR``; for a library
+    on a Space's storage mount, the local disk (a cache folder, rebuilt from the mount's snapshot
+    and song cards after a restart); else beside the audio, in ``root``."""
+    explicit = os.environ.get(DB_DIR_ENV, "").strip()
+    if explicit:
+        return Path(explicit).expanduser()
+    if on_bucket_mount(root):
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        return cache / "song-studio" / "library-db"
+    return Path(root)
+
+
 def new_id() -> str:
     return secrets.token_urlsafe(16)
 
@@ -197,23 +224,42 @@ def _title_for(request: SongRequest, index: int, count: int) -> str:
 class Library:
     """One library folder. Thread-safe: each thread gets its own connection."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    def __init__(self, root: Path | str | None = None, *, db_dir: Path | str | None = None) -> None:
+        """``root`` holds the audio (and, when the database lives elsewhere, its snapshot);
+        ``db_dir`` the SQLite database (default: :func:`default_db_dir`)."""
         self.root = Path(root) if root is not None else default_dir()
         self.audio_dir = self.root / AUDIO_DIR
+        db_folder = Path(db_dir) if db_dir is not None else default_db_dir(self.root)
         try:
             self.audio_dir.mkdir(parents=True, exist_ok=True)
+            db_folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StudioError(
                 f"cannot create the song library at {self.root} ({exc.strerror}); set {LIBRARY_ENV} to a "
                 "writable folder."
             ) from None
-        self.db_path = self.root / DB_NAME
+        self.db_path = db_folder / DB_NAME
+        # A database apart from the audio is copied back to the audio's side after every change, so
+        # losing the local disk (a Space restart) loses nothing.
+        self.snapshot_path = self.root / SNAPSHOT_NAME if db_folder.resolve() != self.root.resolve() else None
         self._local = threading.local()
+        self._snapshot_lock = threading.Lock()
+        restored = self._restore_snapshot()
+        damaged = False
         try:
             self._open_schema()
         except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-            self._rebuild_from_cards(exc)
+            self._move_aside(exc)
+            self._open_schema()
+            damaged = True
+        # Songs kept after the last snapshot (a database apart from the audio), or every song when the
+        # database was damaged, come back from the card each library file carries in its tags.
+        rebuilt = self.rebuild_from_cards() if damaged or self.snapshot_path is not None else 0
+        if damaged:
+            log.error("the library was rebuilt: %d songs from their cards", rebuilt)
         self.clean()
+        if self.snapshot_path is not None and (rebuilt or not restored):
+            self.snapshot()
 
     def _open_schema(self) -> None:
         with self._connect() as db:
@@ -221,9 +267,9 @@ class Library:
             db.executescript(_SCHEMA)
             db.execute("SELECT COUNT(*) FROM songs").fetchone()
 
-    def _rebuild_from_cards(self, error: sqlite3.DatabaseError) -> None:
+    def _move_aside(self, error: sqlite3.DatabaseError) -> None:
         """A damaged database must not stop the studio or lose its songs: it is moved aside for a
-        human, and a new one is filled from the song card every library file carries in its tags."""
+        human, and a new one is filled from the song cards (:meth:`rebuild_from_cards`)."""
         self.close()
         aside = self.db_path.with_name(f"{DB_NAME}.corrupt-{int(time.time())}")
         for suffix in ("", "-wal", "-shm"):
@@ -232,43 +278,6 @@ class Library:
                 os.replace(part, aside.with_name(aside.name + suffix))
         log.error("the library database %s is damaged (%s); moved to %s, rebuilding from the song cards",
                   self.db_path, error, aside.name)
-        self._open_schema()
-        # One file per song: its main audio (WAV first; the MP3 beside it is a download copy).
-        preference = {".wav": 0, ".flac": 1, ".mp3": 2, ".ogg": 3}
-        songs: dict[Path, Path] = {}
-        for path in self.audio_dir.glob("*/*"):
-            if path.is_file() and path.name.count(".") == 1 and path.suffix in preference:
-                key = path.with_suffix("")
-                if key not in songs or preference[path.suffix] < preference[songs[key].suffix]:
-                    songs[key] = path
-        rebuilt = skipped = 0
-        for path in sorted(songs.values()):
-            try:
-                self._insert_from_card(path)
-                rebuilt += 1
-            except (StudioError, ValueError, OSError, sqlite3.Error) as exc:
-                skipped += 1
-                log.warning("library file %s has no usable song card (%s); it is left as it is", path, exc)
-        log.error("the library was rebuilt: %d songs from their cards, %d files without one", rebuilt, skipped)
-
-    def _insert_from_card(self, path: Path) -> None:
-        from studio.audio import read_card
-
-        card = read_card(path)
-        request = {k: v for k, v in card.params.items() if k not in ("seed", "takes")}
-        row = (
-            path.stem, path.parent.name, card.created_at.timestamp(), card.title, card.style, card.lyrics,
-            card.backend, card.model_id, "unknown", "unknown", card.seed, card.duration_s, card.sample_rate, 0.0,
-            card.style, card.lyrics, json.dumps(request), str(path.relative_to(self.audio_dir)),
-        )
-        self._owner_dir(path.parent.name)  # a folder we did not make is not an owner
-        with self._connect() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, device, "
-                "dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
 
     # -- plumbing ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -286,6 +295,73 @@ class Library:
         conn = self._conn()
         with conn:  # commits on success, rolls back on error
             yield conn
+
+    # -- the database apart from the audio (a Space's storage mount) -------------------------
+    def _restore_snapshot(self) -> bool:
+        """No local database yet but a snapshot beside the audio: start from the snapshot."""
+        if self.snapshot_path is None or self.db_path.exists() or not self.snapshot_path.is_file():
+            return False
+        partial = self.db_path.with_name(self.db_path.name + PARTIAL_SUFFIX)
+        shutil.copyfile(self.snapshot_path, partial)
+        os.replace(partial, self.db_path)
+        return True
+
+    def snapshot(self) -> None:
+        """Copy the database, consistent (SQLite's backup API), to ``snapshot_path``: written under a
+        temporary name, then renamed, so a reader never sees half a snapshot."""
+        if self.snapshot_path is None:
+            return
+        with self._snapshot_lock:
+            local = self.db_path.with_name(f".{self.db_path.name}.snapshot")
+            target = sqlite3.connect(local)
+            try:
+                self._conn().backup(target)
+            finally:
+                target.close()
+            partial = self.snapshot_path.with_name(f".{self.snapshot_path.name}{PARTIAL_SUFFIX}")
+            shutil.copyfile(local, partial)
+            os.replace(partial, self.snapshot_path)
+            local.unlink(missing_ok=True)
+
+    def rebuild_from_cards(self) -> int:
+        """Add a row for every song file beside the audio that the database does not name, from the
+        song card embedded in the file (a song kept after the last snapshot, or every song after the
+        database was damaged). Returns how many."""
+        from studio.audio import read_card
+
+        with self._connect() as db:
+            known = {r["id"] for r in db.execute("SELECT id FROM songs")}
+        # One file per song, ``<id>.<ext>``: its main audio first (the MP3 beside a WAV is a download copy).
+        preference = {".wav": 0, ".flac": 1, ".mp3": 2, ".ogg": 3}
+        songs: dict[Path, Path] = {}
+        for path in self.audio_dir.glob("*/*"):
+            if path.is_file() and path.name.count(".") == 1 and path.suffix in preference and path.stem not in known:
+                key = path.with_suffix("")
+                if key not in songs or preference[path.suffix] < preference[songs[key].suffix]:
+                    songs[key] = path
+        added = 0
+        for path in sorted(songs.values()):
+            try:
+                self._owner_dir(path.parent.name)  # a folder we did not make is not an owner
+                card = read_card(path)
+            except StudioError as exc:
+                log.warning("library file %s has no usable song card (%s); it is left as it is", path, exc)
+                continue  # not a song of ours: clean() decides what happens to it
+            request = {k: v for k, v in card.params.items() if k not in ("seed", "takes")}
+            row = (
+                path.stem, path.parent.name, card.created_at.timestamp(), card.title, card.style, card.lyrics,
+                card.backend, card.model_id, "unknown", "unknown", card.seed, card.duration_s, card.sample_rate,
+                0.0, card.style, card.lyrics, json.dumps(request), str(path.relative_to(self.audio_dir)),
+            )
+            with self._connect() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO songs (id, owner, created_at, title, style, lyrics, backend, weights, "
+                    "device, dtype, seed, duration, sample_rate, elapsed_s, style_sent, lyrics_sent, request, audio) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            added += 1
+        return added
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -353,6 +429,7 @@ class Library:
             partial.unlink(missing_ok=True)
             target.unlink(missing_ok=True)
             raise _save_failed(exc) from exc
+        self.snapshot()
         return self.get(owner, song_id)
 
     def add_result(self, owner: str, request: SongRequest, result: SongResult) -> list[Song]:
@@ -375,6 +452,7 @@ class Library:
             )
         if cur.rowcount == 0:
             raise self._missing(song_id)
+        self.snapshot()
         return self.get(owner, song_id)
 
     def rename(self, owner: str, song_id: str, title: str) -> Song:
@@ -383,12 +461,14 @@ class Library:
             cur = db.execute("UPDATE songs SET title = ? WHERE id = ? AND owner = ?", (title, song_id, owner))
         if cur.rowcount == 0:
             raise self._missing(song_id)
+        self.snapshot()
         return self.get(owner, song_id)
 
     def delete(self, owner: str, song_id: str) -> None:
         song = self.get(owner, song_id)
         with self._connect() as db:
             db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
+        self.snapshot()
         song.audio_path.unlink(missing_ok=True)
         for beside in song.audio_path.parent.glob(f"{song.id}.*"):  # its MP3 and stems zip
             beside.unlink(missing_ok=True)
@@ -419,10 +499,14 @@ class Library:
                 "hidden until their files return", len(missing), self.db_path,
             )
         named = {r["audio"] for r in rows}
+        # A song's other downloads sit beside its audio as <id>.<suffix> (MP3, WAV, stems zip); they stay
+        # while the row does, even when its main file is late, like the row itself.
+        kept_ids = {r["id"] for r in rows}
         files = 0
         for path in self.audio_dir.glob("*/*"):
             relative = str(path.relative_to(self.audio_dir))
-            if path.is_file() and relative not in named and stale(path):
+            beside_a_song = path.name.partition(".")[0] in kept_ids and not path.name.endswith(PARTIAL_SUFFIX)
+            if path.is_file() and relative not in named and not beside_a_song and stale(path):
                 path.unlink(missing_ok=True)
                 files += 1
         staged = 0

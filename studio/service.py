@@ -28,7 +28,7 @@ from backends.base import (
     no_progress,
 )
 from studio import memory, registry
-from studio.audio import MasteringSettings, SongCard, audio_format, export_song, studio_artist
+from studio.audio import MasteringSettings, audio_format
 from studio.budget import (
     BudgetContext,
     Decision,
@@ -40,13 +40,15 @@ from studio.budget import (
     tier_limits,
 )
 from studio.budget.calibration import Calibration, StageTimer
+from studio.budget.estimate import canonical_stage
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
 from studio.editing import check_task
 from studio.errors import validate
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
-from studio.song import MAX_SEED, SongRequest, SongResult, TakeResult
+from studio.raw import RawRender
+from studio.song import MAX_SEED, SongRequest, SongResult
 from studio.tasks import TASKS, default_title, get_task, task_weights, tracks_for
 
 # Request fields that only some backends understand, with the Input that declares them.
@@ -238,8 +240,11 @@ def calibration() -> Calibration:
     return _CALIBRATIONS[path]
 
 
-def plan_input(prepared: Prepared) -> PlanInput:
-    """The parts of a prepared request that decide its GPU cost."""
+def plan_input(prepared: Prepared, *, include_load: bool | None = None) -> PlanInput:
+    """The parts of a prepared request that decide its GPU cost. ``include_load=None``: the load
+    stage counts when the worker will have to load (studio.worker_state), which is always off ZeroGPU."""
+    from studio.worker_state import load_due
+
     job = prepared.job
     meta = job.metadata
     return PlanInput(
@@ -250,6 +255,7 @@ def plan_input(prepared: Prepared) -> PlanInput:
         planner=None if getattr(job.options, "planner", "off") == "off" else job.options.planner,
         task=meta.get("task", "text2music"),
         extra_weights=meta.get("weights"),
+        include_load=load_due(prepared.spec.name) if include_load is None else include_load,
     )
 
 
@@ -440,7 +446,22 @@ def record_timings(prepared: Prepared, measured: dict[str, float]) -> None:
     model = caps.cost.get(info.kind)
     if model is None:
         return
-    calibration().record(caps.name, info.name, model, plan_input(prepared), measured)
+    calibration().record(caps.name, info.name, model, plan_input(prepared, include_load=True), measured)
+
+
+def record_render(raw: RawRender) -> None:
+    """Record a render's measured stage times here, once. On ZeroGPU this runs in the main process
+    with the GPU worker's measurements: the worker is a fork whose memory (and any file it writes
+    against a stale copy) the planner never sees."""
+    if raw.recorded:
+        return
+    from studio import devices
+
+    caps = registry.get_spec(raw.request.backend).capabilities
+    model = caps.cost.get(devices.detect().kind)
+    if model is not None:
+        calibration().record(caps.name, devices.detect().name, model, raw.plan, raw.stage_seconds)
+    raw.recorded = True
 
 
 def check_output(out: Path) -> None:
@@ -480,30 +501,6 @@ def output_formats(out: Path, extra: Sequence[str] = ()) -> list[str]:
     """The --out suffix decides the main format; --format adds others (order kept, no repeats)."""
     main = out.suffix.lower().lstrip(".") if out.suffix else (extra[0] if extra else "wav")
     return list(dict.fromkeys([main, *extra]))
-
-
-def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str) -> SongCard:
-    """The recipe every exported file carries; ``params`` rebuilds this exact take."""
-    from studio.library import _public_request, _public_source
-
-    caps = prepared.spec.capabilities
-    # The card travels inside every downloaded file: a weights folder, an upload's path or a LoRA's
-    # path on this machine is named by its file name only (issue 18: no server paths leave it).
-    params = _public_request(request.model_dump(mode="json"))
-    params.update(seed=take.seed, takes=1, keep_best=None, duration=prepared.job.duration_s)
-    return SongCard(
-        title=request.title or default_title(request.task, request.source_audio, request.track)
-        or (request.style[:60] or "Untitled song"),
-        artist=studio_artist(caps.display_name),
-        lyrics=request.lyrics,
-        style=request.style,
-        backend=caps.name,
-        model_id=_public_source(weights),
-        seed=take.seed,
-        params=params,
-        sample_rate=take.sample_rate,
-        duration_s=take.audio.shape[-1] / take.sample_rate,
-    )
 
 
 class CancelToken:
@@ -557,11 +554,31 @@ class Studio:
         budget: Reservation | None = None,
         prepared: Prepared | None = None,
     ) -> tuple[Prepared, list[Take], dict[str, float]]:
-        """Load (once) and render. With a ``budget`` the run stops cleanly before its reservation
-        runs out (without one, this machine's own tier is used: an ETA, and ``STUDIO_TIME_LIMIT``
-        when set); ``request.partial`` lets token-based backends keep a song cut short instead.
-        Measured stage times feed the calibration either way. ``prepared`` is the
-        already-checked request, when the caller has one (it carries the seeds to use)."""
+        """:meth:`measure` and record the measured stage times in this process's calibration."""
+        prepared, takes, timings, measured = self.measure(
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
+            prepared=prepared,
+        )
+        record_timings(prepared, measured)
+        return prepared, takes, timings
+
+    def measure(
+        self,
+        request: SongRequest,
+        *,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
+        budget: Reservation | None = None,
+        prepared: Prepared | None = None,
+    ) -> tuple[Prepared, list[Take], dict[str, float], dict[str, float]]:
+        """Load (once) and render; also returns the seconds measured per stage, for the caller to
+        record where the calibration lives (on ZeroGPU: the main process, not the GPU worker).
+        With a ``budget`` the run stops cleanly before its reservation runs out (without one, this
+        machine's own tier is used: an ETA, and ``STUDIO_TIME_LIMIT`` when set); ``request.partial``
+        lets token-based backends keep a song cut short instead. ``prepared`` is the already-checked
+        request, when the caller has one (it carries the seeds to use)."""
         prepared = prepared or prepare(request)
         if budget is None:
             budget = local_budget(prepared)
@@ -596,8 +613,38 @@ class Studio:
             self._free_after_oom(request.backend)
             raise memory.OutOfMemory(out_of_memory)
         timings["render"] = time.perf_counter() - t1
-        record_timings(prepared, {**timer.finish(), "load": timings["load"]})
-        return prepared, takes, timings
+        # The timer's "loading" is the same stage as the measured "load": keep one sample, not two.
+        stages = {k: v for k, v in timer.finish().items() if canonical_stage(k) != "load"}
+        return prepared, takes, timings, {**stages, "load": timings["load"]}
+
+    def render_raw(
+        self,
+        request: SongRequest,
+        *,
+        weights: str | None = None,
+        device=None,
+        progress: ProgressFn = no_progress,
+        load_options: dict | None = None,
+        budget: Reservation | None = None,
+        prepared: Prepared | None = None,
+    ) -> RawRender:
+        """The model's part only, as plain data: what the GPU function runs and returns. Nothing is
+        mastered, written or recorded; :func:`record_render` and ``studio.finishing`` do that after."""
+        prepared = prepared or prepare(request)
+        reused = request.backend in self.cache.loaded()
+        prepared, takes, timings, measured = self.measure(
+            request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
+            prepared=prepared,
+        )
+        self.last_takes = takes
+        backend = self.cache.loaded()[request.backend]
+        return RawRender(
+            request=request, takes=takes, seeds=list(prepared.job.seeds), duration_s=prepared.job.duration_s,
+            lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style,
+            warnings=list(prepared.warnings) + _device_warnings(device), plan=plan_input(prepared, include_load=True),
+            stage_seconds=measured, weights=backend.weights, device=str(backend.device), dtype=str(backend.dtype),
+            load_s=timings["load"], render_s=timings["render"], reused_weights=reused,
+        )
 
     def describe(
         self,
@@ -678,39 +725,17 @@ class Studio:
         chosen = output_formats(out, formats)
         for fmt in chosen:
             audio_format(fmt)  # unknown formats are refused before any GPU time
-        _, takes, _ = self.render(
+        raw = self.render_raw(
             request, weights=weights, device=device, progress=progress, load_options=load_options, budget=budget,
             prepared=prepared,
         )
-        self.last_takes = takes
-        backend = self.cache.loaded()[request.backend]
+        record_render(raw)
+        from studio.finishing import finish
+
         # A take cut short by the time budget ends the request: later takes were never made.
-        targets = take_targets(out, request, prepared.job.seeds)[: len(takes)]
-        results = []
-        for i, ((folder, stem), take) in enumerate(zip(targets, takes, strict=True)):
-            progress(ProgressEvent("mastering", i, len(takes)))
-            exported = export_song(
-                take.audio, take.sample_rate, folder, stem, formats=chosen,
-                card=song_card(request, prepared, take, backend.weights),
-                mastering=mastering, stems=take.stems or None,
-            )
-            progress(ProgressEvent("saving", i + 1, len(takes)))
-            results.append(
-                TakeResult(
-                    path=exported.paths[chosen[0]], seed=take.seed, sample_rate=take.sample_rate,
-                    channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
-                    files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()}},
-                    card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
-                    loudness_lufs=exported.mastering.lufs_after if exported.mastering else None,
-                )
-            )
-        warnings = [fitted] if fitted else []
-        warnings += list(prepared.warnings) + take_warnings(takes) + _device_warnings(device)
-        result = SongResult(
-            backend=request.backend, weights=backend.weights, device=backend.device, dtype=backend.dtype,
-            sample_rate=takes[0].sample_rate, duration=prepared.job.duration_s,
-            elapsed_s=round(time.perf_counter() - started, 3), takes=results,
-            lyrics_sent=prepared.job.lyrics, style_sent=prepared.job.style, warnings=warnings,
+        result, _ = finish(
+            raw, take_targets(out, request, prepared.job.seeds), now=chosen, mastering=mastering,
+            progress=progress, started=started, warnings=[fitted] if fitted else [],
         )
         if not check:
             return result

@@ -74,7 +74,7 @@ def test_gpu_job_refuses_before_spending(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setenv("STUDIO_TIER", "anonymous")
     with pytest.raises(StudioError, match="not started and nothing was charged"):
-        runner.render_on_gpu(req(backend="levo2", duration=240), tmp_path, CancelToken(tmp_path))
+        runner.render_on_gpu(req(backend="levo2", duration=240), CancelToken(tmp_path))
 
 
 def test_local_calibration_never_prices_zerogpu(tiny_acestep_dir) -> None:

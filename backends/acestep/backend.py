@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from backends.acestep import vae_tiling
+from backends.acestep.fetching import fetch_pipeline, fetch_planner
 from backends.acestep.lora import LoraSet
 from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
 from backends.base import (
@@ -126,7 +127,7 @@ class AceStepBackend:
         quiet_libraries()
         caps = SPEC.capabilities
         location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
-        folder = weights_source.fetch(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
+        folder = fetch_pipeline(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
         require_pipeline_folder(folder, env_var=caps.weights_env, default=caps.default_weights)
         info = devices.as_device_info(device)
         dtype = info.dtype_name(caps.dtype_per_device, caps.dtype_without_bf16)
@@ -265,7 +266,7 @@ class AceStepBackend:
             stage = f"load:{variant.name}"
             progress(ProgressEvent(stage, 0, 1, f"loading {variant.display_name} for {task}"))
             location = weights_source.choose(None, variant.weights_env, variant.default_weights)
-            folder = weights_source.fetch(
+            folder = fetch_pipeline(
                 location, what=variant.display_name, env_var=variant.weights_env,
                 on_progress=lambda msg: progress(ProgressEvent(stage, 0, 1, msg)),
             )
@@ -346,7 +347,8 @@ class AceStepBackend:
             from backends.acestep.planner.planner import Planner
             from backends.acestep.spec import PLANNER_ENV
 
-            weights = os.environ.get(PLANNER_ENV) or size
+            # From the cache when prefetched (SPEC.prefetch): only the planner's own files.
+            weights = fetch_planner(os.environ.get(PLANNER_ENV) or size)
             self.planners[size] = Planner.load(weights, device=self.device)
         return self.planners[size]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -202,18 +203,25 @@ def _load(**kwargs):
 
 
 def _prefetch(options: BaseModel, task: str) -> None:
-    """Hub LoRAs and the weights an editing task swaps in, into the local cache (nothing loaded)."""
+    """Into the local cache, nothing loaded: the pipeline, the planner size the options ask for,
+    Hub LoRAs and the weights an editing task swaps in (backends/acestep/fetching.py)."""
+    from backends.acestep.fetching import fetch_pipeline, fetch_planner
     from backends.acestep.lora import check_lora, looks_local
     from backends.acestep.tasks import weights_for
     from studio import weights as weights_source
 
+    location = weights_source.choose(None, WEIGHTS_ENV, DEFAULT_WEIGHTS)
+    fetch_pipeline(location, what="ACE-Step", env_var=WEIGHTS_ENV)
+    planner = getattr(options, "planner", "off")
+    if planner != "off":
+        fetch_planner(os.environ.get(PLANNER_ENV) or planner)
     for ref in getattr(options, "loras", ()):
         if not looks_local(ref.source):
             check_lora(ref.source)
     variant = weights_for(task)
     if variant is not None:
         location = weights_source.choose(None, variant.weights_env, variant.default_weights)
-        weights_source.fetch(location, what=variant.display_name, env_var=variant.weights_env)
+        fetch_pipeline(location, what=variant.display_name, env_var=variant.weights_env)
     from backends.acestep import code_pair
 
     if code_pair.needs_pair(task, options) is not None:

@@ -172,10 +172,22 @@ CODEC_PART = WeightsPart(
 )
 WEIGHTS = (GEN_PART, LM_PART, CODEC_PART)
 
+
 def _check_job(job) -> None:
     from backends.heartmula.limits import check_job
 
     check_job(job)
+
+
+def _prefetch(options: BaseModel, task: str) -> None:
+    """The LM, codec, tokenizer and generation config the loader opens (backends/heartmula/weights.py:
+    its own patterns), into the cache before the GPU is asked for."""
+    import os
+
+    from backends.heartmula.weights import resolve_files
+
+    resolve_files(os.environ.get(WEIGHTS_ENV) or None)
+
 
 
 SPEC = BackendSpec(
@@ -185,4 +197,5 @@ SPEC = BackendSpec(
     loader=_load,
     weights=WEIGHTS,
     check_job=_check_job,
+    prefetch=_prefetch,
 )

@@ -239,11 +239,22 @@ WEIGHTS = (
     ),
 )
 
+
+def _prefetch(options: BaseModel, task: str) -> None:
+    """The checkpoint and runtime files the loader opens (backends/levo/loading.py: its own
+    patterns), into the cache before the GPU is asked for."""
+    from backends.levo.loading import resolve_model, resolve_runtime
+
+    resolve_model()
+    resolve_runtime()
+
+
 SPEC = BackendSpec(
     capabilities=CAPABILITIES,
     options=LevoOptions,
     availability=availability,
     loader=_load,
+    prefetch=_prefetch,
     extra_env={"runtime": RUNTIME_ENV},
     weights=WEIGHTS,
 )

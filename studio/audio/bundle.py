@@ -41,6 +41,9 @@ def export_song(
     card: SongCard | None = None,
     mastering: MasteringSettings | None = None,
     stems: Mapping[str, np.ndarray] | None = None,
+    *,
+    mastered: MasterResult | None = None,
+    keep_raw: bool = True,
 ) -> ExportedSong:
     """Master ``take_audio`` and write ``<stem_name>.<fmt>`` for each format, the unmastered take
     as ``<stem_name>.raw.wav`` (32-bit float, overs kept), ``<stem_name>.song.json`` and, when
@@ -48,6 +51,8 @@ def export_song(
 
     ``mastering=None`` uses the default settings; pass ``MasteringSettings(normalize=False,
     limit=False)`` to write the take untouched. ``card`` is required: every file carries it.
+    ``mastered`` is ``master(take_audio, ...)`` done already (the studio masters once and writes the
+    player's file before the other downloads); ``keep_raw=False`` skips the raw take's file.
     """
     if card is None:
         raise StudioError("export_song needs the song card (SongCard) that every file carries.")
@@ -71,7 +76,7 @@ def export_song(
     base = card.model_copy(update={"sample_rate": sample_rate, "duration_s": raw.shape[-1] / sample_rate})
     result: MasterResult | None = None
     if settings.active:
-        result = master(raw, sample_rate, settings)
+        result = mastered if mastered is not None else master(raw, sample_rate, settings)
         mix, mix_card = (
             result.audio,
             base.model_copy(update={"part": "mix", "mastering": settings, "mastering_report": result.report}),
@@ -85,7 +90,9 @@ def export_song(
     paths = {
         kind: export(mix, sample_rate, folder / stem_name, kind, mix_card) for kind in dict.fromkeys(kinds)
     }
-    if result is not None:
+    if result is not None and not keep_raw:
+        unmastered = {}
+    elif result is not None:
         raw_card = base.model_copy(update={"part": "mix", "mastering": None, "mastering_report": None})
         raw_path = export(
             raw, sample_rate, folder / f"{stem_name}{RAW_SUFFIX}", "wav", raw_card, subtype="FLOAT"

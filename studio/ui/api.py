@@ -277,7 +277,16 @@ def register(library: Library, gpu_concurrency: int) -> None:
         duration: float | None = None,
         instrumental: bool = False,
     ) -> dict:
-        """The exact lyrics and style the model will receive, with the formatter's fixes and errors."""
+        """The exact lyrics and style the model will receive, with the formatter's fixes and errors.
+        Call it before /generate to see how lyrics in any tag dialect are rewritten for the model.
+
+        Args:
+            lyrics: Song lyrics with section tags such as [Verse], [Chorus] (any common dialect).
+            style: Genre, mood, instruments and voice, e.g. "dreamy synth pop, female vocals".
+            backend: Model name: acestep (default), levo2 or heartmula (see /backends).
+            duration: Planned length in seconds, or empty to let the lyrics decide.
+            instrumental: True for a song without vocals.
+        """
         view = seams.format_preview(_request(lyrics, style, backend, duration, instrumental))
         return {
             "lyrics": view.lyrics,
@@ -302,8 +311,19 @@ def register(library: Library, gpu_concurrency: int) -> None:
         fit_budget: bool = False,
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
     ) -> dict:
-        """GPU seconds this song would take, the cap, the decision and alternatives (tier: empty = yours;
-        fit_budget: what /generate would change to make it fit, instead of refusing)."""
+        """GPU seconds this song would take, the cap, the decision and alternatives, before anything runs.
+
+        Args:
+            lyrics: Song lyrics with section tags, as for /generate.
+            style: Genre, mood, instruments and voice.
+            backend: Model name: acestep (default), levo2 or heartmula.
+            duration: Length in seconds, or empty for the model's default.
+            instrumental: True for a song without vocals.
+            takes: How many versions to render in one call.
+            steps: Diffusion steps (ACE-Step), or empty for the default.
+            tier: ZeroGPU visitor tier to plan for (anonymous, free, pro, local); empty = the caller's.
+            fit_budget: Say what /generate would change (steps, takes, length) to fit, instead of refusing.
+        """
         options = {"steps": steps} if steps else {}
         return seams.plan(
             _request(lyrics, style, backend, duration, instrumental, takes, options=options, fit_budget=fit_budget),
@@ -312,7 +332,8 @@ def register(library: Library, gpu_concurrency: int) -> None:
 
     @user_errors
     def backends() -> list[dict]:
-        """Every model: availability with the reason, licence, duration range, inputs, options schema."""
+        """Every model this studio offers: availability (with the reason when unavailable), licence,
+        duration range, accepted inputs and the JSON schema of its options."""
         return backends_info()
 
     @user_errors
@@ -322,7 +343,14 @@ def register(library: Library, gpu_concurrency: int) -> None:
         liked_only: bool = False,
         limit: int = 50,
     ) -> list[dict]:
-        """Your songs, newest first (on a Space: pass the visitor_key that /generate returned)."""
+        """Your songs, newest first, with the settings that made each one.
+
+        Args:
+            visitor_key: On a Space, the key /generate returned (it identifies your library).
+            query: Words to find in title, style, lyrics or model name.
+            liked_only: Only songs marked as liked.
+            limit: At most this many songs (1 to 1000).
+        """
         owner = visitor.owner_for(_text(visitor_key, "visitor_key"))
         return [s.public() for s in library.list(owner, _text(query, "query"), liked_only=bool(liked_only),
                                                  limit=_limit(limit))]
@@ -330,7 +358,12 @@ def register(library: Library, gpu_concurrency: int) -> None:
     @user_errors
     def tasks(backend: str = "acestep", tier: str = "", request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
         """What a model can do besides writing a song (cover, repaint, extend, extract, ...): the fields
-        each task uses, the weights it loads and what loading them costs (tier: empty = yours)."""
+        each task uses, the weights it loads and what loading them costs.
+
+        Args:
+            backend: Model name: acestep (default), levo2 or heartmula.
+            tier: ZeroGPU visitor tier to price loading for; empty = the caller's.
+        """
         backend = _text(backend, "backend") or registry.DEFAULT_BACKEND
         return tasks_info(backend, _tier(tier) or visitor.tier_of(request))
 
@@ -363,7 +396,9 @@ def register(library: Library, gpu_concurrency: int) -> None:
             song_request, owner=owner, library=library, progress=runner.StageProgress(progress),
             tier=visitor.tier_of(request), rate_key=rate_key, address=visitor.client_address(request),
         )
-        paths = [str(s.audio_path) for s in songs]
+        # API callers get the lossless master, as before: the first request for it waits for the
+        # background writer (the UI's player streams the MP3 meanwhile).
+        paths = [str(runner.lossless_file(s)) for s in songs]
         info = {
             "songs": [s.public() for s in songs],
             "warnings": result.warnings,
@@ -393,7 +428,27 @@ def register(library: Library, gpu_concurrency: int) -> None:
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
-        """Make a song; returns the first take, every take, and their library entries."""
+        """Make a song on the GPU and keep it in the caller's library; returns the first take's audio
+        (WAV), every take, and their library entries with warnings. Check /plan first on a Space.
+
+        Args:
+            lyrics: Song lyrics with section tags such as [Verse], [Chorus]; empty for instrumental.
+            style: Genre, mood, instruments and voice, e.g. "melancholic bossa nova, nylon guitar".
+            backend: Model name: acestep (default), levo2 or heartmula.
+            duration: Length in seconds; 0 = the model's default or the lyrics' length.
+            instrumental: True for a song without vocals.
+            takes: How many versions to render (consecutive seeds).
+            seed: Random seed to reproduce a take; -1 = random.
+            title: Song title; empty = from the style.
+            bpm: Tempo in beats per minute; 0 = let the model choose.
+            key: Musical key such as "A minor"; empty = let the model choose.
+            time_signature: Beats per bar such as "4"; empty = let the model choose.
+            language: Language of the lyrics (ISO code such as "en"); empty = detect.
+            options: JSON object of model options (see /backends), e.g. {"steps": 8}.
+            visitor_key: On a Space, the key from an earlier call, to add to the same library.
+            partial: Keep a song the time limit cut short (LeVo 2, HeartMuLa) instead of failing.
+            fit_budget: Lighten the request (steps, takes, length) when it would not fit the GPU budget.
+        """
         song_request = _request(
             lyrics,
             style,
@@ -435,7 +490,26 @@ def register(library: Library, gpu_concurrency: int) -> None:
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
-        """Edit an uploaded song (cover, repaint, extend, extract, ...); returns what /generate returns."""
+        """Edit an uploaded song (cover, repaint, extend, extract, ...); returns what /generate returns.
+
+        Args:
+            source: The song to edit, uploaded as a file.
+            task: repaint, cover, extend, extract, ... (see /tasks for what each model can do).
+            start: Start of the part to change, in seconds (repaint).
+            end: End of the part to change, in seconds (repaint).
+            extend_by: Seconds to add (extend).
+            track: Instrument or voice to extract or add, e.g. "vocals".
+            cover_strength: How closely a cover follows the source, 0 to 1.
+            style: Style for the new material.
+            lyrics: Lyrics for the new material.
+            seed: Random seed; -1 = random.
+            takes: How many versions to render.
+            options: JSON object of model options.
+            visitor_key: On a Space, the key from an earlier call.
+            backend: Model name (acestep).
+            title: Title of the edited song.
+            fit_budget: Lighten the request when it would not fit the GPU budget.
+        """
         song_request = _edit_request(
             source, task, start=start, end=end, extend_by=extend_by, track=track,
             cover_strength=cover_strength, style=style, lyrics=lyrics, seed=seed, takes=takes,

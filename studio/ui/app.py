@@ -90,7 +90,7 @@ def _wire_create(
         seed = data[create.seed]
         address = visitor.client_address(request) if request is not None else ""
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
-        draft = runner.describe_on_gpu(
+        draft = runner.describe_song(
             backend, data[create.description] or "", bool(data[create.instrumental]),
             data[create.language] or None, None if seed in (None, "") else int(seed),
         )
@@ -152,6 +152,13 @@ def _wire_generation(
     def idle() -> list[Any]:
         return [gr.update(visible=True), gr.update(visible=False)]
 
+    def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
+        """The cards showed the song as soon as its MP3 was kept; offer the WAV (and stems) once the
+        background writer is done with them."""
+        runner.LATER.wait(ids, timeout=600)
+        owner = visitor.owner_for(browser_key)
+        return results.download_values([library.get(owner, song_id) for song_id in ids])
+
     buttons = [form.generate_btn, form.cancel_btn]
     gen_events = []
 
@@ -169,6 +176,7 @@ def _wire_generation(
             **PRIVATE,
         )
         gen_events.append(run)
+        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), **PRIVATE)
         run.then(idle, None, buttons, **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],
@@ -443,6 +451,9 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         "state_session_capacity": session_capacity(),
         # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
         "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
+        # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
+        # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
+        "mcp_server": os.environ.get("STUDIO_MCP", "1").strip().lower() not in ("0", "false", "no", "off"),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

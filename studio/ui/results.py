@@ -185,6 +185,18 @@ class ResultsView:
     def outputs(self) -> list[gr.Component]:
         return [o for card in self.cards for o in card.outputs()] + [self.ids]
 
+    def download_outputs(self) -> list[gr.Component]:
+        return [button for card in self.cards for button in card.downloads]
+
+    def download_values(self, songs: list[Song]) -> list[Any]:
+        """Only the download buttons, for songs whose WAV and stems were written after they were shown
+        (studio.later): the player streamed the MP3 meanwhile."""
+        out: list[Any] = []
+        for i in range(MAX_CARDS):
+            files = [download_path(songs[i], label) if i < len(songs) else None for label in DOWNLOADS]
+            out += [gr.update(value=str(f) if f else None, visible=f is not None) for f in files]
+        return out
+
     def values(self, songs: list[Song]) -> list[Any]:
         shown = best_first(songs)[:MAX_CARDS]
         out: list[Any] = []

@@ -5,31 +5,38 @@ Nothing here imports gradio; handlers in ``studio.ui`` turn its results into com
 
 from __future__ import annotations
 
+import functools
+import math
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
-from studio import glibc_heap, quotas, ratelimit
+from studio import glibc_heap, quotas, ratelimit, registry
 from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.deadline import eta_of, eta_text
-from studio.budget.zerogpu import gpu_task
+from studio.budget.estimate import stage_base
+from studio.budget.zerogpu import gpu_task, slice_factor
+from studio.finishing import PLAYER_FORMAT, finish
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
+from studio.later import LATER
 from studio.quality.finish import check_result
 from studio.quality.store import save_checks
-from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch
+from studio.raw import RawRender
+from studio.service import CancelToken, Studio, cancellable, fit_to_budget, plan, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
+from studio.worker_state import WORKER
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-DOWNLOAD_FORMATS = ("wav", "mp3")  # WAV (24-bit, mastered) for the player, MP3 320 for sharing
-# One planner pass of ~600 tokens (metadata + lyrics, no CFG, no codes) plus loading: well under a
-# minute on a ZeroGPU slice; fixed because the budget guard prices renders, not sketches.
-DESCRIBE_GPU_SECONDS = 60
+# MP3 320 is also what the player streams (studio.finishing.PLAYER_FORMAT), written before the song
+# is shown; the 24-bit WAV follows in the background.
+DOWNLOAD_FORMATS = ("wav", "mp3")
 
 
 @dataclass(frozen=True)
@@ -87,26 +94,111 @@ def _reservation(request: SongRequest, *_: object, tier: str | None = None, **__
 @gpu_task(plan=_reservation)
 def render_on_gpu(
     request: SongRequest,
-    out: Path,
     token: CancelToken,
     progress: ProgressFn | None = None,
     *,
     tier: str | None = None,
     budget: Reservation,
-) -> SongResult:
+) -> RawRender:
     """The only function that holds the GPU, for the duration the budget guard reserved for the
-    visitor's ``tier``; the run stops cleanly before that runs out. Arguments and result are plain,
-    picklable data."""
-    return STUDIO.generate(
-        request, out=out, progress=cancellable(progress or no_progress, token), budget=budget,
-        formats=DOWNLOAD_FORMATS, check=False,  # checked by make_songs once the GPU is given back
-    )
+    visitor's ``tier``; the run stops cleanly before that runs out. Only the model runs here: it
+    returns the raw takes and the measured stage times as plain, picklable data, and the caller
+    masters, encodes, files and records them after the GPU is released."""
+    raw = STUDIO.render_raw(request, progress=cancellable(progress or no_progress, token), budget=budget)
+    return raw.portable()
 
 
-@gpu(duration=DESCRIBE_GPU_SECONDS)
+# A sketch (caption, metadata and lyrics, no audio codes) is ~600 planner tokens; the planner
+# writes audio codes at 5 per second of song, so a 120-s song's plan is priced like that many tokens.
+SKETCH_PRICED_AS_S = 120.0
+
+
+def _sketch_request(backend: str) -> SongRequest:
+    """A stand-in request the guard prices like a sketch: an instrumental song whose planner pass
+    writes as many tokens as a sketch does, with simple mode's planner size."""
+    from backends.acestep.spec import DESCRIBE_PLANNER
+
+    caps = registry.get_spec(backend).capabilities
+    duration = min(caps.max_duration_s, max(caps.min_duration_s, SKETCH_PRICED_AS_S))
+    return SongRequest(backend=backend, style="sketch", instrumental=True, duration=duration,
+                       options={"planner": DESCRIBE_PLANNER})
+
+
+def describe_seconds(backend: str, *_args: Any, **_kwargs: Any) -> int:
+    """GPU seconds to declare for a sketch, from the budget guard: the load stage when the worker
+    will have to load (studio.worker_state) plus one planner pass, with the estimate's margin."""
+    decision = plan(_sketch_request(backend))
+    if decision.reservation is None:
+        raise StudioError(decision.message)
+    estimate = decision.reservation.estimate
+    seconds = sum(s for name, s in estimate.stages.items() if stage_base(name) in ("load", "plan"))
+    return max(1, math.ceil(seconds * estimate.margin / slice_factor()))
+
+
+@gpu(duration=describe_seconds)
 def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
     """Simple mode's sketch (the planner's create-sample pass): plain data in, plain data out."""
     return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
+
+
+def preload_for_zerogpu() -> None:
+    """At start-up on ZeroGPU, in the main process: fetch the default backend and load it onto
+    ``cuda``. This is the documented ZeroGPU pattern (hub-docs ``spaces-zerogpu.md``: load the
+    pipeline and ``.to('cuda')`` at import time, outside ``@spaces.GPU``): ``spaces`` packs those
+    tensors once and hands them to every GPU worker, so no visitor's quota pays for reading ~11 GB
+    (ACE-Step XL turbo in bf16) from disk. Only the default is packed: packed weights beyond ~45 GB
+    make spaces pick the ``xlarge`` size, which costs visitors 2x quota (DESIGN.md; hub-docs lists
+    large = half an H200, 1x quota, xlarge = a full H200, 2x). Other backends load in the worker."""
+    default = SongRequest(style="preload")  # the default backend with its default options
+    prefetch(default)
+    STUDIO.cache.get(default.backend)
+
+
+def describe_song(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
+    """Simple mode: fetch the planner (and the pipeline) before the GPU is asked for, then sketch."""
+    if gpu_available_here():
+        prefetch(_sketch_request(backend))
+    return describe_on_gpu(backend, text, instrumental, language, seed)
+
+
+def finish_into_library(
+    raw: RawRender,
+    library: lib.Library,
+    owner: str,
+    staging: Path,
+    progress: Callable[[ProgressEvent], None] = no_progress,
+    fitted: str | None = None,
+    started: float | None = None,
+) -> tuple[SongResult, list[lib.Song]]:
+    """Finish the raw takes (``studio.finishing``, the CLI's road too) and keep them in ``owner``'s
+    library. Each song is kept as soon as its player file is written; its other downloads are
+    written in the background (``studio.later.LATER``, waited on by song id)."""
+    targets = [(staging, f"take-{i + 1}") for i in range(len(raw.takes))]
+    later_formats = [fmt for fmt in DOWNLOAD_FORMATS if fmt != PLAYER_FORMAT]
+    result, later = finish(raw, targets, now=(PLAYER_FORMAT,), later=later_formats, progress=progress,
+                           started=started, warnings=[fitted] if fitted else [])
+    # By seed: checking may rank the takes and keep only the best (request.keep_best).
+    later_by_seed = {take.seed: files for take, files in zip(result.takes, later, strict=True)}
+    # Checked here, after the GPU is given back: the checks read the finished files on the CPU.
+    result = check_result(raw.request, result, progress=progress)
+    progress(ProgressEvent("saving", 0, 1, "adding to your library"))
+    songs = library.add_result(owner, raw.request, result)
+    for song, take in zip(songs, result.takes, strict=True):
+        files = later_by_seed.get(take.seed)
+        keep_downloads(song, take)
+        if take.checks is not None:
+            save_checks(song.audio_path, take.checks)
+        if files is not None:
+            LATER.submit(song.id, functools.partial(files.write, song.audio_path.parent, song.id))
+    return result, songs
+
+
+def lossless_file(song: lib.Song, timeout: float | None = 600) -> Path:
+    """The song's mastered WAV once written (waiting for the background writer); the player's file
+    when no WAV was made."""
+    LATER.wait([song.id], timeout=timeout)
+    wav = song.audio_path.with_name(song.id + ".wav")
+    return wav if wav.is_file() else song.audio_path
 
 
 def keep_downloads(song: lib.Song, take: TakeResult) -> None:
@@ -172,13 +264,14 @@ def make_songs(
     cannot run here), spends no call."""
     # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
     # request that will actually run (and the library keeps that one).
+    started = time.perf_counter()
     request, fitted = fit_to_budget(request, tier)
     reservation_for(request, tier)  # validation and the budget guard: refusals raise before any spending
     quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
     ratelimit.take_gpu(rate_key or owner, address)
     try:
         return _render_and_keep(request, fitted, owner=owner, library=library, session=session,
-                                progress=progress, tier=tier)
+                                progress=progress, tier=tier, started=started)
     except StudioError as exc:
         if ratelimit.spends_no_call(exc):
             ratelimit.refund_gpu(rate_key or owner, address)
@@ -194,6 +287,7 @@ def _render_and_keep(
     session: str,
     progress: Callable[[ProgressEvent], None],
     tier: str | None,
+    started: float,
 ) -> tuple[SongResult, list[lib.Song]]:
     # Beside the library, so keeping a take is a rename; named after this process, so the next start
     # can tell a crash's leftovers (its process is gone) from a render still running elsewhere.
@@ -208,18 +302,16 @@ def _render_and_keep(
             progress(ProgressEvent("loading", 0, 1, "fetching weights before the GPU starts"))
             prefetch(request)
         gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
-        result = render_on_gpu(request, staging, token, gpu_progress, tier=tier)
+        try:
+            raw = render_on_gpu(request, token, gpu_progress, tier=tier)
+        except BaseException:
+            WORKER.failed()  # spaces forks a fresh worker after a failed task: the next one loads again
+            raise
+        WORKER.succeeded(request.backend, worker_kept_weights=getattr(raw, "reused_weights", False))
+        record_render(raw)  # here, in the main process: a forked GPU worker's records would be lost
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
-        result = check_result(request, result, progress=progress)
-        progress(ProgressEvent("saving", 0, 1, "adding to your library"))
-        if fitted:
-            result.warnings.insert(0, fitted)
-        songs = library.add_result(owner, request, result)
-        for song, take in zip(songs, result.takes, strict=True):
-            keep_downloads(song, take)
-            if take.checks is not None:
-                save_checks(song.audio_path, take.checks)
+        result, songs = finish_into_library(raw, library, owner, staging, progress, fitted, started)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:

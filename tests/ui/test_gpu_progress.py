@@ -106,7 +106,7 @@ def test_the_visitors_tier_decides_the_declared_duration(zerogpu, monkeypatch, t
     runner.make_songs(request, owner="local", library=library, tier="pro", progress=seen.append)
     pro = runner._reservation(request, tier="pro")
     assert fake.durations == [pro.declared_s] and pro.cap_s == 300
-    # a plain callback cannot cross into the worker: only the downloads before it and the checking
-    # and saving after (the take checks run in the main process, after the window: studio.quality.finish)
-    assert {e.stage for e in seen} == {"loading", "checking", "saving"}
+    # a plain callback cannot cross into the worker: only the downloads before it and the finishing
+    # after it (mastering, the take checks and saving run in this process once the GPU is released)
+    assert {e.stage for e in seen} == {"loading", "mastering", "checking", "saving"}
     assert [e.message for e in seen if e.stage == "loading"] == ["fetching weights before the GPU starts"]

@@ -1,0 +1,161 @@
+"""Finishing: rendered takes become songs (master, files, song card, stems) in the main process.
+
+The one road from a :class:`~studio.raw.RawRender` to files, for the CLI (``Studio.generate``)
+and for the UI/API (``studio.ui.runner.make_songs``, after the GPU function returned). Nothing
+here runs inside the GPU window: on ZeroGPU that window is the visitor's quota, and mastering
+plus encoding cost seconds of CPU per take.
+
+A caller that wants the song playable quickly asks for the player's format ``now`` and the other
+downloads ``later``; :class:`LaterFiles` writes those when the caller chooses (the UI: in a
+background thread, see ``studio.later``). Per-take post-steps (stem separation, quality checks)
+belong in :func:`finish_take`: it sees the take, its master and its card once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backends.base import ProgressEvent, ProgressFn, Take, no_progress
+from studio import registry
+from studio.audio import MasteringSettings, SongCard, export, export_song, master, save_stems, studio_artist
+from studio.raw import RawRender
+from studio.song import SongResult, TakeResult
+from studio.tasks import default_title
+
+# What the player streams: compressed (a 3-min take is ~7 MB at 320 kbps instead of ~52 MB as
+# 24-bit WAV), playable in every browser, and already one of the downloads.
+PLAYER_FORMAT = "mp3"
+
+
+@dataclass
+class LaterFiles:
+    """One take's downloads that are written after its player's file (mastered already)."""
+
+    mix: np.ndarray
+    sample_rate: int
+    card: SongCard
+    formats: tuple[str, ...]
+    stems: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def write(self, folder: Path, name: str) -> dict[str, Path]:
+        """Write ``<name>.<fmt>`` per format and ``<name>.stems.zip`` when there are stems; returns
+        format -> file (``stems.zip`` for the zip). No sidecar: the library keeps the recipe."""
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {fmt: export(self.mix, self.sample_rate, folder / name, fmt, self.card, sidecar=False)
+                 for fmt in self.formats}
+        if self.stems:
+            # Stems are written beside each other then zipped; only the zip stays in the library.
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".stems-") as scratch:
+                saved = save_stems(self.stems, self.sample_rate, scratch, name, self.card,
+                                   mix_files=tuple(files.values())[:1])
+                target = folder / saved.zip_path.name
+                os.replace(saved.zip_path, target)
+            files["stems.zip"] = target
+        return files
+
+
+@dataclass
+class FinishedTake:
+    result: TakeResult
+    later: LaterFiles | None  # None: every file was written now
+
+
+def card_for(raw: RawRender, take: Take) -> SongCard:
+    """The recipe every exported file carries; ``params`` rebuilds this exact take."""
+    from studio.library import _public_request, _public_source
+
+    request = raw.request
+    caps = registry.get_spec(request.backend).capabilities
+    # The card travels inside every downloaded file: a weights folder, an upload's path or a LoRA's
+    # path on this machine is named by its file name only (issue 18: no server paths leave it).
+    params = _public_request(request.model_dump(mode="json"))
+    params.update(seed=take.seed, takes=1, keep_best=None, duration=raw.duration_s)
+    return SongCard(
+        title=request.title or default_title(request.task, request.source_audio, request.track)
+        or (request.style[:60] or "Untitled song"),
+        artist=studio_artist(caps.display_name),
+        lyrics=request.lyrics,
+        style=request.style,
+        backend=caps.name,
+        model_id=_public_source(raw.weights),
+        seed=take.seed,
+        params=params,
+        sample_rate=take.sample_rate,
+        duration_s=take.audio.shape[-1] / take.sample_rate,
+    )
+
+
+def finish_take(
+    raw: RawRender,
+    take: Take,
+    folder: Path,
+    name: str,
+    *,
+    now: Sequence[str],
+    later: Sequence[str] = (),
+    mastering: MasteringSettings | None = None,
+) -> FinishedTake:
+    """Master ``take`` once, write ``now`` (with the song card, embedded and as a sidecar; the raw
+    take and the stems too when nothing is left for later) and hand back the rest as LaterFiles."""
+    settings = mastering or MasteringSettings()
+    card = card_for(raw, take)
+    mastered = master(take.audio, take.sample_rate, settings) if settings.active else None
+    deferred = tuple(fmt for fmt in dict.fromkeys(later) if fmt not in now)
+    everything_now = not deferred
+    exported = export_song(
+        take.audio, take.sample_rate, folder, name, formats=now, card=card, mastering=settings,
+        stems=(take.stems or None) if everything_now else None, mastered=mastered, keep_raw=everything_now,
+    )
+    result = TakeResult(
+        path=exported.paths[now[0]], seed=take.seed, sample_rate=take.sample_rate,
+        channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
+        files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()
+                                    if v not in exported.paths.values()}},
+        card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
+        loudness_lufs=mastered.lufs_after if mastered else None,
+    )
+    if everything_now:
+        return FinishedTake(result, None)
+    mix = mastered.audio if mastered is not None else np.asarray(take.audio, dtype=np.float32)
+    return FinishedTake(result, LaterFiles(mix, take.sample_rate, exported.card, deferred, dict(take.stems)))
+
+
+def finish(
+    raw: RawRender,
+    targets: Sequence[tuple[Path, str]],
+    *,
+    now: Sequence[str],
+    later: Sequence[str] = (),
+    mastering: MasteringSettings | None = None,
+    progress: ProgressFn = no_progress,
+    started: float | None = None,
+    warnings: Sequence[str] = (),
+) -> tuple[SongResult, list[LaterFiles | None]]:
+    """Every take of ``raw`` finished into ``targets`` ((folder, file stem) per take); the result
+    as the CLI prints it and the library keeps it, and per take what is left to write."""
+    from studio.service import take_warnings
+
+    takes = raw.takes
+    results: list[TakeResult] = []
+    pending: list[LaterFiles | None] = []
+    for i, ((folder, name), take) in enumerate(zip(targets[: len(takes)], takes, strict=True)):
+        progress(ProgressEvent("mastering", i, len(takes)))
+        done = finish_take(raw, take, folder, name, now=now, later=later, mastering=mastering)
+        results.append(done.result)
+        pending.append(done.later)
+        progress(ProgressEvent("saving", i + 1, len(takes)))
+    elapsed = time.perf_counter() - started if started is not None else raw.load_s + raw.render_s
+    result = SongResult(
+        backend=raw.request.backend, weights=raw.weights, device=raw.device, dtype=raw.dtype,
+        sample_rate=takes[0].sample_rate, duration=raw.duration_s, elapsed_s=round(elapsed, 3), takes=results,
+        lyrics_sent=raw.lyrics_sent, style_sent=raw.style_sent,
+        warnings=[*warnings, *raw.warnings, *take_warnings(takes)],
+    )
+    return result, pending
