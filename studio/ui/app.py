@@ -17,11 +17,12 @@ from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, runner, seams, visitor
+from studio.ui import api, forms, outcome, runner, seams, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit
 from studio.ui.errors import user_errors
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
+from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.results import build_results, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
@@ -89,7 +90,7 @@ def _wire_create(
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         draft = runner.describe_on_gpu(
             backend, data[create.description] or "", bool(data[create.instrumental]),
-            data[create.language] or None, None if seed in (None, "") else int(seed),
+            data[create.language] or None, forms.whole_number(seed, "seed"),
         )
         return create.fill_draft(draft, backend)
 
@@ -119,6 +120,7 @@ def _wire_generation(
     results = form.results
     request_inputs = set(form.fields()) | {key}
 
+    @remembered
     @user_errors
     def generate(
         data: dict,
@@ -137,24 +139,31 @@ def _wire_generation(
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs)]
 
+    @remembered
     @user_errors
     def ready(data: dict, request: gr.Request) -> list[Any]:
         """Refuse at once what the GPU queue would refuse after the wait: a form that makes no request,
         a visitor over the rate limit (checked here, spent when the job starts)."""
+        OUTCOMES.take(outcome.session_of(request))  # a refusal from an earlier run is old news
         form.request_from(data)
         ratelimit.check_gpu(visitor.owner_for(data[key]), visitor.client_address(request))
         return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
 
-    def idle() -> list[Any]:
-        return [gr.update(visible=True), gr.update(visible=False)]
+    def settle(request: gr.Request) -> list[Any]:
+        return outcome.settled_values(request)
 
     buttons = [form.generate_btn, form.cancel_btn]
     gen_events = []
 
     def chain(dep: Any) -> None:
-        run = dep.then(
-            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready", **INSTANT
-        ).success(
+        # Queued (not INSTANT) so that a refusal's gr.Error reaches the page as a toast; its own
+        # unlimited concurrency group keeps it from waiting behind songs on the GPU queue.
+        check = dep.then(
+            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready",
+            concurrency_id="precheck", concurrency_limit=None, show_progress="hidden", **PRIVATE,
+        )
+        check.failure(settle, None, [*buttons, form.status], **INSTANT)
+        run = check.success(
             generate,
             request_inputs,
             [form.status, *results.outputs()],
@@ -165,7 +174,11 @@ def _wire_generation(
             **PRIVATE,
         )
         gen_events.append(run)
-        run.then(idle, None, buttons, **INSTANT).then(
+        # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
+        # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
+        # so a failed run is settled by its own listener; settling twice changes nothing.
+        run.failure(settle, None, [*buttons, form.status], **INSTANT)
+        run.then(settle, None, [*buttons, form.status], **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],
             lib_view.list_outputs(),
@@ -178,7 +191,7 @@ def _wire_generation(
     def cancel(request: gr.Request) -> list[Any]:
         stopped = runner.JOBS.cancel(request.session_hash or "")
         note = "⏹ Stopped; nothing was saved." if stopped else "⏹ Cancelled before it started."
-        return [*idle(), note]
+        return [gr.update(visible=True), gr.update(visible=False), note]
 
     form.cancel_btn.click(cancel, None, [*buttons, form.status], cancels=gen_events, **INSTANT)
 

@@ -29,8 +29,8 @@ class CreateView:
     instrumental: gr.Checkbox
     duration: gr.Slider
     takes: gr.Slider
-    seed: gr.Number
-    bpm: gr.Number
+    seed: gr.Textbox
+    bpm: gr.Textbox
     key: gr.Dropdown
     time_signature: gr.Dropdown
     language: gr.Dropdown
@@ -120,8 +120,8 @@ class CreateView:
             request.instrumental,
             request.duration or registry.get_spec(request.backend).capabilities.default_duration_s,
             request.takes,
-            request.seed,
-            request.bpm,
+            forms.number_text(request.seed),
+            forms.number_text(request.bpm),
             request.key or "",
             request.time_signature or "",
             request.language or "",
@@ -291,14 +291,9 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 format_notes = gr.Markdown()
                 formatted = gr.Code(label="Lyrics sent", language=None, interactive=False, lines=8)
             with gr.Accordion("Advanced", open=False):
-                seed = gr.Number(
-                    label="Seed",
-                    info="Empty = random; the same seed and settings repeat a song.",
-                    precision=0,
-                    minimum=0,
-                )
+                seed = seed_box(elem_id="seed")
                 with gr.Row():
-                    bpm = gr.Number(label="BPM", precision=0, minimum=30, maximum=300, min_width=100)
+                    bpm = whole_box("BPM", "auto", "30–300; empty lets the model choose.", elem_id="bpm")
                     key = gr.Dropdown(
                         forms.KEY_CHOICES, value="", label="Key", allow_custom_value=True, min_width=120
                     )
@@ -380,6 +375,16 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
     return view
 
 
+def whole_box(label: str, placeholder: str, info: str, **kwargs: Any) -> gr.Textbox:
+    """A box for a whole number that may stay empty (see ``forms.whole_number``)."""
+    return gr.Textbox(label=label, placeholder=placeholder, info=info, max_lines=1, min_width=100, **kwargs)
+
+
+def seed_box(**kwargs: Any) -> gr.Textbox:
+    return whole_box("Seed", "random", "Empty = a new random seed each run; the same seed and settings repeat "
+                     "a song.", **kwargs)
+
+
 def fit_budget_checkbox(what: str, how: str) -> gr.Checkbox:
     """The opt-in to "fit to my budget" (``SongRequest.fit_budget``), shown where GPU time is limited."""
     return gr.Checkbox(
@@ -415,7 +420,7 @@ def draft_values(draft: dict[str, Any], backend: str) -> list[Any]:
         draft.get("lyrics", ""),
         bool(draft.get("instrumental")),
         duration if duration else gr.update(),
-        meta.get("bpm") or None,
+        forms.number_text(meta.get("bpm") or None),
         meta.get("keyscale") or "",
         str(meta.get("timesignature") or ""),
         meta.get("language") if meta.get("language") in caps.languages else "",

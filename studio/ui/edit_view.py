@@ -17,8 +17,8 @@ from studio import registry, service
 from studio.errors import validate
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
-from studio.ui import uploads
-from studio.ui.create import fit_budget_checkbox
+from studio.ui import forms, uploads
+from studio.ui.create import fit_budget_checkbox, seed_box
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
 
@@ -58,7 +58,7 @@ class EditView:
     track: gr.Dropdown
     style: gr.Textbox
     lyrics: gr.Textbox
-    seed: gr.Number
+    seed: gr.Textbox
     takes: gr.Slider
     fit_budget: gr.Checkbox
     generate_btn: gr.Button
@@ -91,7 +91,7 @@ class EditView:
             "source_audio": str(uploads.inside_uploads(source, what="the song to edit")),
             "style": data[self.style] or "",
             "lyrics": (data[self.lyrics] or "") if kind.uses_lyrics else "",
-            "seed": None if data[self.seed] in (None, "") else int(data[self.seed]),
+            "seed": forms.whole_number(data[self.seed], "seed"),
             "takes": int(data[self.takes] or 1),
             "fit_budget": bool(data[self.fit_budget]),
         }
@@ -121,7 +121,8 @@ class EditView:
             request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
-            track, request.style, request.lyrics, request.seed, request.takes, request.fit_budget, "",
+            track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
+            request.fit_budget, "",
         ]
 
     def task_updates(self, backend: str, task: str, source: str | None) -> list[Any]:
@@ -195,15 +196,17 @@ def build_edit(build_results: Any) -> EditView:
             style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
             lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…")
             with gr.Row():
-                seed = gr.Number(label="Seed", precision=0, minimum=0, min_width=120, info="Empty = random.")
+                seed = seed_box(elem_id="edit-seed")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
             fit_budget = fit_budget_checkbox("the edit", "fewer takes or steps; an edit is never shortened")
             with gr.Row(elem_id="edit-row"):
                 generate_btn = gr.Button("✂ Edit the song", variant="primary", size="lg", scale=3, elem_id="edit")
-                cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False)
+                cancel_btn = gr.Button(
+                    "Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="edit-cancel"
+                )
             estimate = gr.Markdown()
         with gr.Column(scale=2, min_width=300):
-            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.")
+            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.", elem_id="edit-status")
             results = build_results()
     return EditView(
         backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from backends.base import BackendSpec, Capabilities, Input
+from backends.base import BackendSpec, Capabilities, Input, StudioError
 from studio import registry
 from studio.errors import validate
 from studio.song import SongRequest
@@ -117,6 +117,26 @@ def _whole(value: Any) -> Any:
     return value
 
 
+def whole_number(value: Any, name: str) -> int | None:
+    """A seed or BPM as typed: empty is None (random seed, the model's own tempo), digits are a number.
+
+    Typed into a text box, not a gr.Number: gradio's number box shows 0 for an empty value as soon as
+    it renders, and 0 is a real seed and an invalid BPM (issue 17.2, 17.3)."""
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise StudioError(f"`{name}` must be a whole number, got {text!r}; type digits or leave it empty.")
+        return int(text)
+    return _whole(value)
+
+
+def number_text(value: int | float | None) -> str:
+    """What a seed or BPM box shows for a request's value (empty for None)."""
+    return "" if value is None else str(_whole(value))
+
+
 def build_request(
     *,
     backend: str,
@@ -126,7 +146,7 @@ def build_request(
     instrumental: bool = False,
     duration: float | None = None,
     takes: int = 1,
-    seed: float | None = None,
+    seed: float | str | None = None,
     extras: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     partial: bool = False,
@@ -142,7 +162,7 @@ def build_request(
         "instrumental": bool(instrumental),
         "duration": None if _blank(duration) else duration,
         "takes": 1 if _blank(takes) or takes == 0 else _whole(takes),
-        "seed": None if _blank(seed) else _whole(seed),
+        "seed": whole_number(seed, "seed"),
         # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
         "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
         "partial": bool(partial),  # the service says when a model cannot keep a cut song
@@ -151,7 +171,7 @@ def build_request(
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
-            data[name] = _whole(value) if name == "bpm" else value
+            data[name] = whole_number(value, name) if name == "bpm" else value
     return validate(SongRequest, data)
 
 

@@ -166,10 +166,13 @@ def make_songs(
     ``tier`` (None: STUDIO_TIER or this machine's default). ``rate_key`` (default: the owner) is whose
     GPU rate limit the call spends, ``address`` the caller's address for the optional per-address
     limit; both are checked here, before the GPU is asked for."""
-    ratelimit.take_gpu(rate_key or owner, address)
     # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
     # request that will actually run (and the library keeps that one).
     request, fitted = fit_to_budget(request, tier)
+    # Refused by validation or by the budget guard: refused before the rate limit is spent (issue
+    # 17.4), since the visitor got nothing. The GPU function plans the same request again (ms).
+    reservation_for(request, tier)
+    ratelimit.take_gpu(rate_key or owner, address)
     staging = library.root / "staging" / lib.new_id()  # beside the library, so keeping a take is a rename
     session = session or lib.new_id()
     token = JOBS.start(session, library.root / "staging")
