@@ -20,7 +20,7 @@ from studio.service import Studio
 from studio.ui import api, forms, outcome, runner, seams, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit
-from studio.ui.errors import user_errors
+from studio.ui.errors import user_errors, visitor_sentence
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.results import build_results, like_label
@@ -30,6 +30,7 @@ from studio.ui.theme import CSS, HERO, theme
 log = logging.getLogger("studio.ui")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 INSTANT: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+IDLE_ESTIMATE = "⏱ Write a style or lyrics (or pick an example) and the time it takes shows here."
 
 
 def gpu_concurrency() -> int:
@@ -43,7 +44,9 @@ def _wire_create(
 ) -> None:
     request_inputs = set(create.fields()) | {key}
 
-    create.backend.change(create.backend_updates, create.backend, create.backend_outputs(), **INSTANT)
+    create.backend.change(
+        create.backend_updates, [create.backend, create.duration], create.backend_outputs(), **INSTANT
+    )
 
     @user_errors
     def preview(data: dict) -> list[Any]:
@@ -61,6 +64,8 @@ def _wire_create(
     )
 
     def estimate(data: dict, request: gr.Request) -> str:
+        if not (data[create.style] or "").strip() and not (data[create.lyrics] or "").strip():
+            return IDLE_ESTIMATE  # a fresh page is not a mistake to point out (issue 17.10)
         return _estimate_line(create, data, request)
 
     gr.on(
@@ -94,8 +99,20 @@ def _wire_create(
         )
         return create.fill_draft(draft, backend)
 
+    def restore(path: str | None) -> list[Any]:
+        """A dropped file's recipe fills the form; a file without one leaves the form as it was and says so
+        once, in a toast and the status, instead of an "Error" badge on every control (issue 17.7)."""
+        try:
+            return [*restored_values(create, path), gr.update()]
+        except Exception as exc:
+            sentence = visitor_sentence(exc)
+            gr.Warning(sentence)
+            return [*(gr.update() for _ in create.fields()), f"ℹ️ {sentence}"]
+
+    # Queued, outside the GPU queue, so that the toast can reach the page.
     create.restore.upload(
-        user_errors(lambda path: restored_values(create, path)), create.restore, create.fields(), **INSTANT
+        restore, create.restore, [*create.fields(), create.status], concurrency_id="precheck",
+        concurrency_limit=None, show_progress="hidden", **PRIVATE,
     )
     create.write_btn.click(
         write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
@@ -225,16 +242,19 @@ def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Libr
 
 
 def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: Library, lib_view: LibraryView) -> None:
-    shaping = [edit.backend, edit.task, edit.source]
-    for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
-        trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT)
+    shaping = [edit.backend, edit.task, edit.source, edit.start, edit.end]
 
     def estimate(data: dict, request: gr.Request) -> str:
         return _estimate_line(edit, data, request) if data[edit.source] else ""
 
+    # The estimate runs after the sliders took the new song's length, never with the old range against
+    # the new maximum (gradio refuses "Value 600 is greater than maximum value 12.0", issue 17.8).
+    for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
+        trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT).then(
+            estimate, set(edit.fields()), edit.estimate, show_progress="hidden", **INSTANT
+        )
     gr.on(
-        [edit.task.change, edit.source.change, edit.start.release, edit.end.release, edit.extend_by.release,
-         edit.takes.release, edit.track.change],
+        [edit.start.release, edit.end.release, edit.extend_by.release, edit.takes.release, edit.track.change],
         estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
     )
     # A file of one's own replaces a Library song: the edit is named after the new file.
@@ -242,13 +262,16 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
-def _song_to_edit(library: Library):
-    """A handler that opens one of the visitor's own songs in the Edit view (named after its title)."""
+def _song_to_edit(library: Library, edit: EditView):
+    """A handler that opens one of the visitor's own songs in the Edit view (named after its title, with
+    its style and lyrics); outputs ``[tabs, *edit.open_outputs()]``, inputs key, song id, model, task."""
 
     @user_errors
-    def edit_song(k: str | None, song_id: str) -> list[Any]:
+    def edit_song(k: str | None, song_id: str, backend: str, task: str) -> list[Any]:
         song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
-        return [gr.Tabs(selected="edit"), str(song.audio_path), song.title]
+        made = song.song_request()
+        return [gr.Tabs(selected="edit"),
+                *edit.open_song(str(song.audio_path), song.title, made.style, made.lyrics, backend, task)]
 
     return edit_song
 
@@ -257,12 +280,12 @@ def _wire_cards_to_edit(
     forms: list[CreateView | EditView], key: gr.BrowserState, library: Library, edit: EditView, tabs: gr.Tabs
 ) -> None:
     """✂ Edit on every result card: a take just made becomes the song to edit."""
-    to_edit = _song_to_edit(library)
+    to_edit = _song_to_edit(library, edit)
     for form in forms:
         for i, card in enumerate(form.results.cards):
             card.edit.click(
-                lambda k, ids, i=i: to_edit(k, ids[i]), [key, form.results.ids],
-                [tabs, edit.source, edit.source_title], **INSTANT,
+                lambda k, ids, b, t, i=i: to_edit(k, ids[i], b, t), [key, form.results.ids, edit.backend, edit.task],
+                [tabs, *edit.open_outputs()], **INSTANT,
             )
 
 
@@ -312,7 +335,7 @@ def _wire_library(
 
     if view.edit is not None:
         view.edit.click(
-            _song_to_edit(library), [key, view.selected], [tabs, edit.source, edit.source_title],
+            _song_to_edit(library, edit), [key, view.selected, edit.backend, edit.task], [tabs, *edit.open_outputs()],
             api_name="library_edit", **INSTANT,
         )
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)

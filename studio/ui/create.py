@@ -13,6 +13,7 @@ from studio import presets, registry
 from studio.song import SongRequest
 from studio.ui import forms
 from studio.ui.lora_controls import LoraControls, build_lora_controls, takes_loras
+from studio.ui.seams import clock
 
 
 @dataclass
@@ -143,20 +144,20 @@ class CreateView:
     def fill_draft(self, draft: dict[str, Any], backend: str) -> list[Any]:
         return draft_values(draft, backend)
 
-    def backend_updates(self, backend: str) -> list[Any]:
-        """What changes when another model is picked; outputs are ``backend_outputs()``."""
+    def backend_updates(self, backend: str, duration: float | None = None) -> list[Any]:
+        """What changes when another model is picked; outputs are ``backend_outputs()``. A length that
+        changes with the model says so (issue 17.10: 60 s silently became 150 s)."""
         spec = registry.get_spec(backend)
         caps = spec.capabilities
         langs = [("auto", "")] + [(code, code) for code in caps.languages if code != "unknown"]
+        length = min(max(caps.default_duration_s, caps.min_duration_s), caps.max_duration_s)
+        info = duration_info(caps)
+        if duration is not None and abs(float(duration) - length) >= 0.5:
+            info += f" · set to {clock(length)}, {caps.display_name}'s usual length (was {clock(float(duration))})"
         return [
             forms.model_card(spec),
             gr.update(visible=caps.accepts(Input.DESCRIPTION)),
-            gr.update(
-                minimum=caps.min_duration_s,
-                maximum=caps.max_duration_s,
-                value=min(max(caps.default_duration_s, caps.min_duration_s), caps.max_duration_s),
-                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
-            ),
+            gr.update(minimum=caps.min_duration_s, maximum=caps.max_duration_s, value=length, info=info),
             gr.update(maximum=caps.max_takes),
             gr.update(visible=caps.accepts(Input.BPM)),
             gr.update(visible=caps.accepts(Input.KEY)),
@@ -279,12 +280,14 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 value=caps.default_duration_s,
                 step=1,
                 label="Duration (s)",
-                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
+                info=duration_info(caps),
+                elem_id="duration",
             )
             restore = gr.File(
                 label="Reuse a song made here: drop its WAV, FLAC, MP3 or .song.json",
                 file_types=[".wav", ".flac", ".mp3", ".json"],
                 height=90,
+                elem_id="restore",
             )
             format_btn = gr.Button("Format preview", size="sm", variant="secondary")
             with gr.Accordion("What the model receives", open=False) as format_box:
@@ -373,6 +376,10 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         api_visibility="private",
     )
     return view
+
+
+def duration_info(caps: Any) -> str:
+    return f"{clock(caps.min_duration_s)}–{clock(caps.max_duration_s)} (min:s) for {caps.display_name}"
 
 
 def whole_box(label: str, placeholder: str, info: str, **kwargs: Any) -> gr.Textbox:

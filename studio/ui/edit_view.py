@@ -115,18 +115,33 @@ class EditView:
             track = [t for t in track.split(",") if t]
         # The upload folder is emptied after a while; an edit whose source has gone asks for it again.
         source = request.source_audio if request.source_audio and Path(request.source_audio).is_file() else None
+        # The range sliders take the source's length as their maximum in the same update, so the edit's own
+        # range (4–8 s) is a valid value at once and the task/source refresh keeps it (issue 17.8).
+        span = source_seconds(source) or registry.get_spec(request.backend).capabilities.max_duration_s
         return [
             request.backend, request.task, source,
-            request.start if request.start is not None else gr.update(),
-            request.end if request.end is not None else gr.update(),
+            gr.update(value=request.start, maximum=span) if request.start is not None else gr.update(),
+            gr.update(value=request.end, maximum=span) if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
             track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
             request.fit_budget, "",
         ]
 
-    def task_updates(self, backend: str, task: str, source: str | None) -> list[Any]:
-        """What changes when another task is picked or another song is loaded: ``task_outputs()``."""
+    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str) -> list[Any]:
+        """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
+        cover and repaint start from) and the range set to the whole song."""
+        return [path, title, style, lyrics, *self.task_updates(backend, task, path)]
+
+    def open_outputs(self) -> list[gr.Component]:
+        return [self.source, self.source_title, self.style, self.lyrics, *self.task_outputs()]
+
+    def task_updates(
+        self, backend: str, task: str, source: str | None, start: float | None = None, end: float | None = None
+    ) -> list[Any]:
+        """What changes when another task is picked or another song is loaded: ``task_outputs()``.
+
+        A range already inside the song (a reused edit's) is kept; otherwise it becomes the whole song."""
         info = service.task_info(backend, task)
         kind = TASKS[task]
         seconds = source_seconds(source)
@@ -135,6 +150,8 @@ class EditView:
             note += f" {info.note}"
         longest = registry.get_spec(backend).capabilities.max_duration_s
         span = seconds if seconds else longest
+        keep = start is not None and end is not None and 0 <= start < end <= span and (start, end) != (0, longest)
+        start, end = (start, end) if keep else (0, span)
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
@@ -142,8 +159,8 @@ class EditView:
         return [
             note,
             source_note,
-            gr.update(visible=info.uses_range, maximum=span, value=0),
-            gr.update(visible=info.uses_range, maximum=span, value=span),
+            gr.update(visible=info.uses_range, maximum=span, value=start),
+            gr.update(visible=info.uses_range, maximum=span, value=end),
             gr.update(visible=info.uses_extend, maximum=max(1.0, longest - (seconds or 0))),
             gr.update(visible=info.uses_strength),
             gr.update(
@@ -194,7 +211,9 @@ def build_edit(build_results: Any) -> EditView:
             )
             track = gr.Dropdown([], label="Stem", visible=False)
             style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
-            lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…")
+            lyrics = gr.Textbox(
+                label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics"
+            )
             with gr.Row():
                 seed = seed_box(elem_id="edit-seed")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
@@ -204,7 +223,7 @@ def build_edit(build_results: Any) -> EditView:
                 cancel_btn = gr.Button(
                     "Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="edit-cancel"
                 )
-            estimate = gr.Markdown()
+            estimate = gr.Markdown(elem_id="edit-estimate")
         with gr.Column(scale=2, min_width=300):
             status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.", elem_id="edit-status")
             results = build_results()

@@ -83,6 +83,15 @@ def report_unexpected(exc: BaseException) -> str:
     )
 
 
+def visitor_sentence(exc: BaseException) -> str:
+    """What a visitor reads about ``exc`` when a handler shows it itself instead of raising."""
+    if isinstance(exc, gr.Error):
+        return with_hint(str(exc.message))
+    if isinstance(exc, StudioError):
+        return str(exc)
+    return report_unexpected(exc)
+
+
 def user_errors(fn: F) -> F:
     """Wrap a handler: StudioError -> gr.Error(message); anything unexpected -> logged + short id."""
 

@@ -82,6 +82,13 @@ def _settled(page, button: str, status: str, sentence: str) -> None:
     assert not cancel.is_visible(), "Cancel still shows after the run ended"
 
 
+def _shortest(page) -> None:
+    """The shortest song the model takes: the tiny checkpoint renders it in seconds on a shared CPU."""
+    box = page.locator("#duration input[type=number]")
+    box.fill(box.get_attribute("min") or "10")
+    box.press("Enter")
+
+
 def test_every_refusal_and_failure_says_why_and_gives_the_button_back(page) -> None:
     # A backend that cannot run here fails in the GPU step (issue 17.1).
     page.locator("#lyrics textarea").fill("[Verse]\nA line to sing")
@@ -122,9 +129,10 @@ def test_advanced_leaves_seed_and_bpm_empty_and_each_run_gets_a_fresh_seed(page,
         assert value == "", f"{box} shows {value!r} once Advanced opens; empty must stay empty (issue 17.2)"
     page.locator("#lyrics textarea").fill("[Verse]\nTwo takes of the same line")
     page.locator("textarea[placeholder^='dreamy']").fill("lofi piano")
+    _shortest(page)
     for n in (1, 2):
         page.locator("#generate").click()
-        page.wait_for_selector("#status:has-text('ready')", timeout=120_000)
+        page.wait_for_selector("#status:has-text('ready')", timeout=240_000)
         page.wait_for_selector("#generate", state="visible", timeout=30_000)
         if n == 1:
             page.locator("#status").evaluate("e => e.innerHTML = ''")
@@ -145,9 +153,46 @@ def test_an_edit_with_an_empty_seed_gets_a_fresh_one_each_time(page, studio, tmp
     page.get_by_label("Repaint").check()
     for n in (1, 2):
         page.locator("#edit").click()
-        page.wait_for_selector("#edit-status:has-text('ready')", timeout=120_000)
+        page.wait_for_selector("#edit-status:has-text('ready')", timeout=240_000)
         page.wait_for_selector("#edit", state="visible", timeout=30_000)
         if n == 1:
             page.locator("#edit-status").evaluate("e => e.innerHTML = ''")
     made = [s for s in _songs(studio) if s.id not in before]
     assert len(made) == 2 and made[0].seed != made[1].seed, [s.seed for s in made]
+
+
+def _error_badges(page) -> int:
+    """gradio's red "Error" pill on a control (a leaf element reading just "Error", outside the toasts)."""
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('*')).filter(e => e.children.length == 0 && "
+        "e.textContent.trim() == 'Error' && !e.closest('.toast-body')).length"
+    )
+
+
+def test_a_file_the_studio_did_not_make_leaves_the_form_alone(page, tmp_path: Path) -> None:
+    foreign = tmp_path / "voice-memo.wav"
+    sf.write(str(foreign), np.zeros((48_000, 2), dtype=np.float32), 48_000)
+    page.locator("#lyrics textarea").fill("[Verse]\nkeep me")
+    page.locator("#restore input[type=file]").set_input_files(str(foreign))
+    _toast(page, "not made by Song Studio")
+    page.wait_for_selector("#status:has-text('not made by Song Studio')", timeout=30_000)
+    assert page.locator("#lyrics textarea").input_value() == "[Verse]\nkeep me"
+    assert _error_badges(page) == 0, "a foreign file put red Error badges on the form (issue 17.7)"
+
+
+def test_edit_from_a_result_card_carries_the_song_without_a_range_error(page) -> None:
+    page.locator("#lyrics textarea").fill("[Verse]\nCarry me over")
+    page.locator("textarea[placeholder^='dreamy']").fill("sea shanty, male choir")
+    _shortest(page)
+    page.locator("#generate").click()
+    page.wait_for_selector("#status:has-text('ready')", timeout=240_000)
+    page.locator(".song-card button:has-text('✂ Edit') >> visible=true").first.click()
+    page.wait_for_selector("text=Source: 10.0 s", timeout=30_000)
+    page.wait_for_selector("#edit-estimate:has-text('⏱')", timeout=30_000)
+    estimate = page.locator("#edit-estimate").inner_text()
+    assert "greater than maximum" not in estimate, estimate
+    assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
+    assert _error_badges(page) == 0
+    edit_style = page.locator("textarea[placeholder^='the new style']").input_value()
+    assert edit_style == "sea shanty, male choir", "✂ Edit must carry the song's style (issue 17.8)"
+    assert "Carry me over" in page.locator("#edit-lyrics textarea").input_value()
