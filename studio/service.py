@@ -470,7 +470,11 @@ def output_formats(out: Path, extra: Sequence[str] = ()) -> list[str]:
 def song_card(request: SongRequest, prepared: Prepared, take: Take, weights: str) -> SongCard:
     """The recipe every exported file carries; ``params`` rebuilds this exact take."""
     caps = prepared.spec.capabilities
+    from studio.library import multi_user, public_request, public_source
+
     params = request.model_dump(mode="json")
+    if multi_user():  # files visitors download name uploads, LoRAs and weights without this server's paths
+        params, weights = public_request(params), public_source(weights)  # (issue 17.11); a local user's keep them
     params.update(seed=take.seed, takes=1, duration=prepared.job.duration_s)
     return SongCard(
         title=request.title or default_title(request.task, request.source_audio, request.track)

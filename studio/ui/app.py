@@ -136,6 +136,7 @@ def _wire_generation(
     """Generate, Cancel and the result cards of one form (Create or Edit): same queue, same library."""
     results = form.results
     request_inputs = set(form.fields()) | {key}
+    run_inputs = request_inputs | {results.ids}  # the takes already on the page stay, below the new ones
 
     @remembered
     @user_errors
@@ -154,7 +155,7 @@ def _wire_generation(
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
-        return ["\n\n".join(lines), *results.values(songs)]
+        return ["\n\n".join(lines), *results.values(songs, _still_there(library, owner, data.get(results.ids)))]
 
     @remembered
     @user_errors
@@ -182,7 +183,7 @@ def _wire_generation(
         check.failure(settle, None, [*buttons, form.status], **INSTANT)
         run = check.success(
             generate,
-            request_inputs,
+            run_inputs,
             [form.status, *results.outputs()],
             concurrency_id=api.GPU_QUEUE,
             api_name=api_name,
@@ -211,6 +212,17 @@ def _wire_generation(
         return [gr.update(visible=True), gr.update(visible=False), note]
 
     form.cancel_btn.click(cancel, None, [*buttons, form.status], cancels=gen_events, **INSTANT)
+
+
+def _still_there(library: Library, owner: str, ids: list[str] | None) -> list[Any]:
+    """The songs behind ``ids`` that were not deleted meanwhile, in order."""
+    songs = []
+    for song_id in ids or []:
+        try:
+            songs.append(library.get(owner, song_id))
+        except StudioError:
+            continue
+    return songs
 
 
 def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Library, chain) -> None:
@@ -301,13 +313,19 @@ def _wire_library(
     )
 
     @user_errors
-    def select(k: str | None, ids: list[str], evt: gr.SelectData) -> list[Any]:
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        if not isinstance(row, int) or not 0 <= row < len(ids):
-            return panel_values(None)
-        return panel_values(library.get(visitor.owner_for(k), ids[row]))
+    def select(k: str | None, evt: gr.EventData) -> list[Any]:
+        """A row was tapped: open its song, or toggle its like (then the list redraws)."""
+        data = getattr(evt, "_data", None) or {}
+        song_id, action = str(data.get("song", "")), data.get("action", "open")
+        owner = visitor.owner_for(k)
+        song = library.get(owner, song_id)  # the owner check: a forged id opens nothing of anyone else's
+        if action == "like":
+            song = library.like(owner, song.id, not song.liked)
+        return panel_values(song)
 
-    view.table.select(select, [key, view.ids], view.panel_outputs(), **INSTANT)
+    view.songs.select(select, [key], view.panel_outputs(), **INSTANT).then(
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
 
     @user_errors
     def like(k: str | None, song_id: str) -> str:
@@ -318,6 +336,15 @@ def _wire_library(
     view.like.click(like, [key, view.selected], view.like, **INSTANT).then(
         refresh, listed, view.list_outputs(), **INSTANT
     )
+
+    @user_errors
+    def rename(k: str | None, song_id: str, title: str) -> list[Any]:
+        return panel_values(library.rename(visitor.owner_for(k), song_id, title or ""))
+
+    for trigger in (view.rename.click, view.title.submit):
+        trigger(rename, [key, view.selected, view.title], view.panel_outputs(), **INSTANT).then(
+            refresh, listed, view.list_outputs(), **INSTANT
+        )
 
     @user_errors
     def reuse(k: str | None, song_id: str) -> list[Any]:

@@ -15,6 +15,17 @@ from studio.ui import forms
 from studio.ui.lora_controls import LoraControls, build_lora_controls, takes_loras
 from studio.ui.seams import clock
 
+# A section tag goes on its own line where the caret is in the lyrics box (the end when it never had
+# focus), with a blank line before it when text precedes. The box keeps its caret after losing focus.
+INSERT_TAG_JS = """(text) => {
+  const box = document.querySelector('#lyrics textarea');
+  text = text || '';
+  const at = box && box.selectionStart != null && box.value === text ? box.selectionStart : text.length;
+  const before = text.slice(0, at).replace(/\\s*$/, '');
+  const after = text.slice(at).replace(/^[ \\t]*\\n?/, '');
+  return (before ? before + '\\n\\n' : '') + '[TAG]\\n' + after;
+}"""
+
 
 @dataclass
 class CreateView:
@@ -259,20 +270,18 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 render=False,  # the section-tag toolbar sits above it but needs it as input
             )
             tags = []
-            with gr.Row(elem_classes="tags chips"):
+            with gr.Row(elem_classes="tags chips") as tag_row:
                 for tag in forms.SECTION_TAGS:
                     btn = gr.Button(f"[{tag}]", size="sm", min_width=0, variant="secondary")
-                    btn.click(
-                        lambda text, t=tag: forms.insert_tag(text, t),
-                        lyrics,
-                        lyrics,
-                        queue=False,
-                        api_visibility="private",
-                    )
+                    # In the browser, at the caret of the lyrics box (issue 17.12: it always appended).
+                    btn.click(None, lyrics, lyrics, js=INSERT_TAG_JS.replace("TAG", tag), queue=False,
+                              api_visibility="private")
                     tags.append(btn)
             lyrics.render()
             with gr.Row():
-                instrumental = gr.Checkbox(label="Instrumental", value=False, scale=1, min_width=150)
+                instrumental = gr.Checkbox(
+                    label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
+                )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
             duration = gr.Slider(
                 caps.min_duration_s,
@@ -286,7 +295,6 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
             restore = gr.File(
                 label="Reuse a song made here: drop its WAV, FLAC, MP3 or .song.json",
                 file_types=[".wav", ".flac", ".mp3", ".json"],
-                height=90,
                 elem_id="restore",
             )
             format_btn = gr.Button("Format preview", size="sm", variant="secondary")
@@ -369,9 +377,9 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
     )
     mode.change(
         lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m == "Simple"),
-                   gr.update(visible=m != "Simple")),
+                   gr.update(visible=m != "Simple"), gr.update(visible=m != "Simple")),
         mode,
-        [description, write_btn, lyrics],
+        [description, write_btn, lyrics, tag_row],
         queue=False,
         api_visibility="private",
     )

@@ -185,9 +185,3 @@ def budget_is_limited() -> bool:
 def keeps_partial(caps: Capabilities) -> bool:
     """Whether a song cut by the time budget can be kept: token-based (autoregressive) models only."""
     return caps.dumps_tokens
-
-
-def insert_tag(lyrics: str, tag: str) -> str:
-    """Append a section tag on its own line, with a blank line before a new section."""
-    text = (lyrics or "").rstrip()
-    return f"{text}\n\n[{tag}]\n" if text else f"[{tag}]\n"

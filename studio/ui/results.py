@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
+import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +17,10 @@ import gradio as gr
 from studio import registry
 from studio.library import Song
 
-MAX_CARDS = 4
+# This session's takes, newest first (issue 17.11: a Retake or a new Generate removed the earlier cards,
+# so takes could not be compared). Older ones stay in the Library.
+MAX_CARDS = 8
+DOWNLOAD_DIR = "song-studio-downloads"  # under the system temp folder, which gradio may serve from
 
 
 def length(seconds: float) -> str:
@@ -63,6 +70,27 @@ def download_path(song: Song, label: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def file_stem(title: str) -> str:
+    """A song title as a file name a visitor recognises: "Neon Rivers (Cover)" stays as it is; characters
+    file systems refuse are dropped."""
+    kept = re.sub(r"[^\w\s().,'&+-]", "", title, flags=re.UNICODE)
+    return re.sub(r"\s+", " ", kept).strip(" .")[:80] or "song"
+
+
+def named_download(song: Song, path: Path) -> Path:
+    """``path`` under the song's title: the browser saves a download under the served file's name, and the
+    library's files are named by id (issue 17.11). A hard link where the file system allows, else a copy."""
+    suffix = ".stems.zip" if path.name.endswith(".stems.zip") else path.suffix
+    target = Path(tempfile.gettempdir()) / DOWNLOAD_DIR / song.id / f"{file_stem(song.title)}{suffix}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+    return target
+
+
 @dataclass
 class Card:
     group: gr.Group
@@ -84,6 +112,7 @@ class Card:
             hidden = [gr.update(value=None, visible=False) for _ in DOWNLOADS]
             return [gr.update(visible=False), "", None, like_label(None), *hidden, ""]
         files = [download_path(song, label) for label in DOWNLOADS]
+        files = [named_download(song, f) if f is not None else None for f in files]
         return [
             gr.update(visible=True),
             song_head(song),
@@ -102,8 +131,10 @@ class ResultsView:
     def outputs(self) -> list[gr.Component]:
         return [o for card in self.cards for o in card.outputs()] + [self.ids]
 
-    def values(self, songs: list[Song]) -> list[Any]:
-        shown = songs[:MAX_CARDS]
+    def values(self, songs: list[Song], earlier: list[Song] | None = None) -> list[Any]:
+        """Cards for ``songs`` just made, followed by this session's ``earlier`` takes (newest first)."""
+        fresh = {s.id for s in songs}
+        shown = [*songs, *(s for s in earlier or [] if s.id not in fresh)][:MAX_CARDS]
         out: list[Any] = []
         for i in range(MAX_CARDS):
             out += Card.values(shown[i] if i < len(shown) else None)

@@ -265,3 +265,17 @@ def test_reusing_an_edit_keeps_its_range_through_the_refresh_that_follows(app) -
     wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0),
                     strict=True))
     assert (wide[edit.start]["value"], wide[edit.end]["value"]) == (0, pytest.approx(15.0))
+
+
+def test_a_request_the_budget_refuses_does_not_spend_the_rate_limit(app, monkeypatch, tmp_path) -> None:
+    """Issue 17.4: a refusal gave the visitor nothing, so it must not cost one of their calls."""
+    from studio import ratelimit
+    from studio.ui import runner
+    from studio.ui.forms import build_request
+
+    monkeypatch.setenv(ratelimit.ENV, "1/3600")
+    monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
+    monkeypatch.setenv("STUDIO_TIME_LIMIT", "1")  # nothing fits one second: the guard refuses
+    with pytest.raises(StudioError, match="STUDIO_TIME_LIMIT"):
+        runner.make_songs(build_request(backend="acestep", style="x", duration=30), owner="o", library=app.library)
+    ratelimit.check_gpu("o")  # still the one call left
