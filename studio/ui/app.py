@@ -165,7 +165,9 @@ def _wire_generation(
         OUTCOMES.take(outcome.session_of(request))  # a refusal from an earlier run is old news
         form.request_from(data)
         ratelimit.check_gpu(visitor.owner_for(data[key]), visitor.client_address(request))
-        return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
+        # Empty: the queue position and the stages show in the progress overlay on this spot; a text under
+        # it showed through (issue 17.12: status text drawn over "Starting…").
+        return [gr.update(visible=False), gr.update(visible=True), ""]
 
     def settle(request: gr.Request) -> list[Any]:
         return outcome.settled_values(request)

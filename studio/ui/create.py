@@ -108,7 +108,7 @@ class CreateView:
                 "language": data[self.language],
             },
             options={
-                **{c.name: data[comp] for c, comp in self.options if c.backend == backend},
+                **{c.name: c.value_of(data[comp]) for c, comp in self.options if c.backend == backend},
                 **self._lora_option(data, backend),
             },
             partial=data[self.partial],
@@ -142,7 +142,7 @@ class CreateView:
             "Custom",
             "",
             *[
-                opts.get(c.name, c.default) if c.backend == request.backend else gr.update()
+                c.shown(opts.get(c.name, c.default)) if c.backend == request.backend else gr.update()
                 for c, _ in self.options
             ],
             *(self.loras.fill(opts) if self.loras else []),
@@ -196,20 +196,16 @@ class CreateView:
 
 
 def _option_component(control: forms.OptionControl, visible: bool) -> gr.Component:
+    """A backend option as a control: on/off as a checkbox, a choice (or on/off/auto) as a dropdown, a
+    bounded number as a slider. Labels and choices come from studio.options, in the visitor's words."""
+    common: dict[str, Any] = {"label": control.label, "info": control.info, "visible": visible,
+                              "elem_id": f"option-{control.backend}-{control.name}"}
     if control.kind == "bool":
-        return gr.Checkbox(
-            value=bool(control.default), label=control.label, info=control.description, visible=visible
-        )
-    step = 1 if control.kind == "int" else 0.1
-    return gr.Slider(
-        control.minimum,
-        control.maximum,
-        value=control.default,
-        step=step,
-        label=control.label,
-        info=control.description,
-        visible=visible,
-    )
+        return gr.Checkbox(value=bool(control.default), **common)
+    if control.kind in ("choice", "auto-bool"):
+        return gr.Dropdown(control.choice_labels(), value=control.shown(control.default), **common)
+    step = 1 if control.kind == "int" else 0.05
+    return gr.Slider(control.minimum, control.maximum, value=control.default, step=step, **common)
 
 
 def _chips(label: str, items: list[presets.Preset], style: gr.Textbox) -> None:

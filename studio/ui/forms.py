@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import dataclass
 from typing import Any
-
-from pydantic.fields import FieldInfo
 
 from backends.base import BackendSpec, Capabilities, Input, StudioError
 from studio import registry
 from studio.errors import validate
+from studio.options import OptionField, all_option_fields, option_fields
 from studio.song import SongRequest
 from studio.ui.uploads import checked_loras
 
@@ -31,52 +27,16 @@ OPTIONAL_CONTROLS: dict[str, Input] = {
 }
 
 
-@dataclass(frozen=True)
-class OptionControl:
-    """One numeric/boolean field of a backend's Options model, as a slider or checkbox."""
-
-    backend: str
-    name: str
-    kind: str  # "int", "float" or "bool"
-    default: Any
-    minimum: float | None
-    maximum: float | None
-    description: str
-
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ").capitalize()
-
-
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    low = high = None
-    for meta in info.metadata:
-        low = getattr(meta, "ge", getattr(meta, "gt", low))
-        high = getattr(meta, "le", getattr(meta, "lt", high))
-    return low, high
-
-
-def _kind(annotation: Any) -> str | None:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        annotation = args[0] if len(args) == 1 else annotation
-    return {int: "int", float: "float", bool: "bool"}.get(annotation)
+# A backend option's control is built from its declaration in studio.options (shared with the CLI/API).
+OptionControl = OptionField
 
 
 def option_controls(spec: BackendSpec) -> list[OptionControl]:
-    """Controls for a backend's options: numeric fields need both bounds to become a slider."""
-    out = []
-    for name, info in spec.options.model_fields.items():
-        kind = _kind(info.annotation)
-        low, high = _bounds(info)
-        if kind is None or (kind != "bool" and (low is None or high is None)):
-            continue  # not expressible as a slider; the API still accepts it through `options`
-        out.append(OptionControl(spec.name, name, kind, info.default, low, high, info.description or ""))
-    return out
+    return option_fields(spec.name)
 
 
 def all_option_controls() -> list[OptionControl]:
-    return [c for spec in registry.all_specs() for c in option_controls(spec)]
+    return all_option_fields()
 
 
 def model_choices() -> list[tuple[str, str]]:

@@ -132,7 +132,7 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
     # Reuse of an edit goes back to the Edit view with the task and range it used.
     values = app.fns["library_reuse"](mine, song.id)
     fields = dict(zip(edit.fields(), values[-len(edit.fields()):], strict=True))
-    assert fields[edit.task] == "repaint" and fields[edit.start] == 3.0 and fields[edit.end] == 6.0
+    assert fields[edit.task] == "repaint" and fields[edit.start]["value"] == 3.0 and fields[edit.end]["value"] == 6.0
     assert values[0].selected == "edit"
 
 
