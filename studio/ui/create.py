@@ -279,6 +279,10 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                     label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
                 )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
+            gr.Examples(
+                [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
+                [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
+            )
             duration = gr.Slider(
                 caps.min_duration_s,
                 caps.max_duration_s,
@@ -380,6 +384,20 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         api_visibility="private",
     )
     return view
+
+
+def load_examples() -> list[dict[str, Any]]:
+    """The ready songs a first visitor can generate at once (assets/examples.json): title, style, lyrics and
+    instrumental, each checked against the request model so a broken example fails here, not on Generate."""
+    import json
+
+    from studio.ui.theme import ASSETS
+
+    examples = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+    for example in examples:
+        SongRequest(title=example["title"], style=example["style"], lyrics=example["lyrics"],
+                    instrumental=example["instrumental"])
+    return examples
 
 
 def duration_info(caps: Any) -> str:

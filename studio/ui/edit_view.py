@@ -6,6 +6,7 @@ Which tasks there are, which controls each needs and which weights it loads all 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,17 @@ from studio.ui import forms, uploads
 from studio.ui.create import fit_budget_checkbox, seed_box
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+
+
+# The task table is shared with the CLI and speaks in request fields; the page names its controls instead
+# (issue 17.10: `cover_strength` and `extend_by` reached the page).
+CONTROL_WORDS = {"cover_strength": "“Follow the source”", "extend_by": "“Add (s) after the end”"}
+
+
+def in_words(text: str) -> str:
+    for field_name, words in CONTROL_WORDS.items():
+        text = re.sub(rf"`?\b{field_name}\b`?", words, text)
+    return text
 
 
 def editing_backends() -> list[str]:
@@ -145,9 +157,9 @@ class EditView:
         info = service.task_info(backend, task)
         kind = TASKS[task]
         seconds = source_seconds(source)
-        note = f"**{info.title}** — {info.summary}\n\nRuns on **{info.weights_name}**."
+        note = f"**{info.title}** — {in_words(info.summary)}\n\nRuns on **{info.weights_name}**."
         if info.note:
-            note += f" {info.note}"
+            note += f" {in_words(info.note)}"
         longest = registry.get_spec(backend).capabilities.max_duration_s
         span = seconds if seconds else longest
         keep = start is not None and end is not None and 0 <= start < end <= span and (start, end) != (0, longest)
