@@ -23,7 +23,7 @@ from studio.ui.edit_view import EditView, build_edit
 from studio.ui.errors import user_errors, visitor_sentence
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.outcome import OUTCOMES, remembered
-from studio.ui.results import build_results, like_label
+from studio.ui.results import build_results, forget_downloads, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
 
@@ -373,6 +373,7 @@ def _wire_library(
     @user_errors
     def delete(k: str | None, song_id: str) -> list[Any]:
         library.delete(visitor.owner_for(k), song_id)
+        forget_downloads(song_id)
         gr.Info("Song deleted.")
         return panel_values(None)
 

@@ -143,10 +143,13 @@ class EditView:
     def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str) -> list[Any]:
         """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
         cover and repaint start from) and the range set to the whole song."""
-        return [path, title, style, lyrics, *self.task_updates(backend, task, path)]
+        shaped = self.task_updates(backend, task, path)
+        at = self.task_outputs().index(self.lyrics)  # one update per component: its visibility and the text
+        shaped[at] = {**shaped[at], "value": lyrics}
+        return [path, title, style, *shaped]
 
     def open_outputs(self) -> list[gr.Component]:
-        return [self.source, self.source_title, self.style, self.lyrics, *self.task_outputs()]
+        return [self.source, self.source_title, self.style, *self.task_outputs()]
 
     def task_updates(
         self, backend: str, task: str, source: str | None, start: float | None = None, end: float | None = None

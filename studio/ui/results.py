@@ -91,6 +91,11 @@ def named_download(song: Song, path: Path) -> Path:
     return target
 
 
+def forget_downloads(song_id: str) -> None:
+    """Remove a deleted song's title-named links, which would keep its audio alive."""
+    shutil.rmtree(Path(tempfile.gettempdir()) / DOWNLOAD_DIR / song_id, ignore_errors=True)
+
+
 @dataclass
 class Card:
     group: gr.Group

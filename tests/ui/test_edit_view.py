@@ -279,3 +279,19 @@ def test_a_request_the_budget_refuses_does_not_spend_the_rate_limit(app, monkeyp
     with pytest.raises(StudioError, match="STUDIO_TIME_LIMIT"):
         runner.make_songs(build_request(backend="acestep", style="x", duration=30), owner="o", library=app.library)
     ratelimit.check_gpu("o")  # still the one call left
+
+
+def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_the_song(app) -> None:
+    """Issue 17.11: a second run replaced the first one's card, and downloads were named by random ids."""
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "n" / "demo.wav")
+    form = _form(edit, str(source), key=app.demo.studio_views["key"], seed=None)
+    first = app.fns["ui_edit"](form, SimpleNamespace(session_hash="s7"), lambda *a, **k: None)
+    second = app.fns["ui_edit"]({**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"),
+                                lambda *a, **k: None)
+    assert len(second[-1]) == 2 and second[-1][1] == first[-1][0]  # newest first, the earlier one below
+    outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
+    card = edit.results.cards[1]
+    assert outputs[card.group]["visible"] and outputs[card.head]  # the earlier take is still shown
+    wav = outputs[edit.results.cards[0].downloads[0]]["value"]
+    assert Path(wav).name == "demo (Repaint).wav" and Path(wav).is_file()
