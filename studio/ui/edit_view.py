@@ -81,10 +81,14 @@ class EditView:
     results: Any = None
 
     def fields(self) -> list[gr.Component]:
-        """Every control that shapes an edit request, in the order ``fill`` returns values."""
+        """Every control that shapes an edit request, in the order ``fill`` returns values.
+
+        The page applies an update's values in this order, and setting the task or the song fires their
+        change events at once: the range comes first, so those events read the new range against the new
+        maximum ("Value 600 is greater than maximum value 12.0", issue 17.8)."""
         return [
-            self.backend, self.task, self.source, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.style, self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title,
+            self.backend, self.start, self.end, self.extend_by, self.cover_strength, self.track, self.style,
+            self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title, self.task, self.source,
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -127,17 +131,15 @@ class EditView:
             track = [t for t in track.split(",") if t]
         # The upload folder is emptied after a while; an edit whose source has gone asks for it again.
         source = request.source_audio if request.source_audio and Path(request.source_audio).is_file() else None
-        # The range sliders take the source's length as their maximum in the same update, so the edit's own
-        # range (4–8 s) is a valid value at once and the task/source refresh keeps it (issue 17.8).
-        span = source_seconds(source) or registry.get_spec(request.backend).capabilities.max_duration_s
+        # The edit's own range (4–8 s); the task/source refresh that follows keeps it (issue 17.8).
         return [
-            request.backend, request.task, source,
-            gr.update(value=request.start, maximum=span) if request.start is not None else gr.update(),
-            gr.update(value=request.end, maximum=span) if request.end is not None else gr.update(),
+            request.backend,
+            request.start if request.start is not None else gr.update(),
+            request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
             track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
-            request.fit_budget, "",
+            request.fit_budget, "", request.task, source,
         ]
 
     def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str) -> list[Any]:
@@ -146,10 +148,11 @@ class EditView:
         shaped = self.task_updates(backend, task, path)
         at = self.task_outputs().index(self.lyrics)  # one update per component: its visibility and the text
         shaped[at] = {**shaped[at], "value": lyrics}
-        return [path, title, style, *shaped]
+        return [title, style, *shaped, path]
 
     def open_outputs(self) -> list[gr.Component]:
-        return [self.source, self.source_title, self.style, *self.task_outputs()]
+        """The song last: setting it fires its change event, which must read the range set here (see fields)."""
+        return [self.source_title, self.style, *self.task_outputs(), self.source]
 
     def task_updates(
         self, backend: str, task: str, source: str | None, start: float | None = None, end: float | None = None
@@ -171,11 +174,17 @@ class EditView:
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
         multiple = kind.track == "list"
+        # The range sliders keep the model's longest song as their maximum: gradio checks a value against
+        # the maximum on the server, and a tab never opened yet sends its old value (600) with the next
+        # event, so a maximum shrunk to the song refused it ("Value 600 is greater than maximum value
+        # 10.0", issue 17.8). The song's own length is in the info line; the edit's check refuses a range
+        # past it with a sentence.
+        within = f"0–{seconds:.1f} s: the whole song" if seconds else None
         return [
             note,
             source_note,
-            gr.update(visible=info.uses_range, maximum=span, value=start),
-            gr.update(visible=info.uses_range, maximum=span, value=end),
+            gr.update(visible=info.uses_range, maximum=longest, value=start, info=within),
+            gr.update(visible=info.uses_range, maximum=longest, value=end, info=within),
             gr.update(visible=info.uses_extend, maximum=max(1.0, longest - (seconds or 0))),
             gr.update(visible=info.uses_strength),
             gr.update(

@@ -121,7 +121,7 @@ class Card:
         return [
             gr.update(visible=True),
             song_head(song),
-            str(song.audio_path),
+            str(files[0] or song.audio_path),  # the player's own download button saves it under the title too
             like_label(song),
             *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),

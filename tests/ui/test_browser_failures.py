@@ -93,6 +93,14 @@ def _shortest(page) -> None:
         field.press("Enter")
 
 
+def _run(page, button: str, status: str) -> None:
+    """Press the run button and wait for this run's own "ready" (the status empties when a run starts)."""
+    page.locator(button).click()
+    page.wait_for_function(f"!document.querySelector('{status}').innerText.includes('ready')", timeout=60_000)
+    page.wait_for_selector(f"{status}:has-text('ready')", timeout=400_000)
+    page.wait_for_selector(button, state="visible", timeout=30_000)
+
+
 def test_every_refusal_and_failure_says_why_and_gives_the_button_back(page) -> None:
     # A backend that cannot run here fails in the GPU step (issue 17.1).
     page.locator("#lyrics textarea").fill("[Verse]\nA line to sing")
@@ -134,12 +142,8 @@ def test_advanced_leaves_seed_and_bpm_empty_and_each_run_gets_a_fresh_seed(page,
     page.locator("#lyrics textarea").fill("[Verse]\nTwo takes of the same line")
     page.locator("textarea[placeholder^='dreamy']").fill("lofi piano")
     _shortest(page)
-    for n in (1, 2):
-        page.locator("#generate").click()
-        page.wait_for_selector("#status:has-text('ready')", timeout=400_000)
-        page.wait_for_selector("#generate", state="visible", timeout=30_000)
-        if n == 1:
-            page.locator("#status").evaluate("e => e.innerHTML = ''")
+    for _ in (1, 2):
+        _run(page, "#generate", "#status")
     made = [s for s in _songs(studio) if s.id not in before]
     assert len(made) == 2 and made[0].seed != made[1].seed, [s.seed for s in made]
 
@@ -155,12 +159,8 @@ def test_an_edit_with_an_empty_seed_gets_a_fresh_one_each_time(page, studio, tmp
     value = page.locator("#edit-seed input, #edit-seed textarea").first.input_value()
     assert value == "", f"the Edit seed shows {value!r}; empty = random (issue 17.3)"
     page.get_by_label("Repaint").check()
-    for n in (1, 2):
-        page.locator("#edit").click()
-        page.wait_for_selector("#edit-status:has-text('ready')", timeout=400_000)
-        page.wait_for_selector("#edit", state="visible", timeout=30_000)
-        if n == 1:
-            page.locator("#edit-status").evaluate("e => e.innerHTML = ''")
+    for _ in (1, 2):
+        _run(page, "#edit", "#edit-status")
     made = [s for s in _songs(studio) if s.id not in before]
     assert len(made) == 2 and made[0].seed != made[1].seed, [s.seed for s in made]
 
@@ -188,8 +188,7 @@ def test_edit_from_a_result_card_carries_the_song_without_a_range_error(page) ->
     page.locator("#lyrics textarea").fill("[Verse]\nCarry me over")
     page.locator("textarea[placeholder^='dreamy']").fill("sea shanty, male choir")
     _shortest(page)
-    page.locator("#generate").click()
-    page.wait_for_selector("#status:has-text('ready')", timeout=400_000)
+    _run(page, "#generate", "#status")
     page.locator(".song-card button:has-text('✂ Edit') >> visible=true").first.click()
     page.wait_for_selector("text=Source: 10.0 s", timeout=30_000)
     page.wait_for_selector("#edit-estimate:has-text('⏱')", timeout=30_000)
