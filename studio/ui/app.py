@@ -87,6 +87,11 @@ def _wire_create(
         **INSTANT,
     )
 
+    # An example fills the form without blurring a box: price it once the values are in.
+    create.examples.load_input_event.then(
+        estimate, request_inputs, create.estimate, show_progress="hidden", **INSTANT
+    )
+
     @user_errors
     def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         backend = data[create.backend]

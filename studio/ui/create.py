@@ -60,6 +60,7 @@ class CreateView:
     lyric_tags: list[gr.Button] = field(default_factory=list)
     loras: LoraControls | None = None
     results: Any = None
+    examples: Any = None  # gr.Examples; its load_input_event fills the form
 
     # -- the form as data ---------------------------------------------------------------------
     def fields(self) -> list[gr.Component]:
@@ -279,7 +280,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                     label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
                 )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
-            gr.Examples(
+            examples = gr.Examples(
                 [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
                 [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
             )
@@ -374,6 +375,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         lyric_tags=tags,
         loras=loras,
         results=results,
+        examples=examples,
     )
     mode.change(
         lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m == "Simple"),
