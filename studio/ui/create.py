@@ -280,10 +280,11 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                     label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
                 )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
-            examples = gr.Examples(
-                [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
-                [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
-            )
+            with gr.Column(elem_id="examples", min_width=0):
+                examples = gr.Examples(
+                    [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
+                    [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
+                )
             duration = gr.Slider(
                 caps.min_duration_s,
                 caps.max_duration_s,
