@@ -97,7 +97,12 @@ def _run(page, button: str, status: str) -> None:
     """Press the run button and wait for this run's own "ready" (the status empties when a run starts)."""
     page.locator(button).click()
     page.wait_for_function(f"!document.querySelector('{status}').innerText.includes('ready')", timeout=60_000)
-    page.wait_for_selector(f"{status}:has-text('ready')", timeout=400_000)
+    page.wait_for_function(
+        f"(t => t.includes('ready') || t.includes('❌'))(document.querySelector('{status}').innerText)",
+        timeout=400_000,
+    )
+    said = page.locator(status).inner_text()
+    assert "ready" in said, f"the run failed: {said}"
     page.wait_for_selector(button, state="visible", timeout=30_000)
 
 
