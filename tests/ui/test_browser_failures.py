@@ -155,12 +155,12 @@ def test_advanced_leaves_seed_and_bpm_empty_and_each_run_gets_a_fresh_seed(page,
 
 def test_an_edit_with_an_empty_seed_gets_a_fresh_one_each_time(page, studio, tmp_path: Path) -> None:
     song = tmp_path / "hum.wav"
-    t = np.arange(6 * 48_000) / 48_000
+    t = np.arange(11 * 48_000) / 48_000  # the shortest song ACE-Step edits is 10 s
     sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
     before = {s.id for s in _songs(studio)}
     page.get_by_role("tab", name="Edit").click()
     page.locator("#edit-source input[type=file]").set_input_files(str(song))
-    page.wait_for_selector("text=Source: 6.0 s", timeout=30_000)
+    page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
     value = page.locator("#edit-seed input, #edit-seed textarea").first.input_value()
     assert value == "", f"the Edit seed shows {value!r}; empty = random (issue 17.3)"
     page.get_by_label("Repaint").check()
