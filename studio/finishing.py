@@ -69,13 +69,16 @@ class FinishedTake:
 
 def card_for(raw: RawRender, take: Take) -> SongCard:
     """The recipe every exported file carries; ``params`` rebuilds this exact take."""
-    from studio.library import _public_request, _public_source
+    from studio.library import multi_user, public_request, public_source
 
     request = raw.request
     caps = registry.get_spec(request.backend).capabilities
-    # The card travels inside every downloaded file: a weights folder, an upload's path or a LoRA's
-    # path on this machine is named by its file name only (issue 18: no server paths leave it).
-    params = _public_request(request.model_dump(mode="json"))
+    params, weights = request.model_dump(mode="json"), raw.weights
+    if multi_user():
+        # The card travels inside every file a visitor downloads: a weights folder, an upload's path or a
+        # LoRA's path on this server is named by its file name only (issues 17.11, 18.5). A local user's
+        # own files keep them, so `--from-song` finds the same LoRA and weights again.
+        params, weights = public_request(params), public_source(weights)
     params.update(seed=take.seed, takes=1, keep_best=None, duration=raw.duration_s)
     return SongCard(
         title=request.title or default_title(request.task, request.source_audio, request.track)
@@ -84,7 +87,7 @@ def card_for(raw: RawRender, take: Take) -> SongCard:
         lyrics=request.lyrics,
         style=request.style,
         backend=caps.name,
-        model_id=_public_source(raw.weights),
+        model_id=weights,
         seed=take.seed,
         params=params,
         sample_rate=take.sample_rate,

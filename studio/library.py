@@ -108,11 +108,11 @@ class Song:
         """What the API and UI may show: everything except the owner and server paths."""
         return {
             "id": self.id, "title": self.title, "style": self.style, "lyrics": self.lyrics,
-            "backend": self.backend, "weights": _public_source(self.weights), "device": self.device,
+            "backend": self.backend, "weights": public_source(self.weights), "device": self.device,
             "dtype": self.dtype,
             "seed": self.seed, "duration": self.duration, "sample_rate": self.sample_rate,
             "elapsed_s": self.elapsed_s, "liked": self.liked, "created_at": self.created_at,
-            "style_sent": self.style_sent, "lyrics_sent": self.lyrics_sent, "request": _public_request(self.request),
+            "style_sent": self.style_sent, "lyrics_sent": self.lyrics_sent, "request": public_request(self.request),
             "checks": self.checks_json(),
         }
 
@@ -124,14 +124,14 @@ class Song:
         return None if checks is None else {"summary": checks.summary(), **checks.model_dump(mode="json")}
 
 
-def _public_source(source: str) -> str:
+def public_source(source: str) -> str:
     """A Hub id as it is; a file or folder on this server by its name only (never its path)."""
     from studio import weights as weights_source
 
     return Path(source).name if source and weights_source.looks_local(source) else source
 
 
-def _public_request(request: dict[str, Any]) -> dict[str, Any]:
+def public_request(request: dict[str, Any]) -> dict[str, Any]:
     """The recipe without server paths: the edited song and local LoRAs are named by file name."""
     out = dict(request)
     if out.get("source_audio"):
@@ -139,7 +139,7 @@ def _public_request(request: dict[str, Any]) -> dict[str, Any]:
     options = dict(out.get("options") or {})
     if isinstance(options.get("loras"), list):
         options["loras"] = [
-            {**item, "source": _public_source(str(item.get("source", "")))} if isinstance(item, dict) else item
+            {**item, "source": public_source(str(item.get("source", "")))} if isinstance(item, dict) else item
             for item in options["loras"]
         ]
         out["options"] = options

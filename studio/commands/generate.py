@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from backends.base import ProgressEvent, StudioError
+from studio import registry
 from studio.commands.stems import add_stem_flags
 from studio.errors import validate
+from studio.options import cli_flags as option_names
 from studio.registry import DEFAULT_BACKEND
 from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
@@ -81,8 +83,22 @@ def request_from_args(args: argparse.Namespace) -> SongRequest:
     return validate(SongRequest, data)
 
 
-# Option flags shared by the backends that take them; the backend's Options model validates them.
-BACKEND_FLAGS = ("steps", "shift", "planner", "mode", "top_k", "top_p", "temperature", "cfg", "low_memory")
+# One flag per backend option, built from the backends' Options (studio.options), so a new option gets
+# its flag without being listed here; the chosen backend's Options model validates the value.
+BACKEND_FLAGS = tuple(option_names())
+
+
+def add_option_flags(p: argparse.ArgumentParser) -> None:
+    for fields in option_names().values():
+        first = fields[0]
+        owners = ", ".join(dict.fromkeys(registry.get_spec(f.backend).capabilities.display_name for f in fields))
+        text = f"{first.description} ({owners})".replace("%", "%%")
+        if first.kind in ("bool", "auto-bool"):
+            p.add_argument(first.flag, action="store_const", const=True, help=text)
+        elif first.kind == "choice":
+            p.add_argument(first.flag, choices=list(first.choices), help=text)
+        else:
+            p.add_argument(first.flag, type=int if first.kind == "int" else float, help=text)
 
 
 def dump_tokens(path: Path, takes: list) -> list[Path]:
@@ -216,20 +232,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fit", action="store_true",
                    help="if the song would not fit the time limit (STUDIO_TIME_LIMIT, or a ZeroGPU tier), make "
                    "fewer takes, a smaller planner, fewer steps or a shorter song instead of refusing, and say so")
-    p.add_argument("--steps", type=int, help="diffusion steps (ACE-Step)")
-    p.add_argument("--shift", type=float, help="timestep shift (ACE-Step)")
-    p.add_argument("--planner", choices=["off", "0.6B", "1.7B", "4B"], help="ACE-Step's 5 Hz LM planner (default off)")
+    add_option_flags(p)
     p.add_argument("--lora", action="append", metavar="ID_OR_FILE[:SCALE]",
                    help="ACE-Step LoRA: a .safetensors file, folder or Hub id, scale 0-2 after the last ':' "
                    "(default 1); repeat to stack")
-    p.add_argument("--mode", choices=["song", "bgm", "vocal", "separate"],
-                   help="LeVo 2 output mode; separate adds the model's own vocal / accompaniment split (for "
-                   "Demucs stems of any song: --task stems)")
-    p.add_argument("--top-k", type=int, help="sample among the K likeliest tokens (LeVo 2, HeartMuLa)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling instead of top-k when > 0 (LeVo 2)")
-    p.add_argument("--temperature", type=float, help="sampling temperature (LeVo 2, HeartMuLa)")
-    p.add_argument("--cfg", type=float, help="classifier-free guidance of the LM (LeVo 2, HeartMuLa)")
-    p.add_argument("--low-memory", action="store_const", const=True, help="LM and decoder never on the GPU together")
     p.add_argument("--dump-tokens", metavar="PATH.npy", help="save generated codes (LeVo [1,3,T], HeartMuLa [8,T])")
     p.add_argument("--takes", type=int, default=1, help="number of takes, 1-4")
     p.add_argument("--keep-best", type=int, help="best of N: check the --takes takes and keep only this many")

@@ -18,20 +18,22 @@ from studio import ratelimit
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, queue_caps, runner, seams, stems_controls, visitor
+from studio.ui import api, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
-from studio.ui.errors import user_errors
+from studio.ui.errors import user_errors, visitor_sentence
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
+from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.resing_view import wire_sing_again
-from studio.ui.results import build_results, like_label
+from studio.ui.results import build_results, forget_downloads, like_label
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
 
 log = logging.getLogger("studio.ui")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 INSTANT: dict[str, Any] = {"queue": False, "api_visibility": "private"}
+IDLE_ESTIMATE = "⏱ Write a style or lyrics (or pick an example) and the time it takes shows here."
 
 
 def gpu_concurrency() -> int:
@@ -45,7 +47,9 @@ def _wire_create(
 ) -> None:
     request_inputs = set(create.fields()) | {key}
 
-    create.backend.change(create.backend_updates, create.backend, create.backend_outputs(), **INSTANT)
+    create.backend.change(
+        create.backend_updates, [create.backend, create.duration], create.backend_outputs(), **INSTANT
+    )
 
     @user_errors
     def preview(data: dict) -> list[Any]:
@@ -63,6 +67,8 @@ def _wire_create(
     )
 
     def estimate(data: dict, request: gr.Request) -> str:
+        if not (data[create.style] or "").strip() and not (data[create.lyrics] or "").strip():
+            return IDLE_ESTIMATE  # a fresh page is not a mistake to point out (issue 17.10)
         return _estimate_line(create, data, request)
 
     gr.on(
@@ -84,6 +90,11 @@ def _wire_create(
         **INSTANT,
     )
 
+    # An example fills the form without blurring a box: price it once the values are in.
+    create.examples.load_input_event.then(
+        estimate, request_inputs, create.estimate, show_progress="hidden", **INSTANT
+    )
+
     @user_errors
     def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         backend = data[create.backend]
@@ -92,12 +103,24 @@ def _wire_create(
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         draft = runner.describe_song(
             backend, data[create.description] or "", bool(data[create.instrumental]),
-            data[create.language] or None, None if seed in (None, "") else int(seed),
+            data[create.language] or None, forms.whole_number(seed, "seed"),
         )
         return create.fill_draft(draft, backend)
 
+    def restore(path: str | None) -> list[Any]:
+        """A dropped file's recipe fills the form; a file without one leaves the form as it was and says so
+        once, in a toast and the status, instead of an "Error" badge on every control (issue 17.7)."""
+        try:
+            return [*restored_values(create, path), gr.update()]
+        except Exception as exc:
+            sentence = visitor_sentence(exc)
+            gr.Warning(sentence)
+            return [*(gr.update() for _ in create.fields()), f"ℹ️ {sentence}"]
+
+    # Queued, outside the GPU queue, so that the toast can reach the page.
     create.restore.upload(
-        user_errors(lambda path: restored_values(create, path)), create.restore, create.fields(), **INSTANT
+        restore, create.restore, [*create.fields(), create.status], concurrency_id="precheck",
+        concurrency_limit=None, show_progress="hidden", **PRIVATE,
     )
     create.write_btn.click(
         write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
@@ -121,7 +144,9 @@ def _wire_generation(
     """Generate, Cancel and the result cards of one form (Create or Edit): same queue, same library."""
     results = form.results
     request_inputs = set(form.fields()) | {key}
+    run_inputs = request_inputs | {results.ids}  # the takes already on the page stay, below the new ones
 
+    @remembered
     @user_errors
     def generate(
         data: dict,
@@ -138,19 +163,23 @@ def _wire_generation(
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
-        return ["\n\n".join(lines), *results.values(songs)]
+        return ["\n\n".join(lines), *results.values(songs, _still_there(library, owner, data.get(results.ids)))]
 
+    @remembered
     @user_errors
     def ready(data: dict, request: gr.Request) -> list[Any]:
         """Refuse at once what the GPU queue would refuse after the wait: a form that makes no request,
         a visitor over the rate limit (checked here, spent when the job starts)."""
+        OUTCOMES.take(outcome.session_of(request))  # a refusal from an earlier run is old news
         form.request_from(data)
         ratelimit.check_gpu(visitor.owner_for(data[key]), visitor.client_address(request))
         queue_caps.check(request, data[key], api.GPU_QUEUE)  # before this tab's job joins the queue
-        return [gr.update(visible=False), gr.update(visible=True), "🎛️ Starting…"]
+        # Empty: the queue position and the stages show in the progress overlay on this spot; a text under
+        # it showed through (issue 17.12: status text drawn over "Starting…").
+        return [gr.update(visible=False), gr.update(visible=True), ""]
 
-    def idle() -> list[Any]:
-        return [gr.update(visible=True), gr.update(visible=False)]
+    def settle(request: gr.Request) -> list[Any]:
+        return outcome.settled_values(request)
 
     def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
         """The cards showed the song as soon as its MP3 was kept; offer the WAV (and stems) once the
@@ -163,11 +192,16 @@ def _wire_generation(
     gen_events = []
 
     def chain(dep: Any) -> None:
-        run = dep.then(
-            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready", **INSTANT
-        ).success(
+        # Queued (not INSTANT) so that a refusal's gr.Error reaches the page as a toast; its own
+        # unlimited concurrency group keeps it from waiting behind songs on the GPU queue.
+        check = dep.then(
+            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready",
+            concurrency_id="precheck", concurrency_limit=None, show_progress="hidden", **PRIVATE,
+        )
+        check.failure(settle, None, [*buttons, form.status], **INSTANT)
+        run = check.success(
             generate,
-            request_inputs,
+            run_inputs,
             [form.status, *results.outputs()],
             concurrency_id=api.GPU_QUEUE,
             api_name=api_name,
@@ -177,7 +211,11 @@ def _wire_generation(
         )
         gen_events.append(run)
         run.then(downloads_when_written, [key, results.ids], results.download_outputs(), **PRIVATE)
-        run.then(idle, None, buttons, **INSTANT).then(
+        # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
+        # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
+        # so a failed run is settled by its own listener; settling twice changes nothing.
+        run.failure(settle, None, [*buttons, form.status], **INSTANT)
+        run.then(settle, None, [*buttons, form.status], **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],
             lib_view.list_outputs(),
@@ -191,9 +229,20 @@ def _wire_generation(
     def cancel(request: gr.Request) -> list[Any]:
         stopped = runner.JOBS.cancel(request.session_hash or "")
         note = "⏹ Stopped; nothing was saved." if stopped else "⏹ Cancelled before it started."
-        return [*idle(), note]
+        return [gr.update(visible=True), gr.update(visible=False), note]
 
     form.cancel_btn.click(cancel, None, [*buttons, form.status], cancels=gen_events, **INSTANT)
+
+
+def _still_there(library: Library, owner: str, ids: list[str] | None) -> list[Any]:
+    """The songs behind ``ids`` that were not deleted meanwhile, in order."""
+    songs = []
+    for song_id in ids or []:
+        try:
+            songs.append(library.get(owner, song_id))
+        except StudioError:
+            continue
+    return songs
 
 
 def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Library, chain) -> None:
@@ -225,16 +274,19 @@ def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Libr
 
 
 def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: Library, lib_view: LibraryView) -> None:
-    shaping = [edit.backend, edit.task, edit.source]
-    for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
-        trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT)
+    shaping = [edit.backend, edit.task, edit.source, edit.start, edit.end]
 
     def estimate(data: dict, request: gr.Request) -> str:
         return _estimate_line(edit, data, request) if data[edit.source] else ""
 
+    # The estimate runs after the sliders took the new song's length, never with the old range against
+    # the new maximum (gradio refuses "Value 600 is greater than maximum value 12.0", issue 17.8).
+    for trigger in (demo.load, edit.backend.change, edit.task.change, edit.source.change):
+        trigger(edit.task_updates, shaping, edit.task_outputs(), **INSTANT).then(
+            estimate, set(edit.fields()), edit.estimate, show_progress="hidden", **INSTANT
+        )
     gr.on(
-        [edit.task.change, edit.source.change, edit.start.release, edit.end.release, edit.extend_by.release,
-         edit.takes.release, edit.track.change],
+        [edit.start.release, edit.end.release, edit.extend_by.release, edit.takes.release, edit.track.change],
         estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
     )
     # A file of one's own replaces a Library song: the edit is named after the new file. One that
@@ -250,13 +302,16 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
-def _song_to_edit(library: Library):
-    """A handler that opens one of the visitor's own songs in the Edit view (named after its title)."""
+def _song_to_edit(library: Library, edit: EditView):
+    """A handler that opens one of the visitor's own songs in the Edit view (named after its title, with
+    its style and lyrics); outputs ``[tabs, *edit.open_outputs()]``, inputs key, song id, model, task."""
 
     @user_errors
-    def edit_song(k: str | None, song_id: str) -> list[Any]:
+    def edit_song(k: str | None, song_id: str, backend: str, task: str) -> list[Any]:
         song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
-        return [gr.Tabs(selected="edit"), str(song.audio_path), song.title]
+        made = song.song_request()
+        return [gr.Tabs(selected="edit"),
+                *edit.open_song(str(song.audio_path), song.title, made.style, made.lyrics, backend, task)]
 
     return edit_song
 
@@ -265,12 +320,12 @@ def _wire_cards_to_edit(
     forms: list[CreateView | EditView], key: gr.BrowserState, library: Library, edit: EditView, tabs: gr.Tabs
 ) -> None:
     """✂ Edit on every result card: a take just made becomes the song to edit."""
-    to_edit = _song_to_edit(library)
+    to_edit = _song_to_edit(library, edit)
     for form in forms:
         for i, card in enumerate(form.results.cards):
             card.edit.click(
-                lambda k, ids, i=i: to_edit(k, ids[i]), [key, form.results.ids],
-                [tabs, edit.source, edit.source_title], **INSTANT,
+                lambda k, ids, b, t, i=i: to_edit(k, ids[i], b, t), [key, form.results.ids, edit.backend, edit.task],
+                [tabs, *edit.open_outputs()], **INSTANT,
             )
 
 
@@ -286,13 +341,19 @@ def _wire_library(
     )
 
     @user_errors
-    def select(k: str | None, ids: list[str], evt: gr.SelectData) -> list[Any]:
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        if not isinstance(row, int) or not 0 <= row < len(ids):
-            return panel_values(None)
-        return panel_values(library.get(visitor.owner_for(k), ids[row]))
+    def select(k: str | None, evt: gr.EventData) -> list[Any]:
+        """A row was tapped: open its song, or toggle its like (then the list redraws)."""
+        data = getattr(evt, "_data", None) or {}
+        song_id, action = str(data.get("song", "")), data.get("action", "open")
+        owner = visitor.owner_for(k)
+        song = library.get(owner, song_id)  # the owner check: a forged id opens nothing of anyone else's
+        if action == "like":
+            song = library.like(owner, song.id, not song.liked)
+        return panel_values(song)
 
-    view.table.select(select, [key, view.ids], view.panel_outputs(), **INSTANT)
+    view.songs.select(select, [key], view.panel_outputs(), **INSTANT).then(
+        refresh, listed, view.list_outputs(), **INSTANT
+    )
 
     @user_errors
     def like(k: str | None, song_id: str) -> str:
@@ -303,6 +364,15 @@ def _wire_library(
     view.like.click(like, [key, view.selected], view.like, **INSTANT).then(
         refresh, listed, view.list_outputs(), **INSTANT
     )
+
+    @user_errors
+    def rename(k: str | None, song_id: str, title: str) -> list[Any]:
+        return panel_values(library.rename(visitor.owner_for(k), song_id, title or ""))
+
+    for trigger in (view.rename.click, view.title.submit):
+        trigger(rename, [key, view.selected, view.title], view.panel_outputs(), **INSTANT).then(
+            refresh, listed, view.list_outputs(), **INSTANT
+        )
 
     @user_errors
     def reuse(k: str | None, song_id: str) -> list[Any]:
@@ -320,7 +390,7 @@ def _wire_library(
 
     if view.edit is not None:
         view.edit.click(
-            _song_to_edit(library), [key, view.selected], [tabs, edit.source, edit.source_title],
+            _song_to_edit(library, edit), [key, view.selected, edit.backend, edit.task], [tabs, *edit.open_outputs()],
             api_name="library_edit", **INSTANT,
         )
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
@@ -329,6 +399,7 @@ def _wire_library(
     @user_errors
     def delete(k: str | None, song_id: str) -> list[Any]:
         library.delete(visitor.owner_for(k), song_id)
+        forget_downloads(song_id)
         gr.Info("Song deleted.")
         return panel_values(None)
 

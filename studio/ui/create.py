@@ -13,6 +13,18 @@ from studio import presets, registry
 from studio.song import SongRequest
 from studio.ui import forms
 from studio.ui.lora_controls import LoraControls, build_lora_controls, takes_loras
+from studio.ui.seams import clock
+
+# A section tag goes on its own line where the caret is in the lyrics box (the end when it never had
+# focus), with a blank line before it when text precedes. The box keeps its caret after losing focus.
+INSERT_TAG_JS = """(text) => {
+  const box = document.querySelector('#lyrics textarea');
+  text = text || '';
+  const at = box && box.selectionStart != null && box.value === text ? box.selectionStart : text.length;
+  const before = text.slice(0, at).replace(/\\s*$/, '');
+  const after = text.slice(at).replace(/^[ \\t]*\\n?/, '');
+  return (before ? before + '\\n\\n' : '') + '[TAG]\\n' + after;
+}"""
 
 
 @dataclass
@@ -29,8 +41,8 @@ class CreateView:
     instrumental: gr.Checkbox
     duration: gr.Slider
     takes: gr.Slider
-    seed: gr.Number
-    bpm: gr.Number
+    seed: gr.Textbox
+    bpm: gr.Textbox
     key: gr.Dropdown
     time_signature: gr.Dropdown
     language: gr.Dropdown
@@ -48,6 +60,7 @@ class CreateView:
     lyric_tags: list[gr.Button] = field(default_factory=list)
     loras: LoraControls | None = None
     results: Any = None
+    examples: Any = None  # gr.Examples; its load_input_event fills the form
 
     # -- the form as data ---------------------------------------------------------------------
     def fields(self) -> list[gr.Component]:
@@ -96,7 +109,7 @@ class CreateView:
                 "language": data[self.language],
             },
             options={
-                **{c.name: data[comp] for c, comp in self.options if c.backend == backend},
+                **{c.name: c.value_of(data[comp]) for c, comp in self.options if c.backend == backend},
                 **self._lora_option(data, backend),
             },
             partial=data[self.partial],
@@ -120,8 +133,8 @@ class CreateView:
             request.instrumental,
             request.duration or registry.get_spec(request.backend).capabilities.default_duration_s,
             request.takes,
-            request.seed,
-            request.bpm,
+            forms.number_text(request.seed),
+            forms.number_text(request.bpm),
             request.key or "",
             request.time_signature or "",
             request.language or "",
@@ -130,7 +143,7 @@ class CreateView:
             "Custom",
             "",
             *[
-                opts.get(c.name, c.default) if c.backend == request.backend else gr.update()
+                c.shown(opts.get(c.name, c.default)) if c.backend == request.backend else gr.update()
                 for c, _ in self.options
             ],
             *(self.loras.fill(opts) if self.loras else []),
@@ -143,20 +156,20 @@ class CreateView:
     def fill_draft(self, draft: dict[str, Any], backend: str) -> list[Any]:
         return draft_values(draft, backend)
 
-    def backend_updates(self, backend: str) -> list[Any]:
-        """What changes when another model is picked; outputs are ``backend_outputs()``."""
+    def backend_updates(self, backend: str, duration: float | None = None) -> list[Any]:
+        """What changes when another model is picked; outputs are ``backend_outputs()``. A length that
+        changes with the model says so (issue 17.10: 60 s silently became 150 s)."""
         spec = registry.get_spec(backend)
         caps = spec.capabilities
         langs = [("auto", "")] + [(code, code) for code in caps.languages if code != "unknown"]
+        length = min(max(caps.default_duration_s, caps.min_duration_s), caps.max_duration_s)
+        info = duration_info(caps)
+        if duration is not None and abs(float(duration) - length) >= 0.5:
+            info += f" · set to {clock(length)}, {caps.display_name}'s usual length (was {clock(float(duration))})"
         return [
             forms.model_card(spec),
             gr.update(visible=caps.accepts(Input.DESCRIPTION)),
-            gr.update(
-                minimum=caps.min_duration_s,
-                maximum=caps.max_duration_s,
-                value=min(max(caps.default_duration_s, caps.min_duration_s), caps.max_duration_s),
-                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
-            ),
+            gr.update(minimum=caps.min_duration_s, maximum=caps.max_duration_s, value=length, info=info),
             gr.update(maximum=caps.max_takes),
             gr.update(visible=caps.accepts(Input.BPM)),
             gr.update(visible=caps.accepts(Input.KEY)),
@@ -184,20 +197,16 @@ class CreateView:
 
 
 def _option_component(control: forms.OptionControl, visible: bool) -> gr.Component:
+    """A backend option as a control: on/off as a checkbox, a choice (or on/off/auto) as a dropdown, a
+    bounded number as a slider. Labels and choices come from studio.options, in the visitor's words."""
+    common: dict[str, Any] = {"label": control.label, "info": control.info, "visible": visible,
+                              "elem_id": f"option-{control.backend}-{control.name}"}
     if control.kind == "bool":
-        return gr.Checkbox(
-            value=bool(control.default), label=control.label, info=control.description, visible=visible
-        )
-    step = 1 if control.kind == "int" else 0.1
-    return gr.Slider(
-        control.minimum,
-        control.maximum,
-        value=control.default,
-        step=step,
-        label=control.label,
-        info=control.description,
-        visible=visible,
-    )
+        return gr.Checkbox(value=bool(control.default), **common)
+    if control.kind in ("choice", "auto-bool"):
+        return gr.Dropdown(control.choice_labels(), value=control.shown(control.default), **common)
+    step = 1 if control.kind == "int" else 0.05
+    return gr.Slider(control.minimum, control.maximum, value=control.default, step=step, **common)
 
 
 def _chips(label: str, items: list[presets.Preset], style: gr.Textbox) -> None:
@@ -258,47 +267,46 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 render=False,  # the section-tag toolbar sits above it but needs it as input
             )
             tags = []
-            with gr.Row(elem_classes="tags chips"):
+            with gr.Row(elem_classes="tags chips") as tag_row:
                 for tag in forms.SECTION_TAGS:
                     btn = gr.Button(f"[{tag}]", size="sm", min_width=0, variant="secondary")
-                    btn.click(
-                        lambda text, t=tag: forms.insert_tag(text, t),
-                        lyrics,
-                        lyrics,
-                        queue=False,
-                        api_visibility="private",
-                    )
+                    # In the browser, at the caret of the lyrics box (issue 17.12: it always appended).
+                    btn.click(None, lyrics, lyrics, js=INSERT_TAG_JS.replace("TAG", tag), queue=False,
+                              api_visibility="private")
                     tags.append(btn)
             lyrics.render()
             with gr.Row():
-                instrumental = gr.Checkbox(label="Instrumental", value=False, scale=1, min_width=150)
+                instrumental = gr.Checkbox(
+                    label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
+                )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
+            with gr.Column(elem_id="examples", min_width=0):
+                examples = gr.Examples(
+                    [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
+                    [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
+                )
             duration = gr.Slider(
                 caps.min_duration_s,
                 caps.max_duration_s,
                 value=caps.default_duration_s,
                 step=1,
                 label="Duration (s)",
-                info=f"{caps.min_duration_s:g}–{caps.max_duration_s:g} s for {caps.display_name}",
+                info=duration_info(caps),
+                elem_id="duration",
             )
             restore = gr.File(
                 label="Reuse a song made here: drop its WAV, FLAC, MP3 or .song.json",
                 file_types=[".wav", ".flac", ".mp3", ".json"],
-                height=90,
+                elem_id="restore",
             )
             format_btn = gr.Button("Format preview", size="sm", variant="secondary")
             with gr.Accordion("What the model receives", open=False) as format_box:
                 format_notes = gr.Markdown()
                 formatted = gr.Code(label="Lyrics sent", language=None, interactive=False, lines=8)
             with gr.Accordion("Advanced", open=False):
-                seed = gr.Number(
-                    label="Seed",
-                    info="Empty = random; the same seed and settings repeat a song.",
-                    precision=0,
-                    minimum=0,
-                )
+                seed = seed_box(elem_id="seed")
                 with gr.Row():
-                    bpm = gr.Number(label="BPM", precision=0, minimum=30, maximum=300, min_width=100)
+                    bpm = whole_box("BPM", "auto", "30–300; empty lets the model choose.", elem_id="bpm")
                     key = gr.Dropdown(
                         forms.KEY_CHOICES, value="", label="Key", allow_custom_value=True, min_width=120
                     )
@@ -368,16 +376,45 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         lyric_tags=tags,
         loras=loras,
         results=results,
+        examples=examples,
     )
     mode.change(
         lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m == "Simple"),
-                   gr.update(visible=m != "Simple")),
+                   gr.update(visible=m != "Simple"), gr.update(visible=m != "Simple")),
         mode,
-        [description, write_btn, lyrics],
+        [description, write_btn, lyrics, tag_row],
         queue=False,
         api_visibility="private",
     )
     return view
+
+
+def load_examples() -> list[dict[str, Any]]:
+    """The ready songs a first visitor can generate at once (assets/examples.json): title, style, lyrics and
+    instrumental, each checked against the request model so a broken example fails here, not on Generate."""
+    import json
+
+    from studio.ui.theme import ASSETS
+
+    examples = json.loads((ASSETS / "examples.json").read_text(encoding="utf-8"))
+    for example in examples:
+        SongRequest(title=example["title"], style=example["style"], lyrics=example["lyrics"],
+                    instrumental=example["instrumental"])
+    return examples
+
+
+def duration_info(caps: Any) -> str:
+    return f"{clock(caps.min_duration_s)}–{clock(caps.max_duration_s)} (min:s) for {caps.display_name}"
+
+
+def whole_box(label: str, placeholder: str, info: str, **kwargs: Any) -> gr.Textbox:
+    """A box for a whole number that may stay empty (see ``forms.whole_number``)."""
+    return gr.Textbox(label=label, placeholder=placeholder, info=info, max_lines=1, min_width=100, **kwargs)
+
+
+def seed_box(**kwargs: Any) -> gr.Textbox:
+    return whole_box("Seed", "random", "Empty = a new random seed each run; the same seed and settings repeat "
+                     "a song.", **kwargs)
 
 
 def fit_budget_checkbox(what: str, how: str) -> gr.Checkbox:
@@ -415,7 +452,7 @@ def draft_values(draft: dict[str, Any], backend: str) -> list[Any]:
         draft.get("lyrics", ""),
         bool(draft.get("instrumental")),
         duration if duration else gr.update(),
-        meta.get("bpm") or None,
+        forms.number_text(meta.get("bpm") or None),
         meta.get("keyscale") or "",
         str(meta.get("timesignature") or ""),
         meta.get("language") if meta.get("language") in caps.languages else "",

@@ -6,6 +6,7 @@ Which tasks there are, which controls each needs and which weights it loads all 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,21 @@ from studio import registry, service
 from studio.errors import validate
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
-from studio.ui import uploads
-from studio.ui.create import fit_budget_checkbox
+from studio.ui import forms, uploads
+from studio.ui.create import fit_budget_checkbox, seed_box
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+
+
+# The task table is shared with the CLI and speaks in request fields; the page names its controls instead
+# (issue 17.10: `cover_strength` and `extend_by` reached the page).
+CONTROL_WORDS = {"cover_strength": "“Follow the source”", "extend_by": "“Add (s) after the end”"}
+
+
+def in_words(text: str) -> str:
+    for field_name, words in CONTROL_WORDS.items():
+        text = re.sub(rf"`?\b{field_name}\b`?", words, text)
+    return text
 
 
 def editing_backends() -> list[str]:
@@ -78,7 +90,7 @@ class EditView:
     track: gr.Dropdown
     style: gr.Textbox
     lyrics: gr.Textbox
-    seed: gr.Number
+    seed: gr.Textbox
     takes: gr.Slider
     fit_budget: gr.Checkbox
     generate_btn: gr.Button
@@ -89,10 +101,14 @@ class EditView:
     results: Any = None
 
     def fields(self) -> list[gr.Component]:
-        """Every control that shapes an edit request, in the order ``fill`` returns values."""
+        """Every control that shapes an edit request, in the order ``fill`` returns values.
+
+        The page applies an update's values in this order, and setting the task or the song fires their
+        change events at once: the range comes first, so those events read the new range against the new
+        maximum ("Value 600 is greater than maximum value 12.0", issue 17.8)."""
         return [
-            self.backend, self.task, self.source, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.style, self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title,
+            self.backend, self.start, self.end, self.extend_by, self.cover_strength, self.track, self.style,
+            self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title, self.task, self.source,
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -111,7 +127,7 @@ class EditView:
             "source_audio": str(uploads.inside_uploads(source, what="the song to edit")),
             "style": data[self.style] or "",
             "lyrics": (data[self.lyrics] or "") if kind.uses_lyrics else "",
-            "seed": None if data[self.seed] in (None, "") else int(data[self.seed]),
+            "seed": forms.whole_number(data[self.seed], "seed"),
             "takes": int(data[self.takes] or 1),
             "fit_budget": bool(data[self.fit_budget]),
         }
@@ -135,34 +151,60 @@ class EditView:
             track = [t for t in track.split(",") if t]
         # The upload folder is emptied after a while; an edit whose source has gone asks for it again.
         source = request.source_audio if request.source_audio and Path(request.source_audio).is_file() else None
+        # The edit's own range (4–8 s); the task/source refresh that follows keeps it (issue 17.8).
         return [
-            request.backend, request.task, source,
+            request.backend,
             request.start if request.start is not None else gr.update(),
             request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
-            track, request.style, request.lyrics, request.seed, request.takes, request.fit_budget, "",
+            track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
+            request.fit_budget, "", request.task, source,
         ]
 
-    def task_updates(self, backend: str, task: str, source: str | None) -> list[Any]:
-        """What changes when another task is picked or another song is loaded: ``task_outputs()``."""
+    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str) -> list[Any]:
+        """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
+        cover and repaint start from) and the range set to the whole song."""
+        shaped = self.task_updates(backend, task, path)
+        at = self.task_outputs().index(self.lyrics)  # one update per component: its visibility and the text
+        shaped[at] = {**shaped[at], "value": lyrics}
+        return [title, style, *shaped, path]
+
+    def open_outputs(self) -> list[gr.Component]:
+        """The song last: setting it fires its change event, which must read the range set here (see fields)."""
+        return [self.source_title, self.style, *self.task_outputs(), self.source]
+
+    def task_updates(
+        self, backend: str, task: str, source: str | None, start: float | None = None, end: float | None = None
+    ) -> list[Any]:
+        """What changes when another task is picked or another song is loaded: ``task_outputs()``.
+
+        A range already inside the song (a reused edit's) is kept; otherwise it becomes the whole song."""
         info = service.task_info(backend, task)
         kind = TASKS[task]
         seconds = source_seconds(source)
-        note = f"**{info.title}** — {info.summary}\n\nRuns on **{info.weights_name}**."
+        note = f"**{info.title}** — {in_words(info.summary)}\n\nRuns on **{info.weights_name}**."
         if info.note:
-            note += f" {info.note}"
+            note += f" {in_words(info.note)}"
         longest = registry.get_spec(backend).capabilities.max_duration_s
         span = seconds if seconds else longest
+        keep = start is not None and end is not None and 0 <= start < end <= span and (start, end) != (0, longest)
+        start, end = (start, end) if keep else (0, span)
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
         multiple = kind.track == "list"
+        # The range sliders keep the model's longest song as their maximum: gradio checks a value against
+        # the maximum on the server, and a tab never opened yet sends its old value (600) with the next
+        # event, so a maximum shrunk to the song refused it ("Value 600 is greater than maximum value
+        # 10.0", issue 17.8). The song's own length is in the info line; the edit's check refuses a range
+        # past it with a sentence.
+        within = f"0–{seconds:.1f} s: the whole song" if seconds else None
         return [
             note,
             source_note,
-            gr.update(visible=info.uses_range, maximum=span, value=0),
-            gr.update(visible=info.uses_range, maximum=span, value=span),
+            gr.update(visible=info.uses_range, maximum=longest, value=start, info=within),
+            gr.update(visible=info.uses_range, maximum=longest, value=end, info=within),
             gr.update(visible=info.uses_extend, maximum=max(1.0, longest - (seconds or 0))),
             gr.update(visible=info.uses_strength),
             gr.update(
@@ -213,17 +255,21 @@ def build_edit(build_results: Any) -> EditView:
             )
             track = gr.Dropdown([], label="Stem", visible=False)
             style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
-            lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…")
+            lyrics = gr.Textbox(
+                label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics"
+            )
             with gr.Row():
-                seed = gr.Number(label="Seed", precision=0, minimum=0, min_width=120, info="Empty = random.")
+                seed = seed_box(elem_id="edit-seed")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
             fit_budget = fit_budget_checkbox("the edit", "fewer takes or steps; an edit is never shortened")
             with gr.Row(elem_id="edit-row"):
                 generate_btn = gr.Button("✂ Edit the song", variant="primary", size="lg", scale=3, elem_id="edit")
-                cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False)
-            estimate = gr.Markdown()
+                cancel_btn = gr.Button(
+                    "Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="edit-cancel"
+                )
+            estimate = gr.Markdown(elem_id="edit-estimate")
         with gr.Column(scale=2, min_width=300):
-            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.")
+            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.", elem_id="edit-status")
             results = build_results()
     return EditView(
         backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,

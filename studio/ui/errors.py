@@ -42,14 +42,54 @@ def with_hint(message: str) -> str:
     return message
 
 
+# Words that make an exception's message advice a person can follow ("`x` must be ...", "expected 2
+# channels", "download the weights again"), as library checks write them (diffusers' check_inputs,
+# torch's load_state_dict size mismatches, safetensors' header errors).
+_ADVICE = re.compile(
+    r"\b(must|should|expected|expects|needs?|requires?|try|use|set|pass|install|download|delete|check|"
+    r"shorten|reduce|increase|pick|choose|mismatch|missing|corrupt(ed)?|incomplete|not found)\b",
+    re.I,
+)
+_SERVER_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/'\"`,;:()]+){2,}")
+
+
+def actionable_sentence(exc: BaseException) -> str | None:
+    """The sentence an unexpected exception (or its cause) carries when it reads as advice: one line,
+    short, with words like "must" or "download"; server paths are cut to their file names."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip().strip("'\"")
+        first = text.splitlines()[0].strip() if text else ""
+        if 12 <= len(first) <= 300 and _ADVICE.search(first) and "Traceback" not in first:
+            first = _SERVER_PATH.sub(lambda m: m.group(0).replace("\\", "/").rsplit("/", 1)[-1], first)
+            return first
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def report_unexpected(exc: BaseException) -> str:
-    """Log with a short id and return the sentence the visitor sees."""
+    """Log with a short id and return the sentence the visitor sees: the exception's own advice when it
+    has some (issue 17.9: "wrong shapes, bad weights" said nothing else), the id to report either way."""
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s: %s", error_id, exc, exc_info=exc)
+    advice = actionable_sentence(exc)
+    if advice:
+        return f"{advice.rstrip('.')}. (Error id {error_id}; if it keeps happening, report the id.)"
     return (
         f"Something went wrong on our side (error id {error_id}). Please try again; if it keeps happening, "
         f"report the id."
     )
+
+
+def visitor_sentence(exc: BaseException) -> str:
+    """What a visitor reads about ``exc`` when a handler shows it itself instead of raising."""
+    if isinstance(exc, gr.Error):
+        return with_hint(str(exc.message))
+    if isinstance(exc, StudioError):
+        return str(exc)
+    return report_unexpected(exc)
 
 
 def user_errors(fn: F) -> F:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic.fields import FieldInfo
-
-from backends.base import BackendSpec, Capabilities, Input
+from backends.base import BackendSpec, Capabilities, Input, StudioError
 from studio import registry, weights
 from studio.errors import validate
+from studio.options import OptionField, all_option_fields, option_fields
 from studio.song import SongRequest
 from studio.ui.uploads import checked_loras
 
@@ -31,52 +27,16 @@ OPTIONAL_CONTROLS: dict[str, Input] = {
 }
 
 
-@dataclass(frozen=True)
-class OptionControl:
-    """One numeric/boolean field of a backend's Options model, as a slider or checkbox."""
-
-    backend: str
-    name: str
-    kind: str  # "int", "float" or "bool"
-    default: Any
-    minimum: float | None
-    maximum: float | None
-    description: str
-
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ").capitalize()
-
-
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    low = high = None
-    for meta in info.metadata:
-        low = getattr(meta, "ge", getattr(meta, "gt", low))
-        high = getattr(meta, "le", getattr(meta, "lt", high))
-    return low, high
-
-
-def _kind(annotation: Any) -> str | None:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        annotation = args[0] if len(args) == 1 else annotation
-    return {int: "int", float: "float", bool: "bool"}.get(annotation)
+# A backend option's control is built from its declaration in studio.options (shared with the CLI/API).
+OptionControl = OptionField
 
 
 def option_controls(spec: BackendSpec) -> list[OptionControl]:
-    """Controls for a backend's options: numeric fields need both bounds to become a slider."""
-    out = []
-    for name, info in spec.options.model_fields.items():
-        kind = _kind(info.annotation)
-        low, high = _bounds(info)
-        if kind is None or (kind != "bool" and (low is None or high is None)):
-            continue  # not expressible as a slider; the API still accepts it through `options`
-        out.append(OptionControl(spec.name, name, kind, info.default, low, high, info.description or ""))
-    return out
+    return option_fields(spec.name)
 
 
 def all_option_controls() -> list[OptionControl]:
-    return [c for spec in registry.all_specs() for c in option_controls(spec)]
+    return all_option_fields()
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -129,6 +89,26 @@ def _whole(value: Any) -> Any:
     return value
 
 
+def whole_number(value: Any, name: str) -> int | None:
+    """A seed or BPM as typed: empty is None (random seed, the model's own tempo), digits are a number.
+
+    Typed into a text box, not a gr.Number: gradio's number box shows 0 for an empty value as soon as
+    it renders, and 0 is a real seed and an invalid BPM (issue 17.2, 17.3)."""
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit():
+            raise StudioError(f"`{name}` must be a whole number, got {text!r}; type digits or leave it empty.")
+        return int(text)
+    return _whole(value)
+
+
+def number_text(value: int | float | None) -> str:
+    """What a seed or BPM box shows for a request's value (empty for None)."""
+    return "" if value is None else str(_whole(value))
+
+
 def build_request(
     *,
     backend: str,
@@ -138,7 +118,7 @@ def build_request(
     instrumental: bool = False,
     duration: float | None = None,
     takes: int = 1,
-    seed: float | None = None,
+    seed: float | str | None = None,
     extras: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     partial: bool = False,
@@ -154,7 +134,7 @@ def build_request(
         "instrumental": bool(instrumental),
         "duration": None if _blank(duration) else duration,
         "takes": 1 if _blank(takes) or takes == 0 else _whole(takes),
-        "seed": None if _blank(seed) else _whole(seed),
+        "seed": whole_number(seed, "seed"),
         # A visitor names LoRAs by Hub id or uploads them; a path on this server is never opened.
         "options": checked_loras({k: v for k, v in (options or {}).items() if not _blank(v)}),
         "partial": bool(partial),  # the service says when a model cannot keep a cut song
@@ -163,7 +143,7 @@ def build_request(
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):
-            data[name] = _whole(value) if name == "bpm" else value
+            data[name] = whole_number(value, name) if name == "bpm" else value
     return validate(SongRequest, data)
 
 
@@ -177,9 +157,3 @@ def budget_is_limited() -> bool:
 def keeps_partial(caps: Capabilities) -> bool:
     """Whether a song cut by the time budget can be kept: token-based (autoregressive) models only."""
     return caps.dumps_tokens
-
-
-def insert_tag(lyrics: str, tag: str) -> str:
-    """Append a section tag on its own line, with a blank line before a new section."""
-    text = (lyrics or "").rstrip()
-    return f"{text}\n\n[{tag}]\n" if text else f"[{tag}]\n"

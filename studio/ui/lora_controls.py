@@ -77,7 +77,9 @@ def build_lora_controls(visible: bool) -> LoraControls:
         info="Style adapters for ACE-Step; the number after ':' is the strength (0–2, default 1).",
         visible=visible,
     )
-    upload = gr.File(label="…or upload a LoRA (.safetensors)", file_types=[".safetensors"], height=90, visible=visible)
+    upload = gr.File(
+        label="…or upload a LoRA (.safetensors)", file_types=[".safetensors"], visible=visible, elem_id="lora-upload"
+    )
     scale = gr.Slider(0, 2, value=1.0, step=0.05, label="Uploaded LoRA strength", visible=visible)
     note = gr.Markdown(visible=visible)
     upload.change(check_upload, upload, note, queue=False, api_visibility="private")

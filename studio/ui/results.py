@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
+import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +18,10 @@ from studio import registry
 from studio.library import Song
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
-MAX_CARDS = 4
+# This session's takes, newest first (issue 17.11: a Retake or a new Generate removed the earlier cards,
+# so takes could not be compared). Older ones stay in the Library.
+MAX_CARDS = 8
+DOWNLOAD_DIR = "song-studio-downloads"  # under the system temp folder, which gradio may serve from
 
 
 def length(seconds: float) -> str:
@@ -133,6 +140,32 @@ def best_first(songs: list[Song]) -> list[Song]:
     return [songs[i] for i in rank(checks)]
 
 
+def file_stem(title: str) -> str:
+    """A song title as a file name a visitor recognises: "Neon Rivers (Cover)" stays as it is; characters
+    file systems refuse are dropped."""
+    kept = re.sub(r"[^\w\s().,'&+-]", "", title, flags=re.UNICODE)
+    return re.sub(r"\s+", " ", kept).strip(" .")[:80] or "song"
+
+
+def named_download(song: Song, path: Path) -> Path:
+    """``path`` under the song's title: the browser saves a download under the served file's name, and the
+    library's files are named by id (issue 17.11). A hard link where the file system allows, else a copy."""
+    suffix = ".stems.zip" if path.name.endswith(".stems.zip") else path.suffix
+    target = Path(tempfile.gettempdir()) / DOWNLOAD_DIR / song.id / f"{file_stem(song.title)}{suffix}"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
+    return target
+
+
+def forget_downloads(song_id: str) -> None:
+    """Remove a deleted song's title-named links, which would keep its audio alive."""
+    shutil.rmtree(Path(tempfile.gettempdir()) / DOWNLOAD_DIR / song_id, ignore_errors=True)
+
+
 @dataclass
 class Card:
     group: gr.Group
@@ -161,12 +194,15 @@ class Card:
             return [gr.update(visible=False), "", gr.update(value=None, subtitles=None), like_label(None), *hidden,
                     "", "", "", gr.update(choices=[], value=None, visible=False), gr.update(visible=False)]
         files = [download_path(song, label) for label in DOWNLOADS]
+        files = [named_download(song, f) if f is not None else None for f in files]
         checks = song_checks(song)
         again = resing_choices(song, checks)
         return [
             gr.update(visible=True),
             song_head(song),
-            gr.update(value=str(song.audio_path), subtitles=karaoke(checks)),
+            # The player streams the compressed file kept first (studio.finishing.PLAYER_FORMAT); its own
+            # download button saves it under the song's title too.
+            gr.update(value=str(named_download(song, song.audio_path)), subtitles=karaoke(checks)),
             like_label(song),
             *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),
@@ -194,11 +230,16 @@ class ResultsView:
         out: list[Any] = []
         for i in range(MAX_CARDS):
             files = [download_path(songs[i], label) if i < len(songs) else None for label in DOWNLOADS]
+            if i < len(songs):
+                files = [named_download(songs[i], f) if f is not None else None for f in files]
             out += [gr.update(value=str(f) if f else None, visible=f is not None) for f in files]
         return out
 
-    def values(self, songs: list[Song]) -> list[Any]:
-        shown = best_first(songs)[:MAX_CARDS]
+    def values(self, songs: list[Song], earlier: list[Song] | None = None) -> list[Any]:
+        """Cards for ``songs`` just made (best first, by their checks), followed by this session's
+        ``earlier`` takes (newest first)."""
+        fresh = {s.id for s in songs}
+        shown = [*best_first(songs), *(s for s in earlier or [] if s.id not in fresh)][:MAX_CARDS]
         out: list[Any] = []
         for i in range(MAX_CARDS):
             out += Card.values(shown[i] if i < len(shown) else None)

@@ -49,21 +49,26 @@ def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
     return service.plan(request, tier).to_dict()
 
 
+def clock(seconds: float) -> str:
+    """Seconds as a visitor reads a duration: 5003 -> "1:23:23", 205 -> "3:25", 14.7 -> "0:15"."""
+    whole = max(0, round(float(seconds)))
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def estimate_line(request: SongRequest, tier: str | None = None) -> str:
-    """One short line for beside the Generate button, for the visitor's ``tier``."""
+    """One short line for beside the Generate button, for the visitor's ``tier``: how long, in m:ss, and
+    where (a CPU is named: its minutes are not GPU time); the guard's sentence when it changes or refuses."""
     try:
         report = plan(request, tier)
     except StudioError as exc:
         return f"⏱ {exc}"
     total = (report.get("estimate") or {}).get("total_s")
+    on_cpu = str(report.get("device", "")).lower() == "cpu"
     parts = [
-        f"≈ {float(total):.0f} s of GPU" if total is not None else "",
-        f"cap {report['cap_s']} s" if report.get("cap_s") else "",
-        str(report.get("decision", "")),
+        (f"about {clock(total)} on this CPU" if on_cpu else f"about {clock(total)} of GPU time")
+        if total is not None else "",
+        f"your cap {clock(report['cap_s'])}" if report.get("cap_s") else "",
     ]
     line = "⏱ " + " · ".join(p for p in parts if p)
-    return (
-        f"{line} — {report['message']}"
-        if report.get("message") and report.get("decision") != "run"
-        else line
-    )
+    return f"{line} — {report['message']}" if report.get("message") and report.get("decision") != "run" else line

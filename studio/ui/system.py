@@ -65,7 +65,7 @@ def report(studio: Studio, library: Library) -> str:
 
 
 def build_system(studio: Studio, library: Library) -> tuple[gr.Markdown, gr.Button, gr.Button]:
-    body = gr.Markdown(report(studio, library))
+    body = gr.Markdown(report(studio, library), elem_id="system-report")
     with gr.Row():
         refresh = gr.Button("Refresh", size="sm", min_width=0)
         # On a shared studio one visitor must not unload the models everyone else is using.

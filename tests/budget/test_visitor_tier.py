@@ -68,5 +68,5 @@ def test_the_live_estimate_uses_the_visitors_cap(monkeypatch) -> None:
     monkeypatch.delenv("STUDIO_TIER", raising=False)
     request = SongRequest(style="pop", duration=60)
     pro = visitor.tier_of(fake_request({}, {"isPro": True, "preferred_username": "a"}))
-    assert "cap 300 s" in seams.estimate_line(request, pro)
-    assert "cap 120 s" in seams.estimate_line(request, visitor.tier_of(fake_request({})))
+    assert "cap 5:00" in seams.estimate_line(request, pro)
+    assert "cap 2:00" in seams.estimate_line(request, visitor.tier_of(fake_request({})))

@@ -67,8 +67,8 @@ def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> N
         page.wait_for_selector("#status:has-text('ready')", timeout=30_000)
         page.screenshot(path=str(shots / "desktop.png"), full_page=True)
         page.get_by_role("tab", name="Library").click()
-        page.wait_for_selector("#library-table :text('Catchy pop') >> visible=true", timeout=15_000)
-        page.locator("#library-table :text('Catchy pop') >> visible=true").first.click()
+        page.wait_for_selector("#library-list :text('Catchy pop') >> visible=true", timeout=15_000)
+        page.locator("#library-list :text('Catchy pop') >> visible=true").first.click()
         page.wait_for_selector("#library-player audio", timeout=15_000, state="attached")
         page.screenshot(path=str(shots / "library.png"), full_page=True)
         phone = browser.new_page(

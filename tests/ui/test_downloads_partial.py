@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import gradio as gr
 
 from studio import service
@@ -9,7 +12,7 @@ from studio.library import Library
 from studio.song import SongRequest, TakeResult
 from studio.ui import forms, runner
 from studio.ui.create import build_create
-from studio.ui.results import DOWNLOADS, Card, build_results
+from studio.ui.results import DOWNLOADS, Card, build_results, forget_downloads
 
 
 def _shown(values: list) -> dict[str, str | None]:
@@ -31,15 +34,19 @@ def test_cards_offer_wav_and_mp3_and_deleting_removes_both(tiny_acestep_dir, tmp
     assert song.audio_path.name == f"{song.id}.mp3"
     assert runner.LATER.wait([song.id], timeout=60)
     shown = _shown(Card.values(song))
-    assert shown["WAV"] == str(song.audio_path.with_name(f"{song.id}.wav"))
+    # Served under the song's title (issue 17.11), the library's own file behind it: the player's MP3 is
+    # the song's audio, the 24-bit WAV is written beside it after the song is shown (studio.later).
+    assert Path(shown["WAV"]).name == f"{song.title}.wav"
+    assert os.path.samefile(shown["WAV"], song.audio_path.with_name(f"{song.id}.wav"))
     mp3 = shown["MP3"]
-    assert mp3 == str(song.audio_path)
+    assert mp3 is not None and os.path.samefile(mp3, song.audio_path)
     with open(mp3, "rb") as f:
         head = f.read(3)
     assert head == b"ID3" or head[0] == 0xFF  # an MP3 (tagged or bare frame sync)
     assert shown["Stems (zip)"] is None  # ACE-Step makes no stems
     library.delete("local", song.id)
-    assert not list(song.audio_path.parent.glob(f"{song.id}.*"))
+    forget_downloads(song.id)
+    assert not list(song.audio_path.parent.glob(f"{song.id}.*")) and not Path(mp3).exists()
 
 
 def test_stems_zip_is_kept_beside_the_song(tmp_path) -> None:
@@ -58,7 +65,9 @@ def test_stems_zip_is_kept_beside_the_song(tmp_path) -> None:
     (song,) = library.add_result("local", SongRequest(backend="levo2", style="pop"), result)
     runner.keep_downloads(song, take)
     shown = _shown(Card.values(song))
-    assert shown["Stems (zip)"] == str(song.audio_path.with_name(f"{song.id}.stems.zip"))
+    stems = shown["Stems (zip)"]
+    assert Path(stems).name == f"{song.title}.stems.zip"
+    assert os.path.samefile(stems, song.audio_path.with_name(f"{song.id}.stems.zip"))
     assert shown["MP3"] is None and not zipped.exists()
     assert _shown(Card.values(None)) == dict.fromkeys(DOWNLOADS)
 

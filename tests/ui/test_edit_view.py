@@ -123,13 +123,15 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
     form[app.demo.studio_views["key"]] = mine
     app.fns["ui_edit"](form, SimpleNamespace(session_hash="s2"), lambda *a, **k: None)
     [song] = app.library.list(visitor.owner_for(mine))
-    _tab, path, title = app.fns["library_edit"](mine, song.id)
+    _tab, *opened = app.fns["library_edit"](mine, song.id, "acestep", "repaint")
+    shown = dict(zip(edit.open_outputs(), opened, strict=True))
+    path, title = shown[edit.source], shown[edit.source_title]
     assert path == str(song.audio_path) and title == song.title == "demo (Repaint)"
     named = edit.request_from(_form(edit, str(source), source_title=title, task="cover"))
     assert named.title == "demo (Repaint) (Cover)"
     for stranger in (theirs, None):
         with pytest.raises(gr.Error):
-            app.fns["library_edit"](stranger, song.id)
+            app.fns["library_edit"](stranger, song.id, "acestep", "repaint")
     # Reuse of an edit goes back to the Edit view with the task and range it used.
     values = app.fns["library_reuse"](mine, song.id)
     fields = dict(zip(edit.fields(), values[-len(edit.fields()):], strict=True))
@@ -201,8 +203,14 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     [song] = app.library.list(_owner())
     senders = [fn for fn in app.demo.fns.values() if edit.source in fn.outputs and create.results.ids in fn.inputs]
     assert len(senders) == len(create.results.cards)
-    _tab, path, title = senders[0].fn(None, [song.id])
-    assert path == str(song.audio_path) and title == "demo (Repaint)"
+    values = dict(zip(senders[0].outputs, senders[0].fn(None, [song.id], "acestep", "repaint"), strict=True))
+    assert values[edit.source] == str(song.audio_path) and values[edit.source_title] == "demo (Repaint)"
+    # The song's own style and lyrics come along (cover and repaint start from them), and the range is the
+    # whole song; the maximum stays the model's longest, so a value the page still holds from before (600)
+    # is not refused as "Value 600 is greater than maximum value 11.0" (issue 17.8).
+    assert values[edit.style] == "lofi piano" and values[edit.lyrics]["value"] == song.song_request().lyrics
+    assert values[edit.end]["value"] == pytest.approx(11.0) and values[edit.end]["maximum"] == 600
+    assert values[edit.start]["value"] == 0
 
 
 def test_a_visitor_over_the_rate_limit_is_refused_before_joining_the_gpu_queue(app, monkeypatch) -> None:
@@ -234,7 +242,60 @@ def test_the_edit_estimate_is_planned_for_the_visitors_tier(app, monkeypatch) ->
     asked: list[str | None] = []
     monkeypatch.setattr(visitor, "tier_of", lambda request: "pro")
     monkeypatch.setattr(seams, "estimate_line", lambda request, tier=None: asked.append(tier) or "⏱ fine")
-    [estimate] = [fn for fn in app.demo.fns.values() if fn.outputs == [edit.estimate]]
+    estimate = next(fn for fn in app.demo.fns.values() if fn.outputs == [edit.estimate])
     source = _song(app.uploads / "t" / "demo.wav")
     assert estimate.fn(_form(edit, str(source)), SimpleNamespace()) == "⏱ fine" and asked == ["pro"]
     assert estimate.fn(_form(edit, None), SimpleNamespace()) == ""  # nothing to price before an upload
+
+
+def test_reusing_an_edit_keeps_its_range_through_the_refresh_that_follows(app) -> None:
+    """Reuse fills the form, then the task/source change refreshes the sliders (issue 17.8: 4–8 s came
+    back as 0–15 s). Both steps are the handlers gradio runs, in that order."""
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "k" / "demo.wav", seconds=15.0)
+    app.fns["ui_edit"](
+        _form(edit, str(source), key=app.demo.studio_views["key"], start=4.0, end=8.0),
+        SimpleNamespace(session_hash="s6"), lambda *a, **k: None,
+    )
+    [song] = app.library.list(_owner())
+    [reuse] = [fn for fn in app.demo.fns.values() if fn.api_name == "library_reuse"]
+    filled = dict(zip(reuse.outputs, reuse.fn(None, song.id), strict=True))
+    start, end = filled[edit.start], filled[edit.end]
+    assert (start, end) == (4.0, 8.0)
+    refreshed = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), start, end),
+                         strict=True))
+    assert (refreshed[edit.start]["value"], refreshed[edit.end]["value"]) == (4.0, 8.0)
+    # A range that does not fit the song loaded now becomes the whole song.
+    wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0),
+                    strict=True))
+    assert (wide[edit.start]["value"], wide[edit.end]["value"]) == (0, pytest.approx(15.0))
+
+
+def test_a_request_the_budget_refuses_does_not_spend_the_rate_limit(app, monkeypatch, tmp_path) -> None:
+    """Issue 17.4: a refusal gave the visitor nothing, so it must not cost one of their calls."""
+    from studio import ratelimit
+    from studio.ui import runner
+    from studio.ui.forms import build_request
+
+    monkeypatch.setenv(ratelimit.ENV, "1/3600")
+    monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
+    monkeypatch.setenv("STUDIO_TIME_LIMIT", "1")  # nothing fits one second: the guard refuses
+    with pytest.raises(StudioError, match="STUDIO_TIME_LIMIT"):
+        runner.make_songs(build_request(backend="acestep", style="x", duration=30), owner="o", library=app.library)
+    ratelimit.check_gpu("o")  # still the one call left
+
+
+def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_the_song(app) -> None:
+    """Issue 17.11: a second run replaced the first one's card, and downloads were named by random ids."""
+    edit = _edit_view(app.demo)
+    source = _song(app.uploads / "n" / "demo.wav")
+    form = _form(edit, str(source), key=app.demo.studio_views["key"], seed=None)
+    first = app.fns["ui_edit"](form, SimpleNamespace(session_hash="s7"), lambda *a, **k: None)
+    second = app.fns["ui_edit"]({**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"),
+                                lambda *a, **k: None)
+    assert len(second[-1]) == 2 and second[-1][1] == first[-1][0]  # newest first, the earlier one below
+    outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
+    card = edit.results.cards[1]
+    assert outputs[card.group]["visible"] and outputs[card.head]  # the earlier take is still shown
+    wav = outputs[edit.results.cards[0].downloads[0]]["value"]
+    assert Path(wav).name == "demo (Repaint).wav" and Path(wav).is_file()

@@ -30,7 +30,7 @@ def test_a_studio_file_restores_the_request(view, tmp_path) -> None:
     song = export_song(audio, 48_000, tmp_path, "rain", formats=("mp3",), card=card)
     values = restored_values(view, str(song.paths["mp3"]))
     assert values == view.fill(request)
-    assert values[2] == "lofi hip hop" and values[7] == 77
+    assert values[2] == "lofi hip hop" and values[7] == "77"
 
 
 def test_a_foreign_file_is_refused_with_a_reason(view, tmp_path) -> None:
