@@ -52,3 +52,14 @@ class LaterWrites:
 
 
 LATER = LaterWrites()
+
+
+def master_file(audio_path, song_id: str, timeout: float | None = 600):
+    """A library song's lossless master (``<id>.wav`` beside its player file) once written, waiting for
+    the background writer; the player's file when no WAV was made. What reads a song's samples (an edit's
+    source, stems, a check) wants this one: the player's MP3 carries encoder padding (~50 ms longer)."""
+    from pathlib import Path
+
+    LATER.wait([song_id], timeout=timeout)
+    wav = Path(audio_path).with_name(song_id + ".wav")
+    return wav if wav.is_file() else Path(audio_path)

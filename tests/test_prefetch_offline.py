@@ -68,7 +68,12 @@ def hub(tmp_path, tiny_acestep_dir, fixtures_dir, monkeypatch) -> FakeHub:
     return fake
 
 
-def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub, monkeypatch) -> None:
+def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub, tmp_path, monkeypatch) -> None:
+    from backends.acestep.tiny import save_tiny_native_checkpoint
+
+    # The planner's codes need ACE-Step's audio tokenizer pair, read from the native checkpoint
+    # (backends/acestep/code_pair.py, tested in tests/acestep/test_code_pair.py); here from a folder.
+    monkeypatch.setenv("STUDIO_ACESTEP_CODEC_WEIGHTS", str(save_tiny_native_checkpoint(tmp_path / "native")))
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
     service.prefetch(SongRequest(style="pop", options={"planner": "1.7B"}))
     fetched = hub.fetched

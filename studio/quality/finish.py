@@ -56,9 +56,11 @@ def _take_audio(take) -> Path:
     return raw[0] if raw else Path(take.path)
 
 
-def check_result(request, result, *, progress=no_progress, transcriber=None):
+def check_result(request, result, *, progress=no_progress, transcriber=None, audio=None):
     """``result`` with every take checked (``TakeResult.checks``), synced lyrics written where the
-    lyrics were heard, ranked (``best_first``), and cut to the best ``request.keep_best`` takes."""
+    lyrics were heard, ranked (``best_first``), and cut to the best ``request.keep_best`` takes.
+    ``audio`` (seed -> (``[channels, samples]``, rate)): the takes as the model made them, when the
+    caller still holds them (the UI, whose only file yet is the player's MP3, longer by its padding)."""
     takes = [t for t in result.takes if t.path is not None]
     if not takes:
         return result
@@ -71,9 +73,12 @@ def check_result(request, result, *, progress=no_progress, transcriber=None):
         if take.path is None:
             checked.append(take)
             continue
-        audio, rate = read_audio(_take_audio(take))
+        if audio is not None and take.seed in audio:
+            samples, rate = audio[take.seed]
+        else:
+            samples, rate = read_audio(_take_audio(take))
         vocals = read_audio(take.stems["vocals"])[0] if "vocals" in take.stems else None
-        checks = check_take(audio, rate, intent, vocals=vocals, transcriber=transcriber)
+        checks = check_take(samples, rate, intent, vocals=vocals, transcriber=transcriber)
         files = write_synced_lyrics(take.files, checks, title=getattr(request, "title", ""))
         checked.append(take.model_copy(update={"checks": checks, "files": files}))
         progress(ProgressEvent("checking", i + 1, len(result.takes)))

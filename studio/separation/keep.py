@@ -12,6 +12,7 @@ from pathlib import Path
 
 from backends.base import ProgressFn, no_progress
 from studio import ratelimit
+from studio.later import master_file
 from studio.library import Library, new_id
 from studio.separation.catalog import stem_set
 from studio.separation.flow import StemsResult, split_song
@@ -33,8 +34,9 @@ def split_library_song(
     ratelimit.take_gpu(rate_key or owner, address, what="stem splits")
     folder = song_stems_dir(song.audio_path, song.id) / str(chosen.count)
     shutil.rmtree(folder, ignore_errors=True)  # a second split of the same song replaces the first
-    return split_song(song.audio_path, out=folder, stems=chosen.count, title=song.title, tier=tier,
-                      progress=progress)
+    # The lossless master: stems must have the song's own length (the player's MP3 is padded).
+    return split_song(master_file(song.audio_path, song.id), out=folder, stems=chosen.count, title=song.title,
+                      tier=tier, progress=progress)
 
 
 def split_upload(

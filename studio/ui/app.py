@@ -311,7 +311,8 @@ def _song_to_edit(library: Library, edit: EditView):
         song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
         made = song.song_request()
         return [gr.Tabs(selected="edit"),
-                *edit.open_song(str(song.audio_path), song.title, made.style, made.lyrics, backend, task)]
+                *edit.open_song(str(runner.lossless_file(song)), song.title, made.style, made.lyrics,
+                                        backend, task)]
 
     return edit_song
 

@@ -432,10 +432,14 @@ def restored_values(view: CreateView, path: str | None) -> list[Any]:
     """The settings a studio-made file carries (its song card), as form values."""
     from studio.audio import read_card
     from studio.errors import validate
+    from studio.ui.uploads import inside_uploads
 
     if not path:
         return [gr.update() for _ in view.fields()]
-    request = validate(SongRequest, read_card(path).params)
+    # Only a file that came through gradio's upload folder is opened: no caller makes the server read
+    # its own files (the same rule as songs to edit and LoRAs).
+    source = inside_uploads(path, what="the song to take settings from")
+    request = validate(SongRequest, read_card(source).params)
     return view.fill(request)
 
 

@@ -29,7 +29,7 @@ def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, 
     line = pick_line(checks.lyrics if checks else None, int(line_number))
     original = song.song_request()
     request = original.model_copy(update={
-        **resing_fields(line, song.audio_path, song.duration), "seed": None,
+        **resing_fields(line, runner.lossless_file(song), song.duration), "seed": None,
         "title": f"{song.title} (line {line.index + 1} again)",
     })
     result, songs = runner.make_songs(request, owner=owner, library=library, session=session,
@@ -39,7 +39,7 @@ def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, 
     intent = Intent.of(original, duration=song.duration)
     transcriber = studio_transcriber()
     for new in songs:
-        audio, rate = read_audio(str(new.audio_path))
+        audio, rate = read_audio(str(runner.lossless_file(new)))
         save_checks(new.audio_path, check_take(audio, rate, intent, transcriber=transcriber))
     return result, songs
 

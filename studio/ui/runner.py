@@ -25,7 +25,7 @@ from studio.budget.zerogpu import gpu_task, slice_factor
 from studio.finishing import PLAYER_FORMAT, finish
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
-from studio.later import LATER
+from studio.later import LATER, master_file
 from studio.quality.finish import check_result
 from studio.quality.store import save_checks
 from studio.raw import RawRender
@@ -180,7 +180,8 @@ def finish_into_library(
     # By seed: checking may rank the takes and keep only the best (request.keep_best).
     later_by_seed = {take.seed: files for take, files in zip(result.takes, later, strict=True)}
     # Checked here, after the GPU is given back: the checks read the finished files on the CPU.
-    result = check_result(raw.request, result, progress=progress)
+    result = check_result(raw.request, result, progress=progress,
+                          audio={t.seed: (t.audio, t.sample_rate) for t in raw.takes})
     progress(ProgressEvent("saving", 0, 1, "adding to your library"))
     songs = library.add_result(owner, raw.request, result)
     for song, take in zip(songs, result.takes, strict=True):
@@ -196,9 +197,7 @@ def finish_into_library(
 def lossless_file(song: lib.Song, timeout: float | None = 600) -> Path:
     """The song's mastered WAV once written (waiting for the background writer); the player's file
     when no WAV was made."""
-    LATER.wait([song.id], timeout=timeout)
-    wav = song.audio_path.with_name(song.id + ".wav")
-    return wav if wav.is_file() else song.audio_path
+    return master_file(song.audio_path, song.id, timeout=timeout)
 
 
 def keep_downloads(song: lib.Song, take: TakeResult) -> None:

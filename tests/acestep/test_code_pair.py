@@ -167,9 +167,12 @@ def test_the_planner_never_runs_when_the_pair_cannot_be_had(studio, no_pair_dir,
 
 def test_the_pair_is_fetched_before_the_gpu_call(native_dir, source_file, monkeypatch) -> None:
     """On ZeroGPU reading the pair inside the GPU call would be paid in GPU seconds: prefetch does it."""
+    from backends.acestep import fetching
     from backends.acestep.native_pair import cache_folder
 
     monkeypatch.setenv("STUDIO_ACESTEP_CODEC_WEIGHTS", str(native_dir))
+    # The pipeline's own files are prefetched too (tests/test_prefetch_offline.py); here, no Hub.
+    monkeypatch.setattr(fetching, "fetch_pipeline", lambda location, **kw: Path(location))
     assert not cache_folder(str(native_dir)).exists()
     service.prefetch(cover(source_file))
     assert (cache_folder(str(native_dir)) / "fingerprint.safetensors").is_file()

@@ -288,14 +288,16 @@ def test_prefetch_downloads_hub_loras_and_task_weights_before_the_gpu_is_held(mo
     monkeypatch.setattr(weights_source, "fetch", lambda location, **kw: fetched.append(f"weights {location}"))
     monkeypatch.delenv("STUDIO_ACESTEP_BASE_WEIGHTS", raising=False)
     request = validate(SongRequest, {"style": "x", "options": {"loras": ["someone/tiny-lora:0.5"]}})
+    monkeypatch.delenv("STUDIO_ACESTEP_WEIGHTS", raising=False)
+    turbo = "weights ACE-Step/acestep-v15-xl-turbo-diffusers"  # every request's own pipeline comes first
     service.prefetch(request)
-    assert fetched == ["lora someone/tiny-lora"]
+    assert fetched == [turbo, "lora someone/tiny-lora"]
     fetched.clear()
     service.prefetch(request.model_copy(update={"task": "extract", "options": {}}))
-    assert fetched == ["weights ACE-Step/acestep-v15-xl-base-diffusers"]
+    assert fetched == [turbo, "weights ACE-Step/acestep-v15-xl-base-diffusers"]
     fetched.clear()
     service.prefetch(request.model_copy(update={"task": "repaint", "options": {}}))
-    assert fetched == []  # the turbo weights the studio already holds do repaints
+    assert fetched == [turbo]  # the turbo weights do repaints: nothing else
 
 
 @pytest.mark.parametrize("free", [1.0, 1000.0], ids=["small-accelerator", "room-for-both"])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from backends.base import StudioError
 from studio import registry, service
+from studio.errors import validate
 from studio.lyrics import format_lyrics
 from studio.lyrics import validate as check_dialect
 from studio.song import SongRequest
@@ -55,7 +56,8 @@ def check_one(backend: str, lyrics: str, style: str) -> None:
     if not _available(backend):
         return
     try:
-        request = SongRequest(backend=backend, lyrics=lyrics, style=style, duration=60)
+        # As every surface builds it: through the request model's checks, which bound the text first.
+        request = validate(SongRequest, {"backend": backend, "lyrics": lyrics, "style": style, "duration": 60})
         prepared = service.prepare(request)
     except StudioError as exc:
         assert _about_the_text(str(exc)), f"{backend}: {exc}"

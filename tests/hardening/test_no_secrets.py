@@ -16,11 +16,14 @@ import soundfile as sf
 from backends.base import StudioError
 
 
-def test_a_song_card_names_no_server_path(tiny_acestep_dir: Path, tmp_path: Path) -> None:
-    """The weights folder and the edited upload were written into every file's card before."""
+def test_a_song_card_names_no_server_path(tiny_acestep_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The weights folder and the edited upload were written into every file's card before. On a shared
+    studio (a Space) they leave as file names; a local user's own files keep their paths (--from-song)."""
     from studio.audio import read_card
     from studio.service import Studio
     from studio.song import SongRequest
+
+    monkeypatch.setenv("STUDIO_MULTI_USER", "1")
 
     upload = tmp_path / "private-uploads" / "4f2a9c" / "my demo.wav"
     upload.parent.mkdir(parents=True)
@@ -75,7 +78,8 @@ def test_batch_ids_are_names_and_duplicates_are_reported(tmp_path: Path, monkeyp
             song = out / "song.wav"
             song.write_bytes(b"RIFF")
             made.append(out)
-            return SimpleNamespace(takes=[SimpleNamespace(files={"wav": song})], seeds=[1], backend="acestep")
+            take = SimpleNamespace(files={"wav": song}, checks=None)
+            return SimpleNamespace(takes=[take], seeds=[1], backend="acestep", best_first=[0])
 
     monkeypatch.setattr(service, "Studio", FakeStudio)
     song = {"style": "pop", "lyrics": "[Verse]\nla", "duration": 10}

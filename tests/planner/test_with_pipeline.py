@@ -24,18 +24,21 @@ def test_planner_codes_drive_the_dit(planned_studio, tiny_acestep_dir, monkeypat
         "options": {"planner": "0.6B", "steps": 2},
     })
     backend = planned_studio.cache.get("acestep", str(tiny_acestep_dir), device="cpu")
-    seen: dict = {}
+    calls: list[dict] = []
     real = type(backend.pipe).__call__
 
     def spy(pipe, *args, **kwargs):
-        seen.update(kwargs)
+        calls.append(kwargs)
         return real(pipe, *args, **kwargs)
 
     monkeypatch.setattr(type(backend.pipe), "__call__", spy)
     events = []
     _, takes, _ = planned_studio.render(request, weights=str(tiny_acestep_dir), progress=events.append)
-    assert len(seen["audio_codes"]) == 2 and all(c.count("<|audio_code_") == 50 for c in seen["audio_codes"])
-    assert seen["bpm"] == 120  # the user's value survives the planner
+    # On a CPU the takes render one at a time (issue 18: bounded host memory), so the codes may arrive in
+    # several calls; each take gets its own planned codes.
+    codes = [c for call in calls for c in call["audio_codes"]]
+    assert len(codes) == 2 and all(c.count("<|audio_code_") == 50 for c in codes)
+    assert all(call["bpm"] == 120 for call in calls)  # the user's value survives the planner
     assert any(e.stage == "plan" for e in events)
     assert all(t.audio.shape == (2, 480_000) for t in takes)
     assert np.abs(takes[0].audio - takes[1].audio).max() > 0

@@ -180,7 +180,7 @@ def _bad_upload(kind: str, folder: Path) -> Path:
     [
         ("garbage", "could not be read as audio"),
         ("silent", "is silent"),
-        ("text", "is not a WAV, FLAC, MP3 or OGG"),
+        ("text", "is not a WAV, FLAC, MP3, OGG"),
         ("short", "upload at least 1 s"),
     ],
 )

@@ -94,13 +94,12 @@ def _shortest(page) -> None:
 
 
 def _run(page, button: str, status: str) -> None:
-    """Press the run button and wait for this run's own "ready" (the status empties when a run starts)."""
+    """Press the run button and wait for this run's own "ready" or "❌" (the status empties when a run starts,
+    so an earlier run's outcome still showing is not taken for this one's)."""
+    outcome = f"(t => t.includes('ready') || t.includes('❌'))(document.querySelector('{status}').innerText)"
     page.locator(button).click()
-    page.wait_for_function(f"!document.querySelector('{status}').innerText.includes('ready')", timeout=60_000)
-    page.wait_for_function(
-        f"(t => t.includes('ready') || t.includes('❌'))(document.querySelector('{status}').innerText)",
-        timeout=400_000,
-    )
+    page.wait_for_function(f"!{outcome}", timeout=60_000)
+    page.wait_for_function(outcome, timeout=400_000)
     said = page.locator(status).inner_text()
     assert "ready" in said, f"the run failed: {said}"
     page.wait_for_selector(button, state="visible", timeout=30_000)

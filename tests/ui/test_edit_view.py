@@ -126,7 +126,8 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
     _tab, *opened = app.fns["library_edit"](mine, song.id, "acestep", "repaint")
     shown = dict(zip(edit.open_outputs(), opened, strict=True))
     path, title = shown[edit.source], shown[edit.source_title]
-    assert path == str(song.audio_path) and title == song.title == "demo (Repaint)"
+    assert path == str(runner.lossless_file(song)) and title == song.title == "demo (Repaint)"
+    assert path.endswith(".wav")  # the lossless master, not the padded MP3 the player streams
     named = edit.request_from(_form(edit, str(source), source_title=title, task="cover"))
     assert named.title == "demo (Repaint) (Cover)"
     for stranger in (theirs, None):
@@ -204,7 +205,7 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     senders = [fn for fn in app.demo.fns.values() if edit.source in fn.outputs and create.results.ids in fn.inputs]
     assert len(senders) == len(create.results.cards)
     values = dict(zip(senders[0].outputs, senders[0].fn(None, [song.id], "acestep", "repaint"), strict=True))
-    assert values[edit.source] == str(song.audio_path) and values[edit.source_title] == "demo (Repaint)"
+    assert values[edit.source] == str(runner.lossless_file(song)) and values[edit.source_title] == "demo (Repaint)"
     # The song's own style and lyrics come along (cover and repaint start from them), and the range is the
     # whole song; the maximum stays the model's longest, so a value the page still holds from before (600)
     # is not refused as "Value 600 is greater than maximum value 11.0" (issue 17.8).
@@ -297,5 +298,13 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
     card = edit.results.cards[1]
     assert outputs[card.group]["visible"] and outputs[card.head]  # the earlier take is still shown
-    wav = outputs[edit.results.cards[0].downloads[0]]["value"]
+    # The player streams the title-named MP3 at once; the WAV download follows once written (studio.later).
+    player = outputs[edit.results.cards[0].audio]["value"]
+    assert Path(player).name == "demo (Repaint).mp3" and Path(player).is_file()
+    from studio.ui import visitor
+
+    owner = visitor.owner_for(form[app.demo.studio_views["key"]])
+    assert runner.LATER.wait(second[-1], timeout=120)
+    buttons = edit.results.download_values([app.library.get(owner, i) for i in second[-1]])
+    wav = buttons[0]["value"]
     assert Path(wav).name == "demo (Repaint).wav" and Path(wav).is_file()

@@ -20,6 +20,12 @@ def view():
         return build_create(build_results)
 
 
+@pytest.fixture(autouse=True)
+def uploads_here(tmp_path, monkeypatch) -> None:
+    """The files these tests drop sit in gradio's upload folder, as a dropped file does."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+
+
 def test_a_studio_file_restores_the_request(view, tmp_path) -> None:
     request = SongRequest(style="lofi hip hop", lyrics="[Verse]\nrain", duration=42, seed=77, bpm=84,
                           key="A minor", takes=1, options={"steps": 6})
@@ -38,3 +44,12 @@ def test_a_foreign_file_is_refused_with_a_reason(view, tmp_path) -> None:
     sf.write(foreign, np.zeros((100, 2)), 48_000)
     with pytest.raises(StudioError):
         restored_values(view, str(foreign))
+
+
+def test_a_server_path_is_never_opened(view, tmp_path, monkeypatch) -> None:
+    """Only uploads are read: a path typed into the API is refused before the file is opened."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    elsewhere = tmp_path / "elsewhere.wav"
+    sf.write(elsewhere, np.zeros((100, 2)), 48_000)
+    with pytest.raises(StudioError, match="must be a file uploaded here"):
+        restored_values(view, str(elsewhere))
