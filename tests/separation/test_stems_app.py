@@ -101,3 +101,28 @@ def test_another_visitor_cannot_split_your_song(tiny_demucs, tmp_path, monkeypat
         with pytest.raises(gr.Error, match="no song"):
             call()
     assert not (song.audio_path.parent / "stems").exists()
+
+
+def test_the_edit_view_splits_an_uploaded_song(tiny_demucs, tmp_path, monkeypatch) -> None:
+    """The Edit view's "Split this song into stems": an upload (not a library song) in one click."""
+    from studio.ui import build_app
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    library = Library(tmp_path / "lib")
+    (tmp_path / "uploads" / "abc").mkdir(parents=True)
+    upload = make_song(tmp_path / "uploads" / "abc" / "my demo.wav", seconds=1.5)
+    demo = build_app(library=library)
+    button = next(b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.elem_id == "edit-source-stems")
+    split = _handler(demo, button)
+    shown, note = split(None, str(upload), "My Demo", 2, None, lambda *a, **k: None)
+    zip_path, pack = (Path(p) for p in shown["value"])
+    assert zip_path.name == "My Demo - stems.zip" and pack.name == "My Demo - DAW pack.zip"
+    names = sorted(n for n in zipfile.ZipFile(zip_path).namelist() if n.endswith(".wav"))
+    assert names == ["My Demo - accompaniment.wav", "My Demo - vocals.wav"], names
+    for name in names:
+        with zipfile.ZipFile(zip_path) as z, z.open(name) as f:
+            info = sf.info(f)
+            assert info.samplerate == 48_000 and abs(info.duration - 1.5) < 1e-3
+    assert "reconstruction error" in note
+    with pytest.raises(gr.Error, match="upload a song first"):
+        split(None, None, "", 4, None, lambda *a, **k: None)
