@@ -15,7 +15,7 @@ import pytest
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"studio-numba-{_WORKER}"))
 
-from tests.warnings_guard import own_deprecations_are_errors  # noqa: F401  (a session-wide autouse fixture)
+from tests.warnings_guard import own_deprecations_are_errors  # noqa: E402, F401  (a session-wide autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
