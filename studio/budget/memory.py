@@ -165,7 +165,8 @@ def plan_memory(
     return MemoryPlan(chosen, available_gb, False, plain)
 
 
-def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
+def largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
+    """Largest n in [lo, hi] with fits(n), for fits monotone (true then false); None if none."""
     if hi < lo or not fits(lo):
         return None
     while lo < hi:
@@ -188,7 +189,7 @@ def longest_fitting(
                            dtype=dtype, allowed=allowed)
         return plan is None or plan.fits
 
-    return _largest(max(1, math.ceil(caps.min_duration_s)), math.floor(caps.max_duration_s), fits)
+    return largest(max(1, math.ceil(caps.min_duration_s)), math.floor(caps.max_duration_s), fits)
 
 
 def refusal(caps: Capabilities, req: PlanInput, plan: MemoryPlan, where: str, *, dtype: str = "bfloat16",
@@ -200,7 +201,7 @@ def refusal(caps: Capabilities, req: PlanInput, plan: MemoryPlan, where: str, *,
     longest = longest_fitting(caps, req.model_copy(update={"takes": 1}), plan.available_gb, dtype=dtype,
                               allowed=allowed)
     if req.takes > 1:
-        takes = _largest(1, req.takes - 1, lambda t: _fits(caps, req.model_copy(update={"takes": t}),
+        takes = largest(1, req.takes - 1, lambda t: _fits(caps, req.model_copy(update={"takes": t}),
                                                            plan.available_gb, dtype, allowed))
         if takes is not None:
             options.append(f"{takes} take(s) instead of {req.takes}")

@@ -13,14 +13,14 @@ from __future__ import annotations
 import enum
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backends.base import Capabilities, DeviceClass
 from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
 from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate, stage_base
-from studio.budget.memory import Lightening, MemoryPlan, plan_memory, refusal
+from studio.budget.memory import Lightening, MemoryPlan, largest, plan_memory, refusal
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
 from studio.tasks import get_task
@@ -163,19 +163,6 @@ def _reserve_s(r: Reservation) -> int:
     return r.quota_s if r.quota_s is not None else r.needed_s
 
 
-def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
-    """Largest n in [lo, hi] with fits(n), for fits monotone (true then false); None if none."""
-    if hi < lo or not fits(lo):
-        return None
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if fits(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def _uses_steps(caps: Capabilities, device: DeviceClass) -> bool:
     return any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
 
@@ -230,14 +217,14 @@ def alternatives(
 
     lo = max(1, math.ceil(caps.min_duration_s))
     hi = math.ceil(req.duration_s) - 1
-    best = _largest(lo, hi, lambda d: fits(req.model_copy(update={"duration_s": float(d)})) is not None)
+    best = largest(lo, hi, lambda d: fits(req.model_copy(update={"duration_s": float(d)})) is not None)
     if best is not None:
         # An edit's length is its source's (plus any extension): only a shorter source shortens it.
         text = f"a song of up to {best} s" if _length_is_asked(req) else f"a source song giving up to {best} s"
         add("shorter", req.model_copy(update={"duration_s": float(best)}), text)
 
     if req.steps is not None and _uses_steps(caps, ctx.device):
-        steps = _largest(
+        steps = largest(
             min_steps, req.steps - 1, lambda s: fits(req.model_copy(update={"steps": s})) is not None
         )
         if steps is not None:
@@ -264,7 +251,7 @@ def alternatives(
                 add("no_planner", r, "without the LM planner")
 
     if req.takes > 1:
-        takes = _largest(1, req.takes - 1, lambda t: fits(req.model_copy(update={"takes": t})) is not None)
+        takes = largest(1, req.takes - 1, lambda t: fits(req.model_copy(update={"takes": t})) is not None)
         if takes is not None:
             add(
                 "fewer_takes",
@@ -331,7 +318,7 @@ def fit_request(
 
     cur = req
     if req.takes > 1:
-        takes = _largest(1, req.takes, lambda t: fits(cur.model_copy(update={"takes": t})))
+        takes = largest(1, req.takes, lambda t: fits(cur.model_copy(update={"takes": t})))
         cur = cur.model_copy(update={"takes": takes or 1})
     if cur.planner is not None and not fits(cur):
         options: list[str | None] = [
@@ -346,13 +333,13 @@ def fit_request(
                 break
     if cur.steps is not None and _uses_steps(caps, ctx.device) and not fits(cur):
         floor = max(min_steps, math.ceil(cur.steps / 2))
-        steps = _largest(floor, cur.steps, lambda s: fits(cur.model_copy(update={"steps": s})))
+        steps = largest(floor, cur.steps, lambda s: fits(cur.model_copy(update={"steps": s})))
         cur = cur.model_copy(update={"steps": steps or floor})
     if not fits(cur):
         if not _length_is_asked(req):
             return None  # an edit cannot be shortened by the studio: its length is the source's
         lo = max(1, math.ceil(caps.min_duration_s))
-        best = _largest(
+        best = largest(
             lo, math.floor(cur.duration_s), lambda d: fits(cur.model_copy(update={"duration_s": float(d)}))
         )
         if best is None:
