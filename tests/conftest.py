@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-# librosa compiles its kernels with numba and caches them beside its own code (`cache=True`). Two xdist
-# workers compiling the same kernel into one cache at once crashed a fresh CI run (a segfault in
-# librosa.core.pitch's gufunc on the second worker); each worker gets its own cache folder instead.
-# Set before anything imports numba, which reads it once.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"studio-numba-{_WORKER}"))
-
-from tests.warnings_guard import own_deprecations_are_errors  # noqa: E402, F401  (a session-wide autouse fixture)
+from tests.warnings_guard import own_deprecations_are_errors  # noqa: F401  (a session-wide autouse fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from studio.quality import thresholds as T
+from studio.quality.jit import first_call
 from studio.quality.report import Measure
 
 _PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -47,7 +48,8 @@ def beat_times(y: np.ndarray, sr: int = T.ANALYSIS_RATE) -> np.ndarray:
     # trim=False: librosa's own trimming of weak edge beats drops nearly all of them when the song
     # has a silent stretch (measured: 1 beat of 19 left after 3 s of leading silence); callers
     # pass the sounding part only instead.
-    _, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=_HOP, units="time", trim=False)
+    with first_call("beat_track"):
+        _, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=_HOP, units="time", trim=False)
     return np.asarray(beats, dtype=np.float64)
 
 
@@ -118,7 +120,7 @@ def estimate_key(y: np.ndarray, sr: int = T.ANALYSIS_RATE) -> tuple[str, float] 
     """(key, correlation) of the song's mean chroma with the best of the 24 rotated profiles."""
     import librosa
 
-    with warnings.catch_warnings():
+    with first_call("chroma_stft"), warnings.catch_warnings():
         # Near-silent or unpitched audio has no peaks to estimate tuning from; the profile check
         # below then reports "key not found" instead of librosa's warning.
         warnings.simplefilter("ignore", UserWarning)
