@@ -104,6 +104,37 @@ def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub,
         studio.cache.unload_all()
 
 
+def test_simple_mode_fetches_only_its_planner_and_sketches_offline_without_the_pipeline(hub, monkeypatch) -> None:
+    """Simple mode's sketch is the planner's alone (issue 16): its prefetch takes the 1.7B planner's
+    subfolder and nothing of the ~11 GB pipeline, and the sketch then runs with the Hub offline and no
+    DiT pipeline loaded."""
+    import backends.acestep.planner.planner as planner_module
+    from backends.acestep import sketch
+    from studio import sketching
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
+    sketching.prefetch("acestep")
+    assert hub.fetched and {repo for repo, _ in hub.fetched} == {SHARED_REPO}
+    assert all(name.startswith("acestep-5Hz-lm-1.7B/") for _, name in hub.fetched)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub.cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    monkeypatch.delenv("STUDIO_ACESTEP_PLANNER_WEIGHTS", raising=False)
+    monkeypatch.setattr(planner_module, "FREE_TEXT_TOKEN_CAP", 64)  # a random model never stops by itself
+    studio = service.Studio()
+    try:
+        assert not sketch.loaded("cpu")
+        draft = studio.describe("acestep", "a calm song about the sea", seed=1)
+        assert set(draft) == {"caption", "lyrics", "instrumental", "metadata"}
+        assert sketch.loaded("cpu")
+        assert studio.cache.loaded() == {}  # the DiT pipeline was never loaded for it
+    finally:
+        sketch.release_all()
+
+
 def test_start_up_on_zerogpu_fetches_and_loads_the_default_backend_in_the_main_process(hub, monkeypatch) -> None:
     """What app.py runs at import on ZeroGPU (runner.preload_for_zerogpu): the default backend is
     on its device before any GPU call, from the pipeline's files only (no planner: off by default)."""

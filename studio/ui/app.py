@@ -14,7 +14,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from backends.base import StudioError
-from studio import ratelimit
+from studio import ratelimit, sketching
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
@@ -98,12 +98,15 @@ def _wire_create(
     @user_errors
     def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         backend = data[create.backend]
-        seed = data[create.seed]
+        seed = forms.whole_number(data[create.seed], "seed")
         address = visitor.client_address(request) if request is not None else ""
+        tier = visitor.tier_of(request) if request is not None else None
+        # Refusals (an empty description, a sketch the guard cannot fit) spend no call (issue 17.4).
+        text = sketching.check_description(backend, data[create.description] or "")
+        sketching.sketch_reservation(backend, tier)
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         draft = runner.describe_song(
-            backend, data[create.description] or "", bool(data[create.instrumental]),
-            data[create.language] or None, forms.whole_number(seed, "seed"),
+            backend, text, bool(data[create.instrumental]), data[create.language] or None, seed, tier=tier,
         )
         return create.fill_draft(draft, backend)
 
