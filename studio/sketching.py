@@ -53,11 +53,27 @@ def worker_key(backend: str) -> str:
     return f"{backend}:sketch"
 
 
-def sketch_input(backend: str) -> PlanInput:
+def sketch_input(backend: str, *, include_load: bool | None = None) -> PlanInput:
+    """A sketch as the guard prices it; ``include_load=None``: the load counts when the worker must load."""
     from studio.worker_state import load_due
 
+    load = load_due(worker_key(backend)) if include_load is None else include_load
     return PlanInput(duration_s=SKETCH_PRICED_AS_S, planner=sketcher_of(backend).planner, sketch=True,
-                     include_load=load_due(worker_key(backend)))
+                     include_load=load)
+
+
+def record(backend: str, measured: dict[str, float], *, loaded: bool) -> None:
+    """File a sketch's measured stage times (``loaded``: the sketcher had to be loaded) in this process's
+    calibration, so the next sketch and the planner's share of renders are priced from this machine.
+    Called in the main process with the GPU worker's figures (a fork's own records would be lost)."""
+    from studio import devices
+    from studio.service import calibration
+
+    caps = registry.get_spec(backend).capabilities
+    info = devices.detect()
+    model = caps.cost.get(info.kind)
+    if model is not None:
+        calibration().record(caps.name, info.name, model, sketch_input(backend, include_load=loaded), measured)
 
 
 def sketch_reservation(backend: str, tier: str | None = None) -> Reservation:

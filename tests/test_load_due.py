@@ -111,3 +111,28 @@ def test_a_worker_that_rendered_still_loads_the_planner_for_a_sketch(zerogpu) ->
     WORKER.failed()
     WORKER.succeeded(sketching.worker_key("acestep"), worker_kept_weights=True)
     assert "load" in stages(SongRequest(style="pop", duration=30))  # and the reverse
+
+
+def test_a_sketchs_stage_times_are_recorded_by_the_parent(zerogpu, monkeypatch) -> None:
+    """The worker measures, the main process files the figures (a fork's own records would be lost), so the
+    guard prices the next sketch from this machine's planner load and pass."""
+    import time
+
+    from backends.base import ProgressEvent
+    from studio import devices, sketching
+
+    def sketch(*_args, progress, **_kwargs):
+        for stage, pause in (("loading", 0.02), ("plan", 0.03)):
+            progress(ProgressEvent(stage, 0, 1))
+            time.sleep(pause)
+            progress(ProgressEvent(stage, 1, 1))
+        return {"caption": "calm"}
+
+    monkeypatch.setattr(runner, "gpu_available_here", lambda: False)
+    monkeypatch.setattr(runner.STUDIO, "describe", sketch)
+    assert runner.describe_song("acestep", "a calm song", False, None, None, tier="pro") == {"caption": "calm"}
+    device = devices.detect().name
+    store = service.calibration()
+    assert [s.seconds >= 0.02 for s in store.samples(device, "acestep", "load:planner-1.7B")] == [True]
+    assert len(store.samples(device, "acestep", "plan:1.7B")) == 1
+    assert sketching.worker_key("acestep") not in WORKER._loaded  # it had to load: nothing shows it keeps it

@@ -18,6 +18,7 @@ from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_
 from studio import devices, glibc_heap, quotas, ratelimit, sketching
 from studio import library as lib
 from studio.budget import Reservation
+from studio.budget.calibration import StageTimer
 from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.finishing import PLAYER_FORMAT, finish
@@ -114,13 +115,16 @@ def _sketch_reservation(backend: str, *_: object, tier: str | None = None, **__:
 def describe_on_gpu(
     backend: str, text: str, instrumental: bool, language: str | None, seed: int | None, *,
     tier: str | None = None, budget: Reservation,
-) -> tuple[dict, bool]:
+) -> tuple[dict, bool, dict[str, float]]:
     """Simple mode's sketch (the planner's create-sample pass) for the time the guard reserved: plain data
-    in, the sketch and whether this worker already held the sketcher out (the parent keeps the books)."""
+    in; out the sketch, whether this worker already held the sketcher and the measured stage seconds (the
+    parent keeps the books)."""
     where = devices.as_device_info(None).torch_device
     held = sketching.sketcher_of(backend).loaded(where)
-    draft = STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed, device=where)
-    return draft, held
+    timer = StageTimer()
+    draft = STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed, device=where,
+                            progress=timer)
+    return draft, held, timer.finish()
 
 
 def preload_for_zerogpu() -> None:
@@ -144,11 +148,12 @@ def describe_song(backend: str, text: str, instrumental: bool, language: str | N
     if gpu_available_here():
         sketching.prefetch(backend)
     try:
-        draft, held = describe_on_gpu(backend, text, instrumental, language, seed, tier=tier)
+        draft, held, measured = describe_on_gpu(backend, text, instrumental, language, seed, tier=tier)
     except BaseException:
         WORKER.failed()  # spaces forks a fresh worker after a failed task: it loads again
         raise
     WORKER.succeeded(sketching.worker_key(backend), worker_kept_weights=held)
+    sketching.record(backend, measured, loaded=not held)
     return draft
 
 
