@@ -257,6 +257,26 @@ class WeightsPart:
 
 
 @dataclass(frozen=True)
+class Sketcher:
+    """How a backend that accepts ``Input.DESCRIPTION`` writes a song sketch (caption, lyrics, metadata)
+    from one description, with a model of its own: Simple mode loads only that model, never the
+    renderer's weights, and fetches only its files before the GPU is asked for."""
+
+    # The model that writes the sketch, in a visitor's words ("the 1.7B planner").
+    what: str
+    # The planner size that writes it: the guard prices a sketch as that planner's load and one pass.
+    planner: str
+    # The sketch model's weights as they stand now (a variable may point elsewhere), for the status up front.
+    weights: Callable[[], WeightsPart]
+    # Downloads exactly the files ``run`` opens, nothing loaded.
+    prefetch: Callable[[], None]
+    # Whether this process already holds the sketch model on ``device`` (a kept ZeroGPU worker does).
+    loaded: Callable[[str], bool]
+    # (description, instrumental, language, seed, device, progress) -> the sketch as plain data.
+    run: Callable[..., dict]
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     """Cheap declaration of a backend: importing it imports no model code."""
 
@@ -278,6 +298,8 @@ class BackendSpec:
     # Why the configured weights cannot run this task with these options (None: they can), asked before
     # any work and by the UI to hide what would be refused; options are None when only the task is known.
     refusal: Callable[[str, BaseModel | None], str | None] | None = None
+    # What writes a sketch from a description (Simple mode); None where the backend takes no description.
+    sketcher: Sketcher | None = None
 
     @property
     def name(self) -> str:

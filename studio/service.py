@@ -654,37 +654,34 @@ class Studio:
         instrumental: bool = False,
         language: str | None = None,
         seed: int | None = None,
-        weights: str | None = None,
+        device=None,
         progress: ProgressFn = no_progress,
     ) -> dict:
-        """Simple mode: the backend writes caption, lyrics and metadata from a description, to be
-        shown for editing before anything is rendered."""
+        """Simple mode: the backend's sketcher writes caption, lyrics and metadata from a description, to
+        be shown for editing before anything is rendered. Only the sketcher's own model is loaded (for
+        ACE-Step the planner, not the DiT pipeline)."""
+        from studio.sketching import check_description
+
+        text = check_description(backend, text)
         spec = registry.get_spec(backend)
-        caps = spec.capabilities
-        if not caps.accepts(Input.DESCRIPTION):
-            takers = _alternatives(lambda c: c.accepts(Input.DESCRIPTION))
-            raise StudioError(
-                f"{caps.display_name} cannot write a song from a description; write a style and lyrics"
-                + (f", or pick {takers}." if takers else ".")
-            )
-        text = text.strip()
-        if not text:
-            raise StudioError("describe the song first, e.g. 'a melancholic bossa nova about the sea'.")
-        if len(text) > caps.max_style_chars:
-            raise StudioError(
-                f"the description must be at most {caps.max_style_chars} characters, got {len(text)}; shorten it."
-            )
+        caps, sketcher = spec.capabilities, spec.sketcher
+        state = registry.availability(spec)
+        if not state.ok:
+            raise StudioError(f"{caps.display_name} cannot write a song here: {state.reason}")
+        from studio import devices
+
+        where = devices.as_device_info(device).torch_device
         try:
-            loaded = self.cache.get(
-                backend, weights, on_progress=lambda m: progress(ProgressEvent("loading", 0, 1, m))
-            )
-            return loaded.describe(text, instrumental=instrumental, language=language or None, seed=seed,
-                                   progress=progress)
+            return sketcher.run(text, instrumental=instrumental, language=language or None, seed=seed,
+                                device=where, progress=progress)
         except Exception as exc:
             if not memory.is_out_of_memory(exc):
                 raise
-        self._free_after_oom(backend)
-        raise memory.OutOfMemory(memory.out_of_memory_message(f"{caps.display_name}'s planner"))
+        memory.free_accelerator_memory()  # outside the handler: the exception's frames (activations) are gone
+        raise memory.OutOfMemory(
+            f"{caps.display_name}'s {sketcher.what} ran out of memory writing the sketch; the memory was freed. "
+            "Try again when other songs on this GPU have finished, or write the style and lyrics yourself."
+        )
 
     def _free_after_oom(self, backend: str) -> None:
         """A backend that ran out of memory part-way may hold half-moved weights or stale

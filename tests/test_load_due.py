@@ -69,14 +69,70 @@ def test_off_zerogpu_the_load_stage_always_counts(monkeypatch) -> None:
     assert service.plan_input(service.prepare(SongRequest(style="pop", duration=30))).include_load
 
 
-def test_simple_mode_prefetches_its_planner_and_declares_what_the_guard_prices(zerogpu, monkeypatch) -> None:
+def test_simple_mode_prefetches_only_its_planner_and_declares_what_the_guard_prices(zerogpu, monkeypatch) -> None:
+    from backends.acestep import fetching
+    from studio import sketching
+
     order: list[str] = []
     monkeypatch.setattr(runner, "gpu_available_here", lambda: True)
-    monkeypatch.setattr(runner, "prefetch", lambda request: order.append(f"prefetch {request.options['planner']}"))
-    monkeypatch.setattr(runner, "describe_on_gpu", lambda *args: order.append("gpu") or {})
-    runner.describe_song("acestep", "a calm song", False, None, None)
-    assert order == ["prefetch 1.7B", "gpu"]
-    fresh = runner.describe_seconds("acestep", "a calm song", False, None, None)
-    WORKER.succeeded("acestep", worker_kept_weights=True)
-    warm = runner.describe_seconds("acestep", "a calm song", False, None, None)
-    assert 0 < warm < fresh < 60  # the planner pass, plus loading only for a fresh worker
+    monkeypatch.setattr(runner, "prefetch", lambda request: order.append("prefetch the pipeline"))
+    monkeypatch.setattr(fetching, "fetch_pipeline", lambda *a, **k: order.append("fetch the pipeline"))
+    monkeypatch.setattr(fetching, "fetch_planner", lambda size: order.append(f"fetch the {size} planner"))
+    monkeypatch.delenv("STUDIO_ACESTEP_PLANNER_WEIGHTS", raising=False)
+    declared: list[int] = []
+    real_plan = sketching.sketch_reservation
+
+    def plan(*args, **kwargs):
+        budget = real_plan(*args, **kwargs)
+        declared.append(budget.declared_s)
+        return budget
+
+    monkeypatch.setattr(sketching, "sketch_reservation", plan)  # what the GPU function's duration reads
+    monkeypatch.setattr(runner.STUDIO, "describe", lambda *a, **k: order.append("sketch on the GPU") or {})
+    runner.describe_song("acestep", "a calm song", False, None, None, tier="pro")
+    assert order == ["fetch the 1.7B planner", "sketch on the GPU"]  # never the ~11 GB pipeline
+
+    monkeypatch.setattr(sketching, "sketch_reservation", real_plan)
+    fresh = sketching.sketch_reservation("acestep", "pro")
+    # Only the planner's own load and one planner pass: no DiT load, no diffusion, no decode.
+    assert set(fresh.estimate.stages) == {"load:planner-1.7B", "plan:1.7B"}
+    WORKER.succeeded(sketching.worker_key("acestep"), worker_kept_weights=True)
+    warm = sketching.sketch_reservation("acestep", "pro")
+    assert set(warm.estimate.stages) == {"plan:1.7B"}
+    assert 0 < warm.declared_s < fresh.declared_s < 60  # the guard's price, not spaces' 60-s default
+    assert declared == [fresh.declared_s]
+
+
+def test_a_worker_that_rendered_still_loads_the_planner_for_a_sketch(zerogpu) -> None:
+    from studio import sketching
+
+    WORKER.succeeded("acestep", worker_kept_weights=True)  # it holds the DiT pipeline, not the planner
+    assert "load:planner-1.7B" in sketching.sketch_reservation("acestep", "pro").estimate.stages
+    WORKER.failed()
+    WORKER.succeeded(sketching.worker_key("acestep"), worker_kept_weights=True)
+    assert "load" in stages(SongRequest(style="pop", duration=30))  # and the reverse
+
+
+def test_a_sketchs_stage_times_are_recorded_by_the_parent(zerogpu, monkeypatch) -> None:
+    """The worker measures, the main process files the figures (a fork's own records would be lost), so the
+    guard prices the next sketch from this machine's planner load and pass."""
+    import time
+
+    from backends.base import ProgressEvent
+    from studio import devices, sketching
+
+    def sketch(*_args, progress, **_kwargs):
+        for stage, pause in (("loading", 0.02), ("plan", 0.03)):
+            progress(ProgressEvent(stage, 0, 1))
+            time.sleep(pause)
+            progress(ProgressEvent(stage, 1, 1))
+        return {"caption": "calm"}
+
+    monkeypatch.setattr(runner, "gpu_available_here", lambda: False)
+    monkeypatch.setattr(runner.STUDIO, "describe", sketch)
+    assert runner.describe_song("acestep", "a calm song", False, None, None, tier="pro") == {"caption": "calm"}
+    device = devices.detect().name
+    store = service.calibration()
+    assert [s.seconds >= 0.02 for s in store.samples(device, "acestep", "load:planner-1.7B")] == [True]
+    assert len(store.samples(device, "acestep", "plan:1.7B")) == 1
+    assert sketching.worker_key("acestep") not in WORKER._loaded  # it had to load: nothing shows it keeps it

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from backends.acestep import vae_tiling
-from backends.acestep.fetching import fetch_pipeline, fetch_planner
+from backends.acestep.fetching import fetch_pipeline
 from backends.acestep.lora import LoraSet
 from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
 from backends.base import (
@@ -329,27 +329,12 @@ class AceStepBackend:
             "timesignature": first.timesignature,
         }
 
-    def describe(
-        self, text: str, *, instrumental: bool = False, language: str | None = None, seed: int | None = None,
-        progress: ProgressFn = no_progress,
-    ) -> dict[str, Any]:
-        """Simple mode: a description becomes caption, lyrics and metadata (for editing, not rendered)."""
-        from backends.acestep.spec import DESCRIBE_PLANNER
-
-        planner = self._planner(DESCRIBE_PLANNER)
-        return planner.describe(text, instrumental=instrumental, language=language, seed=seed,
-                                progress=progress).to_dict()
-
     def _planner(self, size: str) -> Any:
+        """The planner of ``size``, shared with Simple mode's sketches (backends/acestep/sketch.py)."""
         if size not in self.planners:
-            import os
+            from backends.acestep.sketch import planner_for
 
-            from backends.acestep.planner.planner import Planner
-            from backends.acestep.spec import PLANNER_ENV
-
-            # From the cache when prefetched (SPEC.prefetch): only the planner's own files.
-            weights = fetch_planner(os.environ.get(PLANNER_ENV) or size)
-            self.planners[size] = Planner.load(weights, device=self.device)
+            self.planners[size] = planner_for(size, self.device)
         return self.planners[size]
 
     def loaded_parts(self) -> list[str]:
@@ -363,8 +348,10 @@ class AceStepBackend:
         return parts
 
     def unload(self) -> None:
+        from backends.acestep.sketch import release
+
         for planner in self.planners.values():
-            planner.unload()
+            release(planner)
         self.planners.clear()
         self.loras.clear()
         self.extra_pipes.clear()

@@ -19,9 +19,10 @@ from backends.base import (
     Input,
     LyricDialect,
     MemoryModel,
+    Sketcher,
     WeightsPart,
 )
-from studio.budget.costs import SEED_COSTS
+from studio.budget.costs import PLANNER_GB, PLANNER_GB_SOURCE, SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
@@ -196,6 +197,56 @@ WEIGHTS = WeightsPart(
 )
 
 
+# What makes a folder a whole planner (Qwen3ForCausalLM + its tokenizer), relative to the planner's folder.
+PLANNER_REQUIRED = ("config.json", "*.safetensors", "tokenizer_config.json")
+
+
+def planner_part(size: str) -> WeightsPart:
+    """The planner of ``size`` as it stands now: the official checkpoint, or what PLANNER_ENV names (a
+    folder, or a Hub id that may end in a subfolder), whose size is unknown."""
+    from backends.acestep.planner.model import PLANNER_CHECKPOINTS, resolve_checkpoint
+
+    chosen = os.environ.get(PLANNER_ENV, "").strip()
+    checkpoint = resolve_checkpoint(chosen) if chosen else PLANNER_CHECKPOINTS[size]
+    what = f"ACE-Step {size} planner"
+    if checkpoint.local:
+        return WeightsPart(what=what, repo=checkpoint.repo, required=PLANNER_REQUIRED, download_gb=None,
+                           size_source="a local folder", env=PLANNER_ENV)
+    sub = checkpoint.subfolder
+    required = tuple(f"{sub}/{name}" for name in PLANNER_REQUIRED) if sub else PLANNER_REQUIRED
+    return WeightsPart(what=what, repo=checkpoint.repo, required=required,
+                       download_gb=None if chosen else PLANNER_GB[size],
+                       size_source="another checkpoint named by " + PLANNER_ENV if chosen else PLANNER_GB_SOURCE)
+
+
+def _sketch(text: str, **kwargs) -> dict:
+    from backends.acestep.sketch import run
+
+    return run(text, **kwargs)
+
+
+def _sketch_prefetch() -> None:
+    from backends.acestep.sketch import prefetch
+
+    prefetch()
+
+
+def _sketch_loaded(device: str) -> bool:
+    from backends.acestep.sketch import loaded
+
+    return loaded(device)
+
+
+SKETCHER = Sketcher(
+    what=f"the {DESCRIBE_PLANNER} planner",
+    planner=DESCRIBE_PLANNER,
+    weights=lambda: planner_part(DESCRIBE_PLANNER),
+    prefetch=_sketch_prefetch,
+    loaded=_sketch_loaded,
+    run=_sketch,
+)
+
+
 def _load(**kwargs):
     from backends.acestep.backend import AceStepBackend
 
@@ -248,4 +299,5 @@ SPEC = BackendSpec(
     prefetch=_prefetch,
     weights=(WEIGHTS,),
     refusal=_refusal,
+    sketcher=SKETCHER,
 )

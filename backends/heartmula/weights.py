@@ -35,11 +35,15 @@ def _looks_like_hub_id(text: str) -> bool:
     return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", text)) and not Path(text).exists()
 
 
-MODEL_FILES = ("*.json", "*.safetensors")
+# Exactly what the loaders open: config.json, every safetensors file of the folder (read_safetensors), and
+# for the LM a flavors.json when one sits beside config.json (flavors.py). Index files, READMEs and other
+# formats in the repositories are not read, so not fetched.
+LM_FILES = ("config.json", "flavors.json", "*.safetensors")
+CODEC_FILES = ("config.json", "*.safetensors")
 GEN_FILES = (TOKENIZER_FILE, GEN_CONFIG_FILE)
 
 
-def _download(repo_id: str, patterns: tuple[str, ...] = MODEL_FILES) -> Path:
+def _download(repo_id: str, patterns: tuple[str, ...]) -> Path:
     try:
         from huggingface_hub import snapshot_download
 
@@ -78,7 +82,7 @@ def resolve_files(
         else:
             raise StudioError(f"HeartMuLa weights folder {root} does not exist; pass a folder or a Hub id.")
 
-    def piece(override, default_sub: str | None, default_repo: str, patterns=MODEL_FILES) -> Path:
+    def piece(override, default_sub: str | None, default_repo: str, patterns: tuple[str, ...]) -> Path:
         if override is not None:
             text = str(override)
             if Path(text).exists():
@@ -92,8 +96,8 @@ def resolve_files(
 
     hint = "lay the folder out like upstream's (see backends/heartmula/weights.py)."
     gen_dir = piece(gen, None, GEN_REPO, GEN_FILES)
-    lm_dir = piece(lm, LM_SUBDIR, LM_REPO)
-    codec_dir = piece(codec, CODEC_SUBDIR, CODEC_REPO)
+    lm_dir = piece(lm, LM_SUBDIR, LM_REPO, LM_FILES)
+    codec_dir = piece(codec, CODEC_SUBDIR, CODEC_REPO, CODEC_FILES)
     return HeartMuLaFiles(
         lm_dir=_require(lm_dir / "config.json", "LM config", hint).parent,
         codec_dir=_require(codec_dir / "config.json", "codec config", hint).parent,

@@ -85,7 +85,7 @@ class LevoBackend:
         if dtype not in DTYPES:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)
-        runtime_dir = resolve_runtime(runtime, offline=offline)
+        runtime_dir = resolve_runtime(runtime, offline=offline, model_dir=model_dir)
         require_whole_parts(model_dir, runtime_dir)
         if low_memory is None:
             free = free_accelerator_gb(device)

@@ -18,7 +18,10 @@ from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIM
 from backends.levo.text import LevoTokenizers
 
 MODEL_FILES = ("config.yaml", "model.pt")
-RUNTIME_PATTERNS = ("ckpt/model_septoken/*", "ckpt/vae/*", "third_party/Qwen2-7B/*")
+# What Qwen2Tokenizer.from_pretrained may open in the tokenizer folder (vocab.json, merges.txt,
+# tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json, the model's
+# config.json for its type, a chat template): small files only, the folder holds no weights.
+TOKENIZER_PATTERNS = ("*.json", "*.txt", "*.jinja")
 
 
 def looks_like_folder(location: str) -> bool:
@@ -52,9 +55,26 @@ def resolve_model(location: str | None = None, offline: bool | None = None) -> P
     return resolve(loc, patterns=MODEL_FILES, what="model", offline=offline)
 
 
-def resolve_runtime(location: str | None = None, offline: bool | None = None) -> Path:
+def runtime_files(model_dir: Path) -> tuple[str, ...]:
+    """The runtime files the port opens, as the model's config.yaml names them: the separator decoder's
+    weights and the optional dims.json beside them (decoder.load_decoder, config.DecoderDims), the VAE's
+    json and checkpoint, and the tokenizer folder's small files. Upstream's runtime repository holds more
+    (other checkpoints under ckpt/); none of it is fetched."""
+    cfg = LmConfig.from_yaml(model_dir / "config.yaml")
+    separator = Path(cfg.separate_tokenizer_path).parent.as_posix()
+    return (
+        cfg.separate_tokenizer_path,
+        f"{separator}/dims.json",
+        cfg.vae_config_path,
+        cfg.vae_weights_path,
+        *(f"{cfg.tokenizer_path}/{pattern}" for pattern in TOKENIZER_PATTERNS),
+    )
+
+
+def resolve_runtime(location: str | None = None, offline: bool | None = None, *, model_dir: Path) -> Path:
+    """The runtime folder, fetched from the Hub with exactly ``runtime_files(model_dir)``."""
     loc = location or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
-    return resolve(loc, patterns=RUNTIME_PATTERNS, what="runtime", offline=offline)
+    return resolve(loc, patterns=runtime_files(model_dir), what="runtime", offline=offline)
 
 
 def require_whole_parts(model_dir: Path, runtime_dir: Path) -> None:

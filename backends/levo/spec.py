@@ -241,12 +241,11 @@ WEIGHTS = (
 
 
 def _prefetch(options: BaseModel, task: str) -> None:
-    """The checkpoint and runtime files the loader opens (backends/levo/loading.py: its own
-    patterns), into the cache before the GPU is asked for."""
+    """The checkpoint and runtime files the loader opens (backends/levo/loading.py: the model's two files,
+    then the runtime files its config.yaml names), into the cache before the GPU is asked for."""
     from backends.levo.loading import resolve_model, resolve_runtime
 
-    resolve_model()
-    resolve_runtime()
+    resolve_runtime(model_dir=resolve_model())
 
 
 SPEC = BackendSpec(

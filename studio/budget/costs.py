@@ -41,6 +41,26 @@ _HEART_SRC = (
 )
 _LOAD_SRC = "not published: weights size / ~1.5 GB/s host-to-device plus warm-up, an assumption"
 
+# The planner's weights in GB per size (ACE-Step/acestep-5Hz-lm-*): no published file size was found, so
+# parameter count x 2 bytes (bf16): 0.6 B -> 1.2, 1.7 B -> 3.4, 4 B -> 8.0. The Simple-mode line in the
+# UI and the planner's load stage below both read this table.
+PLANNER_GB: dict[str, float] = {"0.6B": 1.2, "1.7B": 3.4, "4B": 8.0}
+PLANNER_GB_SOURCE = "estimate: parameter count x 2 bytes (bf16); no published file size found"
+
+
+def planner_load_stage(size: str) -> str:
+    """The cost stage of moving one planner size's weights to the device (not packed by spaces on
+    ZeroGPU: only the default pipeline is, so a fresh worker reads the planner from disk)."""
+    return f"load:planner-{size}"
+
+
+def _planner_loads(gb_per_s: float, note: str) -> dict[str, StageCost]:
+    return {
+        planner_load_stage(size): StageCost(fixed=0.5 + gb / gb_per_s, source=f"{_LOAD_SRC} ({size} planner, "
+                                            f"{gb:g} GB: {PLANNER_GB_SOURCE}){note}")
+        for size, gb in PLANNER_GB.items()
+    }
+
 
 def _scaled(cost: StageCost, factor: float, note: str) -> StageCost:
     return StageCost(
@@ -75,6 +95,7 @@ _ACESTEP_ZEROGPU = CostModel(
         "load": StageCost(fixed=8.0, source=_LOAD_SRC + " (~10 GB: XL DiT, text encoder, VAE)"),
         # extract / lego / complete run on the XL base weights, a second pipeline of the same size.
         "load:base": StageCost(fixed=8.0, source=_LOAD_SRC + " (XL base, ~10 GB, for extract/lego/complete)"),
+        **_planner_loads(1.5, ""),
         "plan": StageCost(fixed=1.5, per_frame=0.020, source=_ACESTEP_PLAN_SRC + " (1.7B, the default)"),
         "plan:0.6B": StageCost(fixed=1.0, per_frame=0.012, source=_ACESTEP_PLAN_SRC + " (0.6B)"),
         "plan:1.7B": StageCost(fixed=1.5, per_frame=0.020, source=_ACESTEP_PLAN_SRC + " (1.7B)"),
@@ -90,6 +111,8 @@ _ACESTEP_CUDA = CostModel(
     stages={
         "load": StageCost(fixed=15.0, source=_LOAD_SRC + " (from local disk)"),
         "load:base": StageCost(fixed=15.0, source=_LOAD_SRC + " (XL base from local disk)"),
+        # 15 s for ~11 GB above: ~0.75 GB/s from a local disk.
+        **_planner_loads(0.75, "; from local disk"),
         **{
             name: _scaled(cost, 2.5, "x2.5 for an RTX 3090-class card (README: <10 s vs <2 s)")
             for name, cost in _ACESTEP_ZEROGPU.stages.items()
@@ -149,4 +172,4 @@ SEED_COSTS: dict[str, dict[DeviceClass, CostModel]] = {
 DEFAULT_STEPS: dict[str, int] = {"acestep": 8}
 
 # Planner sizes ACE-Step offers, smallest first (fit-to-budget walks down this list).
-PLANNER_SIZES: tuple[str, ...] = ("0.6B", "1.7B", "4B")
+PLANNER_SIZES: tuple[str, ...] = tuple(PLANNER_GB)

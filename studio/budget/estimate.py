@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from backends.base import Capabilities, CostModel, DeviceClass, StageCost, StudioError
+from studio.budget.costs import planner_load_stage
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from studio.budget.calibration import DeviceCalibration
@@ -37,6 +38,11 @@ class PlanInput(BaseModel):
     )
     include_load: bool = Field(
         default=True, description="Count moving weights to the device (always true on ZeroGPU)."
+    )
+    sketch: bool = Field(
+        default=False,
+        description="Only the planner writing a song from a description (Simple mode): its own load and one "
+        "planner pass, no DiT, no decode.",
     )
 
 
@@ -98,12 +104,18 @@ def active_stages(model: CostModel, req: PlanInput, backend: str = "") -> list[s
     has_plan = any(stage_base(n) == "plan" for n in model.stages)
     if req.planner is not None and not has_plan:
         raise StudioError(f"{backend or 'This backend'} has no LM planner; leave the planner unset.")
+    if req.sketch and req.planner is None:
+        raise StudioError("A song sketch is written by the planner; name the planner size that writes it.")
+    # A planner's weights are a load of their own (and the whole load of a sketch, which never touches the DiT).
+    loads = {planner_load_stage(req.planner)} if req.planner is not None else set()
+    if not req.sketch:
+        loads |= {"load", f"load:{req.extra_weights}"}
     out: list[str] = []
     for name in model.stages:
         base = stage_base(name)
-        if base == "load" and not req.include_load:
+        if base == "load" and (not req.include_load or name not in loads):
             continue
-        if base == "load" and name != "load" and name != f"load:{req.extra_weights}":
+        if req.sketch and base not in ("load", "plan"):
             continue
         if base == "encode" and req.task == "text2music":
             continue

@@ -14,7 +14,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from backends.base import StudioError
-from studio import ratelimit
+from studio import ratelimit, sketching
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
@@ -95,17 +95,30 @@ def _wire_create(
         estimate, request_inputs, create.estimate, show_progress="hidden", **INSTANT
     )
 
-    @user_errors
     def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
+        """Simple mode's sketch into the form. A failure leaves the form as it was and says so once, in a
+        toast and the status, rather than an "Error" badge over every control the sketch would fill."""
+        try:
+            draft = _sketch(data, request)
+        except Exception as exc:
+            sentence = visitor_sentence(exc)
+            gr.Warning(sentence)
+            return [*(gr.update() for _ in create.draft_outputs()), f"❌ {sentence}"]
+        written = "✍️ The style and lyrics are written: change anything you like, then press Generate."
+        return [*create.fill_draft(draft, data[create.backend]), written]
+
+    def _sketch(data: dict, request: gr.Request | None) -> dict:
         backend = data[create.backend]
-        seed = data[create.seed]
+        seed = forms.whole_number(data[create.seed], "seed")
         address = visitor.client_address(request) if request is not None else ""
+        tier = visitor.tier_of(request) if request is not None else None
+        # Refusals (an empty description, a sketch the guard cannot fit) spend no call (issue 17.4).
+        text = sketching.check_description(backend, data[create.description] or "")
+        sketching.sketch_reservation(backend, tier)
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
-        draft = runner.describe_song(
-            backend, data[create.description] or "", bool(data[create.instrumental]),
-            data[create.language] or None, forms.whole_number(seed, "seed"),
+        return runner.describe_song(
+            backend, text, bool(data[create.instrumental]), data[create.language] or None, seed, tier=tier,
         )
-        return create.fill_draft(draft, backend)
 
     def restore(path: str | None) -> list[Any]:
         """A dropped file's recipe fills the form; a file without one leaves the form as it was and says so
@@ -123,7 +136,7 @@ def _wire_create(
         concurrency_limit=None, show_progress="hidden", **PRIVATE,
     )
     create.write_btn.click(
-        write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
+        write_song, request_inputs, [*create.draft_outputs(), create.status], concurrency_id=api.GPU_QUEUE,
         concurrency_limit=gpu_concurrency(), **PRIVATE,
     )
 

@@ -168,7 +168,8 @@ class CreateView:
             info += f" · set to {clock(length)}, {caps.display_name}'s usual length (was {clock(float(duration))})"
         return [
             forms.model_card(spec),
-            gr.update(visible=caps.accepts(Input.DESCRIPTION)),
+            # Back to Custom where the model takes no description, or its box would stay open without a mode.
+            gr.update(visible=True) if caps.accepts(Input.DESCRIPTION) else gr.update(visible=False, value="Custom"),
             gr.update(minimum=caps.min_duration_s, maximum=caps.max_duration_s, value=length, info=info),
             gr.update(maximum=caps.max_takes),
             gr.update(visible=caps.accepts(Input.BPM)),
@@ -247,6 +248,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
             description = gr.Textbox(
                 label="Describe the song", visible=False, lines=2,
                 placeholder="a melancholic bossa nova about the sea, soft male vocals",
+                info=forms.sketch_line(default), elem_id="description",
             )
             write_btn = gr.Button("✍️ Write the song", visible=False, variant="secondary", elem_id="write")
             title = gr.Textbox(label="Title", placeholder="Untitled", max_lines=1)
@@ -379,9 +381,11 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         examples=examples,
     )
     mode.change(
-        lambda m: (gr.update(visible=m == "Simple"), gr.update(visible=m == "Simple"),
-                   gr.update(visible=m != "Simple"), gr.update(visible=m != "Simple")),
-        mode,
+        # The planner line is read afresh: a sketch or another tab may have downloaded it meanwhile.
+        lambda m, b: (gr.update(visible=m == "Simple", info=forms.sketch_line(registry.get_spec(b))),
+                      gr.update(visible=m == "Simple"), gr.update(visible=m != "Simple"),
+                      gr.update(visible=m != "Simple")),
+        [mode, backend],
         [description, write_btn, lyrics, tag_row],
         queue=False,
         api_visibility="private",

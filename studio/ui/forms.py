@@ -60,6 +60,26 @@ def weights_label(spec: BackendSpec) -> str:
     return "" if state.state is weights.WeightsState.READY else state.label
 
 
+def sketch_line(spec: BackendSpec) -> str:
+    """Simple mode's note: which model writes the song from a description, its size and whether it is here,
+    before the visitor presses anything (issue 17.6). "" for a backend that takes no description."""
+    sketcher = spec.sketcher
+    if sketcher is None:
+        return ""
+    found = registry.availability(spec)
+    if not found.ok:
+        return f"Uses {sketcher.what}, which cannot run here: {found.reason}"
+    part = sketcher.weights()
+    # Other weights named by a variable have no known size: say only whether they are here.
+    size = f"{part.download_gb:.1f} GB, " if part.download_gb is not None else ""
+    state, detail = weights.part_status(part)
+    if state is weights.WeightsState.READY:
+        return f"Uses {sketcher.what} ({size}downloaded); the song model is not needed to write the song."
+    if state is weights.WeightsState.NOT_DOWNLOADED:
+        return f"Uses {sketcher.what} ({size}not downloaded — fetched on first use)."
+    return f"Uses {sketcher.what}: ❌ incompatible weights — {detail}"
+
+
 def model_card(spec: BackendSpec) -> str:
     """Markdown under the model picker: what it is, its licence, and why it cannot run (if so)."""
     caps, state = spec.capabilities, registry.availability(spec)

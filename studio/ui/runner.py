@@ -6,7 +6,6 @@ Nothing here imports gradio; handlers in ``studio.ui`` turn its results into com
 from __future__ import annotations
 
 import functools
-import math
 import shutil
 import threading
 import time
@@ -16,20 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
-from studio import glibc_heap, quotas, ratelimit, registry
+from studio import devices, glibc_heap, quotas, ratelimit, sketching
 from studio import library as lib
 from studio.budget import Reservation
+from studio.budget.calibration import StageTimer
 from studio.budget.deadline import eta_of, eta_text
-from studio.budget.estimate import stage_base
-from studio.budget.zerogpu import gpu_task, slice_factor
+from studio.budget.zerogpu import gpu_task
 from studio.finishing import PLAYER_FORMAT, finish
-from studio.gpu import gpu, gpu_available_here
+from studio.gpu import gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.later import LATER, master_file
 from studio.quality.finish import check_result
 from studio.quality.store import save_checks
 from studio.raw import RawRender
-from studio.service import CancelToken, Studio, cancellable, fit_to_budget, plan, prefetch, record_render
+from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
 from studio.worker_state import WORKER
 
@@ -108,37 +107,24 @@ def render_on_gpu(
     return raw.portable()
 
 
-# A sketch (caption, metadata and lyrics, no audio codes) is ~600 planner tokens; the planner
-# writes audio codes at 5 per second of song, so a 120-s song's plan is priced like that many tokens.
-SKETCH_PRICED_AS_S = 120.0
+def _sketch_reservation(backend: str, *_: object, tier: str | None = None, **__: object) -> Reservation:
+    return sketching.sketch_reservation(backend, tier)
 
 
-def _sketch_request(backend: str) -> SongRequest:
-    """A stand-in request the guard prices like a sketch: an instrumental song whose planner pass
-    writes as many tokens as a sketch does, with simple mode's planner size."""
-    from backends.acestep.spec import DESCRIBE_PLANNER
-
-    caps = registry.get_spec(backend).capabilities
-    duration = min(caps.max_duration_s, max(caps.min_duration_s, SKETCH_PRICED_AS_S))
-    return SongRequest(backend=backend, style="sketch", instrumental=True, duration=duration,
-                       options={"planner": DESCRIBE_PLANNER})
-
-
-def describe_seconds(backend: str, *_args: Any, **_kwargs: Any) -> int:
-    """GPU seconds to declare for a sketch, from the budget guard: the load stage when the worker
-    will have to load (studio.worker_state) plus one planner pass, with the estimate's margin."""
-    decision = plan(_sketch_request(backend))
-    if decision.reservation is None:
-        raise StudioError(decision.message)
-    estimate = decision.reservation.estimate
-    seconds = sum(s for name, s in estimate.stages.items() if stage_base(name) in ("load", "plan"))
-    return max(1, math.ceil(seconds * estimate.margin / slice_factor()))
-
-
-@gpu(duration=describe_seconds)
-def describe_on_gpu(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
-    """Simple mode's sketch (the planner's create-sample pass): plain data in, plain data out."""
-    return STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed)
+@gpu_task(plan=_sketch_reservation)
+def describe_on_gpu(
+    backend: str, text: str, instrumental: bool, language: str | None, seed: int | None, *,
+    tier: str | None = None, budget: Reservation,
+) -> tuple[dict, bool, dict[str, float]]:
+    """Simple mode's sketch (the planner's create-sample pass) for the time the guard reserved: plain data
+    in; out the sketch, whether this worker already held the sketcher and the measured stage seconds (the
+    parent keeps the books)."""
+    where = devices.as_device_info(None).torch_device
+    held = sketching.sketcher_of(backend).loaded(where)
+    timer = StageTimer()
+    draft = STUDIO.describe(backend, text, instrumental=instrumental, language=language, seed=seed, device=where,
+                            progress=timer)
+    return draft, held, timer.finish()
 
 
 def preload_for_zerogpu() -> None:
@@ -154,11 +140,21 @@ def preload_for_zerogpu() -> None:
     STUDIO.cache.get(default.backend)
 
 
-def describe_song(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None) -> dict:
-    """Simple mode: fetch the planner (and the pipeline) before the GPU is asked for, then sketch."""
+def describe_song(backend: str, text: str, instrumental: bool, language: str | None, seed: int | None,
+                  tier: str | None = None) -> dict:
+    """Simple mode: refuse a bad description and fetch only the sketcher's files before the GPU is asked
+    for, then sketch for the time the guard reserves for the visitor's ``tier``."""
+    text = sketching.check_description(backend, text)
     if gpu_available_here():
-        prefetch(_sketch_request(backend))
-    return describe_on_gpu(backend, text, instrumental, language, seed)
+        sketching.prefetch(backend)
+    try:
+        draft, held, measured = describe_on_gpu(backend, text, instrumental, language, seed, tier=tier)
+    except BaseException:
+        WORKER.failed()  # spaces forks a fresh worker after a failed task: it loads again
+        raise
+    WORKER.succeeded(sketching.worker_key(backend), worker_kept_weights=held)
+    sketching.record(backend, measured, loaded=not held)
+    return draft
 
 
 def finish_into_library(
