@@ -26,7 +26,7 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import devices, memory
+from studio import devices, memory, settings
 from studio import weights as weights_source
 from studio.audio.splice import SPLICE_FADE_S, splice
 from studio.tasks import get_task
@@ -342,13 +342,11 @@ class AceStepBackend:
 
     def _planner(self, size: str) -> Any:
         if size not in self.planners:
-            import os
 
             from backends.acestep.planner.planner import Planner
-            from backends.acestep.spec import PLANNER_ENV
 
             # From the cache when prefetched (SPEC.prefetch): only the planner's own files.
-            weights = fetch_planner(os.environ.get(PLANNER_ENV) or size)
+            weights = fetch_planner(settings.ACESTEP_PLANNER_WEIGHTS.get() or size)
             self.planners[size] = Planner.load(weights, device=self.device)
         return self.planners[size]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,12 +20,13 @@ from backends.base import (
     MemoryModel,
     WeightsPart,
 )
+from studio import settings
 from studio.budget.costs import SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
-WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
+WEIGHTS_ENV = settings.ACESTEP_WEIGHTS.name
 # A local folder (or Hub id) that replaces the official planner checkpoint of any size.
-PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
+PLANNER_ENV = settings.ACESTEP_PLANNER_WEIGHTS.name
 # Simple mode needs the planner even when renders run DiT-only; upstream's default size.
 DESCRIBE_PLANNER = "1.7B"
 # AceStepPipeline arrived in 0.38, but `from_pretrained(dtype=...)` in 0.40 (diffusers PR #14205, which
@@ -214,7 +214,7 @@ def _prefetch(options: BaseModel, task: str) -> None:
     fetch_pipeline(location, what="ACE-Step", env_var=WEIGHTS_ENV)
     planner = getattr(options, "planner", "off")
     if planner != "off":
-        fetch_planner(os.environ.get(PLANNER_ENV) or planner)
+        fetch_planner(settings.ACESTEP_PLANNER_WEIGHTS.get() or planner)
     for ref in getattr(options, "loras", ()):
         if not looks_local(ref.source):
             check_lora(ref.source)
