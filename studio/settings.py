@@ -251,7 +251,7 @@ _HUB = "its Hub id (see Weights)"
 
 def _weights(name: str, what: str, default_doc: str, group: str = "Weights") -> Setting[str]:
     return _declare(Setting(
-        name, "Hub id or folder", f"Where {what} come from: a Hugging Face Hub id or a local folder.",
+        name, "Hub id or folder", f"Where {what} come from.",
         parse_text, default_doc=default_doc, group=group,
     ))
 
@@ -283,9 +283,6 @@ HEARTMULA_WEIGHTS = _weights(
 )
 STEMS_WEIGHTS = _weights("STUDIO_STEMS_WEIGHTS", "the 2- and 4-stem Demucs weights", "its Hub id (see Stems)")
 STEMS6_WEIGHTS = _weights("STUDIO_STEMS6_WEIGHTS", "the 6-stem Demucs weights", "its Hub id (see Stems)")
-ASR_MODEL = _weights(
-    "STUDIO_ASR_MODEL", "the Whisper weights of the lyric check", "its Hub id (see Checking takes)", group="Checks",
-)
 MAX_LORA_MB = _declare(Setting(
     "STUDIO_MAX_LORA_MB", "whole number", "The largest LoRA file the studio loads, in MB.",
     parse_count("MB", 512), default=512, group="Weights",
@@ -338,7 +335,7 @@ LIBRARY_DB_DIR = _declare(Setting(
 ))
 MULTI_USER = _declare(Setting(
     "STUDIO_MULTI_USER", "on/off", "Tell visitors apart (each gets their own library and limits).",
-    parse_flag, default_doc="on on a Space (`SPACE_ID` set), off elsewhere", group="Library",
+    parse_flag, default_doc="on for a Space (`SPACE_ID` set), off elsewhere", group="Library",
 ))
 BROWSER_SECRET = _declare(Setting(
     "STUDIO_BROWSER_SECRET", "text",
@@ -411,20 +408,23 @@ ZEROGPU_SLICE_FACTOR = _declare(Setting(
 _ZEROGPU = {"ANONYMOUS": (120.0, 120.0), "FREE": (120.0, 300.0), "PRO": (300.0, 2400.0)}
 ZEROGPU_CAP = {
     tier.lower(): _declare(Setting(
-        f"STUDIO_ZEROGPU_CAP_{tier}", "seconds or off", f"The longest GPU call of a {tier.lower()} visitor.",
+        f"STUDIO_ZEROGPU_CAP_{tier}", "seconds or off", f"The longest GPU call on the {tier.lower()} tier.",
         parse_seconds, default=cap, default_doc=f"{cap:.0f} s", blank_is_value=True, group="GPU time",
     ))
     for tier, (cap, _) in _ZEROGPU.items()
 }
 ZEROGPU_QUOTA = {
     tier.lower(): _declare(Setting(
-        f"STUDIO_ZEROGPU_QUOTA_{tier}", "seconds or off", f"The daily GPU time of a {tier.lower()} visitor.",
+        f"STUDIO_ZEROGPU_QUOTA_{tier}", "seconds or off", f"The daily GPU time on the {tier.lower()} tier.",
         parse_seconds, default=quota, default_doc=f"{quota:.0f} s", blank_is_value=True, group="GPU time",
     ))
     for tier, (_, quota) in _ZEROGPU.items()
 }
 
 # Checks.
+ASR_MODEL = _weights(
+    "STUDIO_ASR_MODEL", "the lyric check's Whisper weights", "its Hub id (see Checking takes)", group="Checks",
+)
 LYRIC_CHECK = _declare(Setting(
     "STUDIO_LYRIC_CHECK", "on/off", "Transcribe each take and compare it with the lyrics (generate, UI, API).",
     parse_flag, default=False, default_doc="off", group="Checks",
@@ -438,6 +438,11 @@ SHARED = _declare(Setting(
 REAL_WEIGHTS = _declare(Setting(
     "STUDIO_REAL_WEIGHTS", "on/off", "Run the tests marked `real_weights` (they need the downloaded checkpoints).",
     parse_flag, default=False, default_doc="off", group="Tests",
+))
+
+SHOTS = _declare(Setting(
+    "STUDIO_SHOTS", "folder", "Where the browser tests save their screenshots.",
+    parse_text, default_doc="the test's temporary folder", group="Tests",
 ))
 
 
