@@ -115,7 +115,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="acestep",
     display_name="ACE-Step 1.5 XL turbo",
-    family="ACE-Step 1.5",
     summary="Fast, versatile text-to-music diffusion (default). 8 steps, up to 10 minutes.",
     inputs=frozenset(
         {

@@ -109,7 +109,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="heartmula",
     display_name="HeartMuLa 3B",
-    family="heartmula",
     summary="Autoregressive 3B song model with lyrics and tags; 48 kHz stereo through HeartCodec.",
     inputs=frozenset(
         {Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.SEED, Input.TAKES}

@@ -170,7 +170,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="levo2",
     display_name="LeVo 2 (SongGeneration 2)",
-    family="levo",
     summary="Tencent's LeVo 2: full songs with vocals and accompaniment, strong lyric following; "
     "can also return separate vocal and accompaniment stems.",
     inputs=frozenset(
@@ -256,6 +255,5 @@ SPEC = BackendSpec(
     availability=availability,
     loader=_load,
     prefetch=_prefetch,
-    extra_env={"runtime": RUNTIME_ENV},
     weights=WEIGHTS,
 )

@@ -35,11 +35,6 @@ def asr_location(explicit: str | None = None) -> str:
     return weights.choose(explicit, ASR_MODEL_ENV, DEFAULT_ASR_MODEL)
 
 
-def prefetch_asr(location: str | None = None) -> None:
-    """Download the ASR weights off the GPU's clock (as backends do with their own)."""
-    _folder(asr_location(location))
-
-
 def _folder(location: str, on_progress=None):
     return weights.fetch(location, what="Whisper (lyric check)", env_var=ASR_MODEL_ENV, flag="--asr-model",
                          allow_patterns=_FILES, on_progress=on_progress)

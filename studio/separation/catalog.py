@@ -119,7 +119,6 @@ STEMS_TASK = "stems"
 SEPARATOR = Capabilities(
     name="demucs",
     display_name="Demucs stem separation",
-    family="demucs",
     summary="Splits any song into vocals, drums, bass and other (or 2 or 6 stems).",
     inputs=frozenset({Input.SOURCE_AUDIO}),
     min_duration_s=MIN_SECONDS,
