@@ -157,6 +157,12 @@ def parse_size(name: str, text: str) -> int:
     return int(float(match.group(1)) * unit)
 
 
+def parse_size_text(name: str, text: str) -> str:
+    """A size as written ("100mb"), once it is known to read: gradio takes the spelling itself."""
+    parse_size(name, text)
+    return text.strip()
+
+
 def parse_size_or_off(name: str, text: str) -> int | None:
     if text.strip().lower() in _NONE:
         return None
@@ -377,7 +383,7 @@ QUOTA_TOTAL = _declare(Setting(
 ))
 MAX_UPLOAD = _declare(Setting(
     "STUDIO_MAX_UPLOAD", "size", "The largest file a visitor may upload.",
-    parse_size, default=100 * 1024**2, default_doc="`100mb`", group="Limits",
+    parse_size_text, default="100mb", group="Limits",
 ))
 DECODE_SLOTS = _declare(Setting(
     "STUDIO_DECODE_SLOTS", "whole number", "How many uploads decode at once (read when the studio starts).",

@@ -29,7 +29,7 @@ TARGET_RATE = 48_000
 SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".webm")
 _FORMATS = "WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM"
 MAX_UPLOAD_ENV = settings.MAX_UPLOAD.name
-DEFAULT_MAX_BYTES = settings.MAX_UPLOAD.default
+DEFAULT_MAX_BYTES = settings.parse_size(MAX_UPLOAD_ENV, settings.MAX_UPLOAD.default)
 # Below 8 kHz there is no music left to edit (8 kHz is telephone audio); above 384 kHz no
 # recorder writes real audio, so such a header is a damaged or hostile file.
 MIN_RATE = 8_000
@@ -89,7 +89,7 @@ def parse_size(text: str) -> int:
 
 
 def max_upload_bytes() -> int:
-    return settings.MAX_UPLOAD.get()
+    return settings.parse_size(MAX_UPLOAD_ENV, settings.MAX_UPLOAD.get())
 
 
 def read_source(
