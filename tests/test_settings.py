@@ -197,3 +197,21 @@ def test_shared_studio_follows_the_space_unless_told() -> None:
     assert not settings.shared_studio({"SPACE_ID": "me/studio", "STUDIO_MULTI_USER": "off"})
     assert settings.shared_studio({"STUDIO_MULTI_USER": "1"})
     assert not settings.shared_studio({})
+
+
+def test_the_documented_context_defaults_are_the_ones_the_callers_use() -> None:
+    # These defaults depend on where the studio runs, so their callers hold them; README's table
+    # states them from the declarations, which must not drift from the code.
+    from studio import quotas, ratelimit
+    from studio.ui import app
+
+    assert settings.QUEUE_SIZE.default_doc == (
+        f"{app.DEFAULT_ZEROGPU_QUEUE_SIZE} on ZeroGPU, {app.DEFAULT_QUEUE_SIZE} elsewhere"
+    )
+    assert settings.RATE_LIMIT.default_doc.startswith(f"`{ratelimit.SPACE_DEFAULT}` on a shared studio")
+    assert settings.QUEUED_PER_VISITOR.default_doc.startswith(f"{ratelimit.SHARED_QUEUED_PER_VISITOR} on a shared")
+    assert settings.QUEUED_PER_ADDRESS.default_doc.startswith(f"{ratelimit.SHARED_QUEUED_PER_ADDRESS} on a shared")
+    assert settings.QUOTA_PER_VISITOR.default_doc.startswith(f"`{quotas.SHARED_PER_VISITOR}` on a shared")
+    assert settings.QUOTA_TOTAL.default_doc.startswith(f"`{quotas.SHARED_TOTAL}` on a shared")
+    with_env = {"SPACES_ZERO_GPU": "1"}
+    assert app.queue_size(with_env) == app.DEFAULT_ZEROGPU_QUEUE_SIZE and app.queue_size({}) == app.DEFAULT_QUEUE_SIZE
