@@ -114,7 +114,6 @@ class Capabilities(BaseModel):
 
     name: str
     display_name: str
-    family: str
     summary: str
     inputs: frozenset[Input]
     min_duration_s: float
@@ -286,7 +285,6 @@ class BackendSpec:
     availability: Callable[[], Availability]
     # Imports the heavy code and returns a loaded Backend. ``weights`` is a Hub id or a folder.
     loader: Callable[..., Backend]
-    extra_env: Mapping[str, str] = field(default_factory=dict)
     # Downloads what rendering these (validated) options for this task would otherwise fetch inside
     # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
     prefetch: Callable[[BaseModel, str], None] | None = None

@@ -72,7 +72,6 @@ def synthetic_caps() -> Capabilities:
     return Capabilities(
         name="synthetic",
         display_name="Synthetic diffusion workload",
-        family="bench",
         summary="CPU arithmetic shaped like a diffusion song model",
         inputs=frozenset({Input.DURATION}),
         min_duration_s=1.0,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 import time
@@ -20,8 +19,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from studio import settings  # noqa: E402 (the checkout is on sys.path only now)
+
 FIXTURE_CKPT = (
-    Path(os.environ.get("STUDIO_SHARED", REPO.parent / "shared")) / "fixtures" / "heartmula" / "ckpt"
+    Path(settings.SHARED.get() or REPO.parent / "shared") / "fixtures" / "heartmula" / "ckpt"
 )
 TAGS = "piano,happy,wedding,synthesizer"
 LYRICS = "[verse]\nthe sun is rising over quiet hills\n\n[chorus]\nhello world, la la la"
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--weights", default=os.environ.get("STUDIO_HEARTMULA_WEIGHTS"))
+    parser.add_argument("--weights", default=settings.HEARTMULA_WEIGHTS.get())
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
     parser.add_argument("--seconds", type=float, default=20.0, help="song length the LM generates")
     parser.add_argument("--cfg", type=float, default=1.5)

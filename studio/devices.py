@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from backends.base import DeviceClass, StudioError
+from studio import settings
 
 if platform.system() == "Darwin":
     # A few ops (e.g. some FFT and conv variants) have no MPS kernel; run them on the CPU
@@ -108,7 +109,7 @@ def _cpu_info() -> DeviceInfo:
 def detect(preferred: str | None = None) -> DeviceInfo:
     """The device to run on. ``preferred`` (or ``STUDIO_DEVICE``) forces one; asking for a device
     that is not here is an error rather than a silent CPU run."""
-    choice = (preferred or os.environ.get("STUDIO_DEVICE") or "").strip().lower()
+    choice = (preferred or settings.DEVICE.get() or "").strip().lower()
     # Probing CUDA/MPS is slow, so answers are remembered, per setting they depend on.
     return _detect(choice, on_zerogpu())
 

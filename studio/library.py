@@ -24,24 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import StudioError
+from studio import settings
 from studio.song import SongRequest, SongResult, TakeResult
 from studio.tasks import default_title
 
-LIBRARY_ENV = "STUDIO_LIBRARY_DIR"
+LIBRARY_ENV = settings.LIBRARY_DIR.name
 SPACE_STORAGE = Path("/data")  # a Space's persistent storage mounts here
 DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
 LOCAL_OWNER = "local"
-MULTI_USER_ENV = "STUDIO_MULTI_USER"
+MULTI_USER_ENV = settings.MULTI_USER.name
 log = logging.getLogger(__name__)
 
 
 def multi_user() -> bool:
     """On a Space (``SPACE_ID`` is set) visitors are told apart; ``STUDIO_MULTI_USER`` overrides."""
-    flag = os.environ.get(MULTI_USER_ENV, "").strip().lower()
-    if flag:
-        return flag in ("1", "true", "yes", "on")
-    return bool(os.environ.get("SPACE_ID"))
+    return settings.shared_studio()
 PARTIAL_SUFFIX = ".partial"
 STAGING_DIR = "staging"
 # Leftovers younger than this may belong to a save still running in another process.
@@ -148,7 +146,7 @@ def public_request(request: dict[str, Any]) -> dict[str, Any]:
 
 def default_dir() -> Path:
     """``STUDIO_LIBRARY_DIR``, else a Space's persistent /data, else a folder in the home directory."""
-    explicit = os.environ.get(LIBRARY_ENV)
+    explicit = settings.LIBRARY_DIR.get()
     if explicit:
         return Path(explicit).expanduser()
     if SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
@@ -156,7 +154,7 @@ def default_dir() -> Path:
     return Path.home() / ".song-studio" / "library"
 
 
-DB_DIR_ENV = "STUDIO_LIBRARY_DB_DIR"
+DB_DIR_ENV = settings.LIBRARY_DB_DIR.name
 SNAPSHOT_NAME = "library.snapshot.sqlite3"
 
 
@@ -174,7 +172,7 @@ def default_db_dir(root: Path) -> Path:
     """Where the database of the library at ``root`` lives: ``STUDIO_LIBRARY_DB_DIR``; for a library
     on a Space's storage mount, the local disk (a cache folder, rebuilt from the mount's snapshot
     and song cards after a restart); else beside the audio, in ``root``."""
-    explicit = os.environ.get(DB_DIR_ENV, "").strip()
+    explicit = settings.LIBRARY_DB_DIR.get()
     if explicit:
         return Path(explicit).expanduser()
     if on_bucket_mount(root):

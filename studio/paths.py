@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from studio import settings
+
 
 def state_dir() -> Path:
     """``STUDIO_STATE_DIR``; else a Space's persistent /data; else the user's cache folder."""
-    explicit = os.environ.get("STUDIO_STATE_DIR", "").strip()
+    explicit = settings.STATE_DIR.get()
     if explicit:
         path = Path(explicit)
     elif Path("/data").is_dir() and os.access("/data", os.W_OK):

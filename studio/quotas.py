@@ -11,13 +11,12 @@ the refusal costs no rate-limit call.
 
 from __future__ import annotations
 
-import os
-
 from backends.base import StudioError
+from studio import settings
 from studio.library import Library, multi_user
 
-PER_VISITOR_ENV = "STUDIO_QUOTA_PER_VISITOR"
-TOTAL_ENV = "STUDIO_QUOTA_TOTAL"
+PER_VISITOR_ENV = settings.QUOTA_PER_VISITOR.name
+TOTAL_ENV = settings.QUOTA_TOTAL.name
 SHARED_PER_VISITOR = "1gb"
 SHARED_TOTAL = "40gb"
 
@@ -29,19 +28,11 @@ class QuotaExceeded(StudioError):
 
 
 def quota_bytes(env: str, shared_default: str) -> int | None:
-    from studio.audio.upload import parse_size
-
-    text = os.environ.get(env)
+    setting = settings.lookup(env)
+    text = setting.text()
     if text is None:
         text = shared_default if multi_user() else "off"
-    if text.strip().lower() in ("", "off", "none", "0"):
-        return None
-    try:
-        return parse_size(text)
-    except StudioError:
-        raise StudioError(
-            f"{env} must look like '1gb' or '500mb' (or 'off'), got {text[:40]!r}; fix the setting."
-        ) from None
+    return setting.parse(env, text)
 
 
 def _size(n: int) -> str:

@@ -21,17 +21,17 @@ can share one address (a campus, a mobile carrier's NAT); set it generously, e.g
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from backends.base import StudioError
+from studio import settings
 from studio.library import multi_user
+from studio.settings import Rate
 
-ENV = "STUDIO_RATE_LIMIT"
-ADDRESS_ENV = "STUDIO_RATE_LIMIT_PER_ADDRESS"
+ENV = settings.RATE_LIMIT.name
+ADDRESS_ENV = settings.RATE_LIMIT_PER_ADDRESS.name
 SPACE_DEFAULT = "10/600"
 # Forget full buckets once this many keys are tracked (a full bucket is the same as no bucket).
 _PRUNE_AT = 10_000
@@ -45,46 +45,15 @@ class RateLimited(StudioError):
         self.retry_after_s = retry_after_s
 
 
-@dataclass(frozen=True)
-class Rate:
-    calls: int
-    per_s: float
-
-    @property
-    def refill_per_s(self) -> float:
-        return self.calls / self.per_s
-
-    def describe(self) -> str:
-        if self.per_s % 3600 == 0:
-            span = f"{self.per_s / 3600:g} hour" + ("s" if self.per_s != 3600 else "")
-        elif self.per_s % 60 == 0:
-            span = f"{self.per_s / 60:g} minute" + ("s" if self.per_s != 60 else "")
-        else:
-            span = f"{self.per_s:g} s"
-        return f"{self.calls} every {span}"
-
-
 def parse_rate(text: str, env: str = ENV) -> Rate | None:
     """``"10/600"`` -> Rate(10, 600); ``"off"``, ``"0"`` or empty -> None (no limit). ``env`` names the
     setting in the error message."""
-    value = text.strip().lower()
-    if value in ("", "off", "0", "none", "no", "false"):
-        return None
-    calls, sep, seconds = value.partition("/")
-    try:
-        rate = Rate(int(calls), float(seconds)) if sep else None
-    except ValueError:
-        rate = None
-    if rate is None or rate.calls < 1 or not (math.isfinite(rate.per_s) and rate.per_s > 0):
-        raise StudioError(
-            f"{env} must look like `10/600` (calls per seconds) or `off`, got {text!r}; fix the setting."
-        )
-    return rate
+    return settings.parse_rate(env, text)
 
 
 def configured_rate(env: str = ENV, shared_default: str | None = SPACE_DEFAULT) -> Rate | None:
     """The rate ``env`` sets; unset: ``shared_default`` on a shared studio, no limit otherwise."""
-    explicit = os.environ.get(env)
+    explicit = settings.lookup(env).text()
     if explicit is not None:
         return parse_rate(explicit, env)
     return parse_rate(shared_default, env) if shared_default and multi_user() else None
@@ -210,8 +179,8 @@ def spends_no_call(error: BaseException) -> bool:
 # A token bucket bounds how often a visitor may ask; these bound how much of the GPU queue one visitor
 # (a browser tab, or an API caller's visitor_key) and one address may hold at once, waiting or running,
 # so one client cannot fill the queue that ``STUDIO_QUEUE_SIZE`` bounds for everyone.
-QUEUED_PER_VISITOR_ENV = "STUDIO_QUEUED_PER_VISITOR"
-QUEUED_PER_ADDRESS_ENV = "STUDIO_QUEUED_PER_ADDRESS"
+QUEUED_PER_VISITOR_ENV = settings.QUEUED_PER_VISITOR.name
+QUEUED_PER_ADDRESS_ENV = settings.QUEUED_PER_ADDRESS.name
 # Defaults on a shared studio: a visitor may queue a second song behind the one running; an address
 # (a household, a campus NAT) a handful. One person on their own machine queues as much as they like.
 SHARED_QUEUED_PER_VISITOR = 2
@@ -224,19 +193,10 @@ class QueueCapReached(StudioError):
 
 def queued_cap(env: str, shared_default: int) -> int | None:
     """The cap ``env`` sets (``off`` = none); unset: ``shared_default`` on a shared studio, none otherwise."""
-    text = os.environ.get(env)
-    if text is None:
+    setting = settings.lookup(env)
+    if not setting.is_set():
         return shared_default if multi_user() else None
-    value = text.strip().lower()
-    if value in ("", "off", "none", "no", "false"):
-        return None
-    try:
-        cap = int(value)
-    except ValueError:
-        cap = 0
-    if cap < 1:
-        raise StudioError(f"{env} must be a whole number of jobs >= 1 or `off`, got {text[:40]!r}; fix the setting.")
-    return cap
+    return setting.get()
 
 
 def check_queued(held_by_visitor: int, held_by_address: int, what: str = "songs") -> None:

@@ -27,7 +27,7 @@ from backends.base import (
     Take,
     no_progress,
 )
-from studio import memory, registry
+from studio import memory, registry, settings
 from studio.audio import MasteringSettings, audio_format
 from studio.budget import (
     BudgetContext,
@@ -367,7 +367,6 @@ class TaskInfo(BaseModel):
 
 def task_info(backend: str, task: str, tier: str | None = None) -> TaskInfo:
     """Describe ``task`` on ``backend`` for the UI (cheap: nothing is loaded)."""
-    import os
 
     caps = registry.get_spec(backend).capabilities
     kind = get_task(task)
@@ -398,8 +397,8 @@ def task_info(backend: str, task: str, tier: str | None = None) -> TaskInfo:
         uses_strength=kind.uses_strength, track=kind.track,
         tracks=tracks_for(caps.name) if kind.track != "none" else (),
         weights_name=variant.display_name if variant else caps.display_name,
-        weights=(os.environ.get(variant.weights_env) or variant.default_weights) if variant
-        else (os.environ.get(caps.weights_env) or caps.default_weights),
+        weights=(settings.lookup(variant.weights_env).get() or variant.default_weights) if variant
+        else (settings.lookup(caps.weights_env).get() or caps.default_weights),
         weights_env=variant.weights_env if variant else caps.weights_env,
         extra_weights=variant is not None, load_s=load_s, download_gb=variant.download_gb if variant else None,
         note=note,

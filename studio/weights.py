@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.base import BackendSpec, StudioError, WeightsPart
+from studio import settings
 
 
 def choose(explicit: str | None, env_var: str, default: str) -> str:
     """Command-line value, then the backend's environment variable, then its default Hub id."""
-    return (explicit or os.environ.get(env_var) or default).strip()
+    return (explicit or settings.lookup(env_var).get() or default).strip()
 
 
 def looks_local(location: str) -> bool:
@@ -299,7 +300,7 @@ def hub_cache_dir() -> str | None:
 
 def part_source(part: WeightsPart) -> tuple[Path | None, str]:
     """Where a part comes from now: (local folder, "") or (None, Hub id), from its variable or default."""
-    chosen = os.environ.get(part.env, "").strip() if part.env else ""
+    chosen = (settings.lookup(part.env).get() or "") if part.env else ""
     if chosen and looks_local(chosen):
         return Path(chosen).expanduser() / part.subdir, ""
     if chosen and part.env_names_repo:

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def shared_dir() -> Path:
     """`../shared` beside the checkout (CI lays it there); STUDIO_SHARED overrides."""
-    return Path(os.environ.get("STUDIO_SHARED", REPO.parent / "shared")).resolve()
+    from studio import settings  # here, so the top of this file keeps its import order
+
+    return Path(settings.SHARED.get() or REPO.parent / "shared").resolve()
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +52,9 @@ def _has_accelerator() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     accel = _has_accelerator()
-    real = os.environ.get("STUDIO_REAL_WEIGHTS") == "1"
+    from studio import settings
+
+    real = bool(settings.REAL_WEIGHTS.get())
     for item in items:
         if "gpu" in item.keywords and not accel:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA or MPS device"))

@@ -451,8 +451,3 @@ def splice_source(job: RenderJob, wave: np.ndarray, sample_rate: int) -> np.ndar
     return splice(
         source, wave, round(start * sample_rate), round(end * sample_rate), fade=round(SPLICE_FADE_S * sample_rate)
     )
-
-
-def latent_frames(duration_s: float) -> int:
-    """ACE-Step's VAE runs at 25 latent frames per second (48 kHz / 1920)."""
-    return math.ceil(duration_s * 25)

@@ -21,15 +21,16 @@ This module is import-free (no torch): the validator and the UI ask it what the 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from studio import settings
+
 PAIR = ("audio_tokenizer", "audio_token_detokenizer")
 # A native ACE-Step checkpoint (Hub id or folder holding config.json + model*.safetensors) to take the
 # pair from; needed for weights this table does not know, e.g. a local copy of the diffusers folder.
-CODEC_ENV = "STUDIO_ACESTEP_CODEC_WEIGHTS"
+CODEC_ENV = settings.ACESTEP_CODEC_WEIGHTS.name
 # diffusers weights -> the native checkpoint of the same DiT (the repository the diffusers one was
 # converted from; ACE-Step 1.5's model downloader names it for `acestep-v15-xl-turbo`).
 NATIVE_TWINS: dict[str, str] = {
@@ -50,7 +51,7 @@ def pair_source(location: str) -> str | None:
     native checkpoint (Hub id or folder) to read it from, or None when nothing establishes one."""
     if Path(location).is_dir() and folder_has_pair(location):
         return ""
-    explicit = os.environ.get(CODEC_ENV, "").strip()
+    explicit = settings.ACESTEP_CODEC_WEIGHTS.get()
     if explicit:
         return explicit
     return NATIVE_TWINS.get(location)

@@ -9,12 +9,12 @@ sketch followed by a render with the same planner size loads it once.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
-from backends.acestep.spec import DESCRIBE_PLANNER, PLANNER_ENV
+from backends.acestep.spec import DESCRIBE_PLANNER
 from backends.base import ProgressEvent, ProgressFn, no_progress
+from studio import settings
 
 # (the planner asked for: a size, or what STUDIO_ACESTEP_PLANNER_WEIGHTS names; device) -> Planner
 _LOADED: dict[tuple[str, str], Any] = {}
@@ -22,7 +22,7 @@ _LOCK = threading.Lock()
 
 
 def _location(size: str) -> str:
-    return os.environ.get(PLANNER_ENV) or size
+    return settings.ACESTEP_PLANNER_WEIGHTS.get() or size
 
 
 def planner_for(size: str, device: str, progress: ProgressFn = no_progress) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,12 +21,13 @@ from backends.base import (
     Sketcher,
     WeightsPart,
 )
+from studio import settings
 from studio.budget.costs import PLANNER_GB, PLANNER_GB_SOURCE, SEED_COSTS
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
-WEIGHTS_ENV = "STUDIO_ACESTEP_WEIGHTS"
+WEIGHTS_ENV = settings.ACESTEP_WEIGHTS.name
 # A local folder (or Hub id) that replaces the official planner checkpoint of any size.
-PLANNER_ENV = "STUDIO_ACESTEP_PLANNER_WEIGHTS"
+PLANNER_ENV = settings.ACESTEP_PLANNER_WEIGHTS.name
 # Simple mode needs the planner even when renders run DiT-only; upstream's default size.
 DESCRIBE_PLANNER = "1.7B"
 # AceStepPipeline arrived in 0.38, but `from_pretrained(dtype=...)` in 0.40 (diffusers PR #14205, which
@@ -116,7 +116,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="acestep",
     display_name="ACE-Step 1.5 XL turbo",
-    family="ACE-Step 1.5",
     summary="Fast, versatile text-to-music diffusion (default). 8 steps, up to 10 minutes.",
     inputs=frozenset(
         {
@@ -206,7 +205,7 @@ def planner_part(size: str) -> WeightsPart:
     folder, or a Hub id that may end in a subfolder), whose size is unknown."""
     from backends.acestep.planner.model import PLANNER_CHECKPOINTS, resolve_checkpoint
 
-    chosen = os.environ.get(PLANNER_ENV, "").strip()
+    chosen = (settings.ACESTEP_PLANNER_WEIGHTS.get() or "").strip()
     checkpoint = resolve_checkpoint(chosen) if chosen else PLANNER_CHECKPOINTS[size]
     what = f"ACE-Step {size} planner"
     if checkpoint.local:
@@ -265,7 +264,7 @@ def _prefetch(options: BaseModel, task: str) -> None:
     fetch_pipeline(location, what="ACE-Step", env_var=WEIGHTS_ENV)
     planner = getattr(options, "planner", "off")
     if planner != "off":
-        fetch_planner(os.environ.get(PLANNER_ENV) or planner)
+        fetch_planner(settings.ACESTEP_PLANNER_WEIGHTS.get() or planner)
     for ref in getattr(options, "loras", ()):
         if not looks_local(ref.source):
             check_lora(ref.source)

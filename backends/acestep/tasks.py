@@ -8,9 +8,10 @@ upstream's outpainting: the source padded with silence and repainted from its en
 
 from __future__ import annotations
 
+from studio import settings
 from studio.tasks import BackendTasks, WeightsVariant, declare_backend_tasks
 
-BASE_WEIGHTS_ENV = "STUDIO_ACESTEP_BASE_WEIGHTS"
+BASE_WEIGHTS_ENV = settings.ACESTEP_BASE_WEIGHTS.name
 BASE = WeightsVariant(
     name="base",
     display_name="ACE-Step 1.5 XL base",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +21,10 @@ from backends.heartmula.spec import (
     LM_DTYPE_WITHOUT_BF16,
     LM_PART,
     SPEC,
-    WEIGHTS_ENV,
     HeartMuLaOptions,
 )
 from backends.heartmula.weights import HeartMuLaFiles, resolve_files
-from studio import devices, memory
+from studio import devices, memory, settings
 from studio import weights as weights_source
 from studio.budget.deadline import fade_out, partial_note
 
@@ -116,7 +114,7 @@ def load(
     ``weights``: a folder laid out like upstream's, or an LM Hub id; default ``$STUDIO_HEARTMULA_WEIGHTS``,
     else the official Hub repos.
     """
-    weights = weights or os.environ.get(WEIGHTS_ENV) or None
+    weights = weights or settings.HEARTMULA_WEIGHTS.get()
     files = resolve_files(weights, lm=lm, codec=codec, gen=gen)
     check_files(files)
     # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.

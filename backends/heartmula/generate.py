@@ -32,11 +32,6 @@ class SamplingParams:
             raise StudioError(f"`top_k` must be between 1 and {vocab}, got {self.top_k}.")
 
 
-def max_frames_for(duration_ms: int) -> int:
-    """Upstream returns at most one prompt frame plus duration_ms // 80 loop frames."""
-    return 1 + duration_ms // FRAME_MS
-
-
 @torch.inference_mode()
 def generate_frames(
     lm: HeartMuLaLM,

@@ -10,11 +10,11 @@ lyrics (CJK text takes about one token per character) are refused up front with 
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from backends.base import RenderJob, StudioError
+from studio import settings
 
 BACKBONE_POSITIONS = 8192
 FRAME_MS = 80  # 12.5 frames per second (backends/heartmula/generate.py)
@@ -68,9 +68,7 @@ def _builder(tokenizer_json: str, gen_config_json: str):
 
 def local_text_files() -> tuple[Path, Path] | None:
     """tokenizer.json and gen_config.json if already on this machine (a folder or the HF cache); no network."""
-    from backends.heartmula.spec import WEIGHTS_ENV
-
-    folder = os.environ.get(WEIGHTS_ENV, "").strip()
+    folder = settings.HEARTMULA_WEIGHTS.get()
     if folder and Path(folder).expanduser().is_dir():
         files = Path(folder).expanduser() / TOKENIZER_FILE, Path(folder).expanduser() / GEN_CONFIG_FILE
         return files if all(f.is_file() for f in files) else None

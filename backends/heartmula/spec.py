@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ from backends.base import (
     MemoryModel,
     WeightsPart,
 )
+from studio import settings
 from studio.budget.costs import SEED_COSTS
 
-WEIGHTS_ENV = "STUDIO_HEARTMULA_WEIGHTS"
+WEIGHTS_ENV = settings.HEARTMULA_WEIGHTS.name
 DEFAULT_WEIGHTS = "HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
 
 # LM dtype per device class; the codec runs in float32 everywhere (upstream warns that bf16
@@ -69,7 +69,7 @@ def availability() -> Availability:
             f"HeartMuLa needs the Python packages {', '.join(missing)}; "
             "install them (scripts/setup.sh) to use it."
         )
-    folder = os.environ.get(WEIGHTS_ENV)
+    folder = settings.HEARTMULA_WEIGHTS.get()
     if folder and not Path(folder).is_dir():
         return Availability.no(
             f"{WEIGHTS_ENV} points to {folder}, which is not a folder; fix the path or unset it to download."
@@ -109,7 +109,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="heartmula",
     display_name="HeartMuLa 3B",
-    family="heartmula",
     summary="Autoregressive 3B song model with lyrics and tags; 48 kHz stereo through HeartCodec.",
     inputs=frozenset(
         {Input.STYLE, Input.LYRICS, Input.INSTRUMENTAL, Input.DURATION, Input.SEED, Input.TAKES}
@@ -182,11 +181,10 @@ def _check_job(job) -> None:
 def _prefetch(options: BaseModel, task: str) -> None:
     """The LM, codec, tokenizer and generation config the loader opens (backends/heartmula/weights.py:
     its own patterns), into the cache before the GPU is asked for."""
-    import os
 
     from backends.heartmula.weights import resolve_files
 
-    resolve_files(os.environ.get(WEIGHTS_ENV) or None)
+    resolve_files(settings.HEARTMULA_WEIGHTS.get())
 
 
 

@@ -39,12 +39,6 @@ def prompt_rows(prompt: torch.Tensor, lm: LeLM) -> tuple[torch.Tensor, torch.Ten
     return torch.cat([seq, null], dim=0), lengths
 
 
-def prompt_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
-    # Informational only: the LM never masks the prefix (upstream passes no attention mask).
-    n = torch.clamp(lengths + 1, max=max_len)
-    return (torch.arange(max_len)[None, :] < n[:, None]).int()
-
-
 @torch.no_grad()
 def build_conditions(
     lm: LeLM, tokenizers: LevoTokenizers, texts: LmTexts, prompt: torch.Tensor | None = None

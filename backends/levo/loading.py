@@ -16,6 +16,7 @@ from backends.levo.config import LmConfig
 from backends.levo.lm import UNUSED_KEYS, LeLM
 from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.text import LevoTokenizers
+from studio import settings
 
 MODEL_FILES = ("config.yaml", "model.pt")
 # What Qwen2Tokenizer.from_pretrained may open in the tokenizer folder (vocab.json, merges.txt,
@@ -51,7 +52,7 @@ def resolve(location: str, *, patterns: tuple[str, ...], what: str, offline: boo
 
 
 def resolve_model(location: str | None = None, offline: bool | None = None) -> Path:
-    loc = location or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    loc = location or settings.LEVO2_WEIGHTS.get() or DEFAULT_MODEL
     return resolve(loc, patterns=MODEL_FILES, what="model", offline=offline)
 
 
@@ -73,7 +74,7 @@ def runtime_files(model_dir: Path) -> tuple[str, ...]:
 
 def resolve_runtime(location: str | None = None, offline: bool | None = None, *, model_dir: Path) -> Path:
     """The runtime folder, fetched from the Hub with exactly ``runtime_files(model_dir)``."""
-    loc = location or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+    loc = location or settings.LEVO2_RUNTIME.get() or DEFAULT_RUNTIME
     return resolve(loc, patterns=runtime_files(model_dir), what="runtime", offline=offline)
 
 

@@ -20,12 +20,13 @@ from backends.base import (
     MemoryModel,
     WeightsPart,
 )
+from studio import settings
 from studio.budget.costs import SEED_COSTS
 
 DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
 DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
-MODEL_ENV = "STUDIO_LEVO2_WEIGHTS"
-RUNTIME_ENV = "STUDIO_LEVO2_RUNTIME"
+MODEL_ENV = settings.LEVO2_WEIGHTS.name
+RUNTIME_ENV = settings.LEVO2_RUNTIME.name
 
 # Peak accelerator memory without a prompt audio, from upstream's README table (GB); low-memory
 # mode keeps only one of LM / decoder on the device, so it needs about the LM's bf16 weights.
@@ -87,8 +88,8 @@ def availability() -> Availability:
     """Cheap: no weights are loaded; says plainly what is missing."""
     if importlib.util.find_spec("torch") is None:
         return Availability.no("PyTorch is not installed; install the studio's requirements to use LeVo 2.")
-    model = os.environ.get(MODEL_ENV, DEFAULT_MODEL)
-    runtime = os.environ.get(RUNTIME_ENV, DEFAULT_RUNTIME)
+    model = settings.LEVO2_WEIGHTS.get() or DEFAULT_MODEL
+    runtime = settings.LEVO2_RUNTIME.get() or DEFAULT_RUNTIME
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}
     for loc, probe, env in (
         (model, "config.yaml", MODEL_ENV),
@@ -169,7 +170,6 @@ MEMORY = MemoryModel(
 CAPABILITIES = Capabilities(
     name="levo2",
     display_name="LeVo 2 (SongGeneration 2)",
-    family="levo",
     summary="Tencent's LeVo 2: full songs with vocals and accompaniment, strong lyric following; "
     "can also return separate vocal and accompaniment stems.",
     inputs=frozenset(
@@ -254,6 +254,5 @@ SPEC = BackendSpec(
     availability=availability,
     loader=_load,
     prefetch=_prefetch,
-    extra_env={"runtime": RUNTIME_ENV},
     weights=WEIGHTS,
 )

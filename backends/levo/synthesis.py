@@ -7,7 +7,7 @@ import torch
 
 from backends.base import ProgressFn, no_progress
 from backends.conv_limit import OOBLECK_REACH_FRAMES, frames_within
-from backends.levo.decoder import FRAME_RATE, NoiseFn, SeparateTokenDecoder
+from backends.levo.decoder import NoiseFn, SeparateTokenDecoder
 from backends.levo.vae import OobleckVae
 
 DECODE_TYPES = ("mixed", "vocal", "bgm")
@@ -82,7 +82,3 @@ def decode_codes(
         chunk=chunk,
         overlap=overlap,
     )
-
-
-def frames_to_seconds(frames: int) -> float:
-    return frames / FRAME_RATE

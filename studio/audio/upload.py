@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import StudioError
+from studio import settings
 from studio.audio.decoding import Header, NotAudio, Truncated, open_audio
 
 TARGET_RATE = 48_000
@@ -28,8 +28,8 @@ TARGET_RATE = 48_000
 # (what browsers record) go through PyAV when soundfile cannot read them.
 SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus", ".webm")
 _FORMATS = "WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM"
-MAX_UPLOAD_ENV = "STUDIO_MAX_UPLOAD"
-DEFAULT_MAX_BYTES = 100 * 1024**2
+MAX_UPLOAD_ENV = settings.MAX_UPLOAD.name
+DEFAULT_MAX_BYTES = settings.parse_size(MAX_UPLOAD_ENV, settings.MAX_UPLOAD.default)
 # Below 8 kHz there is no music left to edit (8 kHz is telephone audio); above 384 kHz no
 # recorder writes real audio, so such a header is a damaged or hostile file.
 MIN_RATE = 8_000
@@ -46,9 +46,10 @@ MAX_DECODED_SAMPLES = 96_000 * 8 * 600
 _SHORT_READ_SHARE = 0.1
 _SOXR_QUALITY = "VHQ"
 # One decode at a time: it is CPU- and memory-bound, and runs outside the GPU queue.
-DECODE_SLOTS_ENV = "STUDIO_DECODE_SLOTS"
+DECODE_SLOTS_ENV = settings.DECODE_SLOTS.name
 DECODE_WAIT_S = 60.0
-_DECODE_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get(DECODE_SLOTS_ENV, "").strip() or 1)))
+# Read once: a semaphore cannot change its size under the uploads it is holding.
+_DECODE_SLOTS = threading.BoundedSemaphore(settings.DECODE_SLOTS.get())
 
 
 class UploadError(StudioError):
@@ -84,16 +85,11 @@ def _megabytes(size: int) -> str:
 
 def parse_size(text: str) -> int:
     """'100mb' / '2 GB' / '500000' -> bytes (the same spelling gradio's max_file_size takes)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)\s*", text.lower())
-    if not match:
-        raise StudioError(f"{MAX_UPLOAD_ENV} must look like '100mb' or '2gb', got {text!r}.")
-    unit = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2)[:1] or ""]
-    return int(float(match.group(1)) * unit)
+    return settings.parse_size(MAX_UPLOAD_ENV, text)
 
 
 def max_upload_bytes() -> int:
-    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
-    return parse_size(raw) if raw else DEFAULT_MAX_BYTES
+    return settings.parse_size(MAX_UPLOAD_ENV, settings.MAX_UPLOAD.get())
 
 
 def read_source(

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from backends.base import CostModel, ProgressEvent, StageCost
+from studio import settings
 from studio.budget.estimate import (
     MAX_MARGIN,
     MIN_MARGIN,
@@ -376,8 +377,7 @@ class Calibration:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Calibration:
         """The studio's calibration file under ``STUDIO_STATE_DIR``; in memory when unset."""
-        env = os.environ if env is None else env
-        state = env.get("STUDIO_STATE_DIR", "").strip()
+        state = settings.STATE_DIR.get(env)
         return cls(Path(state) / FILE_NAME if state else None)
 
     def for_device(self, device_name: str) -> DeviceCalibration:

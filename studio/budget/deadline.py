@@ -130,10 +130,6 @@ class Deadline:
     def elapsed_s(self) -> float:
         return self._clock() - self._start + self.spent_s
 
-    @property
-    def remaining_s(self) -> float | None:
-        return None if self.limit_s is None else self.limit_s - self.elapsed_s
-
     def __call__(self, event: ProgressEvent) -> None:
         seen = self._observe(event)
         # The visitor's own Cancel comes first; the callback gets the fresh ETA with the event.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from backends.base import Capabilities, DeviceClass
 from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
-from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate, stage_base
+from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate
 from studio.budget.memory import Lightening, MemoryPlan, largest, plan_memory, refusal
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
@@ -165,10 +165,6 @@ def _reserve_s(r: Reservation) -> int:
 
 def _uses_steps(caps: Capabilities, device: DeviceClass) -> bool:
     return any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
-
-
-def _has_planner(caps: Capabilities, device: DeviceClass) -> bool:
-    return any(stage_base(n) == "plan" for n in cost_model(caps, device).stages)
 
 
 def _cap_phrase(ctx: BudgetContext, cap: float | None) -> str:

@@ -65,9 +65,6 @@ class Reservation:
             return None
         return bigger
 
-    def with_cap(self, cap_s: float | None) -> Reservation:
-        return _build(self.estimate, self.limits, self.zerogpu, self.slice_factor, self.needed_s, cap_s)
-
     def deadline(
         self,
         progress: ProgressFn = no_progress,

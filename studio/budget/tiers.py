@@ -19,11 +19,11 @@ optionally with a unit: ``90``, ``90s``, ``2m``, ``1h``.
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from backends.base import StudioError
+from studio import settings
 
 
 class Tier(str, enum.Enum):
@@ -53,30 +53,18 @@ class TierDefaults:
 
 
 DEFAULTS: dict[Tier, TierDefaults] = {
-    Tier.ANONYMOUS: TierDefaults(per_call_s=120, daily_s=120),
-    Tier.FREE: TierDefaults(per_call_s=120, daily_s=300),
-    Tier.PRO: TierDefaults(per_call_s=300, daily_s=2400),
+    **{
+        Tier(name): TierDefaults(per_call_s=cap.default, daily_s=settings.ZEROGPU_QUOTA[name].default)
+        for name, cap in settings.ZEROGPU_CAP.items()
+    },
     Tier.LOCAL: TierDefaults(per_call_s=None, daily_s=None),
 }
-HARD_CAP_S = 300.0
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+HARD_CAP_S = settings.ZEROGPU_HARD_CAP.default
 
 
 def parse_seconds(name: str, raw: str) -> float | None:
     """``"90"``, ``"90s"``, ``"2m"``, ``"1h"`` -> seconds; empty or ``0`` -> None (no limit)."""
-    text = raw.strip().lower()
-    if text in ("", "0", "none", "off"):
-        return None
-    unit = _UNITS.get(text[-1])
-    number = text[:-1] if unit is not None else text
-    try:
-        value = float(number) * (unit or 1.0)
-    except ValueError:
-        raise StudioError(f"{name} must be a number of seconds like 90, 90s or 2m; got {raw!r}.") from None
-    if value < 0:
-        raise StudioError(f"{name} must be positive; got {raw!r}.")
-    return value
+    return settings.parse_seconds(name, raw)
 
 
 @dataclass(frozen=True)
@@ -99,35 +87,25 @@ class TierLimits:
 
 
 def tier_limits(tier: Tier | str, env: Mapping[str, str] | None = None) -> TierLimits:
-    env = os.environ if env is None else env
     try:
         tier = Tier(tier)
     except ValueError:
         names = ", ".join(t.value for t in Tier)
         raise StudioError(f"Unknown tier {tier!r}; pick one of: {names}.") from None
     if tier is Tier.LOCAL:
-        limit = parse_seconds("STUDIO_TIME_LIMIT", env.get("STUDIO_TIME_LIMIT", ""))
-        return TierLimits(tier=tier, per_call_s=limit, daily_s=None, hard_cap_s=None)
-    defaults = DEFAULTS[tier]
-
-    def setting(key: str, default: float | None) -> float | None:
-        raw = env.get(key)
-        return default if raw is None else parse_seconds(key, raw)
-
-    suffix = tier.value.upper()
+        return TierLimits(tier=tier, per_call_s=settings.TIME_LIMIT.get(env), daily_s=None, hard_cap_s=None)
     return TierLimits(
         tier=tier,
-        per_call_s=setting(f"STUDIO_ZEROGPU_CAP_{suffix}", defaults.per_call_s),
-        daily_s=setting(f"STUDIO_ZEROGPU_QUOTA_{suffix}", defaults.daily_s),
-        hard_cap_s=setting("STUDIO_ZEROGPU_HARD_CAP", HARD_CAP_S),
+        per_call_s=settings.ZEROGPU_CAP[tier.value].get(env),
+        daily_s=settings.ZEROGPU_QUOTA[tier.value].get(env),
+        hard_cap_s=settings.ZEROGPU_HARD_CAP.get(env),
     )
 
 
 def default_tier(env: Mapping[str, str] | None = None) -> Tier:
     """``STUDIO_TIER`` when set; otherwise ``free`` on a ZeroGPU Space and ``local`` elsewhere."""
-    env = os.environ if env is None else env
-    if raw := env.get("STUDIO_TIER", "").strip():
-        return tier_limits(raw, env).tier
+    if raw := settings.TIER.get(env):
+        return Tier(raw)
     from studio.devices import on_zerogpu
 
     return Tier.FREE if on_zerogpu(env) else Tier.LOCAL

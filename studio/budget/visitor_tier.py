@@ -27,12 +27,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from studio.budget.tiers import Tier, tier_limits
+from studio import settings
+from studio.budget.tiers import Tier
 
 TOKEN_HEADER = "x-ip-token"
 
@@ -62,9 +62,8 @@ def visitor_tier(
 ) -> VisitorTier:
     """The tier to plan a visitor's request for: ``STUDIO_TIER``, else local off ZeroGPU, else read
     from the request (``headers``) and the Hugging Face sign-in (``userinfo``, when there is one)."""
-    env = os.environ if env is None else env
-    if raw := env.get("STUDIO_TIER", "").strip():
-        return VisitorTier(tier_limits(raw, env).tier, "STUDIO_TIER is set")
+    if raw := settings.TIER.get(env):
+        return VisitorTier(Tier(raw), f"{settings.TIER.name} is set")
     from studio.devices import on_zerogpu
 
     if not on_zerogpu(env):

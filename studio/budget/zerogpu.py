@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from backends.base import StudioError
+from studio import settings
 from studio.budget.reservation import Reservation
 from studio.budget.retry import run_with_retry
 from studio.devices import on_zerogpu
@@ -45,14 +45,7 @@ def slice_factor(size: GpuSize | None = None, env: Mapping[str, str] | None = No
     Server Edition" (the large slice) and 1.0 on the H200 default; a task of size ``xlarge`` is not
     multiplied. ``STUDIO_ZEROGPU_SLICE_FACTOR`` overrides it (e.g. to plan for Blackwell from a laptop).
     """
-    env = os.environ if env is None else env
-    if raw := env.get("STUDIO_ZEROGPU_SLICE_FACTOR", "").strip():
-        try:
-            value = float(raw)
-        except ValueError:
-            raise StudioError(
-                f"STUDIO_ZEROGPU_SLICE_FACTOR must be a number like 1.5; got {raw!r}."
-            ) from None
+    if (value := settings.ZEROGPU_SLICE_FACTOR.get(env)) is not None:
         return 1.0 if size == "xlarge" else value
     if not on_zerogpu(env):
         return 1.0

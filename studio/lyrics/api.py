@@ -5,12 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from backends.base import LyricDialect, StudioError
+from studio.lyrics.dialects import dialect as find_dialect
 from studio.lyrics.estimate import estimate_seconds
 from studio.lyrics.parse import parse
-from studio.lyrics.render import DIALECT_NAMES, RenderOptions, render_sheet
+from studio.lyrics.render import RenderOptions
 from studio.lyrics.report import Fix, Problem, describe
-from studio.lyrics.style import convert_style
-from studio.lyrics.validate import validate
 
 
 class FormatResult(BaseModel):
@@ -35,18 +34,10 @@ class FormatResult(BaseModel):
     def raise_for_errors(self) -> None:
         """Refuse to go further when the render has errors (it must never reach a model)."""
         if self.errors:
-            name = DIALECT_NAMES[self.dialect]
+            name = find_dialect(self.dialect).name
             raise StudioError(
                 f"The lyrics are not ready for {name}; fix these first:\n{describe(self.errors, 5)}"
             )
-
-
-def _dialect(value: LyricDialect | str) -> LyricDialect:
-    try:
-        return LyricDialect(value)
-    except ValueError:
-        known = ", ".join(d.value for d in LyricDialect)
-        raise StudioError(f"unknown lyric dialect {value!r}; pick one of {known}.") from None
 
 
 def format_lyrics(
@@ -66,11 +57,11 @@ def format_lyrics(
     formatter reads each block's script itself and does not use it. Never raises for bad lyrics:
     problems come back in ``errors`` (call ``raise_for_errors`` before sending to a model).
     """
-    target = _dialect(dialect)
+    target = find_dialect(dialect)
     options = RenderOptions(duration_s=duration_s, instrumental=instrumental, bpm=bpm, language=language)
     sheet = parse(text)
-    rendered = render_sheet(sheet, target, options)
-    styled = convert_style(style or "", target, bpm=bpm)
+    rendered = target.render(sheet, options)
+    styled = target.style(style or "", bpm=bpm)
 
     errors = [*rendered.errors, *styled.errors]
     if not errors:
@@ -79,7 +70,7 @@ def format_lyrics(
         errors = [
             Problem(line=p.line, code=f"invalid_{p.code}",
                     message=f"{p.message} (the formatter produced this; please report it)")
-            for p in validate(target, rendered.lyrics, styled.text, instrumental=instrumental)
+            for p in target.validate(rendered.lyrics, styled.text, instrumental=instrumental)
         ]
 
     if instrumental and duration_s is not None:
@@ -88,7 +79,7 @@ def format_lyrics(
         seconds = estimate_seconds(parse(rendered.lyrics), bpm=bpm)
 
     return FormatResult(
-        dialect=target,
+        dialect=target.key,
         lyrics=rendered.lyrics,
         style=styled.text,
         fixes=sorted([*sheet.notes, *rendered.fixes], key=lambda f: f.line or 0) + styled.fixes,

@@ -11,12 +11,6 @@ from studio.lyrics.report import Fix, Problem
 from studio.lyrics.sections import _key
 from studio.lyrics.sheet import Length, Section, Sheet
 
-DIALECT_NAMES: dict[LyricDialect, str] = {
-    LyricDialect.ACESTEP: "ACE-Step",
-    LyricDialect.LEVO2: "LeVo 2",
-    LyricDialect.HEARTMULA: "HeartMuLa",
-}
-
 # A bare instrumental tag ([Intro], [Outro], [Instrumental]) becomes LeVo's -short/-medium/-long
 # from the requested song length: below SHORT_BELOW_S seconds "short" (about 0-10 s), below
 # MEDIUM_BELOW_S "medium" (about 10-20 s), otherwise "long". Without a length, "short", as
@@ -80,14 +74,9 @@ Renderer = Callable[[Sheet, RenderOptions], Rendered]
 
 def render_sheet(sheet: Sheet, dialect: LyricDialect | str, options: RenderOptions | None = None) -> Rendered:
     """Render without validation (``format_lyrics`` adds the validator's verdict)."""
-    from studio.lyrics import render_acestep, render_heartmula, render_levo2
+    from studio.lyrics.dialects import dialect as find
 
-    table: dict[LyricDialect, Renderer] = {
-        LyricDialect.ACESTEP: render_acestep.render,
-        LyricDialect.LEVO2: render_levo2.render,
-        LyricDialect.HEARTMULA: render_heartmula.render,
-    }
-    return table[LyricDialect(dialect)](sheet, options or RenderOptions())
+    return find(dialect).render(sheet, options or RenderOptions())
 
 
 def no_lyrics_problem(model: str) -> Problem:

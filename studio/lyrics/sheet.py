@@ -93,7 +93,3 @@ class Sheet(BaseModel):
     @property
     def sung_lines(self) -> int:
         return sum(len(s.lines) for s in self.sections)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.sections

@@ -17,7 +17,8 @@ vocabulary, e.g. ``nyckelharpa``); every other word that is not filler is droppe
 the text is dropped (and listed).
 
 Keywords keep the order they were written in. Which categories each dialect keeps is
-``CATEGORIES``; keywords of other categories are dropped (and listed).
+``LEVO2_CATEGORIES`` and ``HEARTMULA_CATEGORIES``; keywords of other categories are dropped (and listed).
+Which function serves which model is the dialect table (``studio.lyrics.dialects``).
 """
 
 from __future__ import annotations
@@ -110,10 +111,8 @@ VOCABULARY: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-CATEGORIES: dict[LyricDialect, tuple[str, ...]] = {
-    LyricDialect.LEVO2: ("gender", "timbre", "genre", "emotion", "instrument"),
-    LyricDialect.HEARTMULA: ("genre", "gender", "emotion", "timbre", "instrument", "tempo", "scene"),
-}
+LEVO2_CATEGORIES = ("gender", "timbre", "genre", "emotion", "instrument")
+HEARTMULA_CATEGORIES = ("genre", "gender", "emotion", "timbre", "instrument", "tempo", "scene")
 
 # Words that carry no style on their own; dropped without being reported.
 _FILLER_WORDS = (
@@ -199,40 +198,55 @@ def keywords(style: str) -> tuple[list[tuple[str, str]], list[str], int | None]:
 
 
 def convert_style(style: str, dialect: LyricDialect | str, *, bpm: int | None = None) -> StyleResult:
-    dialect = LyricDialect(dialect)
-    if dialect is LyricDialect.ACESTEP:
-        caption = _tidy(style)
-        result = StyleResult(text=caption)
-        if len(caption) >= ACESTEP_MAX_CAPTION_CHARS:
-            result.errors.append(Problem(code="style_too_long", message=(
-                f"the style caption has {len(caption)} characters and ACE-Step takes fewer than "
-                f"{ACESTEP_MAX_CAPTION_CHARS}; shorten it by at least "
-                f"{len(caption) - ACESTEP_MAX_CAPTION_CHARS + 1} characters")))
-        return result
+    from studio.lyrics.dialects import dialect as find
 
+    return find(dialect).style(style, bpm=bpm)
+
+
+def style_acestep(style: str, *, bpm: int | None = None) -> StyleResult:
+    """ACE-Step's caption is free text; its bpm travels as a request field, not in the caption."""
+    caption = _tidy(style)
+    result = StyleResult(text=caption)
+    if len(caption) >= ACESTEP_MAX_CAPTION_CHARS:
+        result.errors.append(Problem(code="style_too_long", message=(
+            f"the style caption has {len(caption)} characters and ACE-Step takes fewer than "
+            f"{ACESTEP_MAX_CAPTION_CHARS}; shorten it by at least "
+            f"{len(caption) - ACESTEP_MAX_CAPTION_CHARS + 1} characters")))
+    return result
+
+
+def _kept(style: str, categories: tuple[str, ...]) -> tuple[list[str], list[str], int | None]:
     found, dropped, tempo = keywords(style)
-    kept = (*CATEGORIES[dialect], "open")
+    kept = (*categories, "open")
     ordered = [k for c, k in found if c in kept]
-    dropped = [k for c, k in found if c not in kept] + dropped
-    result = StyleResult(text="")
-    if dialect is LyricDialect.LEVO2:
-        tempo = bpm if bpm is not None else tempo
-        if tempo is not None:
-            ordered.append(f"the bpm is {tempo}")
-        result.text = ", ".join(ordered) + "." if ordered else ""
-        used = estimate_tokens(result.text) + LEVO_STYLE_PREFIX_TOKENS
-        if used > LEVO_STYLE_TOKENS:
-            result.errors.append(Problem(code="style_too_long", message=(
-                f"the style has too many keywords for LeVo 2 (about {used} of its {LEVO_STYLE_TOKENS} "
-                "tokens); keep the few that matter most (gender, genre, mood, two or three instruments)")))
-    else:
-        if tempo is not None:
-            dropped.append(f"{tempo} bpm")
-        result.text = ",".join(ordered)
+    return ordered, [k for c, k in found if c not in kept] + dropped, tempo
+
+
+def _report_dropped(result: StyleResult, dropped: list[str], name: str) -> StyleResult:
     result.dropped_words = dropped
     if dropped:
-        name = "LeVo 2" if dialect is LyricDialect.LEVO2 else "HeartMuLa"
         result.fixes.append(Fix(code="style_dropped", message=(
             f"the style became keywords for {name}; these words were left out: "
             + ", ".join(f"`{w}`" for w in dropped))))
     return result
+
+
+def style_levo2(style: str, *, bpm: int | None = None) -> StyleResult:
+    ordered, dropped, tempo = _kept(style, LEVO2_CATEGORIES)
+    tempo = bpm if bpm is not None else tempo
+    if tempo is not None:
+        ordered.append(f"the bpm is {tempo}")
+    result = StyleResult(text=", ".join(ordered) + "." if ordered else "")
+    used = estimate_tokens(result.text) + LEVO_STYLE_PREFIX_TOKENS
+    if used > LEVO_STYLE_TOKENS:
+        result.errors.append(Problem(code="style_too_long", message=(
+            f"the style has too many keywords for LeVo 2 (about {used} of its {LEVO_STYLE_TOKENS} "
+            "tokens); keep the few that matter most (gender, genre, mood, two or three instruments)")))
+    return _report_dropped(result, dropped, "LeVo 2")
+
+
+def style_heartmula(style: str, *, bpm: int | None = None) -> StyleResult:
+    ordered, dropped, tempo = _kept(style, HEARTMULA_CATEGORIES)
+    if tempo is not None:  # HeartMuLa has no tempo control; the request's bpm is not sent either
+        dropped.append(f"{tempo} bpm")
+    return _report_dropped(StyleResult(text=",".join(ordered)), dropped, "HeartMuLa")

@@ -26,12 +26,13 @@ import unicodedata
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from studio import settings
 from studio.lyrics.text import is_cjk
 
 LEVO_LYRIC_TOKENS = 600
 LEVO_STYLE_TOKENS = 100
-TOKENIZER_ENV = "STUDIO_LEVO2_TOKENIZER"
-RUNTIME_ENV = "STUDIO_LEVO2_RUNTIME"
+TOKENIZER_ENV = settings.LEVO2_TOKENIZER.name
+RUNTIME_ENV = settings.LEVO2_RUNTIME.name
 RUNTIME_SUBDIR = Path("third_party") / "Qwen2-7B"
 TOKENIZER_FILES = ("vocab.json", "merges.txt")
 
@@ -60,10 +61,10 @@ def tokenizer_dir(folder: str | os.PathLike[str] | None = None) -> Path | None:
     if folder is not None:
         candidates.append(Path(folder))
     else:
-        if os.environ.get(TOKENIZER_ENV):
-            candidates.append(Path(os.environ[TOKENIZER_ENV]))
-        if os.environ.get(RUNTIME_ENV):
-            candidates.append(Path(os.environ[RUNTIME_ENV]) / RUNTIME_SUBDIR)
+        if tokenizer := settings.LEVO2_TOKENIZER.get():
+            candidates.append(Path(tokenizer))
+        if runtime := settings.LEVO2_RUNTIME.get():
+            candidates.append(Path(runtime) / RUNTIME_SUBDIR)
     for candidate in candidates:
         if _has_files(candidate):
             return candidate

@@ -171,14 +171,9 @@ def validate_levo2(lyrics: str, style: str = "", *, instrumental: bool = False) 
     return problems
 
 
-VALIDATORS = {
-    LyricDialect.ACESTEP: validate_acestep,
-    LyricDialect.LEVO2: validate_levo2,
-    LyricDialect.HEARTMULA: validate_heartmula,
-}
-
-
 def validate(dialect: LyricDialect | str, lyrics: str, style: str = "", *,
              instrumental: bool = False) -> list[Problem]:
     """Problems with an already rendered text for ``dialect`` (empty when it is fit to send)."""
-    return VALIDATORS[LyricDialect(dialect)](lyrics, style, instrumental=instrumental)
+    from studio.lyrics.dialects import dialect as find
+
+    return find(dialect).validate(lyrics, style, instrumental=instrumental)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio import weights
+from studio import settings, weights
 from studio.quality.report import Word
 
-ASR_MODEL_ENV = "STUDIO_ASR_MODEL"
+ASR_MODEL_ENV = settings.ASR_MODEL.name
 # Whisper large-v3 with 4 decoder layers instead of 32: ~8x faster decoding than large-v3 for
 # about the same word error rate (model card of openai/whisper-large-v3-turbo), 1.6 GB in fp16.
 DEFAULT_ASR_MODEL = "openai/whisper-large-v3-turbo"
@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 
 def asr_location(explicit: str | None = None) -> str:
     return weights.choose(explicit, ASR_MODEL_ENV, DEFAULT_ASR_MODEL)
-
-
-def prefetch_asr(location: str | None = None) -> None:
-    """Download the ASR weights off the GPU's clock (as backends do with their own)."""
-    _folder(asr_location(location))
 
 
 def _folder(location: str, on_progress=None):

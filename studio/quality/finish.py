@@ -9,22 +9,21 @@ passes a transcriber of its own (``studio check``, the /check endpoint)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from backends.base import ProgressEvent, no_progress
+from studio import settings
 from studio.quality.checks import Intent, check_take
 from studio.quality.read import read_audio
 from studio.quality.report import TakeChecks, rank
 
-LYRIC_CHECK_ENV = "STUDIO_LYRIC_CHECK"
-_ON = {"1", "on", "true", "yes"}
+LYRIC_CHECK_ENV = settings.LYRIC_CHECK.name
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
 
 
 def lyric_check_on() -> bool:
-    return os.environ.get(LYRIC_CHECK_ENV, "").strip().lower() in _ON
+    return bool(settings.LYRIC_CHECK.get())
 
 
 def studio_transcriber(on_progress=None):

@@ -19,6 +19,7 @@ from backends.base import (
     StageCost,
     StudioError,
 )
+from studio import settings
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,11 @@ class SeparatorWeights:
 
 
 HTDEMUCS = SeparatorWeights(
-    "htdemucs", "Demucs HTDemucs (4 stems)", "adefossez/HTDemucs", "STUDIO_STEMS_WEIGHTS",
+    "htdemucs", "Demucs HTDemucs (4 stems)", "adefossez/HTDemucs", settings.STEMS_WEIGHTS.name,
     ("drums", "bass", "other", "vocals"),
 )
 HTDEMUCS_6S = SeparatorWeights(
-    "htdemucs_6s", "Demucs HTDemucs 6s (6 stems)", "adefossez/HTDemucs-6s", "STUDIO_STEMS6_WEIGHTS",
+    "htdemucs_6s", "Demucs HTDemucs 6s (6 stems)", "adefossez/HTDemucs-6s", settings.STEMS6_WEIGHTS.name,
     ("drums", "bass", "other", "vocals", "guitar", "piano"),
 )
 
@@ -118,7 +119,6 @@ STEMS_TASK = "stems"
 SEPARATOR = Capabilities(
     name="demucs",
     display_name="Demucs stem separation",
-    family="demucs",
     summary="Splits any song into vocals, drums, bass and other (or 2 or 6 stems).",
     inputs=frozenset({Input.SOURCE_AUDIO}),
     min_duration_s=MIN_SECONDS,

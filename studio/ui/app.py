@@ -14,7 +14,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from backends.base import StudioError
-from studio import ratelimit, sketching
+from studio import ratelimit, settings, sketching
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
@@ -38,8 +38,8 @@ IDLE_ESTIMATE = "⏱ Write a style or lyrics (or pick an example) and the time i
 
 def gpu_concurrency() -> int:
     """How many generations run at once: one local GPU serves one; ZeroGPU gives each call its own slice."""
-    value = os.environ.get("STUDIO_GPU_CONCURRENCY")
-    return int(value) if value else (4 if on_zerogpu() else 1)
+    value = settings.GPU_CONCURRENCY.get()
+    return value if value is not None else (4 if on_zerogpu() else 1)
 
 
 def _wire_create(
@@ -470,20 +470,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     return demo
 
 
-def _count_setting(name: str, text: str, unit: str, example: int) -> int:
-    """A setting that counts something, at least 1, or a sentence saying how to write it."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise StudioError(
-            f"{name} must be a whole number of {unit} >= 1 (e.g. {example}), got {text!r}; fix the setting."
-        )
-    return value
-
-
-QUEUE_SIZE_ENV = "STUDIO_QUEUE_SIZE"
+QUEUE_SIZE_ENV = settings.QUEUE_SIZE.name
 # Requests waiting for a GPU on a ZeroGPU Space: with 4 running and ~1 min of GPU each, the last of
 # 20 waits about 5 minutes, about as long as a visitor will watch a queue position.
 DEFAULT_ZEROGPU_QUEUE_SIZE = 20
@@ -499,27 +486,19 @@ def queue_size(env: Mapping[str, str] | None = None) -> int:
     Default: DEFAULT_ZEROGPU_QUEUE_SIZE on ZeroGPU, DEFAULT_QUEUE_SIZE elsewhere. There is no
     "no limit" setting: gradio turns an unset size into 1 on ZeroGPU, and elsewhere no limit is
     what let a script fill the server."""
-    env = os.environ if env is None else env
-    text = env.get(QUEUE_SIZE_ENV, "").strip()
-    if not text:
+    size = settings.QUEUE_SIZE.get(env)
+    if size is None:
         return DEFAULT_ZEROGPU_QUEUE_SIZE if on_zerogpu(env) else DEFAULT_QUEUE_SIZE
-    return _count_setting(QUEUE_SIZE_ENV, text, "waiting requests", 20)
+    return size
 
 
-SESSION_CAPACITY_ENV = "STUDIO_SESSION_CAPACITY"
-# gradio keeps a copy of every component's config for each browser tab or API client it has seen
-# (about 0.5 MB for this UI) and drops the least recently used only past this many; its own default,
-# 10 000, lets a busy Space grow by ~5 GB. Past the cap, a tab idle for that long starts from the
-# defaults again (its Library and settings live elsewhere and are kept).
-DEFAULT_SESSION_CAPACITY = 1000
+SESSION_CAPACITY_ENV = settings.SESSION_CAPACITY.name
+DEFAULT_SESSION_CAPACITY = settings.SESSION_CAPACITY.default
 
 
 def session_capacity() -> int:
     """How many visitor sessions gradio keeps in memory (``STUDIO_SESSION_CAPACITY``)."""
-    text = os.environ.get(SESSION_CAPACITY_ENV, "").strip()
-    if not text:
-        return DEFAULT_SESSION_CAPACITY
-    return _count_setting(SESSION_CAPACITY_ENV, text, "sessions", 1000)
+    return settings.SESSION_CAPACITY.get()
 
 
 def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
@@ -532,13 +511,13 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         "css": CSS,
         "footer_links": ["api", "settings"],
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
-        "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
+        "max_file_size": settings.MAX_UPLOAD.get(),
         "state_session_capacity": session_capacity(),
         # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
         "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
-        "mcp_server": os.environ.get("STUDIO_MCP", "1").strip().lower() not in ("0", "false", "no", "off"),
+        "mcp_server": settings.MCP.get(),
     }
     if library is not None:
         options["allowed_paths"] = [str(library.audio_dir)]

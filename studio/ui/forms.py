@@ -7,7 +7,7 @@ from typing import Any
 from backends.base import BackendSpec, Capabilities, Input, StudioError
 from studio import registry, weights
 from studio.errors import validate
-from studio.options import OptionField, all_option_fields, option_fields
+from studio.options import OptionField, all_option_fields
 from studio.song import SongRequest
 from studio.ui.uploads import checked_loras
 
@@ -29,10 +29,6 @@ OPTIONAL_CONTROLS: dict[str, Input] = {
 
 # A backend option's control is built from its declaration in studio.options (shared with the CLI/API).
 OptionControl = OptionField
-
-
-def option_controls(spec: BackendSpec) -> list[OptionControl]:
-    return option_fields(spec.name)
 
 
 def all_option_controls() -> list[OptionControl]:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 from collections.abc import Mapping
 
 from backends.base import StudioError
+from studio import settings
 from studio.library import LOCAL_OWNER, MULTI_USER_ENV, multi_user  # noqa: F401 (re-exported)
 
 STORAGE_KEY = "song-studio-visitor"
-SECRET_ENV = "STUDIO_BROWSER_SECRET"
+SECRET_ENV = settings.BROWSER_SECRET.name
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{24,128}$")
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def owner_for(key: object) -> str:
 def browser_secret() -> str | None:
     """The secret that encrypts the key in the browser. Without a fixed one, a restart makes every
     visitor's stored key unreadable, so visitors would lose their library on each restart."""
-    secret = os.environ.get(SECRET_ENV) or None
+    secret = settings.BROWSER_SECRET.get()
     if secret is None and multi_user():
         log.warning(
             "%s is not set: visitors lose their library when the app restarts. Set it as a Space secret.",
@@ -60,7 +60,7 @@ def browser_secret() -> str | None:
     return secret
 
 
-PROXY_HOPS_ENV = "STUDIO_TRUSTED_PROXY_HOPS"
+PROXY_HOPS_ENV = settings.TRUSTED_PROXY_HOPS.name
 
 
 def trusted_proxy_hops(env: Mapping[str, str] | None = None) -> int:
@@ -72,19 +72,9 @@ def trusted_proxy_hops(env: Mapping[str, str] | None = None) -> int:
     the header. Whatever a client writes in the header itself comes before the proxies' entries, so
     only the ones they add are believed (MDN, X-Forwarded-For, "Selecting an IP address": the
     rightmost entry a trusted proxy added)."""
-    env = os.environ if env is None else env
-    text = env.get(PROXY_HOPS_ENV, "").strip()
-    if not text:
-        return 1 if env.get("SPACE_ID") else 0
-    try:
-        hops = int(text)
-    except ValueError:
-        hops = -1
-    if hops < 0:
-        raise StudioError(
-            f"{PROXY_HOPS_ENV} must be the number of proxies in front of the studio (0, 1, 2, ...), got "
-            f"{text[:40]!r}; a Space has 1, a server nobody proxies 0."
-        )
+    hops = settings.TRUSTED_PROXY_HOPS.get(env)
+    if hops is None:
+        return 1 if settings.on_space(env) else 0
     return hops
 
 

@@ -45,7 +45,6 @@ def make_caps(
     return Capabilities(
         name=name,
         display_name=name.title(),
-        family=name,
         summary="test backend",
         inputs=frozenset({Input.STYLE, Input.LYRICS, Input.DURATION}),
         min_duration_s=10.0,

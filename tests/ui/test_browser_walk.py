@@ -6,12 +6,12 @@ Screenshots go to $STUDIO_SHOTS (default: this test's tmp folder) as desktop-*.p
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 
+from studio import settings
 from tests.ui.test_browser import CHROMIUM, FLAGS, _browser
 from tests.ui.test_browser_failures import DESKTOP, PHONE, _run, _settled, _shortest, _toast, studio  # noqa: F401
 
@@ -34,7 +34,7 @@ def _pick(page, label: str, option: str) -> None:
 def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # noqa: F811
     sync_playwright = _browser()
     url, _ = studio
-    shots = Path(os.environ.get("STUDIO_SHOTS") or tmp_path)
+    shots = Path(settings.SHOTS.get() or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backends.base import StudioError
+from studio import settings
 
 log = logging.getLogger(__name__)
 
 # A file over this is refused before its header is read: a LoRA of the XL DiT at rank 64 on every
 
-MAX_MB_ENV = "STUDIO_MAX_LORA_MB"
-DEFAULT_MAX_MB = 512
-MAX_RANK_ENV = "STUDIO_MAX_LORA_RANK"
-DEFAULT_MAX_RANK = 256
+MAX_MB_ENV = settings.MAX_LORA_MB.name
+DEFAULT_MAX_MB = settings.MAX_LORA_MB.default
+MAX_RANK_ENV = settings.MAX_LORA_RANK.name
+DEFAULT_MAX_RANK = settings.MAX_LORA_RANK.default
 MAX_LORAS = 4
 MIN_SCALE, MAX_SCALE = 0.0, 2.0
 SOURCE_MAX = 1000
@@ -126,22 +126,17 @@ def check_ref_list(refs: list[LoraRef]) -> list[LoraRef]:
 
 
 def max_bytes() -> int:
-    return _env_number(MAX_MB_ENV, DEFAULT_MAX_MB) * 1024 * 1024
+    return _env_number(settings.MAX_LORA_MB) * 1024 * 1024
 
 
 def max_rank() -> int:
-    return _env_number(MAX_RANK_ENV, DEFAULT_MAX_RANK)
+    return _env_number(settings.MAX_LORA_RANK)
 
 
-def _env_number(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+def _env_number(setting: settings.Setting[int]) -> int:
+    # A bad limit refuses the LoRA the way a bad file does (LoraError spends no rate-limit call).
     try:
-        value = int(raw)
-    except ValueError:
-        raise LoraError(f"{name} must be a whole number, got {raw!r}; unset it to use {default}.") from None
-    if value <= 0:
-        raise LoraError(f"{name} must be positive, got {value}; unset it to use {default}.")
-    return value
+        return setting.get()
+    except StudioError as exc:
+        raise LoraError(str(exc)) from None
 

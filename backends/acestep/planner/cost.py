@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from backends.acestep.planner.metadata import CODES_PER_SECOND, DURATION_RANGE
 
 # Phase 1 writes about 50-200 tokens of metadata (upstream's own figure); a long caption is the
-# upper end. Simple mode also writes lyrics, typically a few hundred tokens.
+# upper end.
 COT_TOKENS = 200
-LYRICS_TOKENS = 600
 # Phase 2 may run a few tokens past the last code (EOS); upstream budgets 10.
 CODES_SLACK = 10
 
@@ -21,10 +20,6 @@ class PlannerCost:
     cot_tokens: int
     code_tokens: int
     cfg: bool
-
-    @property
-    def total_tokens(self) -> int:
-        return self.cot_tokens + self.code_tokens
 
     @property
     def sequence_tokens(self) -> int:
@@ -53,8 +48,3 @@ def estimate_planner_cost(
         code_tokens=codes if writes_codes else 0,
         cfg=writes_codes and cfg_scale > 1.0,
     )
-
-
-def estimate_describe_cost() -> PlannerCost:
-    """Simple mode: metadata plus lyrics, no codes, no CFG."""
-    return PlannerCost(cot_tokens=COT_TOKENS + LYRICS_TOKENS, code_tokens=0, cfg=False)

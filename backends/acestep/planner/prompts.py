@@ -56,13 +56,6 @@ def codes_unconditional_prompt(negative_prompt: str | None = NO_USER_INPUT) -> s
     return chat(TEXT2MUSIC_INSTRUCTION, negative) + EMPTY_THINK + "\n\n"
 
 
-def cot_unconditional_prompt(lyrics: str, negative_prompt: str | None = NO_USER_INPUT) -> str:
-    """Phase 1's unconditional branch. Upstream no longer runs CFG in phase 1; kept for completeness."""
-    if _blank(negative_prompt) or negative_prompt == NO_USER_INPUT:
-        return chat(TEXT2MUSIC_INSTRUCTION, f"# Lyric\n{lyrics}\n")
-    return chat(TEXT2MUSIC_INSTRUCTION, f"# Caption\n{negative_prompt}\n\n# Lyric\n{lyrics}\n")
-
-
 def create_sample_prompt(query: str, instrumental: bool) -> str:
     """Simple mode ("inspiration"): a description becomes caption, lyrics and metadata."""
     query = NO_USER_INPUT if _blank(query) else query
