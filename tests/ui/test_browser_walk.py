@@ -54,6 +54,13 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             page.wait_for_selector("#estimate:has-text('⏱')", timeout=30_000)
             idle = page.locator("#estimate").inner_text()
             assert "must" not in idle and "write a style" in idle.lower(), idle
+            # The examples table says in words whether a song is sung, never a raw true/false (issue 17), and
+            # a row fills the form's hidden columns too: the instrumental example ticks Instrumental.
+            cells = [c.strip() for c in page.locator("#examples td").all_inner_texts()]
+            assert "instrumental" in cells and "with vocals" in cells, cells
+            assert not {"true", "false"} & set(cells), cells
+            page.get_by_text("Paper Planes").first.click()
+            page.wait_for_function("document.querySelector('#instrumental input').checked")
             # An example fills the form, and the estimate then speaks in m:ss "on this CPU" (issue 17.14, 17.10).
             page.get_by_text("Night Bus Home").first.click()
             page.wait_for_function("document.querySelector('textarea[placeholder^=\"dreamy\"]').value.includes('synth')")
