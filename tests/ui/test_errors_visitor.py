@@ -128,3 +128,22 @@ def test_a_shared_studio_names_the_setting_not_the_folder_in_the_api_error(studi
     assert "LeVo 2" in said["1"] and "STUDIO_LEVO2_WEIGHTS" in said["1"], said["1"]
     assert str(tmp_path) not in said["1"], said["1"]
     assert str(empty) in said["0"], said["0"]
+
+
+def test_the_live_estimate_line_names_the_setting_on_a_shared_studio(monkeypatch, tmp_path) -> None:
+    """The line beside Generate repeats a refusal's sentence too (before anything is pressed)."""
+    from types import SimpleNamespace
+
+    from studio.ui.app import _estimate_line
+
+    folder = tmp_path / "no-levo-weights"
+    monkeypatch.setenv("STUDIO_LEVO2_WEIGHTS", str(folder))
+
+    def refused(_data: dict) -> None:
+        raise StudioError(f"The folder {folder} (from STUDIO_LEVO2_WEIGHTS) has no config.yaml.")
+
+    form = SimpleNamespace(request_from=refused)
+    monkeypatch.setenv(visitor.MULTI_USER_ENV, "1")
+    assert _estimate_line(form, {}, None) == "⏱ The folder set by STUDIO_LEVO2_WEIGHTS has no config.yaml."
+    monkeypatch.setenv(visitor.MULTI_USER_ENV, "0")
+    assert str(folder) in _estimate_line(form, {}, None)
