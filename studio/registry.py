@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -103,6 +104,16 @@ def memory_to_load_gb(spec: BackendSpec, info: DeviceInfo, available_gb: float) 
     return plan.estimate.peak_gb if plan is not None else None
 
 
+# Every live cache of this process, for load_due off ZeroGPU (studio.worker_state); weak: a dropped Studio
+# and its models do not linger here.
+_CACHES: weakref.WeakSet[BackendCache] = weakref.WeakSet()
+
+
+def held_in_process(name: str) -> bool:
+    """Whether a backend cache of this process holds ``name`` loaded (its next run loads nothing)."""
+    return any(name in cache.loaded() for cache in list(_CACHES))
+
+
 class BackendCache:
     """One loaded copy per backend; a request for other weights replaces the loaded copy.
 
@@ -115,6 +126,7 @@ class BackendCache:
         self._loaded: OrderedDict[str, Backend] = OrderedDict()
         self._lock = threading.RLock()
         self.evicted: list[str] = []  # names unloaded to make room, oldest first (the System view, tests)
+        _CACHES.add(self)
 
     def get(
         self,

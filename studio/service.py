@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -40,7 +41,7 @@ from studio.budget import (
     tier_limits,
 )
 from studio.budget.calibration import Calibration, StageTimer
-from studio.budget.estimate import canonical_stage
+from studio.budget.estimate import SizeScale, canonical_stage
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
 from studio.editing import check_task
@@ -50,6 +51,7 @@ from studio.lyrics import validate as check_dialect
 from studio.raw import RawRender
 from studio.song import MAX_SEED, SongRequest, SongResult
 from studio.tasks import TASKS, default_title, get_task, task_weights, tracks_for
+from studio.weights import weights_size
 
 # Request fields that only some backends understand, with the Input that declares them.
 _OPTIONAL_INPUTS: dict[str, Input] = {
@@ -242,7 +244,7 @@ def calibration() -> Calibration:
 
 def plan_input(prepared: Prepared, *, include_load: bool | None = None) -> PlanInput:
     """The parts of a prepared request that decide its GPU cost. ``include_load=None``: the load
-    stage counts when the worker will have to load (studio.worker_state), which is always off ZeroGPU."""
+    stage counts when the process or worker that renders will have to load (studio.worker_state)."""
     from studio.worker_state import load_due
 
     job = prepared.job
@@ -255,7 +257,9 @@ def plan_input(prepared: Prepared, *, include_load: bool | None = None) -> PlanI
         planner=None if getattr(job.options, "planner", "off") == "off" else job.options.planner,
         task=meta.get("task", "text2music"),
         extra_weights=meta.get("weights"),
-        include_load=load_due(prepared.spec.name) if include_load is None else include_load,
+        # Extra weights (an editing task's base model) may not be held with the model: priced as loading.
+        include_load=(load_due(prepared.spec.name) or meta.get("weights") is not None)
+        if include_load is None else include_load,
     )
 
 
@@ -283,7 +287,18 @@ def budget_context(tier: str | None = None, quota_left_s: float | None = None) -
     measured = calibration().for_device(info.name) if kind is info.kind else None
     memory_gb, where = devices.memory_budget(info, kind)
     return BudgetContext(kind, tier_limits(chosen), measured, slice_factor(), quota_left_s,
-                         memory_gb=memory_gb, memory_where=where)
+                         memory_gb=memory_gb, memory_where=where, sizes=weights_sizes())
+
+
+def weights_sizes() -> dict[str, SizeScale]:
+    """Per backend, its configured weights against the published ones its seeds describe (only those that
+    can be counted here, offline; the rest are priced as published)."""
+    out: dict[str, SizeScale] = {}
+    for spec in registry.all_specs():
+        found = weights_size(spec)
+        if found is not None:
+            out[spec.name] = SizeScale(factor=found.factor, note=found.sentence())
+    return out
 
 
 def prefetch(request: SongRequest) -> None:
@@ -338,8 +353,13 @@ def plan_prepared(prepared: Prepared, tier: str | None = None, *, fit: bool = Fa
                   quota_left_s: float | None = None) -> Preflight:
     """:func:`plan` for a request already checked by :func:`prepare`."""
     others = [s.capabilities for s in registry.available_specs()]
-    return preflight(prepared.spec.capabilities, plan_input(prepared), budget_context(tier, quota_left_s),
-                     fit=fit, others=others)
+    from studio import devices
+
+    caps, ctx = prepared.spec.capabilities, budget_context(tier, quota_left_s)
+    # Priced for another device class (a ZeroGPU tier asked about on a laptop), nothing is held there yet.
+    here = ctx.device is devices.detect().kind
+    decided = preflight(caps, plan_input(prepared, include_load=None if here else True), ctx, fit=fit, others=others)
+    return dataclasses.replace(decided, expected=ctx.estimate(caps, decided.request, guard=False))
 
 
 class TaskInfo(BaseModel):
@@ -595,6 +615,7 @@ class Studio:
         name = prepared.spec.capabilities.display_name
         progress(ProgressEvent("loading", 0, 1, f"loading {name}"))
         out_of_memory = ""
+        held = self.cache.loaded().get(request.backend)
         try:
             backend = self.cache.get(
                 request.backend, weights, device=device,
@@ -612,9 +633,13 @@ class Studio:
             self._free_after_oom(request.backend)
             raise memory.OutOfMemory(out_of_memory)
         timings["render"] = time.perf_counter() - t1
-        # The timer's "loading" is the same stage as the measured "load": keep one sample, not two.
+        # The timer's "loading" is the same stage as the measured "load": keep one sample, not two. A backend
+        # this process already held loaded nothing: its ~0 s is no load time, and fitted among real loads
+        # (0.8 s cold for the tiny ACE-Step here) its log error made the next estimate of a 120 s song
+        # 28 hours. Only a real load is a load sample.
         stages = {k: v for k, v in timer.finish().items() if canonical_stage(k) != "load"}
-        return prepared, takes, timings, {**stages, "load": timings["load"]}
+        loaded = {} if backend is held else {"load": timings["load"]}
+        return prepared, takes, timings, {**stages, **loaded}
 
     def render_raw(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import functools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -367,3 +369,66 @@ def status(spec: BackendSpec) -> WeightsStatus:
     known = sum(s for s in sizes if s is not None)
     total = None if any(s is None for s in sizes) else known
     return WeightsStatus(name, WeightsState.NOT_DOWNLOADED, " ".join(notes), total, known)
+
+
+# --- How big the configured weights are, against the published ones the cost seeds were written for.
+
+BYTES_PER_PUBLISHED_WEIGHT = 2  # the published checkpoints (and their download_gb) are bf16
+
+
+@dataclass(frozen=True)
+class WeightsSize:
+    """A backend's configured weights, counted from their safetensors headers (as 16-bit weights, so an fp32
+    copy of the published model counts the same), against the published download its cost seeds describe."""
+
+    backend: str
+    measured_gb: float
+    published_gb: float
+
+    @property
+    def factor(self) -> float:
+        return self.measured_gb / self.published_gb
+
+    def sentence(self) -> str:
+        mine, published = _size_text(self.measured_gb), _size_text(self.published_gb)
+        return f"these weights are {mine}, published speeds are for {published}"
+
+
+def _size_text(gb: float) -> str:
+    return f"{gb:.1f} GB" if gb >= 1 else f"{gb * 1000:.3g} MB"
+
+
+@functools.lru_cache(maxsize=256)
+def _file_parameters(path: str, size: int, mtime_ns: int) -> int:
+    """Weights in one safetensors file (its size and mtime are the cache key: a replaced file is re-read)."""
+    total = 0
+    for name, entry in safetensors_header(Path(path)).items():
+        if name != "__metadata__":
+            total += math.prod(entry["shape"])
+    return total
+
+
+def parameter_count(folder: Path, required: tuple[str, ...]) -> int | None:
+    """Weights in the safetensors files ``required`` names in ``folder`` (headers only); None when it names
+    none, or one cannot be read (the load-time checks say why)."""
+    files = sorted({p for pattern in required if pattern.endswith(".safetensors") for p in folder.glob(pattern)})
+    try:
+        return sum(_file_parameters(str(p), (st := p.stat()).st_size, st.st_mtime_ns) for p in files) or None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def weights_size(spec: BackendSpec) -> WeightsSize | None:
+    """How big the weights ``spec`` will load are, offline: a local folder, or the Hub id's cached snapshot.
+    None when some part cannot be counted here (not downloaded, not safetensors, no published size): the
+    published size is then all there is to go on."""
+    measured = published = 0.0
+    for part in spec.weights:
+        folder, repo = part_source(part)
+        folder = folder if folder is not None else cached_snapshot(repo, part.required)
+        count = parameter_count(folder, part.required) if folder is not None and folder.is_dir() else None
+        if count is None or not part.download_gb:
+            return None
+        measured += count * BYTES_PER_PUBLISHED_WEIGHT / 1e9
+        published += part.download_gb
+    return WeightsSize(spec.name, measured, published) if published else None

@@ -6,7 +6,7 @@ assumed: each render reports whether its worker already held the backend's weigh
 (``RawRender.reused_weights``). So a backend's ``load`` stage is due for the first request, after
 any failure, and whenever the last task for it had to load; it is left out only after a task
 showed that its worker keeps the weights. Off ZeroGPU the studio's own process renders and this
-bookkeeping is not used.
+bookkeeping is not used: the load is due while no backend cache of the process holds the model.
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ WORKER = WorkerState()
 
 
 def load_due(backend: str) -> bool:
-    """Whether a request for ``backend`` will pay its load stage (always, off ZeroGPU)."""
+    """Whether a request for ``backend`` will pay its load stage: on ZeroGPU as above; elsewhere the studio's
+    own process renders, and loads only what it does not hold yet (a held model's run records no load time,
+    so pricing one would add a load that never happens)."""
     from studio.devices import on_zerogpu
+    from studio.registry import held_in_process
 
-    return not on_zerogpu() or WORKER.load_due(backend)
+    return WORKER.load_due(backend) if on_zerogpu() else not held_in_process(backend)

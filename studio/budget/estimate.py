@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 SEED_MARGIN = 1.5
 MIN_MARGIN = 1.10
 MAX_MARGIN = 1.6
+# Within this factor of the published model's size, a model's work scales with its weights (ACE-Step 1.5's
+# 2B DiT against the 4B XL its seeds describe: the README's figures, doubled). Far outside it (a test
+# checkpoint of a few MB is 1/20,000 of XL) the costs no seed sees (Python, memory traffic, thread start-up)
+# dominate: a figure scaled that far would be a number without a basis, so none is given.
+SIZE_RANGE = 10.0
 
 
 class PlanInput(BaseModel):
@@ -46,6 +51,17 @@ class PlanInput(BaseModel):
     )
 
 
+class SizeScale(BaseModel):
+    """The configured weights' size against the published model the seeds were written for (studio.weights):
+    every seeded term (loading, each step, each second decoded) scales with it, as a model's work does with
+    its weights. It says nothing about a machine, so measured stages never take it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    factor: float = Field(gt=0)
+    note: str = Field(description="The two sizes in words, for the estimate's basis.")
+
+
 class Estimate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +72,27 @@ class Estimate(BaseModel):
     margin: float = Field(description="Multiplier reserved above total_s.")
     calibrated: tuple[str, ...] = ()
     sources: dict[str, str] = Field(default_factory=dict)
+    size: SizeScale | None = Field(None, description="The weights' size scaling applied to seeded stages.")
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.stages) and len(self.calibrated) == len(self.stages)
+
+    @property
+    def known(self) -> bool:
+        """Whether ``total_s`` rests on something: measurements, or seeds for weights near the published size."""
+        return self.measured or self.size is None or 1 / SIZE_RANGE <= self.size.factor <= SIZE_RANGE
+
+    @property
+    def basis(self) -> str:
+        """What the figure rests on (or why there is none yet), in words a visitor reads after it."""
+        if self.measured:
+            return "measured here"
+        if not self.known:
+            return f"{self.size.note}; the first song made here is timed for the next"
+        measured = "partly measured here, partly " if self.calibrated else ""
+        scaled = f", scaled to these weights ({self.size.note})" if self.size is not None else ""
+        return f"{measured}a first guess from published speeds{scaled}; each song made here refines it"
 
     @property
     def reserve_s(self) -> int:
@@ -160,13 +197,17 @@ def estimate(
     calibration: DeviceCalibration | None = None,
     *,
     speed_factor: float = 1.0,
+    size: SizeScale | None = None,
 ) -> Estimate:
     """Seconds per stage for ``req`` on ``device``.
 
     ``calibration`` (one device's measurements) replaces seeded stages it has fitted.
     ``speed_factor`` scales *uncalibrated* stages, for hardware known to be slower than the seed's
-    reference (the ZeroGPU Blackwell "large" slice); measured stages already include it.
+    reference (the ZeroGPU Blackwell "large" slice); measured stages already include it. ``size`` scales
+    them too, for weights of another size than the published ones (a tiny test checkpoint, a smaller variant).
     """
+    size = size if size is not None and size.factor != 1.0 else None
+    factor = speed_factor * (size.factor if size is not None else 1.0)
     if req.task not in caps.tasks:
         raise StudioError(
             f"{caps.display_name} cannot do '{req.task}'; it supports: {', '.join(caps.tasks)}."
@@ -190,9 +231,10 @@ def estimate(
             sources[name] = fitted.cost.source
             calibrated.append(name)
         else:
-            stages[name] = stage_seconds(seed, x) * speed_factor
+            stages[name] = stage_seconds(seed, x) * factor
             margins[name] = SEED_MARGIN
             note = f" (x{speed_factor:g} for a slower slice)" if speed_factor != 1.0 else ""
+            note += f" (x{size.factor:.3g}: {size.note})" if size is not None else ""
             sources[name] = f"seed: {seed.source}{note}"
     total = sum(stages.values())
     margin = sum(stages[n] * margins[n] for n in stages) / total if total > 0 else SEED_MARGIN
@@ -205,4 +247,5 @@ def estimate(
         margin=margin,
         calibrated=tuple(calibrated),
         sources=sources,
+        size=size if len(calibrated) < len(stages) else None,
     )

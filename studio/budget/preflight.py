@@ -13,13 +13,13 @@ from __future__ import annotations
 import enum
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backends.base import Capabilities, DeviceClass
 from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
-from studio.budget.estimate import Estimate, PlanInput, cost_model, estimate
+from studio.budget.estimate import Estimate, PlanInput, SizeScale, cost_model, estimate
 from studio.budget.memory import Lightening, MemoryPlan, largest, plan_memory, refusal
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
@@ -48,6 +48,8 @@ class BudgetContext:
     # Accelerator memory a request may use (GiB); None = not checked (a CPU, or unknown).
     memory_gb: float | None = None
     memory_where: str = "this GPU has"
+    # Per backend: its configured weights against the published ones (studio.weights.weights_size).
+    sizes: Mapping[str, SizeScale] = field(default_factory=dict)
 
     @property
     def on_zerogpu(self) -> bool:
@@ -72,11 +74,19 @@ class BudgetContext:
         plan = self.memory(caps, req)
         return self.reserve(caps, req).fits and (plan is None or plan.fits)
 
-    def estimate(self, caps: Capabilities, req: PlanInput, device: DeviceClass | None = None) -> Estimate:
+    def estimate(
+        self, caps: Capabilities, req: PlanInput, device: DeviceClass | None = None, *, guard: bool = True
+    ) -> Estimate:
+        """What ``req`` costs. The guard's figure (``guard``) scales seeds to the weights' size only upwards:
+        a reservation must not be short, and seeds for the published model err long for a smaller one; the
+        figure a visitor reads (``guard=False``) scales both ways."""
         device = device or self.device
         speed = self.slice_factor if self.on_zerogpu and device is self.device else 1.0
         calibration = self.calibration if device is self.device else None
-        return estimate(caps, req, device, calibration, speed_factor=speed)
+        size = self.sizes.get(caps.name)
+        if guard and size is not None and size.factor < 1.0:
+            size = None
+        return estimate(caps, req, device, calibration, speed_factor=speed, size=size)
 
     def reserve(self, caps: Capabilities, req: PlanInput) -> Reservation:
         return reserve(
@@ -121,6 +131,9 @@ class Preflight:
     changes: list[str] = field(default_factory=list)
     alternatives: list[Alternative] = field(default_factory=list)
     memory: MemoryPlan | None = None
+    # The likeliest time for ``request`` (BudgetContext.estimate with guard=False), what a visitor reads;
+    # None when the caller did not ask for it.
+    expected: Estimate | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,6 +168,10 @@ class Preflight:
             "changes": self.changes,
             "alternatives": [a.to_dict() for a in self.alternatives],
             "memory": self.memory.to_dict() if self.memory is not None else None,
+            "expected": None if self.expected is None else {
+                "total_s": round(self.expected.total_s, 2) if self.expected.known else None,
+                "basis": self.expected.basis,
+            },
             "message": self.message,
         }
 

@@ -30,7 +30,7 @@ from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
 from studio.ui import forms, queue_caps, runner, seams, uploads, visitor
-from studio.ui.errors import user_errors
+from studio.ui.errors import for_visitors, user_errors
 
 GPU_QUEUE = "gpu"
 
@@ -63,7 +63,7 @@ def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
         except ratelimit.RateLimited as exc:
             return refusal(str(exc), "visitor_key" if "visitor_key" in names else names[0])
         except (StudioError, gr.Error) as exc:
-            message = str(exc.message) if isinstance(exc, gr.Error) else str(exc)
+            message = for_visitors(str(exc.message) if isinstance(exc, gr.Error) else str(exc))
             named = re.search(r"`(\w+)`", message)
             return refusal(message, named.group(1) if named and named.group(1) in names else names[0])
         finally:

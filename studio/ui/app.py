@@ -21,7 +21,7 @@ from studio.service import Studio
 from studio.ui import api, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
-from studio.ui.errors import user_errors, visitor_sentence
+from studio.ui.errors import for_visitors, user_errors, visitor_sentence
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
@@ -146,9 +146,10 @@ def _wire_create(
 def _estimate_line(form: CreateView | EditView, data: dict, request: gr.Request) -> str:
     """The live GPU estimate beside a form's button, for this visitor's tier."""
     try:
-        return seams.estimate_line(form.request_from(data), visitor.tier_of(request))
+        line = seams.estimate_line(form.request_from(data), visitor.tier_of(request))
     except Exception as exc:  # half-set forms are normal here; say what is off without a modal
-        return f"⏱ {exc}"
+        line = f"⏱ {exc}"
+    return for_visitors(line)  # a backend's own refusal may name a server folder (LeVo 2 without weights)
 
 
 def _wire_generation(

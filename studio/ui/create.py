@@ -283,9 +283,15 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                 )
                 takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
             with gr.Column(elem_id="examples", min_width=0):
+                # A checkbox column reads "true"/"false" in the table, and the lyrics are cut after a few
+                # words anyway: the table shows title, style and, in words, whether it is sung (a column
+                # of its own, never shown as a control); the hidden columns still fill the form.
+                sung = gr.Textbox(label="Vocals", visible=False)
                 examples = gr.Examples(
-                    [[e["title"], e["style"], e["lyrics"], e["instrumental"]] for e in load_examples()],
-                    [title, style, lyrics, instrumental], label="Start from an example", examples_per_page=3,
+                    [[e["title"], e["style"], sung_words(e["instrumental"]), e["lyrics"], e["instrumental"]]
+                     for e in load_examples()],
+                    [title, style, sung, lyrics, instrumental], label="Start from an example", examples_per_page=3,
+                    visible_columns=[0, 1, 2],
                 )
             duration = gr.Slider(
                 caps.min_duration_s,
@@ -405,6 +411,10 @@ def load_examples() -> list[dict[str, Any]]:
         SongRequest(title=example["title"], style=example["style"], lyrics=example["lyrics"],
                     instrumental=example["instrumental"])
     return examples
+
+
+def sung_words(instrumental: bool) -> str:
+    return "instrumental" if instrumental else "with vocals"
 
 
 def duration_info(caps: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from backends.base import Cancelled, StudioError
+from studio.library import multi_user
 
 log = logging.getLogger("studio.ui")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +55,46 @@ _ADVICE = re.compile(
 _SERVER_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/'\"`,;:()]+){2,}")
 
 
+# A setting spelled out with its value ("STUDIO_X=/srv/w") or a path followed by the setting it came from
+# ("/srv/w (from STUDIO_X)", backends/levo/spec.py): the setting's name alone says it on a shared studio.
+_NAMED_PATH = re.compile(rf"\b([A-Z][A-Z0-9_]+)=({_SERVER_PATH.pattern})")
+_PATH_FROM = re.compile(rf"({_SERVER_PATH.pattern}) \(from ([A-Z][A-Z0-9_]+)\)")
+# Not after a letter, ":" or "/": a URL's "//host/x/y" and words like "and/or/both" are not server paths.
+_ANY_PATH = re.compile(r"(?<![\w:/.~-])" + _SERVER_PATH.pattern)
+
+
+def _setting_holding(path: str) -> str | None:
+    """The studio setting whose folder ``path`` is or lies in (the longest such value wins)."""
+    path = path.replace("\\", "/")
+    best: tuple[int, str] = (0, "")
+    for name, value in os.environ.items():
+        value = value.strip().replace("\\", "/").rstrip("/")
+        if not name.startswith("STUDIO_") or not _SERVER_PATH.fullmatch(value) or len(value) <= best[0]:
+            continue
+        if path == value:
+            best = (len(value), f"the folder set by {name}")
+        elif path.startswith(value + "/"):
+            best = (len(value), f"a file in the folder set by {name}")
+    return best[1] or None
+
+
+def _unpathed(match: re.Match[str]) -> str:
+    path = match.group(0)
+    stop = "." if path.endswith(".") else ""  # the sentence's full stop, not part of the path
+    return (_setting_holding(path.removesuffix(".")) or "a location on the server") + stop
+
+
+def for_visitors(sentence: str, *, shared: bool | None = None) -> str:
+    """``sentence`` as a visitor of a shared studio (a Space, ``STUDIO_MULTI_USER``) may read it: each server
+    path becomes the setting that names it (what the owner changes) or "a location on the server". A local
+    single-user studio keeps the paths: they are the owner's own, and the quickest way to the fix."""
+    if not (multi_user() if shared is None else shared):
+        return sentence
+    sentence = _NAMED_PATH.sub(lambda m: m.group(1), sentence)
+    sentence = _PATH_FROM.sub(lambda m: f"set by {m.group(m.lastindex)}", sentence)
+    return _ANY_PATH.sub(_unpathed, sentence)
+
+
 def actionable_sentence(exc: BaseException) -> str | None:
     """The sentence an unexpected exception (or its cause) carries when it reads as advice: one line,
     short, with words like "must" or "download"; server paths are cut to their file names."""
@@ -86,9 +128,9 @@ def report_unexpected(exc: BaseException) -> str:
 def visitor_sentence(exc: BaseException) -> str:
     """What a visitor reads about ``exc`` when a handler shows it itself instead of raising."""
     if isinstance(exc, gr.Error):
-        return with_hint(str(exc.message))
+        return for_visitors(with_hint(str(exc.message)))
     if isinstance(exc, StudioError):
-        return str(exc)
+        return for_visitors(str(exc))
     return report_unexpected(exc)
 
 
@@ -100,11 +142,11 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except gr.Error as exc:
-            raise gr.Error(with_hint(str(exc.message)), title=exc.title) from None
+            raise gr.Error(for_visitors(with_hint(str(exc.message))), title=exc.title) from None
         except Cancelled as exc:
-            raise gr.Error(str(exc), title="Stopped", print_exception=False) from None
-        except StudioError as exc:  # plain text: API clients read it verbatim
-            raise gr.Error(str(exc), print_exception=False) from None
+            raise gr.Error(for_visitors(str(exc)), title="Stopped", print_exception=False) from None
+        except StudioError as exc:  # plain text: API clients read it verbatim (paths only where it is their server)
+            raise gr.Error(for_visitors(str(exc)), print_exception=False) from None
         except Exception as exc:
             raise gr.Error(report_unexpected(exc)) from None
 

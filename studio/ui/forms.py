@@ -9,6 +9,7 @@ from studio import registry, weights
 from studio.errors import validate
 from studio.options import OptionField, all_option_fields
 from studio.song import SongRequest
+from studio.ui.errors import for_visitors
 from studio.ui.uploads import checked_loras
 
 TIME_SIGNATURE_CHOICES = [("auto", ""), ("2/4", "2"), ("3/4", "3"), ("4/4", "4"), ("6/8", "6")]
@@ -90,7 +91,7 @@ def model_card(spec: BackendSpec) -> str:
         found = weights.status(spec)
         if found.state is not weights.WeightsState.READY:
             lines.append(f"{found.label}. {found.detail}")
-    return "\n\n".join(lines)
+    return for_visitors("\n\n".join(lines))
 
 
 def _blank(value: Any) -> bool:

@@ -57,18 +57,22 @@ def clock(seconds: float) -> str:
 
 
 def estimate_line(request: SongRequest, tier: str | None = None) -> str:
-    """One short line for beside the Generate button, for the visitor's ``tier``: how long, in m:ss, and
-    where (a CPU is named: its minutes are not GPU time); the guard's sentence when it changes or refuses."""
+    """One short line for beside the Generate button, for the visitor's ``tier``: how long, in m:ss, where
+    (a CPU is named: its minutes are not GPU time) and what the figure rests on (measured here, or a guess
+    from published speeds, scaled to the weights' size when they are not the published model's); the
+    guard's sentence when it changes or refuses."""
     try:
         report = plan(request, tier)
     except StudioError as exc:
         return f"⏱ {exc}"
-    total = (report.get("estimate") or {}).get("total_s")
-    on_cpu = str(report.get("device", "")).lower() == "cpu"
+    expected = report.get("expected") or {}
+    total = expected.get("total_s")
+    where = "on this CPU" if str(report.get("device", "")).lower() == "cpu" else "of GPU time"
     parts = [
-        (f"about {clock(total)} on this CPU" if on_cpu else f"about {clock(total)} of GPU time")
-        if total is not None else "",
+        f"about {clock(total)} {where}" if total is not None else f"no estimate yet {where}",
         f"your cap {clock(report['cap_s'])}" if report.get("cap_s") else "",
     ]
     line = "⏱ " + " · ".join(p for p in parts if p)
+    line += f" ({expected['basis']})" if expected.get("basis") and total is not None else ""
+    line += f" — {expected['basis']}" if expected.get("basis") and total is None else ""
     return f"{line} — {report['message']}" if report.get("message") and report.get("decision") != "run" else line

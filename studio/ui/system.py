@@ -9,6 +9,7 @@ from studio.gpu import gpu_available_here
 from studio.library import Library
 from studio.service import Studio
 from studio.ui import visitor
+from studio.ui.errors import for_visitors
 
 
 def _device_lines() -> list[str]:
@@ -61,7 +62,7 @@ def report(studio: Studio, library: Library) -> str:
     ]
     if notes:
         lines += ["", "### Licence notes", *notes]
-    return "\n".join(lines)
+    return for_visitors("\n".join(lines))
 
 
 def build_system(studio: Studio, library: Library) -> tuple[gr.Markdown, gr.Button, gr.Button]:

@@ -33,6 +33,15 @@ def _browser():
     return sync_playwright
 
 
+def watch(page, problems: list[str]) -> None:
+    """Record on ``page`` every console error, uncaught page error and HTTP 5xx answer (issue 17: the
+    browser suite fails on any of them, on every path it walks)."""
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "status of 5" not in m.text
+            else None)  # Chromium's own line for a failed call: recorded below with its URL
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 500 else None)
+
+
 @contextmanager
 def studio_page(studio_app) -> Iterator[tuple[object, object, list[str], str]]:
     """(browser, desktop page on the launched studio, console errors seen so far, the studio's URL)."""
@@ -42,8 +51,7 @@ def studio_page(studio_app) -> Iterator[tuple[object, object, list[str], str]]:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+            watch(page, problems)
             page.goto(url, wait_until="load")
             yield browser, page, problems, url
         finally:
@@ -74,7 +82,7 @@ def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> N
         phone = browser.new_page(
             viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
         )
-        phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        watch(phone, problems)
         phone.goto(url, wait_until="load")
         phone.wait_for_selector("#generate", timeout=30_000)
         phone.screenshot(path=str(shots / "phone.png"), full_page=True)
@@ -94,6 +102,7 @@ def test_upload_a_song_repaint_a_part_and_hear_it(studio_app, tmp_path: Path) ->
     sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
     with studio_page(studio_app) as (browser, page, problems, url):
         phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+        watch(phone, problems)
         phone.goto(url, wait_until="load")
         phone.get_by_role("tab", name="Edit").click()
         phone.wait_for_selector("#edit", timeout=30_000)
