@@ -26,8 +26,8 @@ from studio.finishing import PLAYER_FORMAT, LaterFiles, finish
 from studio.gpu import gpu, gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.later import LATER, master_file
-from studio.quality.finish import AUDIO_SUFFIXES, check_kept, check_result
-from studio.quality.store import save_checks
+from studio.quality.finish import AUDIO_SUFFIXES, best_first, check_kept, check_result
+from studio.quality.store import load_checks, save_checks
 from studio.raw import RawRender
 from studio.service import CancelToken, Studio, cancellable, fit_to_budget, plan, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
@@ -207,6 +207,15 @@ def _after_playable(raw: RawRender, take: Take, audio_path: Path, files: LaterFi
         checks = check_kept(raw.request, raw.duration_s, take.audio, take.sample_rate, downloads,
                             vocals=(take.stems or {}).get("vocals"))
         save_checks(audio_path, checks)
+
+
+def best_first_of(songs: list[lib.Song]) -> list[int]:
+    """Indices of ``songs`` ranked by their saved checks (in order while any is still unchecked): the
+    result's own ranking exists only when the checks ran before the songs were kept (keep_best)."""
+    checks = [load_checks(song.audio_path) for song in songs]
+    if any(c is None for c in checks):
+        return list(range(len(songs)))
+    return best_first(checks)
 
 
 def lossless_file(song: lib.Song, timeout: float | None = 600) -> Path:
