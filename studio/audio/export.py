@@ -37,6 +37,7 @@ class AudioFormat:
     extension: str
     description: str
     write: Callable[[np.ndarray, int, Path, str], None]
+    offered: bool = True  # False: the studio's own use (the player's stream), not a choice to list
 
 
 def _write_soundfile(
@@ -78,16 +79,19 @@ FORMATS: dict[str, AudioFormat] = {
     # lossless at CD resolution, so the visitor hears no less than the 320 kbps MP3 download.
     "flac16": AudioFormat(
         "flac16", ".flac", "FLAC, 16-bit lossless (the player's stream)",
-        _write_soundfile("FLAC", "PCM_16", compression_level=0.0),
+        _write_soundfile("FLAC", "PCM_16", compression_level=0.0), offered=False,
     ),
     "mp3": AudioFormat("mp3", ".mp3", f"MP3, {MP3_BITRATE_KBPS} kbps CBR", _write_mp3),
 }
 
 
+OFFERED = ", ".join(name for name, kind in FORMATS.items() if kind.offered)
+
+
 def audio_format(name: str) -> AudioFormat:
     key = str(name).lower().lstrip(".")
     if key not in FORMATS:
-        raise StudioError(f"Unknown format `{name}`; choose one of {', '.join(FORMATS)}.")
+        raise StudioError(f"Unknown format `{name}`; choose one of {OFFERED}.")
     return FORMATS[key]
 
 
@@ -124,7 +128,7 @@ def export(
     """
     if fmt is None and not Path(path).suffix:
         raise StudioError(
-            f"Say which format to write `{path}` as ({', '.join(FORMATS)}), or add an extension."
+            f"Say which format to write `{path}` as ({OFFERED}), or add an extension."
         )
     kind = audio_format(fmt if fmt is not None else Path(path).suffix)
     sample_rate = check_sample_rate(sample_rate)

@@ -113,11 +113,15 @@ def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -
     first = (start - lo) * oversample
     grid = magnitude[first : first + count * oversample].reshape(count, oversample)
     best = first + np.arange(count) * oversample + grid.argmax(axis=1)
-    mid = magnitude[best].astype(np.float64)
-    left = magnitude[np.maximum(best - 1, 0)].astype(np.float64)
-    right = magnitude[np.minimum(best + 1, magnitude.size - 1)].astype(np.float64)
+    # float32 like the magnitudes themselves (float64 here cost a fifth of the whole measurement);
+    # np.take with clip mode keeps the neighbours inside the segment without two index copies.
+    mid = magnitude[best]
+    left = np.take(magnitude, best - 1, mode="clip")
+    right = np.take(magnitude, best + 1, mode="clip")
     curvature = left - 2.0 * mid + right
     is_peak = (curvature < 0.0) & (mid >= left) & (mid >= right)
-    refined = np.where(is_peak, mid - 0.125 * (left - right) ** 2 / np.where(is_peak, curvature, -1.0), mid)
+    lift = np.square(left - right)
+    np.divide(lift, curvature, out=lift, where=is_peak)
+    refined = np.where(is_peak, mid - 0.125 * lift, mid).astype(np.float64)
     # The samples themselves are points of the waveform whatever the interpolation filter does.
     return np.maximum(refined, np.abs(audio[:, start:stop]).max(axis=0))
