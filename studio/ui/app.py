@@ -182,8 +182,8 @@ def _wire_generation(
         return outcome.settled_values(request)
 
     def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
-        """The cards showed the song as soon as its MP3 was kept; offer the WAV (and stems) once the
-        background writer is done with them."""
+        """The cards showed the song as soon as its player's FLAC was kept; offer the WAV, MP3 (and
+        stems) and show the checks once the background writer is done with them."""
         runner.LATER.wait(ids, timeout=600)
         owner = visitor.owner_for(browser_key)
         return results.download_values([library.get(owner, song_id) for song_id in ids])
