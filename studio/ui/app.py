@@ -210,7 +210,10 @@ def _wire_generation(
             **PRIVATE,
         )
         gen_events.append(run)
-        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), **PRIVATE)
+        # No progress overlay: the song already plays; a timer over its Checks would read as still working
+        # on the song (the details say "checking" until then, studio.ui.results.checks_markdown).
+        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), show_progress="hidden",
+                 **PRIVATE)
         # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
         # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
         # so a failed run is settled by its own listener; settling twice changes nothing.

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio import registry
+from studio.later import LATER
 from studio.library import Song
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
@@ -85,10 +86,11 @@ def checks_line(checks) -> str:
     return f'<div class="meta checks-line">{html.escape(checks.summary())}</div>'
 
 
-def checks_markdown(checks) -> str:
-    """Every measure with its sentence, then every lyric line with its time and whether it was heard."""
+def checks_markdown(checks, pending: bool = False) -> str:
+    """Every measure with its sentence, then every lyric line with its time and whether it was heard;
+    ``pending``: the background writer (studio.later) has yet to check the song."""
     if checks is None:
-        return "*Not checked.*"
+        return "*Checking the take: the measures show here in a moment.*" if pending else "*Not checked.*"
     from studio.quality.report import MARKS as marks
 
     out = [f"- {marks[m.ok]} **{m.name}**: {m.detail}" for m in checks.measures]
@@ -207,7 +209,7 @@ class Card:
             *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),
             checks_line(checks),
-            checks_markdown(checks),
+            checks_markdown(checks, pending=LATER.pending(song.id)),
             gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
             gr.update(visible=bool(again)),
         ]

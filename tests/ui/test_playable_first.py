@@ -15,7 +15,7 @@ from studio.library import Library
 from studio.quality.store import load_checks
 from studio.song import SongRequest
 from studio.ui import runner
-from studio.ui.results import MAX_CARDS, ResultsView
+from studio.ui.results import MAX_CARDS, Card, ResultsView
 
 
 def test_player_does_not_wait_for_the_mp3_or_the_checks(tiny_acestep_dir, tmp_path, monkeypatch) -> None:
@@ -40,6 +40,8 @@ def test_player_does_not_wait_for_the_mp3_or_the_checks(tiny_acestep_dir, tmp_pa
             assert (song.audio_path.suffix, info.format, info.subtype) == (".flac", "FLAC", "PCM_16")
             assert read_card(song.audio_path).seed == song.seed  # the player's file carries the recipe too
             assert runner.LATER.pending(song.id) and load_checks(song.audio_path) is None
+            # The card says the checks are coming rather than "Not checked".
+            assert "Checking the take" in Card.values(song)[-3]
         finally:
             gate.set()
         assert runner.LATER.wait([song.id], timeout=120)
@@ -63,3 +65,4 @@ def test_player_does_not_wait_for_the_mp3_or_the_checks(tiny_acestep_dir, tmp_pa
     first = values[:per_card]
     assert first[0]["value"].endswith(".wav") and first[1]["value"].endswith(".mp3")
     assert html.escape(checks.summary()) in first[3]  # the at-a-glance line
+    assert "Checking" not in first[4] and "Not checked" not in first[4]
