@@ -1,9 +1,10 @@
 """Downloads written after the song is playable: one background writer, waited on by song id.
 
 The UI keeps a take playable as soon as its player file exists (``studio.finishing.PLAYER_FORMAT``);
-its WAV and stems zip are written here, off the request's path. Whoever needs one of those files
-first (the download buttons' refresh, a test) calls :meth:`LaterWrites.wait` for that song, so a
-file is never offered half-written and is written at most once.
+its WAV, MP3 and stems zip are written here, off the request's path, and then its checks are run
+(``studio.ui.runner``). Whoever needs one of those first (the card's refresh, the API, a test) calls
+:meth:`LaterWrites.wait` for that song, so a file is never offered half-written and is written at
+most once.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ LATER = LaterWrites()
 def master_file(audio_path, song_id: str, timeout: float | None = 600):
     """A library song's lossless master (``<id>.wav`` beside its player file) once written, waiting for
     the background writer; the player's file when no WAV was made. What reads a song's samples (an edit's
-    source, stems, a check) wants this one: the player's MP3 carries encoder padding (~50 ms longer)."""
+    source, stems, a check) wants this one: the player's FLAC holds the same master rounded to 16 bits
+    (and a song kept before the FLAC player has an MP3 there, longer by its encoder padding)."""
     from pathlib import Path
 
     LATER.wait([song_id], timeout=timeout)

@@ -329,8 +329,9 @@ class Library:
 
         with self._connect() as db:
             known = {r["id"] for r in db.execute("SELECT id FROM songs")}
-        # One file per song, ``<id>.<ext>``: its main audio first (the MP3 beside a WAV is a download copy).
-        preference = {".wav": 0, ".flac": 1, ".mp3": 2, ".ogg": 3}
+        # One file per song, ``<id>.<ext>``: its main audio first (the player's FLAC; the WAV and MP3 beside
+        # it are download copies; a song kept before the FLAC player had its MP3 beside a WAV).
+        preference = {".flac": 0, ".wav": 1, ".mp3": 2, ".ogg": 3}
         songs: dict[Path, Path] = {}
         for path in self.audio_dir.glob("*/*"):
             if path.is_file() and path.name.count(".") == 1 and path.suffix in preference and path.stem not in known:

@@ -117,4 +117,4 @@ def export_song(
 
 
 # The mix that goes into the stems zip: lossless first.
-_ZIP_ORDER = {"wav": 0, "flac": 1, "mp3": 2}
+_ZIP_ORDER = {"wav": 0, "flac": 1, "flac16": 2, "mp3": 3}

@@ -1,4 +1,5 @@
-"""Writing audio files: WAV (24-bit PCM), FLAC (24-bit), MP3 (320 kbps CBR via lameenc).
+"""Writing audio files: WAV (24-bit PCM), FLAC (24-bit, or 16-bit for the player), MP3 (320 kbps
+CBR via lameenc).
 
 Everything is written at the model's own sample rate, into a temporary file beside the target
 that is tagged and then renamed, so a half-written song never appears under its final name.
@@ -36,14 +37,17 @@ class AudioFormat:
     extension: str
     description: str
     write: Callable[[np.ndarray, int, Path, str], None]
+    offered: bool = True  # False: the studio's own use (the player's stream), not a choice to list
 
 
-def _write_soundfile(kind: str, default_subtype: str) -> Callable[[np.ndarray, int, Path, str], None]:
+def _write_soundfile(
+    kind: str, default_subtype: str, **options: float
+) -> Callable[[np.ndarray, int, Path, str], None]:
     def write(audio: np.ndarray, sample_rate: int, path: Path, subtype: str) -> None:
         subtype = subtype or default_subtype
         # Integer PCM would wrap around beyond full scale; float keeps overs for the raw take.
         data = audio if subtype == "FLOAT" else np.clip(audio, -1.0, 1.0)
-        soundfile.write(path, data.T, sample_rate, subtype=subtype, format=kind)
+        soundfile.write(path, data.T, sample_rate, subtype=subtype, format=kind, **options)
 
     return write
 
@@ -68,14 +72,26 @@ def _write_mp3(audio: np.ndarray, sample_rate: int, path: Path, subtype: str) ->
 FORMATS: dict[str, AudioFormat] = {
     "wav": AudioFormat("wav", ".wav", "WAV, 24-bit PCM", _write_soundfile("WAV", "PCM_24")),
     "flac": AudioFormat("flac", ".flac", "FLAC, 24-bit lossless", _write_soundfile("FLAC", "PCM_24")),
+    # What the player streams (studio.finishing.PLAYER_FORMAT): written while the visitor waits, so
+    # speed first. FLAC at libsndfile's lowest compression level encodes a minute of stereo in about
+    # a tenth of the time LAME at quality 2 needs (bench/zerogpu_window.py), plays in every current
+    # browser (gradio's processing_utils.PLAYABLE_AUDIO_CODECS lists (".flac", "flac")) and is
+    # lossless at CD resolution, so the visitor hears no less than the 320 kbps MP3 download.
+    "flac16": AudioFormat(
+        "flac16", ".flac", "FLAC, 16-bit lossless (the player's stream)",
+        _write_soundfile("FLAC", "PCM_16", compression_level=0.0), offered=False,
+    ),
     "mp3": AudioFormat("mp3", ".mp3", f"MP3, {MP3_BITRATE_KBPS} kbps CBR", _write_mp3),
 }
+
+
+OFFERED = ", ".join(name for name, kind in FORMATS.items() if kind.offered)
 
 
 def audio_format(name: str) -> AudioFormat:
     key = str(name).lower().lstrip(".")
     if key not in FORMATS:
-        raise StudioError(f"Unknown format `{name}`; choose one of {', '.join(FORMATS)}.")
+        raise StudioError(f"Unknown format `{name}`; choose one of {OFFERED}.")
     return FORMATS[key]
 
 
@@ -112,7 +128,7 @@ def export(
     """
     if fmt is None and not Path(path).suffix:
         raise StudioError(
-            f"Say which format to write `{path}` as ({', '.join(FORMATS)}), or add an extension."
+            f"Say which format to write `{path}` as ({OFFERED}), or add an extension."
         )
     kind = audio_format(fmt if fmt is not None else Path(path).suffix)
     sample_rate = check_sample_rate(sample_rate)

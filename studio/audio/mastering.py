@@ -13,7 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from studio.audio.buffers import as_channels_first, check_sample_rate
 from studio.audio.limiter import limit_true_peak
-from studio.audio.loudness import LoudnessMethod, LoudnessReading, from_db, integrated_loudness, to_db
+from studio.audio.loudness import (
+    BlockPowers,
+    LoudnessMethod,
+    LoudnessReading,
+    block_powers,
+    from_db,
+    gated_loudness,
+    integrated_loudness,
+    to_db,
+)
 from studio.audio.peaks import true_peak_envelope
 
 # After the limiter took some loudness away, the gain is corrected this many times at most.
@@ -75,7 +84,8 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
     settings = settings or MasteringSettings()
     sample_rate = check_sample_rate(sample_rate)
     source = as_channels_first(audio, what="the take")
-    before = integrated_loudness(source, sample_rate)
+    blocks = block_powers(source, sample_rate)
+    before = gated_loudness(blocks)
     envelope = true_peak_envelope(source, settings.oversample)
     peak_before = to_db(float(envelope.max(initial=0.0)))
     notes: list[str] = []
@@ -90,10 +100,10 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
             gain_db = _clamped_gain(settings.target_lufs - before.lufs, settings, notes)
 
     out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings)
-    after = integrated_loudness(out, sample_rate)
+    after = _loudness_after(out, sample_rate, blocks, gain_db, reduction)
     if settings.normalize and settings.limit and before.lufs is not None and after.lufs is not None:
         gain_db, out, reduction, peak, after = _settle_loudness(
-            source, envelope, sample_rate, settings, gain_db, (out, reduction, peak, after)
+            source, envelope, blocks, sample_rate, settings, gain_db, (out, reduction, peak, after)
         )
         if after.lufs is not None and abs(settings.target_lufs - after.lufs) > 0.5:
             notes.append(
@@ -131,6 +141,7 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
 def _settle_loudness(
     source: np.ndarray,
     envelope: np.ndarray,
+    blocks: BlockPowers | None,
     sample_rate: int,
     settings: MasteringSettings,
     gain_db: float,
@@ -167,8 +178,18 @@ def _settle_loudness(
         previous = point
         gain_db = next_gain
         out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings)
-        after = integrated_loudness(out, sample_rate)
+        after = _loudness_after(out, sample_rate, blocks, gain_db, reduction)
     return gain_db, out, reduction, peak, after
+
+
+def _loudness_after(
+    out: np.ndarray, sample_rate: int, blocks: BlockPowers | None, gain_db: float, reduction_db: float
+) -> LoudnessReading:
+    """Loudness of ``out``: read from the source's blocks when it is the source times a plain gain
+    (the limiter left it alone), measured again only where the limiter changed the waveform."""
+    if reduction_db == 0.0:
+        return gated_loudness(blocks, from_db(gain_db))
+    return integrated_loudness(out, sample_rate)
 
 
 def _apply(

@@ -104,6 +104,7 @@ TAG_WRITERS: dict[str, Callable[[Path, SongCard], None]] = {
     "mp3": write_mp3_tags,
     "wav": write_wav_tags,
     "flac": write_flac_tags,
+    "flac16": write_flac_tags,
 }
 
 

@@ -86,6 +86,19 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
     return result.model_copy(update={"takes": checked, "best_first": ranked(checked)})
 
 
+def check_kept(request, duration: float, audio, sample_rate: int, files: Sequence[Path], *, vocals=None,
+               transcriber=None) -> TakeChecks:
+    """One take of a song already kept and playable, checked (the UI's background writer runs this:
+    the checks cost about 1.3 CPU seconds per minute of audio, which the player need not wait for).
+    Synced lyrics, when heard, go into ``files`` (the downloads) and an ``.lrc`` beside the first."""
+    intent = Intent.of(request, duration=duration)
+    if transcriber is None and intent.lyrics and not intent.instrumental:
+        transcriber = studio_transcriber()
+    checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=transcriber)
+    write_synced_lyrics({str(i): path for i, path in enumerate(files)}, checks, title=getattr(request, "title", ""))
+    return checks
+
+
 def ranked(takes: Sequence) -> list[int]:
     """Indices of results' takes, best first (unchecked takes keep their place)."""
     if any(t.checks is None for t in takes):

@@ -397,13 +397,13 @@ def register(library: Library, gpu_concurrency: int) -> None:
             tier=visitor.tier_of(request), rate_key=rate_key, address=visitor.client_address(request),
         )
         # API callers get the lossless master, as before: the first request for it waits for the
-        # background writer (the UI's player streams the MP3 meanwhile).
+        # background writer (the UI's player streams the FLAC meanwhile), which also checks the takes.
         paths = [str(runner.lossless_file(s)) for s in songs]
         info = {
             "songs": [s.public() for s in songs],
             "warnings": result.warnings,
             "visitor_key": visitor_key if visitor.multi_user() else "",
-            "best_first": result.best_first,  # indices into songs, ranked by their checks
+            "best_first": runner.best_first_of(songs),  # indices into songs, ranked by their checks
         }
         return paths[0], paths, info
 

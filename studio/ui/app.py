@@ -196,8 +196,8 @@ def _wire_generation(
         return outcome.settled_values(request)
 
     def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
-        """The cards showed the song as soon as its MP3 was kept; offer the WAV (and stems) once the
-        background writer is done with them."""
+        """The cards showed the song as soon as its player's FLAC was kept; offer the WAV, MP3 (and
+        stems) and show the checks once the background writer is done with them."""
         runner.LATER.wait(ids, timeout=600)
         owner = visitor.owner_for(browser_key)
         return results.download_values([library.get(owner, song_id) for song_id in ids])
@@ -224,7 +224,10 @@ def _wire_generation(
             **PRIVATE,
         )
         gen_events.append(run)
-        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), **PRIVATE)
+        # No progress overlay: the song already plays; a timer over its Checks would read as still working
+        # on the song (the details say "checking" until then, studio.ui.results.checks_markdown).
+        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), show_progress="hidden",
+                 **PRIVATE)
         # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
         # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
         # so a failed run is settled by its own listener; settling twice changes nothing.

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio import registry
+from studio.later import LATER
 from studio.library import Song
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
@@ -85,10 +86,11 @@ def checks_line(checks) -> str:
     return f'<div class="meta checks-line">{html.escape(checks.summary())}</div>'
 
 
-def checks_markdown(checks) -> str:
-    """Every measure with its sentence, then every lyric line with its time and whether it was heard."""
+def checks_markdown(checks, pending: bool = False) -> str:
+    """Every measure with its sentence, then every lyric line with its time and whether it was heard;
+    ``pending``: the background writer (studio.later) has yet to check the song."""
     if checks is None:
-        return "*Not checked.*"
+        return "*Checking the take: the measures show here in a moment.*" if pending else "*Not checked.*"
     from studio.quality.report import MARKS as marks
 
     out = [f"- {marks[m.ok]} **{m.name}**: {m.detail}" for m in checks.measures]
@@ -207,7 +209,7 @@ class Card:
             *[gr.update(value=str(f) if f else None, visible=f is not None) for f in files],
             lyrics_markdown(song),
             checks_line(checks),
-            checks_markdown(checks),
+            checks_markdown(checks, pending=LATER.pending(song.id)),
             gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
             gr.update(visible=bool(again)),
         ]
@@ -222,17 +224,29 @@ class ResultsView:
         return [o for card in self.cards for o in card.outputs()] + [self.ids]
 
     def download_outputs(self) -> list[gr.Component]:
-        return [button for card in self.cards for button in card.downloads]
+        """The download buttons and the checks of every card: what studio.later writes after the song
+        became playable. Not the player: updating it would stop a song the visitor already started."""
+        return [o for card in self.cards
+                for o in (*card.downloads, card.checks, card.details, card.resing_line, card.resing)]
 
     def download_values(self, songs: list[Song]) -> list[Any]:
-        """Only the download buttons, for songs whose WAV and stems were written after they were shown
-        (studio.later): the player streamed the MP3 meanwhile."""
+        """For songs whose WAV, MP3, stems and checks were written after they were shown (studio.later):
+        the player streamed the FLAC meanwhile."""
         out: list[Any] = []
         for i in range(MAX_CARDS):
-            files = [download_path(songs[i], label) if i < len(songs) else None for label in DOWNLOADS]
-            if i < len(songs):
-                files = [named_download(songs[i], f) if f is not None else None for f in files]
+            song = songs[i] if i < len(songs) else None
+            files = [download_path(song, label) if song is not None else None for label in DOWNLOADS]
+            if song is not None:
+                files = [named_download(song, f) if f is not None else None for f in files]
             out += [gr.update(value=str(f) if f else None, visible=f is not None) for f in files]
+            if song is None:
+                out += [gr.update(), gr.update(), gr.update(), gr.update()]
+                continue
+            checks = song_checks(song)
+            again = resing_choices(song, checks)
+            out += [checks_line(checks), checks_markdown(checks),
+                    gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
+                    gr.update(visible=bool(again))]
         return out
 
     def values(self, songs: list[Song], earlier: list[Song] | None = None) -> list[Any]:

@@ -14,27 +14,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
+from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, Take, no_progress
 from studio import devices, glibc_heap, quotas, ratelimit, sketching
 from studio import library as lib
 from studio.budget import Reservation
 from studio.budget.calibration import StageTimer
 from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
-from studio.finishing import PLAYER_FORMAT, finish
+from studio.finishing import PLAYER_FORMAT, LaterFiles, finish
 from studio.gpu import gpu_available_here
 from studio.gpu_jobs import reservation_for
 from studio.later import LATER, master_file
-from studio.quality.finish import check_result
-from studio.quality.store import save_checks
+from studio.quality.finish import AUDIO_SUFFIXES, best_first, check_kept, check_result
+from studio.quality.store import load_checks, save_checks
 from studio.raw import RawRender
 from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch, record_render
 from studio.song import SongRequest, SongResult, TakeResult
 from studio.worker_state import WORKER
 
 STUDIO = Studio()  # one per process: the UI and the API share the loaded weights
-# MP3 320 is also what the player streams (studio.finishing.PLAYER_FORMAT), written before the song
-# is shown; the 24-bit WAV follows in the background.
+# Written in the background after the player's FLAC (studio.finishing.PLAYER_FORMAT) made the song
+# playable: the 24-bit WAV and the 320 kbps MP3 (LAME at quality 2 alone takes longer than the rest).
 DOWNLOAD_FORMATS = ("wav", "mp3")
 
 
@@ -167,27 +167,51 @@ def finish_into_library(
     started: float | None = None,
 ) -> tuple[SongResult, list[lib.Song]]:
     """Finish the raw takes (``studio.finishing``, the CLI's road too) and keep them in ``owner``'s
-    library. Each song is kept as soon as its player file is written; its other downloads are
-    written in the background (``studio.later.LATER``, waited on by song id)."""
+    library. Each song is kept as soon as its player file is written; its other downloads and its
+    checks follow in the background (``studio.later.LATER``, waited on by song id), except when
+    the request keeps only the best takes: the checks rank them, so they come first."""
     targets = [(staging, f"take-{i + 1}") for i in range(len(raw.takes))]
     later_formats = [fmt for fmt in DOWNLOAD_FORMATS if fmt != PLAYER_FORMAT]
     result, later = finish(raw, targets, now=(PLAYER_FORMAT,), later=later_formats, progress=progress,
                            started=started, warnings=[fitted] if fitted else [])
     # By seed: checking may rank the takes and keep only the best (request.keep_best).
     later_by_seed = {take.seed: files for take, files in zip(result.takes, later, strict=True)}
-    # Checked here, after the GPU is given back: the checks read the finished files on the CPU.
-    result = check_result(raw.request, result, progress=progress,
-                          audio={t.seed: (t.audio, t.sample_rate) for t in raw.takes})
+    raw_by_seed = {t.seed: t for t in raw.takes}
+    if raw.request.keep_best is not None:
+        # After the GPU is given back, on the CPU; which songs are kept depends on them.
+        result = check_result(raw.request, result, progress=progress,
+                              audio={t.seed: (t.audio, t.sample_rate) for t in raw.takes})
     progress(ProgressEvent("saving", 0, 1, "adding to your library"))
     songs = library.add_result(owner, raw.request, result)
     for song, take in zip(songs, result.takes, strict=True):
-        files = later_by_seed.get(take.seed)
         keep_downloads(song, take)
         if take.checks is not None:
             save_checks(song.audio_path, take.checks)
-        if files is not None:
-            LATER.submit(song.id, functools.partial(files.write, song.audio_path.parent, song.id))
+        LATER.submit(song.id, functools.partial(
+            _after_playable, raw, raw_by_seed[take.seed], song.audio_path, later_by_seed.get(take.seed),
+            check=take.checks is None,
+        ))
     return result, songs
+
+
+def _after_playable(raw: RawRender, take: Take, audio_path: Path, files: LaterFiles | None, *, check: bool) -> None:
+    """What a song's card offers once it is playable: its other downloads, then its checks (which write
+    synced lyrics into those downloads)."""
+    written = files.write(audio_path.parent, audio_path.stem) if files is not None else {}
+    if check:
+        downloads = [path for path in written.values() if path.suffix in AUDIO_SUFFIXES]
+        checks = check_kept(raw.request, raw.duration_s, take.audio, take.sample_rate, downloads,
+                            vocals=(take.stems or {}).get("vocals"))
+        save_checks(audio_path, checks)
+
+
+def best_first_of(songs: list[lib.Song]) -> list[int]:
+    """Indices of ``songs`` ranked by their saved checks (in order while any is still unchecked): the
+    result's own ranking exists only when the checks ran before the songs were kept (keep_best)."""
+    checks = [load_checks(song.audio_path) for song in songs]
+    if any(c is None for c in checks):
+        return list(range(len(songs)))
+    return best_first(checks)
 
 
 def lossless_file(song: lib.Song, timeout: float | None = 600) -> Path:

@@ -104,9 +104,9 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             page.wait_for_selector("#estimate:has-text('measured here')", timeout=30_000)
             assert re.search(r"about \d+:\d\d on this CPU", page.locator("#estimate").inner_text())
             links = page.eval_on_selector_all("a[href*='gradio_api/file']", "as => as.map(a => a.href)")
-            # The player streams the title-named MP3 kept first (the WAV follows on a download button, which
-            # is a <button> with no href), so the title-named file a page links to is the MP3 or the WAV.
-            named = ("Take%20Compare.wav", "Take Compare.wav", "Take%20Compare.mp3", "Take Compare.mp3")
+            # The player streams the title-named FLAC kept first (the WAV and MP3 follow on download buttons,
+            # which are <button>s with no href), so the title-named file a page links to is one of those.
+            named = tuple(f"Take{space}Compare.{ext}" for space in ("%20", " ") for ext in ("flac", "wav", "mp3"))
             assert any(h.endswith(named) for h in links), links
             page.screenshot(path=str(shots / "desktop-create.png"), full_page=True)
             _no_internal_names(page, "Create after two takes")

@@ -34,6 +34,8 @@ def made(tiny_acestep_dir, tmp_path, monkeypatch):
     library = Library(tmp_path / "lib")
     _, songs = runner.make_songs(SongRequest(style="pop", lyrics=LYRICS, duration=10, takes=2, seed=1,
                                              options={"steps": 1}), owner="local", library=library)
+    # Each take is checked after it became playable, by the background writer (studio.later).
+    assert runner.LATER.wait([s.id for s in songs], timeout=120)
     yield library, songs
     runner.STUDIO.cache.unload_all()
     library.close()

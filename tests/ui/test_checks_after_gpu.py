@@ -71,5 +71,7 @@ def test_takes_are_checked_after_the_gpu_window(window, tmp_path) -> None:
     _, songs = runner.make_songs(SongRequest(style="pop", duration=10, takes=2, options={"steps": 1}),
                                  owner="local", library=library, tier="pro")
     assert len(fake.durations) == 1  # one GPU call for the render
+    # Measured after the songs became playable, by the background writer (studio.later).
+    assert runner.LATER.wait([s.id for s in songs], timeout=120)
     assert calls == [False, False]  # both takes measured, neither inside the window
     assert all(load_checks(s.audio_path) is not None for s in songs)

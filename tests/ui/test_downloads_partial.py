@@ -30,16 +30,17 @@ def test_cards_offer_wav_and_mp3_and_deleting_removes_both(tiny_acestep_dir, tmp
                                        owner="local", library=library)
     finally:
         runner.STUDIO.cache.unload_all()
-    # The player streams the MP3 (kept before the song is shown); the WAV follows in the background.
-    assert song.audio_path.name == f"{song.id}.mp3"
+    # The player streams a 16-bit FLAC (kept before the song is shown); WAV and MP3 follow in the background.
+    assert song.audio_path.name == f"{song.id}.flac"
     assert runner.LATER.wait([song.id], timeout=60)
     shown = _shown(Card.values(song))
-    # Served under the song's title (issue 17.11), the library's own file behind it: the player's MP3 is
-    # the song's audio, the 24-bit WAV is written beside it after the song is shown (studio.later).
+    # Served under the song's title (issue 17.11), the library's own files behind them, written beside the
+    # player's FLAC after the song is shown (studio.later).
     assert Path(shown["WAV"]).name == f"{song.title}.wav"
     assert os.path.samefile(shown["WAV"], song.audio_path.with_name(f"{song.id}.wav"))
     mp3 = shown["MP3"]
-    assert mp3 is not None and os.path.samefile(mp3, song.audio_path)
+    assert Path(mp3).name == f"{song.title}.mp3"
+    assert os.path.samefile(mp3, song.audio_path.with_name(f"{song.id}.mp3"))
     with open(mp3, "rb") as f:
         head = f.read(3)
     assert head == b"ID3" or head[0] == 0xFF  # an MP3 (tagged or bare frame sync)
@@ -47,6 +48,7 @@ def test_cards_offer_wav_and_mp3_and_deleting_removes_both(tiny_acestep_dir, tmp
     library.delete("local", song.id)
     forget_downloads(song.id)
     assert not list(song.audio_path.parent.glob(f"{song.id}.*")) and not Path(mp3).exists()
+    assert not song.audio_path.exists()
 
 
 def test_stems_zip_is_kept_beside_the_song(tmp_path) -> None:

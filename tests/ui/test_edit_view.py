@@ -127,7 +127,7 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
     shown = dict(zip(edit.open_outputs(), opened, strict=True))
     path, title = shown[edit.source], shown[edit.source_title]
     assert path == str(runner.lossless_file(song)) and title == song.title == "demo (Repaint)"
-    assert path.endswith(".wav")  # the lossless master, not the padded MP3 the player streams
+    assert path.endswith(".wav")  # the 24-bit lossless master, not the 16-bit FLAC the player streams
     named = edit.request_from(_form(edit, str(source), source_title=title, task="cover"))
     assert named.title == "demo (Repaint) (Cover)"
     for stranger in (theirs, None):
@@ -298,9 +298,9 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
     card = edit.results.cards[1]
     assert outputs[card.group]["visible"] and outputs[card.head]  # the earlier take is still shown
-    # The player streams the title-named MP3 at once; the WAV download follows once written (studio.later).
+    # The player streams the title-named FLAC at once; the WAV download follows once written (studio.later).
     player = outputs[edit.results.cards[0].audio]["value"]
-    assert Path(player).name == "demo (Repaint).mp3" and Path(player).is_file()
+    assert Path(player).name == "demo (Repaint).flac" and Path(player).is_file()
     from studio.ui import visitor
 
     owner = visitor.owner_for(form[app.demo.studio_views["key"]])
