@@ -14,11 +14,11 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from backends.base import StudioError
-from studio import ratelimit
+from studio import ratelimit, retention
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
+from studio.ui import api, cache_purge, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors, visitor_sentence
@@ -413,6 +413,8 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     """The whole studio. ``library`` defaults to ``STUDIO_LIBRARY_DIR`` / /data / the home folder."""
     library = library or Library()
     studio = studio or runner.STUDIO
+    cache_purge.watch(library)  # a deleted song's copies in gradio's cache go with it
+    retention.start(library)  # songs of visitors not seen for STUDIO_RETENTION_DAYS are removed
     # gradio's queue rebuilds its monitoring summary (a pandas table of up to 10,000 past events)
     # after every event by default: milliseconds of CPU per API call, growing with uptime. Every
     # 100 events is plenty for the /monitoring page. Read when the Blocks below close.
