@@ -27,8 +27,10 @@ from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.resing_view import wire_sing_again
 from studio.ui.results import build_results, forget_downloads, like_label
+from studio.ui.sessions import SessionAddresses
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
+from studio.ui.upload_caps import UploadCaps
 
 log = logging.getLogger("studio.ui")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -523,8 +525,11 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
         "state_session_capacity": session_capacity(),
-        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
-        "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500; uploads
+        # are counted per address (studio.ui.upload_caps); one address cannot evict other visitors'
+        # sessions (studio.ui.sessions).
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(UploadCaps),
+                                      Middleware(SessionAddresses)]},
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
         "mcp_server": os.environ.get("STUDIO_MCP", "1").strip().lower() not in ("0", "false", "no", "off"),
