@@ -29,10 +29,9 @@ from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
-from studio.ui import forms, queue_caps, runner, seams, uploads, visitor
+from studio.ui import forms, gpu_guard, queue_caps, runner, seams, uploads, visitor
 from studio.ui.errors import user_errors
-
-GPU_QUEUE = "gpu"
+from studio.ui.gpu_guard import GPU_QUEUE
 
 # Set while an endpoint runs as its own validator (``refuse_before_queueing``): everything up to the
 # render happens as usual, and the render only checks that the request fits the caller's GPU budget
@@ -617,8 +616,12 @@ def register(library: Library, gpu_concurrency: int) -> None:
     # CPU work (and Whisper where the lyric check is on): queued one at a time, not on the GPU queue.
     gr.on(triggers=[], fn=check, inputs=check_inputs, outputs=check_output, api_name="check",
           concurrency_id="check", concurrency_limit=1)
+    def may_sing_again(song_id: str, line: float, visitor_key: str = "",
+                       request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, visitor_key), 3)
+
     gr.on(triggers=[], fn=sing_again, inputs=sing_inputs, outputs=sing_output, api_name="sing_again",
-          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency)
+          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency, validator=may_sing_again)
     for fn, inputs, outs, name in (
         (generate, generate_inputs, generate_outputs, "generate"),
         (edit, edit_inputs, edit_outputs, "edit"),

@@ -18,7 +18,18 @@ from studio import ratelimit, retention
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, cache_purge, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
+from studio.ui import (
+    api,
+    cache_purge,
+    forms,
+    gpu_guard,
+    outcome,
+    queue_caps,
+    runner,
+    seams,
+    stems_controls,
+    visitor,
+)
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors, visitor_sentence
@@ -124,9 +135,12 @@ def _wire_create(
         restore, create.restore, [*create.fields(), create.status], concurrency_id="precheck",
         concurrency_limit=None, show_progress="hidden", **PRIVATE,
     )
+    def may_write(data: dict, request: gr.Request) -> list[dict]:
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, data[key], "song sketches"), len(data))
+
     create.write_btn.click(
         write_song, request_inputs, create.draft_outputs(), concurrency_id=api.GPU_QUEUE,
-        concurrency_limit=gpu_concurrency(), **PRIVATE,
+        concurrency_limit=gpu_concurrency(), validator=may_write, **PRIVATE,
     )
 
     _wire_generation(create, key, library, lib_view, api_name="ui_generate")
@@ -180,6 +194,17 @@ def _wire_generation(
         # it showed through (issue 17.12: status text drawn over "Starting…").
         return [gr.update(visible=False), gr.update(visible=True), ""]
 
+    def may_run(data: dict, request: gr.Request) -> list[dict]:
+        """What ``ready`` and the render refuse, checked again as the call joins the GPU queue: a script
+        joining this private event by fn_index skips ``ready`` (issue 18: UI caps that hold)."""
+
+        def checks() -> None:
+            owner = visitor.owner_for(data[key])
+            runner.admit(form.request_from(data), owner=owner, library=library, tier=visitor.tier_of(request))
+            gpu_guard.may_queue(request, data[key])
+
+        return gpu_guard.verdict(checks, len(data))
+
     def settle(request: gr.Request) -> list[Any]:
         return outcome.settled_values(request)
 
@@ -209,6 +234,7 @@ def _wire_generation(
             api_name=api_name,
             concurrency_limit=gpu_concurrency(),
             show_progress_on=[form.status],
+            validator=may_run,
             **PRIVATE,
         )
         gen_events.append(run)

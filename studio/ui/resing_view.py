@@ -9,7 +9,7 @@ from typing import Any
 import gradio as gr
 
 from studio.library import Library
-from studio.ui import runner, visitor
+from studio.ui import gpu_guard, runner, visitor
 from studio.ui.api import GPU_QUEUE
 from studio.ui.errors import user_errors
 
@@ -61,5 +61,9 @@ def wire_sing_again(form, key: gr.BrowserState, library: Library, *, concurrency
             return [f"🎤 Line {int(line_number)} sung again and checked — kept in your Library.",
                     *form.results.values(songs)]
 
+        def may_run(k: str | None, ids: list[str], line_number: int | None, request: gr.Request) -> list[dict]:
+            return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k), 3)
+
         card.resing.click(run, [key, form.results.ids, card.resing_line], [form.status, *form.results.outputs()],
-                          concurrency_id=GPU_QUEUE, concurrency_limit=concurrency, api_visibility="private")
+                          concurrency_id=GPU_QUEUE, concurrency_limit=concurrency, api_visibility="private",
+                          validator=may_run)
