@@ -81,7 +81,10 @@ def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class FileOrPath(GradioRootModel):
-    root: FileData | str
+    # Anything at all: a value that is neither a file nor a path is refused by ``source_file``'s
+    # preprocess with a sentence; left to this model, pydantic's error (with its documentation links)
+    # was the answer to `source=false` on /edit, /stems and /check (issue 18 item 6, found by the fuzz).
+    root: FileData | str | Any
 
 
 def source_file(label: str) -> gr.File:
@@ -94,8 +97,20 @@ def source_file(label: str) -> gr.File:
     file_preprocess = component.preprocess
 
     def preprocess(payload: Any) -> str | None:
-        value = payload.root if isinstance(payload, FileOrPath) else payload
-        return value if isinstance(value, str) else file_preprocess(value)  # type: ignore[return-value]
+        value = given = payload.root if isinstance(payload, FileOrPath) else payload
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            try:
+                value = FileData.model_validate(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, FileData):  # gr.Error: raised outside the handler, where user_errors is not
+            raise gr.Error(
+                f"`{label}` must be an uploaded file (handle_file(...) on the client), got {shown(given)}.",
+                print_exception=False,
+            )
+        return file_preprocess(value)  # type: ignore[return-value]
 
     component.data_model = FileOrPath
     component.preprocess = preprocess  # type: ignore[method-assign]

@@ -37,7 +37,7 @@ from studio.ui.library_view import LibraryView, build_library, list_values, pane
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.resing_view import wire_sing_again
-from studio.ui.results import build_results, forget_downloads, like_label
+from studio.ui.results import build_results, forget_downloads, like_label, take_id
 from studio.ui.sessions import SessionAddresses
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
@@ -279,12 +279,12 @@ def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Libr
         @user_errors
         def like(k: str | None, ids: list[str], i: int = i) -> str:
             owner = visitor.owner_for(k)
-            song = library.get(owner, ids[i])
+            song = library.get(owner, take_id(ids, i))
             return like_label(library.like(owner, song.id, not song.liked))
 
         @user_errors
         def reuse(k: str | None, ids: list[str], i: int = i, new_seed: bool = False) -> list[Any]:
-            request = library.get(visitor.owner_for(k), ids[i]).song_request()
+            request = library.get(visitor.owner_for(k), take_id(ids, i)).song_request()
             if new_seed:
                 request = request.model_copy(update={"seed": None})
             return form.fill(request)
@@ -353,7 +353,8 @@ def _wire_cards_to_edit(
     for form in forms:
         for i, card in enumerate(form.results.cards):
             card.edit.click(
-                lambda k, ids, b, t, i=i: to_edit(k, ids[i], b, t), [key, form.results.ids, edit.backend, edit.task],
+                user_errors(lambda k, ids, b, t, i=i: to_edit(k, take_id(ids, i), b, t)),
+                [key, form.results.ids, edit.backend, edit.task],
                 [tabs, *edit.open_outputs()], **INSTANT,
             )
 

@@ -12,6 +12,7 @@ from studio.library import Library
 from studio.ui import gpu_guard, runner, visitor
 from studio.ui.api import GPU_QUEUE
 from studio.ui.errors import user_errors
+from studio.ui.results import take_id
 
 
 def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, session: str = "",
@@ -54,7 +55,7 @@ def wire_sing_again(form, key: gr.BrowserState, library: Library, *, concurrency
             if not line_number:
                 raise gr.Error("pick the line to sing again.")
             _, songs = sing_again(
-                library, visitor.owner_for(k), ids[i], int(line_number), session=request.session_hash or "",
+                library, visitor.owner_for(k), take_id(ids, i), int(line_number), session=request.session_hash or "",
                 progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
                 address=visitor.client_address(request),
             )

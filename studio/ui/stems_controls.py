@@ -91,7 +91,8 @@ def wire_stems(
 
         @user_errors
         def from_card(k, shown, count, request: gr.Request, progress=gr.Progress(), i=index):  # noqa: B008
-            return song_split(k, shown[i] if i < len(shown) else None, count, request, progress)
+            chosen = shown[i] if isinstance(shown, list) and i < len(shown) else None
+            return song_split(k, chosen, count, request, progress)
 
         controls.button.click(from_card, [key, ids, controls.count], controls.outputs(), **queued)
 
