@@ -195,12 +195,14 @@ def _wire_generation(
         return [gr.update(visible=False), gr.update(visible=True), ""]
 
     def may_run(data: dict, request: gr.Request) -> list[dict]:
-        """What ``ready`` and the render refuse, checked again as the call joins the GPU queue: a script
-        joining this private event by fn_index skips ``ready`` (issue 18: UI caps that hold)."""
+        """``ready``'s check again, as the call joins the GPU queue: a script joining this private event by
+        fn_index skips ``ready`` (issue 18: UI caps that hold). The page has passed ``ready`` just before,
+        so this refuses nothing of the page's; what only the render checks (the budget guard, a model's
+        own limits, the library quota) stays in the render, whose failure the page shows as a toast
+        (a validator's refusal would only mark an input)."""
 
         def checks() -> None:
-            owner = visitor.owner_for(data[key])
-            runner.admit(form.request_from(data), owner=owner, library=library, tier=visitor.tier_of(request))
+            form.request_from(data)
             gpu_guard.may_queue(request, data[key])
 
         return gpu_guard.verdict(checks, len(data))

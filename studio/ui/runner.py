@@ -244,19 +244,6 @@ class Jobs:
 JOBS = Jobs()
 
 
-def admit(
-    request: SongRequest, *, owner: str, library: lib.Library, tier: str | None = None
-) -> tuple[SongRequest, str | None]:
-    """What refuses a request before any spending: the request as it will run, fitted to the visitor's
-    ``tier`` (so that the GPU function and its reservation see it, and the library keeps it), and the
-    sentence saying what fitting changed. Raises what validation, the budget guard or a full library
-    refuse. A validator runs it before the call joins the GPU queue (studio.ui.gpu_guard)."""
-    request, fitted = fit_to_budget(request, tier)
-    reservation_for(request, tier)  # validation and the budget guard
-    quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
-    return request, fitted
-
-
 def make_songs(
     request: SongRequest,
     *,
@@ -274,8 +261,12 @@ def make_songs(
     limit; both are checked here, before the GPU is asked for. A request the validator or the budget
     guard refuses, or one refused before any model work (a bad LoRA, an unusable upload, a model that
     cannot run here), spends no call."""
+    # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
+    # request that will actually run (and the library keeps that one).
     started = time.perf_counter()
-    request, fitted = admit(request, owner=owner, library=library, tier=tier)
+    request, fitted = fit_to_budget(request, tier)
+    reservation_for(request, tier)  # validation and the budget guard: refusals raise before any spending
+    quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
     ratelimit.take_gpu(rate_key or owner, address)
     try:
         return _render_and_keep(request, fitted, owner=owner, library=library, session=session,

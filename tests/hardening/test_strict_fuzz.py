@@ -25,7 +25,8 @@ from backends.base import StudioError
 # A well-formed visitor key, so that a drawn call gets past "your visitor key is missing" into the handler.
 KEY = "fuzzVisitorKey_0123456789abcdef"
 VALUE = st.one_of(
-    st.just(KEY), st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
+    st.just(KEY), st.none(), st.booleans(), st.integers(-10**12, 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30), st.sampled_from(["Pro", "free", "acestep", "levo2", "heartmula", "", "-1", "1e309", "NaN",
                                            "repaint", "cover", "/etc/passwd", "../x", "{}", "[]", "4", "2.5"]),
     st.lists(st.one_of(st.integers(), st.text(max_size=5)), max_size=3),
