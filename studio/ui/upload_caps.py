@@ -16,7 +16,6 @@ Both off for one person on their own machine. A refused upload is answered 429 w
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -113,7 +112,8 @@ class UploadLedger:
                 recent = [e for e in entries if e[0] > now - count.per_s]
                 if len(recent) >= count.most:
                     raise StudioError(
-                        f"you have uploaded {len(recent)} files in the last {_span(count.per_s)}, the most one "
+                        f"you have uploaded {len(recent)} file{'s' if len(recent) != 1 else ''} in the last "
+                        f"{_span(count.per_s)}, the most one "
                         f"address may upload here; try again in {_wait(recent[0][0] + count.per_s - now)}."
                     )
             if size is not None:
@@ -164,9 +164,11 @@ class UploadCaps:
         try:
             entry = self.ledger.admit(client_address(request), announced)
         except StudioError as exc:
-            body = json.dumps({"error": str(exc), "detail": str(exc)}).encode()
+            # Plain text: gradio's page shows a failed upload as "HTTP 429: <body>" in a toast, and
+            # gradio_client raises with the body; JSON would show its braces to the visitor.
+            body = str(exc).encode()
             await send({"type": "http.response.start", "status": 429, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
         read = 0
