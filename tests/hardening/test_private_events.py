@@ -132,3 +132,26 @@ def test_a_value_past_the_forms_limits_is_refused_before_the_queue(launched, mon
         said = app.outcome("model-limit")
         assert "`duration` must be <= 240 s for HeartMuLa" in said, said
         assert reached == []
+
+
+def test_every_private_gpu_event_refuses_at_the_door(launched, monkeypatch) -> None:
+    """Each private event on the GPU queue that acts for a visitor runs its validator when joined by
+    fn_index: a malformed key is refused with 422 and a sentence, before the queue."""
+    with held_gpu(monkeypatch) as (release, reached), launched(STUDIO_RATE_LIMIT="off") as app:
+        release.set()
+        events = [(i, f) for i, f in app.demo.fns.items()
+                  if f.concurrency_id == "gpu" and (f.api_name is None or str(f.api_name).startswith("ui_"))]
+        joined = 0
+        for index, fn in events:
+            if not any(isinstance(b, gr.BrowserState) for b in fn.inputs):
+                continue  # acts for no visitor (the System tab's unload, guarded in its handler)
+            data = ["not-a-key" if isinstance(b, gr.BrowserState) else getattr(b, "value", None) for b in fn.inputs]
+            body = {"data": data, "fn_index": index, "session_hash": f"door-{index}", "event_data": None,
+                    "trigger_id": None}
+            answer = httpx.post(f"{app.url}/gradio_api/queue/join", json=body, timeout=60)
+            # The validator's refusal: the key, or (the Edit form) the missing song it checks first.
+            refused = answer.status_code == 422 and '"is_valid":false' in answer.text.replace(" ", "")
+            assert refused and "Something went wrong" not in answer.text, (
+                getattr(fn.fn, "__name__", index), answer.status_code, answer.text[:300])
+            joined += 1
+        assert joined >= 6 and reached == []  # generate, edit, the sketch, sing-again, the stem splits
