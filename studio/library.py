@@ -17,7 +17,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +68,14 @@ CREATE TABLE IF NOT EXISTS songs (
     liked INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS songs_owner_created ON songs (owner, created_at DESC);
+CREATE TABLE IF NOT EXISTS visitors (
+    owner TEXT PRIMARY KEY,
+    last_seen REAL NOT NULL
+);
 """
+# A visitor's last visit is written at most this often: it only has to be right to within a day for
+# retention (studio.retention), and a page load must not write the database every time.
+SEEN_EVERY_S = 3600.0
 
 
 class SongNotFound(StudioError):
@@ -242,6 +249,10 @@ class Library:
         self.snapshot_path = self.root / SNAPSHOT_NAME if db_folder.resolve() != self.root.resolve() else None
         self._local = threading.local()
         self._snapshot_lock = threading.Lock()
+        self._seen: dict[str, float] = {}  # owner -> when this process last wrote their visit
+        # Called with a song's files just before they are removed (studio.ui.cache_purge registers
+        # gradio's cached copies here); the library itself knows nothing of gradio.
+        self.on_delete: list[Callable[[list[Path]], None]] = []
         restored = self._restore_snapshot()
         damaged = False
         try:
@@ -255,6 +266,9 @@ class Library:
         rebuilt = self.rebuild_from_cards() if damaged or self.snapshot_path is not None else 0
         if damaged:
             log.error("the library was rebuilt: %d songs from their cards", rebuilt)
+            # The visits were in the damaged file: every owner starts a fresh retention period rather
+            # than being judged by their newest song's date.
+            self._seen_all_now()
         self.clean()
         if self.snapshot_path is not None and (rebuilt or not restored):
             self.snapshot()
@@ -384,6 +398,62 @@ class Library:
             raise StudioError("invalid library owner id.")
         return self.audio_dir / owner
 
+    # -- visits (what retention reads) -----------------------------------------------------------
+    def seen(self, owner: str, now: float | None = None) -> None:
+        """Note that ``owner`` came by (opened their library, kept a song): their songs are reachable."""
+        now = time.time() if now is None else now
+        if now - self._seen.get(owner, float("-inf")) < SEEN_EVERY_S:
+            return
+        self._seen[owner] = now
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO visitors (owner, last_seen) VALUES (?, ?) "
+                "ON CONFLICT(owner) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
+                (owner, now),
+            )
+
+    def _seen_all_now(self) -> None:
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO visitors (owner, last_seen) SELECT DISTINCT owner, ? FROM songs", (now,)
+            )
+
+    def last_visits(self) -> dict[str, float]:
+        """Every owner with songs -> when they were last seen: their last recorded visit or their newest
+        song, whichever is later (a library from before visits were recorded has only the songs)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.owner AS owner, MAX(MAX(s.created_at), COALESCE(v.last_seen, 0)) AS seen "
+                "FROM songs s LEFT JOIN visitors v ON v.owner = s.owner GROUP BY s.owner"
+            ).fetchall()
+        return {r["owner"]: float(r["seen"]) for r in rows}
+
+    def forget_owner(self, owner: str) -> None:
+        """Remove what is left of an owner once their songs are deleted: their visit and their folder."""
+        with self._connect() as db:
+            db.execute("DELETE FROM visitors WHERE owner = ?", (owner,))
+        self._seen.pop(owner, None)
+        folder = self._owner_dir(owner)
+        leftovers = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        self._fire_on_delete(leftovers)
+        shutil.rmtree(folder, ignore_errors=True)
+        self.snapshot()
+
+    def _fire_on_delete(self, files: list[Path]) -> None:
+        for listener in self.on_delete:
+            try:
+                listener(files)
+            except Exception:  # a cache that could not be cleaned must not keep the song from going
+                log.exception("cleaning up after deleting %d files failed", len(files))
+
+    def files_of(self, song: Song) -> list[Path]:
+        """Every file that holds ``song``'s audio: its main file, the downloads beside it (<id>.*) and its stems."""
+        files = [song.audio_path, *song.audio_path.parent.glob(f"{song.id}.*")]
+        stems = song.audio_path.parent / "stems" / song.id
+        files += [p for p in stems.rglob("*")] if stems.is_dir() else []
+        return sorted({p for p in files if p.is_file()})
+
     # -- writes -----------------------------------------------------------------------------
     def add_take(
         self, owner: str, request: SongRequest, result: SongResult, take: TakeResult, *, title: str = ""
@@ -428,6 +498,7 @@ class Library:
             partial.unlink(missing_ok=True)
             target.unlink(missing_ok=True)
             raise _save_failed(exc) from exc
+        self.seen(owner)
         self.snapshot()
         return self.get(owner, song_id)
 
@@ -468,6 +539,7 @@ class Library:
         with self._connect() as db:
             db.execute("DELETE FROM songs WHERE id = ? AND owner = ?", (song_id, owner))
         self.snapshot()
+        self._fire_on_delete(self.files_of(song))
         song.audio_path.unlink(missing_ok=True)
         for beside in song.audio_path.parent.glob(f"{song.id}.*"):  # its MP3 and stems zip
             beside.unlink(missing_ok=True)
@@ -526,7 +598,9 @@ class Library:
         return self._row(row)
 
     def list(self, owner: str, query: str = "", *, liked_only: bool = False, limit: int = 200) -> list[Song]:
-        """Newest first; ``query`` matches title, style, lyrics or model, case-insensitively."""
+        """Newest first; ``query`` matches title, style, lyrics or model, case-insensitively. Listing is
+        how a visitor's page and the /library endpoint find their songs, so it counts as a visit."""
+        self.seen(owner)
         sql = "SELECT * FROM songs WHERE owner = ?"
         args: list[Any] = [owner]
         for word in query.split()[:8]:
@@ -556,6 +630,11 @@ class Library:
             except OSError:
                 continue  # removed while we looked
         return total
+
+    def song_ids(self, owner: str) -> list[str]:
+        """Every song id of ``owner``, its audio file present or not (retention removes them all)."""
+        with self._connect() as db:
+            return [r["id"] for r in db.execute("SELECT id FROM songs WHERE owner = ?", (owner,))]
 
     def count(self, owner: str) -> int:
         with self._connect() as db:

@@ -241,6 +241,56 @@ def parse_rate(name: str, text: str) -> Rate | None:
     return rate
 
 
+def parse_days_or_off(name: str, text: str) -> float | None:
+    value = text.strip().lower()
+    # "0" is not "off" here: zero days would read as "remove at once", so it is refused with the rest.
+    if value in ("", "off", "none", "no", "false", "never"):
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and days > 0):
+        raise StudioError(
+            f"{name} must be a number of days > 0 (e.g. 30) or `off`, got {text[:40]!r}; fix the setting."
+        )
+    return days
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``most`` (files, or bytes) per sliding window of ``per_s`` seconds (studio.ui.upload_caps)."""
+
+    most: int
+    per_s: float
+
+
+def parse_window(example: str, parse_most: Callable[[str, str], int]) -> Callable[[str, str], Window | None]:
+    """``"30/3600"`` (or ``"1gb/3600"`` with a size parser) -> Window; ``off`` -> None."""
+
+    def parse(name: str, text: str) -> Window | None:
+        value = text.strip().lower()
+        if value in _NONE:
+            return None
+        most, sep, seconds = value.partition("/")
+        try:
+            window = Window(parse_most(name, most), float(seconds)) if sep else None
+        except (ValueError, StudioError):
+            window = None
+        if window is None or window.most < 1 or not (math.isfinite(window.per_s) and window.per_s > 0):
+            raise StudioError(
+                f"{name} must look like `{example}` (at most that much per that many seconds) or `off`, got "
+                f"{text[:40]!r}; fix the setting."
+            )
+        return window
+
+    return parse
+
+
+def _whole(name: str, text: str) -> int:
+    return int(text)
+
+
 # --------------------------------------------------------------------------------------------- the table
 TABLE: dict[str, Setting[Any]] = {}
 
@@ -380,6 +430,28 @@ QUOTA_PER_VISITOR = _declare(Setting(
 QUOTA_TOTAL = _declare(Setting(
     "STUDIO_QUOTA_TOTAL", "size or off", "What the whole library may take on disk.",
     parse_size_or_off, default_doc="`40gb` on a shared studio, off elsewhere", blank_is_value=True, group="Limits",
+))
+SESSIONS_PER_ADDRESS = _declare(Setting(
+    "STUDIO_SESSIONS_PER_ADDRESS", "whole number or off",
+    "UI sessions one caller address may hold in the session store (a flood cannot evict other visitors).",
+    parse_count_or_off("sessions"), default_doc="a tenth of STUDIO_SESSION_CAPACITY on a shared studio, off elsewhere",
+    blank_is_value=True, group="Limits",
+))
+RETENTION_DAYS = _declare(Setting(
+    "STUDIO_RETENTION_DAYS", "days or off",
+    "Songs of a visitor key not seen for this many days are removed with their files (swept at start and every 6 h).",
+    parse_days_or_off, default_doc="`30` on a shared studio, off elsewhere", blank_is_value=True, group="Limits",
+))
+UPLOADS_PER_VISITOR = _declare(Setting(
+    "STUDIO_UPLOADS_PER_VISITOR", "N/S or off", "Files one caller address may upload: N over a sliding S seconds.",
+    parse_window("30/3600", _whole), default_doc="`30/3600` on a shared studio, off elsewhere", blank_is_value=True,
+    group="Limits",
+))
+UPLOAD_BYTES_PER_VISITOR = _declare(Setting(
+    "STUDIO_UPLOAD_BYTES_PER_VISITOR", "size/S or off",
+    "Bytes one caller address may upload over a sliding S seconds (sizes as STUDIO_MAX_UPLOAD).",
+    parse_window("1gb/3600", parse_size), default_doc="`1gb/3600` on a shared studio, off elsewhere",
+    blank_is_value=True, group="Limits",
 ))
 MAX_UPLOAD = _declare(Setting(
     "STUDIO_MAX_UPLOAD", "size", "The largest file a visitor may upload.",

@@ -29,10 +29,9 @@ from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
-from studio.ui import forms, queue_caps, runner, seams, uploads, visitor
+from studio.ui import forms, gpu_guard, queue_caps, runner, seams, uploads, visitor
 from studio.ui.errors import for_visitors, user_errors
-
-GPU_QUEUE = "gpu"
+from studio.ui.gpu_guard import GPU_QUEUE
 
 # Set while an endpoint runs as its own validator (``refuse_before_queueing``): everything up to the
 # render happens as usual, and the render only checks that the request fits the caller's GPU budget
@@ -82,7 +81,10 @@ def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class FileOrPath(GradioRootModel):
-    root: FileData | str
+    # Anything at all: a value that is neither a file nor a path is refused by ``source_file``'s
+    # preprocess with a sentence; left to this model, pydantic's error (with its documentation links)
+    # was the answer to `source=false` on /edit, /stems and /check (issue 18 item 6, found by the fuzz).
+    root: FileData | str | Any
 
 
 def source_file(label: str) -> gr.File:
@@ -95,8 +97,20 @@ def source_file(label: str) -> gr.File:
     file_preprocess = component.preprocess
 
     def preprocess(payload: Any) -> str | None:
-        value = payload.root if isinstance(payload, FileOrPath) else payload
-        return value if isinstance(value, str) else file_preprocess(value)  # type: ignore[return-value]
+        value = given = payload.root if isinstance(payload, FileOrPath) else payload
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            try:
+                value = FileData.model_validate(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, FileData):  # gr.Error: raised outside the handler, where user_errors is not
+            raise gr.Error(
+                f"`{label}` must be an uploaded file (handle_file(...) on the client), got {shown(given)}.",
+                print_exception=False,
+            )
+        return file_preprocess(value)  # type: ignore[return-value]
 
     component.data_model = FileOrPath
     component.preprocess = preprocess  # type: ignore[method-assign]
@@ -617,8 +631,12 @@ def register(library: Library, gpu_concurrency: int) -> None:
     # CPU work (and Whisper where the lyric check is on): queued one at a time, not on the GPU queue.
     gr.on(triggers=[], fn=check, inputs=check_inputs, outputs=check_output, api_name="check",
           concurrency_id="check", concurrency_limit=1)
+    def may_sing_again(song_id: str, line: float, visitor_key: str = "",
+                       request: gr.Request = None) -> list[dict]:  # type: ignore[assignment]
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, visitor_key), 3)
+
     gr.on(triggers=[], fn=sing_again, inputs=sing_inputs, outputs=sing_output, api_name="sing_again",
-          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency)
+          concurrency_id=GPU_QUEUE, concurrency_limit=gpu_concurrency, validator=may_sing_again)
     for fn, inputs, outs, name in (
         (generate, generate_inputs, generate_outputs, "generate"),
         (edit, edit_inputs, edit_outputs, "edit"),

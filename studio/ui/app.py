@@ -14,11 +14,22 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from backends.base import StudioError
-from studio import ratelimit, settings, sketching
+from studio import ratelimit, retention, settings, sketching
 from studio.devices import on_zerogpu
 from studio.library import Library
 from studio.service import Studio
-from studio.ui import api, forms, outcome, queue_caps, runner, seams, stems_controls, visitor
+from studio.ui import (
+    api,
+    cache_purge,
+    forms,
+    gpu_guard,
+    outcome,
+    queue_caps,
+    runner,
+    seams,
+    stems_controls,
+    visitor,
+)
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import for_visitors, user_errors, visitor_sentence
@@ -26,9 +37,11 @@ from studio.ui.library_view import LibraryView, build_library, list_values, pane
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
 from studio.ui.resing_view import wire_sing_again
-from studio.ui.results import build_results, forget_downloads, like_label
+from studio.ui.results import build_results, forget_downloads, like_label, take_id
+from studio.ui.sessions import SessionAddresses
 from studio.ui.system import build_system
 from studio.ui.theme import CSS, HERO, theme
+from studio.ui.upload_caps import UploadCaps
 
 log = logging.getLogger("studio.ui")
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -135,9 +148,12 @@ def _wire_create(
         restore, create.restore, [*create.fields(), create.status], concurrency_id="precheck",
         concurrency_limit=None, show_progress="hidden", **PRIVATE,
     )
+    def may_write(data: dict, request: gr.Request) -> list[dict]:
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, data[key], "song sketches"), len(data))
+
     create.write_btn.click(
         write_song, request_inputs, [*create.draft_outputs(), create.status], concurrency_id=api.GPU_QUEUE,
-        concurrency_limit=gpu_concurrency(), **PRIVATE,
+        concurrency_limit=gpu_concurrency(), validator=may_write, **PRIVATE,
     )
 
     _wire_generation(create, key, library, lib_view, api_name="ui_generate")
@@ -192,6 +208,19 @@ def _wire_generation(
         # it showed through (issue 17.12: status text drawn over "Starting…").
         return [gr.update(visible=False), gr.update(visible=True), ""]
 
+    def may_run(data: dict, request: gr.Request) -> list[dict]:
+        """``ready``'s check again, as the call joins the GPU queue: a script joining this private event by
+        fn_index skips ``ready`` (issue 18: UI caps that hold). The page has passed ``ready`` just before,
+        so this refuses nothing of the page's; what only the render checks (the budget guard, a model's
+        own limits, the library quota) stays in the render, whose failure the page shows as a toast
+        (a validator's refusal would only mark an input)."""
+
+        def checks() -> None:
+            form.request_from(data)
+            gpu_guard.may_queue(request, data[key])
+
+        return gpu_guard.verdict(checks, len(data))
+
     def settle(request: gr.Request) -> list[Any]:
         return outcome.settled_values(request)
 
@@ -221,6 +250,7 @@ def _wire_generation(
             api_name=api_name,
             concurrency_limit=gpu_concurrency(),
             show_progress_on=[form.status],
+            validator=may_run,
             **PRIVATE,
         )
         gen_events.append(run)
@@ -268,12 +298,12 @@ def _wire_cards(form: CreateView | EditView, key: gr.BrowserState, library: Libr
         @user_errors
         def like(k: str | None, ids: list[str], i: int = i) -> str:
             owner = visitor.owner_for(k)
-            song = library.get(owner, ids[i])
+            song = library.get(owner, take_id(ids, i))
             return like_label(library.like(owner, song.id, not song.liked))
 
         @user_errors
         def reuse(k: str | None, ids: list[str], i: int = i, new_seed: bool = False) -> list[Any]:
-            request = library.get(visitor.owner_for(k), ids[i]).song_request()
+            request = library.get(visitor.owner_for(k), take_id(ids, i)).song_request()
             if new_seed:
                 request = request.model_copy(update={"seed": None})
             return form.fill(request)
@@ -342,7 +372,8 @@ def _wire_cards_to_edit(
     for form in forms:
         for i, card in enumerate(form.results.cards):
             card.edit.click(
-                lambda k, ids, b, t, i=i: to_edit(k, ids[i], b, t), [key, form.results.ids, edit.backend, edit.task],
+                user_errors(lambda k, ids, b, t, i=i: to_edit(k, take_id(ids, i), b, t)),
+                [key, form.results.ids, edit.backend, edit.task],
                 [tabs, *edit.open_outputs()], **INSTANT,
             )
 
@@ -430,6 +461,8 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
     """The whole studio. ``library`` defaults to ``STUDIO_LIBRARY_DIR`` / /data / the home folder."""
     library = library or Library()
     studio = studio or runner.STUDIO
+    cache_purge.watch(library)  # a deleted song's copies in gradio's cache go with it
+    retention.start(library)  # songs of visitors not seen for STUDIO_RETENTION_DAYS are removed
     # gradio's queue rebuilds its monitoring summary (a pandas table of up to 10,000 past events)
     # after every event by default: milliseconds of CPU per API call, growing with uptime. Every
     # 100 events is plenty for the /monitoring page. Read when the Blocks below close.
@@ -517,8 +550,11 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": settings.MAX_UPLOAD.get(),
         "state_session_capacity": session_capacity(),
-        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
-        "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500; uploads
+        # are counted per address (studio.ui.upload_caps); one address cannot evict other visitors'
+        # sessions (studio.ui.sessions).
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(UploadCaps),
+                                      Middleware(SessionAddresses)]},
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
         "mcp_server": settings.MCP.get(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -55,8 +56,8 @@ _ADVICE = re.compile(
 _SERVER_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\s\\/'\"`,;:()]+){2,}")
 
 
-# A setting spelled out with its value ("STUDIO_X=/srv/w") or a path followed by the setting it came from
-# ("/srv/w (from STUDIO_X)", backends/levo/spec.py): the setting's name alone says it on a shared studio.
+# A setting spelled out with its value ("STUDIO_LEVO2_WEIGHTS=/srv/w") or a path followed by the setting it came from
+# ("/srv/w (from STUDIO_LEVO2_WEIGHTS)", backends/levo/spec.py): the setting's name alone says it on a shared studio.
 _NAMED_PATH = re.compile(rf"\b([A-Z][A-Z0-9_]+)=({_SERVER_PATH.pattern})")
 _PATH_FROM = re.compile(rf"({_SERVER_PATH.pattern}) \(from ([A-Z][A-Z0-9_]+)\)")
 # Not after a letter, ":" or "/": a URL's "//host/x/y" and words like "and/or/both" are not server paths.
@@ -111,9 +112,34 @@ def actionable_sentence(exc: BaseException) -> str | None:
     return None
 
 
+# ENOSPC: the disk is full; EDQUOT: the user's disk quota is (a Space's storage tiers are quotas).
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL = (
+    "the server's disk is full, so this could not be finished; try again later (deleting songs from your "
+    "Library frees room too)."
+)
+
+
+def disk_is_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or what caused it, is the operating system saying the disk is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def report_unexpected(exc: BaseException) -> str:
     """Log with a short id and return the sentence the visitor sees: the exception's own advice when it
-    has some (issue 17.9: "wrong shapes, bad weights" said nothing else), the id to report either way."""
+    has some (issue 17.9: "wrong shapes, bad weights" said nothing else), the id to report either way.
+    A full disk is no fault of the visitor's request nor a bug to report: any write (staging, the MP3,
+    a zip, gradio's cache) can meet it, so it gets its own sentence wherever it was raised."""
+    if disk_is_full(exc):
+        log.error("the disk is full: %s", exc)
+        return DISK_FULL[0].upper() + DISK_FULL[1:]
     error_id = secrets.token_hex(4)
     log.error("unexpected error %s: %s", error_id, exc, exc_info=exc)
     advice = actionable_sentence(exc)

@@ -9,9 +9,10 @@ from typing import Any
 import gradio as gr
 
 from studio.library import Library
-from studio.ui import runner, visitor
+from studio.ui import gpu_guard, runner, visitor
 from studio.ui.api import GPU_QUEUE
 from studio.ui.errors import user_errors
+from studio.ui.results import take_id
 
 
 def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, session: str = "",
@@ -54,12 +55,16 @@ def wire_sing_again(form, key: gr.BrowserState, library: Library, *, concurrency
             if not line_number:
                 raise gr.Error("pick the line to sing again.")
             _, songs = sing_again(
-                library, visitor.owner_for(k), ids[i], int(line_number), session=request.session_hash or "",
+                library, visitor.owner_for(k), take_id(ids, i), int(line_number), session=request.session_hash or "",
                 progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
                 address=visitor.client_address(request),
             )
             return [f"🎤 Line {int(line_number)} sung again and checked — kept in your Library.",
                     *form.results.values(songs)]
 
+        def may_run(k: str | None, ids: list[str], line_number: int | None, request: gr.Request) -> list[dict]:
+            return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k), 3)
+
         card.resing.click(run, [key, form.results.ids, card.resing_line], [form.status, *form.results.outputs()],
-                          concurrency_id=GPU_QUEUE, concurrency_limit=concurrency, api_visibility="private")
+                          concurrency_id=GPU_QUEUE, concurrency_limit=concurrency, api_visibility="private",
+                          validator=may_run)

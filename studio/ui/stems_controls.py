@@ -18,7 +18,7 @@ from studio import ratelimit
 from studio.library import Library
 from studio.separation.catalog import STEM_SETS
 from studio.separation.flow import StemsResult
-from studio.ui import visitor
+from studio.ui import gpu_guard, visitor
 from studio.ui.errors import user_errors
 
 CHOICES = [(f"{s.count} stems", s.count) for s in STEM_SETS.values()]
@@ -85,13 +85,21 @@ def wire_stems(
         )
         return _shown(result)
 
-    queued = {"concurrency_limit": gpu_concurrency, "api_visibility": "private", **_QUEUE}
+    def may_split(k: str | None, _chosen: Any, _count: Any, request: gr.Request) -> list[dict]:
+        """The rate and queue caps before the wait, for a script joining these buttons by fn_index."""
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 3)
+
+    def may_split_upload(k: str | None, _path: Any, _name: Any, _count: Any, request: gr.Request) -> list[dict]:
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 4)
+
+    queued = {"concurrency_limit": gpu_concurrency, "api_visibility": "private", "validator": may_split, **_QUEUE}
     for index, (card, ids) in enumerate(cards):
         controls: StemsControls = card.stems
 
         @user_errors
         def from_card(k, shown, count, request: gr.Request, progress=gr.Progress(), i=index):  # noqa: B008
-            return song_split(k, shown[i] if i < len(shown) else None, count, request, progress)
+            chosen = shown[i] if isinstance(shown, list) and i < len(shown) else None
+            return song_split(k, chosen, count, request, progress)
 
         controls.button.click(from_card, [key, ids, controls.count], controls.outputs(), **queued)
 
@@ -117,7 +125,7 @@ def wire_stems(
             return _shown(result)
 
         edit_controls.button.click(from_upload, [key, source, title, edit_controls.count], edit_controls.outputs(),
-                                   **queued)
+                                   **{**queued, "validator": may_split_upload})
 
 
 def register_api(library: Library, gpu_concurrency: int) -> None:
