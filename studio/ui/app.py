@@ -22,6 +22,7 @@ from studio.ui import api, forms, outcome, queue_caps, runner, seams, stems_cont
 from studio.ui.create import CreateView, build_create, restored_values
 from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
 from studio.ui.errors import user_errors, visitor_sentence
+from studio.ui.late_inputs import LateInputDefaults
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
@@ -521,8 +522,9 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": os.environ.get("STUDIO_MAX_UPLOAD", "100mb"),
         "state_session_capacity": session_capacity(),
-        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500.
-        "app_kwargs": {"middleware": [Middleware(RawRouteSentences)]},
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500; a raw
+        # positional body written before an endpoint's later inputs existed gets their defaults.
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(LateInputDefaults)]},
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
         "mcp_server": os.environ.get("STUDIO_MCP", "1").strip().lower() not in ("0", "false", "no", "off"),
