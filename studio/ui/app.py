@@ -163,6 +163,9 @@ def _wire_generation(
             address=visitor.client_address(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
+        if song_request.keep_best and len(songs) < song_request.takes:  # best of N: say what was chosen among
+            takes = f"The best {len(songs)} of {song_request.takes} takes" if len(songs) > 1 else (
+                f"The best of {song_request.takes} takes")
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs, _still_there(library, owner, data.get(results.ids)))]

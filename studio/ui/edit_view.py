@@ -24,7 +24,6 @@ from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
 from studio.ui import forms, uploads
 from studio.ui.create import fit_budget_checkbox, seed_box
-from studio.ui.stems_controls import HELP as STEMS_HELP
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
@@ -257,7 +256,10 @@ class EditView:
 
     def _stems_updates(self, source: str | None) -> list[Any]:
         seconds = source_seconds(source)
-        note = f"**{STEMS_TITLE}** — {STEMS_HELP} The stems add back up to the mix; a DAW pack comes with them."
+        # The stem sets are listed once, under the count; the note says what the split gives.
+        note = (f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
+                "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
+                "with them.")
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
