@@ -24,6 +24,7 @@ from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
 from studio.ui import forms, uploads
 from studio.ui.create import fit_budget_checkbox, seed_box
+from studio.ui.seams import clock
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
@@ -66,7 +67,11 @@ def stems_estimate(source: str | None, tier: str | None) -> str:
         held = reservation(seconds, tier)
     except StudioError as exc:
         return f"⏱ {exc}"
-    return f"⏱ Splitting {seconds:.0f} s of audio reserves about {held.needed_s} s of GPU time."
+    from backends.base import DeviceClass
+
+    if held.estimate.device is DeviceClass.CPU:  # a CPU's seconds are no GPU time (as estimate_line says)
+        return f"⏱ Splitting {seconds:.0f} s of audio takes about {clock(held.needed_s)} on this CPU."
+    return f"⏱ Splitting {seconds:.0f} s of audio reserves about {clock(held.needed_s)} of GPU time."
 
 
 def source_seconds(path: str | None) -> float | None:

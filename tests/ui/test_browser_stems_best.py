@@ -112,6 +112,8 @@ def _split(page, stems: str) -> list[str]:  # noqa: F811
     page.get_by_label("Split into stems").check()
     page.wait_for_selector("#edit-source-stems", state="visible", timeout=15_000)
     assert not page.locator("#edit").is_visible(), "the Edit button shows while splitting"
+    # The split's own estimate, in this machine's terms (a CPU's minutes are not GPU time).
+    page.wait_for_selector("#edit-estimate:has-text('Splitting') >> text=on this CPU", timeout=30_000)
     page.locator("#edit-stems").get_by_label(stems, exact=True).check()
     page.locator("#edit-source-stems").click()
     page.wait_for_selector("#edit-source-stems-report:has-text('reconstruction error')", timeout=300_000)
