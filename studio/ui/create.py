@@ -281,16 +281,15 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                               api_visibility="private")
                     tags.append(btn)
             lyrics.render()
+            instrumental = gr.Checkbox(label="Instrumental", value=False, elem_id="instrumental")
+            # Takes and Keep side by side (how many made, how many kept); three controls in one row
+            # squeezed "Instrumental" under its own width on a 390 px phone.
             with gr.Row():
-                instrumental = gr.Checkbox(
-                    label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
-                )
-                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210,
+                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=170,
                                   elem_id="takes")
                 keep_best = gr.Dropdown(
                     KEEP_CHOICES, value=0, label="Keep", scale=1, min_width=150, elem_id="keep-best",
-                    visible=caps.max_takes > 1,
-                    info="Best of N: the takes are checked and only the best kept, best first.",
+                    visible=caps.max_takes > 1, info="Best of N: all are checked, the best kept.",
                 )
             with gr.Column(elem_id="examples", min_width=0):
                 examples = gr.Examples(
@@ -432,7 +431,7 @@ def seed_box(**kwargs: Any) -> gr.Textbox:
 
 # Best of N (``SongRequest.keep_best``): 0 keeps every take. The takes are all made (and priced by the
 # budget guard as any takes are); the checks rank them and the rest are deleted (quality.finish).
-KEEP_CHOICES = [("every take", 0), ("the best one", 1), ("the best two", 2), ("the best three", 3)]
+KEEP_CHOICES = [("all takes", 0), ("the best", 1), ("the best 2", 2), ("the best 3", 3)]
 
 
 def best_of(keep: Any, takes: Any) -> int:
@@ -442,7 +441,7 @@ def best_of(keep: Any, takes: Any) -> int:
     if keep and keep >= made:
         raise StudioError(
             f"“Keep” must be fewer than “Takes” to choose among them: {made} take{'s' if made > 1 else ''} "
-            f"made, the best {keep} kept; raise Takes to {keep + 1} or more, or keep every take."
+            f"made, the best {keep} kept; raise Takes to {keep + 1} or more, or keep all takes."
         )
     return keep
 

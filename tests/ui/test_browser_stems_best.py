@@ -52,7 +52,7 @@ def test_best_of_n_from_the_create_view(page, studio, tmp_path: Path) -> None:  
     takes = page.locator("#takes input[type=number]")
     takes.fill("2")
     takes.press("Enter")
-    _pick(page, "Keep", "the best one")
+    _pick(page, "Keep", "the best")
     page.screenshot(path=str(shots / "desktop-best-of-n-form.png"), full_page=True)
     before = len(_songs(studio))
     _run(page, "#generate", "#status")
@@ -68,6 +68,17 @@ def test_best_of_n_from_the_create_view(page, studio, tmp_path: Path) -> None:  
     _toast(page, "“Keep” must be fewer than “Takes”")
     assert len(_songs(studio)) == before + 1
     _wide_enough(page, studio[0], "Create")
+    phone = page.context.browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+    try:
+        phone.goto(studio[0], wait_until="load")
+        phone.wait_for_selector("#keep-best", timeout=30_000)
+        phone.locator("#takes").scroll_into_view_if_needed()
+        phone.screenshot(path=str(shots / "phone-best-of-n.png"))
+        # Takes, Keep and Instrumental each show whole (none squeezed under another on a phone).
+        boxes = [phone.locator(f"#{name}").bounding_box() for name in ("instrumental", "takes", "keep-best")]
+        assert all(b is not None and b["x"] >= 0 and b["x"] + b["width"] <= 390 for b in boxes), boxes
+    finally:
+        phone.close()
 
 
 class GivenTranscript:
