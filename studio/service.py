@@ -307,6 +307,14 @@ def prefetch(request: SongRequest) -> None:
     if spec.prefetch is not None:
         options = validate(spec.options, request.options, owner=spec.capabilities.display_name)
         spec.prefetch(options, request.task)
+    from studio.quality.finish import lyric_check_on
+
+    # The lyric check runs after the window, but a 1.6 GB first download there would keep the visitor
+    # waiting on a finished song; fetched here, it overlaps nothing and costs no GPU time either.
+    if lyric_check_on() and request.lyrics.strip() and not request.instrumental:
+        from studio.quality.asr import prefetch_asr
+
+        prefetch_asr()
 
 
 def plan(request: SongRequest, tier: str | None = None, *, fit: bool | None = None,

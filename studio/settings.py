@@ -99,6 +99,16 @@ def parse_flag(name: str, text: str) -> bool:
     raise StudioError(f"{name} must be on or off (1/0, true/false, yes/no), got {text[:40]!r}; fix the setting.")
 
 
+def parse_on_off_auto(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value == "auto":
+        return "auto"
+    try:
+        return "on" if parse_flag(name, value) else "off"
+    except StudioError:
+        raise StudioError(f"{name} must be on, off or auto, got {text[:40]!r}; unset it for auto.") from None
+
+
 def parse_count(unit: str, example: int, minimum: int = 1) -> Callable[[str, str], int]:
     """A whole number of ``unit``, at least ``minimum``."""
 
@@ -504,8 +514,10 @@ ASR_MODEL = _weights(
     "STUDIO_ASR_MODEL", "the lyric check's Whisper weights", "its Hub id (see Checking takes)", group="Checks",
 )
 LYRIC_CHECK = _declare(Setting(
-    "STUDIO_LYRIC_CHECK", "on/off", "Transcribe each take and compare it with the lyrics (generate, UI, API).",
-    parse_flag, default=False, default_doc="off", group="Checks",
+    "STUDIO_LYRIC_CHECK", "on, off or auto",
+    "Transcribe each take and compare it with the lyrics (generate, UI, API); auto: on where Whisper runs on "
+    "this process's own GPU (CUDA, MPS) and its weights can be had.",
+    parse_on_off_auto, default="auto", group="Checks",
 ))
 
 # The test suite and the benchmarks.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backends.base import StudioError
 from studio import settings, weights
 from studio.quality.report import Word
 
@@ -33,6 +34,11 @@ log = logging.getLogger(__name__)
 
 def asr_location(explicit: str | None = None) -> str:
     return weights.choose(explicit, ASR_MODEL_ENV, DEFAULT_ASR_MODEL)
+
+
+def prefetch_asr(location: str | None = None) -> None:
+    """Download the ASR weights off the GPU's clock (as backends do with their own)."""
+    _folder(asr_location(location))
 
 
 def _folder(location: str, on_progress=None):
@@ -74,13 +80,22 @@ _LOADED: dict[tuple[str, str], Transcriber] = {}
 _LOCK = threading.Lock()
 
 
+def is_loaded(location: str | None = None) -> bool:
+    """Whether Whisper for ``location`` is already loaded in this process (on any device)."""
+    return any(loc == asr_location(location) for loc, _ in _LOADED)
+
+
 def load_transcriber(location: str | None = None, *, device: str | None = None, on_progress=None) -> Transcriber:
     """The Whisper pipeline for ``location`` (loaded once per process and device)."""
     import torch
     from transformers import pipeline
 
+    from studio.quality.asr_cost import where
+
     location = asr_location(location)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # The studio's device (STUDIO_DEVICE included), except on ZeroGPU, where this process's CUDA is
+    # only a stand-in outside the GPU window: the check runs after it, on the CPU (asr_cost.where).
+    device = device or where().torch_device
     key = (location, device)
     with _LOCK:
         if key not in _LOADED:
@@ -89,6 +104,13 @@ def load_transcriber(location: str | None = None, *, device: str | None = None, 
                 on_progress(f"loading Whisper from {location}")
             # fp16 on a GPU as the model card runs it; fp32 on the CPU, where fp16 matmuls are slow or missing.
             dtype = torch.float16 if device.startswith("cuda") else torch.float32
-            pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+            try:
+                pipe = pipeline("automatic-speech-recognition", model=str(folder), device=device, dtype=dtype)
+            except (OSError, ValueError) as exc:  # transformers' "can't load" / "Unrecognized model"
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise StudioError(
+                    f"{folder} is not a Whisper checkpoint transformers can load ({first}); point "
+                    f"{ASR_MODEL_ENV} or --asr-model at a folder laid out like {DEFAULT_ASR_MODEL}, or a Hub id."
+                ) from exc
             _LOADED[key] = Transcriber(location=location, pipe=pipe)
         return _LOADED[key]

@@ -9,8 +9,11 @@ passes a transcriber of its own (``studio check``, the /check endpoint)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from backends.base import ProgressEvent, no_progress
 from studio import settings
@@ -22,17 +25,55 @@ LYRIC_CHECK_ENV = settings.LYRIC_CHECK.name
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
 
 
+def lyric_check_setting() -> str:
+    """``on``, ``off`` or ``auto`` (unset): STUDIO_LYRIC_CHECK as written; anything else is a sentence."""
+    return settings.LYRIC_CHECK.get() or "auto"
+
+
 def lyric_check_on() -> bool:
-    return bool(settings.LYRIC_CHECK.get())
+    """Whether each take's lyrics are heard. ``auto`` (the default) turns it on where Whisper runs on
+    this process's own accelerator (CUDA, MPS) and its weights can be had (a folder, or the Hub when not
+    offline): there it hears a 3-minute song in about 15 s (asr_cost's seed). On a CPU, and on ZeroGPU,
+    where the check runs on the main process's CPU after the window, the same song takes minutes per take
+    (the x40 CPU seed: ~9 min), so it stays off unless asked for."""
+    setting = lyric_check_setting()
+    if setting != "auto":
+        return setting == "on"
+    from backends.base import DeviceClass
+    from studio.quality.asr_cost import where
+
+    if where().kind not in (DeviceClass.CUDA, DeviceClass.MPS):
+        return False
+    from studio.quality.asr import asr_location
+    from studio.weights import looks_local
+
+    location = asr_location()
+    if looks_local(location):
+        return Path(location).expanduser().is_dir()
+    from huggingface_hub import constants
+
+    return not constants.HF_HUB_OFFLINE
 
 
 def studio_transcriber(on_progress=None):
-    """The Whisper pipeline when the lyric check is turned on, else None."""
+    """The Whisper pipeline when the lyric check is on, else None. Turned on explicitly, a Whisper that
+    cannot be loaded is an error; on by ``auto``, it is a warning (``check_result`` reports it) and the
+    song is kept unchecked."""
     if not lyric_check_on():
         return None
+    from backends.base import StudioError
     from studio.quality.asr import load_transcriber
 
-    return load_transcriber(on_progress=on_progress)
+    try:
+        return load_transcriber(on_progress=on_progress)
+    except StudioError as exc:
+        if lyric_check_setting() == "on":
+            raise
+        raise LyricCheckUnavailable(str(exc)) from exc
+
+
+class LyricCheckUnavailable(Exception):
+    """The automatic lyric check could not load Whisper (no network, no weights)."""
 
 
 def check_takes(intent: Intent, takes: Sequence, *, transcriber=None) -> list[TakeChecks]:
@@ -65,8 +106,18 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
         return result
     progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
     intent = Intent.of(request, duration=result.duration)
+    load_s = None
     if transcriber is None and intent.lyrics and not intent.instrumental:
-        transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
+        from studio.quality.asr import is_loaded
+
+        fresh, started = lyric_check_on() and not is_loaded(), time.perf_counter()
+        try:
+            transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
+        except LyricCheckUnavailable as exc:  # auto mode only: said on the result, the song is kept
+            transcriber = None
+            result = result.model_copy(update={"warnings": [*result.warnings, f"lyrics not checked: {exc}"]})
+        load_s = time.perf_counter() - started if fresh else None
+    timed = _Timed(transcriber) if transcriber is not None else None
     checked = []
     for i, take in enumerate(result.takes):
         if take.path is None:
@@ -77,7 +128,10 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
         else:
             samples, rate = read_audio(_take_audio(take))
         vocals = read_audio(take.stems["vocals"])[0] if "vocals" in take.stems else None
-        checks = check_take(samples, rate, intent, vocals=vocals, transcriber=transcriber)
+        checks = check_take(samples, rate, intent, vocals=vocals, transcriber=timed)
+        if timed is not None and timed.last_s is not None:
+            timed.calibrate(samples.shape[-1] / rate, load_s)
+            load_s = None  # loading is counted with the first take only
         files = write_synced_lyrics(take.files, checks, title=getattr(request, "title", ""))
         checked.append(take.model_copy(update={"checks": checks, "files": files}))
         progress(ProgressEvent("checking", i + 1, len(result.takes)))
@@ -90,13 +144,50 @@ def check_kept(request, duration: float, audio, sample_rate: int, files: Sequenc
                transcriber=None) -> TakeChecks:
     """One take of a song already kept and playable, checked (the UI's background writer runs this:
     the checks cost about 1.3 CPU seconds per minute of audio, which the player need not wait for).
-    Synced lyrics, when heard, go into ``files`` (the downloads) and an ``.lrc`` beside the first."""
+    Synced lyrics, when heard, go into ``files`` (the downloads) and an ``.lrc`` beside the first.
+    The studio's own Whisper is timed and calibrates the lyric-check stage, as in ``check_result``; an
+    automatic lyric check that cannot load Whisper leaves the take with its DSP measures only."""
     intent = Intent.of(request, duration=duration)
+    load_s = None
     if transcriber is None and intent.lyrics and not intent.instrumental:
-        transcriber = studio_transcriber()
-    checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=transcriber)
+        from studio.quality.asr import is_loaded
+
+        fresh, started = lyric_check_on() and not is_loaded(), time.perf_counter()
+        try:
+            transcriber = studio_transcriber()
+        except LyricCheckUnavailable:
+            transcriber = None
+        load_s = time.perf_counter() - started if fresh else None
+    timed = _Timed(transcriber) if transcriber is not None else None
+    checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=timed)
+    if timed is not None and timed.last_s is not None:
+        timed.calibrate(np.atleast_2d(audio).shape[-1] / sample_rate, load_s)
     write_synced_lyrics({str(i): path for i, path in enumerate(files)}, checks, title=getattr(request, "title", ""))
     return checks
+
+
+class _Timed:
+    """A transcriber that times each hearing, so the studio's own Whisper calibrates the lyric-check
+    stage's price (``asr_cost``); a caller's own transcriber (a given transcript) is heard untimed."""
+
+    def __init__(self, transcriber) -> None:
+        self.inner = transcriber
+        self.location = transcriber.location
+        self.last_s: float | None = None
+
+    def words(self, audio, sample_rate: int, language: str | None = None):
+        started = time.perf_counter()
+        heard = self.inner.words(audio, sample_rate, language=language)
+        self.last_s = time.perf_counter() - started
+        return heard
+
+    def calibrate(self, seconds: float, load_s: float | None) -> None:
+        from studio.quality.asr import Transcriber
+        from studio.quality.asr_cost import STAGE, record
+
+        if isinstance(self.inner, Transcriber) and self.last_s is not None:
+            record(seconds, {STAGE: self.last_s, **({"load": load_s} if load_s else {})})
+        self.last_s = None
 
 
 def ranked(takes: Sequence) -> list[int]:

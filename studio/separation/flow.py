@@ -212,7 +212,13 @@ def split_song(
     )
     out.mkdir(parents=True, exist_ok=True)
     files, card_path, zip_path = write_stems(parts, rate, out, name, stems_card, song_card)
-    pack = write_pack(out, stems_card, list(files.values()), card_path, path)
+    # A library song's checks sit beside its master (``<id>.checks.json``); their aligned lines time
+    # the pack's sections. An upload has none, and its sections stay "not known".
+    from studio.quality.store import load_checks
+
+    checked = load_checks(path) if card is not None else None
+    pack = write_pack(out, stems_card, list(files.values()), card_path, path,
+                      lyric_check=checked.lyrics if checked is not None else None)
     progress(ProgressEvent("saving", 1, 1))
     return StemsResult(
         title=name, stems=files, zip=zip_path, pack=pack, card=card_path, sample_rate=rate, duration_s=seconds,

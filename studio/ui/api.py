@@ -29,7 +29,7 @@ from studio.gpu_jobs import reservation_for
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
-from studio.ui import forms, gpu_guard, queue_caps, runner, seams, uploads, visitor
+from studio.ui import forms, gpu_guard, late_inputs, queue_caps, runner, seams, uploads, visitor
 from studio.ui.errors import for_visitors, user_errors
 from studio.ui.gpu_guard import GPU_QUEUE
 
@@ -133,6 +133,7 @@ def _request(
     options: str | dict | None = None,
     partial: bool = False,
     fit_budget: bool = False,
+    keep_best: float | None = None,
 ) -> SongRequest:
     return forms.build_request(
         backend=_text(backend, "backend") or registry.DEFAULT_BACKEND,
@@ -147,6 +148,7 @@ def _request(
         options=_options(options),
         partial=partial,
         fit_budget=fit_budget,
+        keep_best=keep_best,
     )
 
 
@@ -439,6 +441,8 @@ def register(library: Library, gpu_concurrency: int) -> None:
         visitor_key: str,
         partial: bool = False,  # added last, so callers that pass the first 14 inputs keep working
         fit_budget: bool = False,  # likewise
+        # Likewise; a raw positional body without it is filled in by ``late_inputs`` (e176994).
+        keep_best: float = 0,
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[str, list[str], dict]:
@@ -462,6 +466,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             visitor_key: On a Space, the key from an earlier call, to add to the same library.
             partial: Keep a song the time limit cut short (LeVo 2, HeartMuLa) instead of failing.
             fit_budget: Lighten the request (steps, takes, length) when it would not fit the GPU budget.
+            keep_best: Best of N: check every take and keep only this many (fewer than takes); 0 = every take.
         """
         song_request = _request(
             lyrics,
@@ -479,8 +484,11 @@ def register(library: Library, gpu_concurrency: int) -> None:
             options,
             partial=bool(partial),
             fit_budget=bool(fit_budget),
+            keep_best=keep_best,
         )
         return render(song_request, visitor_key, request, progress)
+
+    late_inputs.register("generate", generate)
 
     @user_errors
     def edit(
@@ -594,6 +602,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
             gr.Textbox("", label="visitor_key"),
             gr.Checkbox(False, label="partial"),
             gr.Checkbox(False, label="fit_budget"),
+            gr.Number(0, label="keep_best", precision=0),
         ]
         generate_outputs = outputs()
         edit_inputs = [

@@ -17,6 +17,7 @@ from backends.base import StudioError
 from studio import ratelimit, retention, settings, sketching
 from studio.devices import on_zerogpu
 from studio.library import Library
+from studio.separation.catalog import STEMS_TASK
 from studio.service import Studio
 from studio.ui import (
     api,
@@ -31,8 +32,9 @@ from studio.ui import (
     visitor,
 )
 from studio.ui.create import CreateView, build_create, restored_values
-from studio.ui.edit_view import EditView, build_edit, landed_upload_problem
+from studio.ui.edit_view import EditView, build_edit, landed_upload_problem, stems_estimate
 from studio.ui.errors import for_visitors, user_errors, visitor_sentence
+from studio.ui.late_inputs import LateInputDefaults
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
 from studio.ui.outcome import OUTCOMES, remembered
 from studio.ui.raw_routes import RawRouteSentences
@@ -191,6 +193,9 @@ def _wire_generation(
             address=visitor.client_address(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
+        if song_request.keep_best and len(songs) < song_request.takes:  # best of N: say what was chosen among
+            takes = f"The best {len(songs)} of {song_request.takes} takes" if len(songs) > 1 else (
+                f"The best of {song_request.takes} takes")
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs, _still_there(library, owner, data.get(results.ids)))]
@@ -324,7 +329,11 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
     shaping = [edit.backend, edit.task, edit.source, edit.start, edit.end]
 
     def estimate(data: dict, request: gr.Request) -> str:
-        return _estimate_line(edit, data, request) if data[edit.source] else ""
+        if not data[edit.source]:
+            return ""
+        if data[edit.task] == STEMS_TASK:
+            return stems_estimate(data[edit.source], visitor.tier_of(request))
+        return _estimate_line(edit, data, request)
 
     # The estimate runs after the sliders took the new song's length, never with the old range against
     # the new maximum (gradio refuses "Value 600 is greater than maximum value 12.0", issue 17.8).
@@ -342,10 +351,10 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
         problem = landed_upload_problem(path)
         if problem:
             gr.Warning(problem)
-            return [None, ""]
-        return [gr.update(), ""]
+            return [None, "", ""]
+        return [gr.update(), "", ""]
 
-    edit.source.upload(landed, edit.source, [edit.source, edit.source_title], **INSTANT)
+    edit.source.upload(landed, edit.source, [edit.source, edit.source_title, edit.source_song], **INSTANT)
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
@@ -359,7 +368,7 @@ def _song_to_edit(library: Library, edit: EditView):
         made = song.song_request()
         return [gr.Tabs(selected="edit"),
                 *edit.open_song(str(runner.lossless_file(song)), song.title, made.style, made.lyrics,
-                                        backend, task)]
+                                        backend, task, song.id)]
 
     return edit_song
 
@@ -475,7 +484,6 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
                 create = build_create(build_results)
             with gr.Tab("Edit", id="edit"):
                 edit = build_edit(lambda: build_results(prefix="edit-take"))
-                edit_stems = stems_controls.build_stems_controls("edit-source", title="Split this song into stems")
             with gr.Tab("Library", id="library") as library_tab:
                 lib_view = build_library()
             with gr.Tab("System", id="system") as system_tab:
@@ -488,7 +496,8 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         _wire_cards_to_edit([create, edit], key, library, edit, tabs)
         stems_controls.wire_stems(
             library, key, [(card, form.results.ids) for form in (create, edit) for card in form.results.cards],
-            (lib_view.stems, lib_view.selected), (edit_stems, edit.source, edit.source_title), gpu_concurrency(),
+            (lib_view.stems, lib_view.selected), (edit.stems, edit.source, edit.source_title, edit.source_song),
+            gpu_concurrency(),
         )
         listed = [key, lib_view.search, lib_view.liked_only]
         refresh = user_errors(lambda k, q, liked: list_values(library, k, q, liked))
@@ -550,11 +559,12 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # Uploads are song files to restore settings from; nothing legitimate is bigger.
         "max_file_size": settings.MAX_UPLOAD.get(),
         "state_session_capacity": session_capacity(),
-        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500; uploads
+        # The raw /run routes answer a caller's bad request with 422 and a sentence, never 500; a raw
+        # positional body written before an endpoint's later inputs existed gets their defaults; uploads
         # are counted per address (studio.ui.upload_caps); one address cannot evict other visitors'
         # sessions (studio.ui.sessions).
-        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(UploadCaps),
-                                      Middleware(SessionAddresses)]},
+        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(LateInputDefaults),
+                                      Middleware(UploadCaps), Middleware(SessionAddresses)]},
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
         "mcp_server": settings.MCP.get(),

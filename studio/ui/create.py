@@ -48,6 +48,7 @@ class CreateView:
     language: gr.Dropdown
     partial: gr.Checkbox
     fit_budget: gr.Checkbox
+    keep_best: gr.Dropdown
     format_btn: gr.Button
     format_box: gr.Accordion
     formatted: gr.Code
@@ -80,6 +81,7 @@ class CreateView:
             self.language,
             self.partial,
             self.fit_budget,
+            self.keep_best,
             self.mode,
             self.description,
             *[c for _, c in self.options],
@@ -114,6 +116,7 @@ class CreateView:
             },
             partial=data[self.partial],
             fit_budget=data[self.fit_budget],
+            keep_best=best_of(data[self.keep_best], data[self.takes]),
         )
 
     def _lora_option(self, data: dict[gr.Component, Any], backend: str) -> dict[str, Any]:
@@ -140,6 +143,7 @@ class CreateView:
             request.language or "",
             request.partial,
             request.fit_budget,
+            request.keep_best or 0,
             "Custom",
             "",
             *[
@@ -172,6 +176,7 @@ class CreateView:
             gr.update(visible=True) if caps.accepts(Input.DESCRIPTION) else gr.update(visible=False, value="Custom"),
             gr.update(minimum=caps.min_duration_s, maximum=caps.max_duration_s, value=length, info=info),
             gr.update(maximum=caps.max_takes),
+            gr.update(visible=caps.max_takes > 1, value=0),  # one take a run: nothing to choose among
             gr.update(visible=caps.accepts(Input.BPM)),
             gr.update(visible=caps.accepts(Input.KEY)),
             gr.update(visible=caps.accepts(Input.TIME_SIGNATURE)),
@@ -187,6 +192,7 @@ class CreateView:
             self.mode,
             self.duration,
             self.takes,
+            self.keep_best,
             self.bpm,
             self.key,
             self.time_signature,
@@ -277,11 +283,16 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
                               api_visibility="private")
                     tags.append(btn)
             lyrics.render()
+            instrumental = gr.Checkbox(label="Instrumental", value=False, elem_id="instrumental")
+            # Takes and Keep side by side (how many made, how many kept); three controls in one row
+            # squeezed "Instrumental" under its own width on a 390 px phone.
             with gr.Row():
-                instrumental = gr.Checkbox(
-                    label="Instrumental", value=False, scale=1, min_width=150, elem_id="instrumental"
+                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=170,
+                                  elem_id="takes")
+                keep_best = gr.Dropdown(
+                    KEEP_CHOICES, value=0, label="Keep", scale=1, min_width=150, elem_id="keep-best",
+                    visible=caps.max_takes > 1, info="Best of N: all are checked, the best kept.",
                 )
-                takes = gr.Slider(1, caps.max_takes, value=1, step=1, label="Takes", scale=2, min_width=210)
             with gr.Column(elem_id="examples", min_width=0):
                 # A checkbox column reads "true"/"false" in the table, and the lyrics are cut after a few
                 # words anyway: the table shows title, style and, in words, whether it is sung (a column
@@ -372,6 +383,7 @@ def build_create(build_results: Callable[[], Any]) -> CreateView:
         language=language,
         partial=partial,
         fit_budget=fit_budget,
+        keep_best=keep_best,
         format_btn=format_btn,
         format_box=format_box,
         formatted=formatted,
@@ -429,6 +441,23 @@ def whole_box(label: str, placeholder: str, info: str, **kwargs: Any) -> gr.Text
 def seed_box(**kwargs: Any) -> gr.Textbox:
     return whole_box("Seed", "random", "Empty = a new random seed each run; the same seed and settings repeat "
                      "a song.", **kwargs)
+
+
+# Best of N (``SongRequest.keep_best``): 0 keeps every take. The takes are all made (and priced by the
+# budget guard as any takes are); the checks rank them and the rest are deleted (quality.finish).
+KEEP_CHOICES = [("all takes", 0), ("the best", 1), ("the best 2", 2), ("the best 3", 3)]
+
+
+def best_of(keep: Any, takes: Any) -> int:
+    """The form's "Keep" as ``keep_best``, refused in the form's own words when there is nothing to choose."""
+    keep = int(keep or 0)
+    made = int(takes or 1)
+    if keep and keep >= made:
+        raise StudioError(
+            f"“Keep” must be fewer than “Takes” to choose among them: {made} take{'s' if made > 1 else ''} "
+            f"made, the best {keep} kept; raise Takes to {keep + 1} or more, or keep all takes."
+        )
+    return keep
 
 
 def fit_budget_checkbox(what: str, how: str) -> gr.Checkbox:

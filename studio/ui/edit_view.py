@@ -1,7 +1,10 @@
-"""The Edit view: cover, repaint, extend or pull a stem out of a song, uploaded or from the Library.
+"""The Edit view: cover, repaint, extend, pull a stem out of or split a song into stems, uploaded or
+from the Library.
 
-Which tasks there are, which controls each needs and which weights it loads all come from
-``studio.service.tasks_for`` (the task table), so a task added there shows up here unchanged.
+Which model tasks there are, which controls each needs and which weights it loads all come from
+``studio.service.tasks_for`` (the task table), so a task added there shows up here unchanged. The
+last entry, "Split into stems", is the studio's own Demucs split (``studio.separation``), the same
+for every model: picking it swaps the edit's controls for the stem count and a Split button.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import gradio as gr
 from backends.base import StudioError
 from studio import registry, service
 from studio.errors import validate
+from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
 from studio.ui import forms, uploads
 from studio.ui.create import fit_budget_checkbox, seed_box
+from studio.ui.seams import clock
+from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
 
@@ -40,10 +46,32 @@ def editing_backends() -> list[str]:
     return [s.name for s in registry.all_specs() if set(s.capabilities.tasks) - {"text2music"}]
 
 
+STEMS_TITLE = "Split into stems"
+
+
 def task_choices(backend: str) -> list[tuple[str, str]]:
     # A task the configured weights cannot do (e.g. cover without ACE-Step's audio tokenizer pair) is hidden.
     infos = service.tasks_for(backend)
-    return [(info.title, info.task) for info in infos if info.task != "text2music" and info.supported]
+    tasks = [(info.title, info.task) for info in infos if info.task != "text2music" and info.supported]
+    return [*tasks, (STEMS_TITLE, STEMS_TASK)]  # Demucs, not the model: offered whatever the model
+
+
+def stems_estimate(source: str | None, tier: str | None) -> str:
+    """The split's GPU reservation for the song, as the estimate line says it (or why it does not fit)."""
+    from studio.separation.flow import reservation
+
+    seconds = source_seconds(source)
+    if not seconds:
+        return ""
+    try:
+        held = reservation(seconds, tier)
+    except StudioError as exc:
+        return f"⏱ {exc}"
+    from backends.base import DeviceClass
+
+    if held.estimate.device is DeviceClass.CPU:  # a CPU's seconds are no GPU time (as estimate_line says)
+        return f"⏱ Splitting {seconds:.0f} s of audio takes about {clock(held.needed_s)} on this CPU."
+    return f"⏱ Splitting {seconds:.0f} s of audio reserves about {clock(held.needed_s)} of GPU time."
 
 
 def source_seconds(path: str | None) -> float | None:
@@ -98,6 +126,10 @@ class EditView:
     estimate: gr.Markdown
     status: gr.Markdown
     source_title: gr.State  # a Library song's title, to name the edit after it
+    source_song: gr.State  # a Library song's id, so its stems stay with it and its checks time the DAW pack
+    stems: StemsControls
+    stems_box: gr.Column
+    edit_only: list[gr.Component]  # what an edit needs and a split does not: hidden while splitting
     results: Any = None
 
     def fields(self) -> list[gr.Component]:
@@ -114,6 +146,8 @@ class EditView:
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
         """A validated request; controls the task does not use are left out so they cannot refuse it."""
         backend, task = data[self.backend], data[self.task]
+        if task == STEMS_TASK:
+            raise StudioError("a split is not an edit: press ✂ Split into stems under the stem count.")
         kind = TASKS[task]
         source = data[self.source]
         if not source:
@@ -162,17 +196,20 @@ class EditView:
             request.fit_budget, "", request.task, source,
         ]
 
-    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str) -> list[Any]:
+    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str,
+                  song_id: str = "") -> list[Any]:
         """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
         cover and repaint start from) and the range set to the whole song."""
         shaped = self.task_updates(backend, task, path)
         at = self.task_outputs().index(self.lyrics)  # one update per component: its visibility and the text
         shaped[at] = {**shaped[at], "value": lyrics}
-        return [title, style, *shaped, path]
+        at = self.task_outputs().index(self.style)
+        shaped[at] = {**shaped[at], "value": style}
+        return [song_id, title, *shaped, path]
 
     def open_outputs(self) -> list[gr.Component]:
         """The song last: setting it fires its change event, which must read the range set here (see fields)."""
-        return [self.source_title, self.style, *self.task_outputs(), self.source]
+        return [self.source_song, self.source_title, *self.task_outputs(), self.source]
 
     def task_updates(
         self, backend: str, task: str, source: str | None, start: float | None = None, end: float | None = None
@@ -180,6 +217,8 @@ class EditView:
         """What changes when another task is picked or another song is loaded: ``task_outputs()``.
 
         A range already inside the song (a reused edit's) is kept; otherwise it becomes the whole song."""
+        if task == STEMS_TASK:
+            return self._stems_updates(source)
         info = service.task_info(backend, task)
         kind = TASKS[task]
         seconds = source_seconds(source)
@@ -215,12 +254,27 @@ class EditView:
                 label="Parts to add" if multiple else "Stem",
             ),
             gr.update(visible=kind.uses_lyrics),
+            gr.update(visible=True),  # style
+            *[gr.update(visible=c is not self.fit_budget or forms.budget_is_limited()) for c in self.edit_only],
+            gr.update(visible=False),  # the stems box
         ]
+
+    def _stems_updates(self, source: str | None) -> list[Any]:
+        seconds = source_seconds(source)
+        # The stem sets are listed once, under the count; the note says what the split gives.
+        note = (f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
+                "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
+                "with them.")
+        source_note = (
+            f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
+        )
+        hidden = gr.update(visible=False)
+        return [note, source_note, *[hidden] * 7, *[hidden] * len(self.edit_only), gr.update(visible=True)]
 
     def task_outputs(self) -> list[gr.Component]:
         return [
             self.task_note, self.source_note, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.lyrics,
+            self.track, self.lyrics, self.style, *self.edit_only, self.stems_box,
         ]
 
 
@@ -243,8 +297,10 @@ def build_edit(build_results: Any) -> EditView:
                 elem_id="edit-source",
             )
             source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")
-            task = gr.Radio(choices, value=first, label="What to do")
+            task = gr.Radio(choices, value=first, label="What to do", elem_id="edit-task")
             task_note = gr.Markdown(elem_classes="licence", padding=True)
+            with gr.Column(visible=False, elem_id="edit-stems") as stems_box:
+                stems = build_stems_controls("edit-source", accordion=False)
             with gr.Row():
                 start = gr.Slider(0, longest, value=0, step=0.1, label="From (s)", min_width=150)
                 end = gr.Slider(0, longest, value=longest, step=0.1, label="To (s)", min_width=150)
@@ -275,5 +331,6 @@ def build_edit(build_results: Any) -> EditView:
         backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,
         end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
         seed=seed, takes=takes, fit_budget=fit_budget, generate_btn=generate_btn, cancel_btn=cancel_btn,
-        estimate=estimate, status=status, source_title=gr.State(""), results=results,
+        estimate=estimate, status=status, source_title=gr.State(""), source_song=gr.State(""), stems=stems,
+        stems_box=stems_box, edit_only=[seed, takes, fit_budget, generate_btn], results=results,
     )

@@ -140,8 +140,10 @@ def build_request(
     options: dict[str, Any] | None = None,
     partial: bool = False,
     fit_budget: bool = False,
+    keep_best: float | str | None = None,
 ) -> SongRequest:
-    """A validated request from control values; controls the backend does not show are left out."""
+    """A validated request from control values; controls the backend does not show are left out.
+    ``keep_best`` 0 or empty keeps every take."""
     caps: Capabilities = registry.get_spec(backend).capabilities
     data: dict[str, Any] = {
         "backend": backend,
@@ -157,6 +159,9 @@ def build_request(
         "partial": bool(partial),  # the service says when a model cannot keep a cut song
         "fit_budget": bool(fit_budget),
     }
+    best = whole_number(keep_best, "keep_best")
+    if best:  # 0 = every take (the API's and the form's default), not "keep none"
+        data["keep_best"] = best
     for name, needed in OPTIONAL_CONTROLS.items():
         value = (extras or {}).get(name)
         if caps.accepts(needed) and not _blank(value):

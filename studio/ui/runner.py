@@ -137,6 +137,12 @@ def preload_for_zerogpu() -> None:
     large = half an H200, 1x quota, xlarge = a full H200, 2x). Other backends load in the worker."""
     default = SongRequest(style="preload")  # the default backend with its default options
     prefetch(default)
+    from studio.quality.finish import lyric_check_on
+
+    if lyric_check_on():  # heard after the window, but fetched now rather than on a visitor's first song
+        from studio.quality.asr import prefetch_asr
+
+        prefetch_asr()
     STUDIO.cache.get(default.backend)
 
 

@@ -72,7 +72,26 @@ def estimate_line(request: SongRequest, tier: str | None = None) -> str:
         f"about {clock(total)} {where}" if total is not None else f"no estimate yet {where}",
         f"your cap {clock(report['cap_s'])}" if report.get("cap_s") else "",
     ]
+    checking = lyric_check_s(request, report.get("request") or {})
+    if checking:
+        parts.append(f"then about {clock(checking)} to check the lyrics")
     line = "⏱ " + " · ".join(p for p in parts if p)
     line += f" ({expected['basis']})" if expected.get("basis") and total is not None else ""
     line += f" — {expected['basis']}" if expected.get("basis") and total is None else ""
     return f"{line} — {report['message']}" if report.get("message") and report.get("decision") != "run" else line
+
+
+def lyric_check_s(request: SongRequest, planned: dict[str, Any]) -> float | None:
+    """The wait the lyric check adds after the render (it runs after the GPU window, so it is time, not
+    quota), or None where it will not run: turned off, or nothing to hear."""
+    from studio.quality.finish import lyric_check_on
+
+    if not lyric_check_on() or request.instrumental or not request.lyrics.strip():
+        return None
+    from studio.quality.asr import is_loaded
+    from studio.quality.asr_cost import estimate_s
+
+    seconds = planned.get("duration_s") or request.duration
+    if not seconds:
+        return None
+    return estimate_s(float(seconds), int(planned.get("takes") or request.takes), loaded=is_loaded())

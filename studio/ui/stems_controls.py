@@ -9,6 +9,7 @@ made while it generates); it stays on the Create view and is labelled as such th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -37,8 +38,15 @@ class StemsControls:
         return [self.files, self.report]
 
 
-def build_stems_controls(elem_id: str, *, title: str = "Stems") -> StemsControls:
-    """A closed accordion: how many stems, a button, then the zip and the DAW pack to download."""
+def build_stems_controls(elem_id: str, *, title: str = "Stems", accordion: bool = True) -> StemsControls:
+    """How many stems, a button, then the zip and the DAW pack to download: in a closed accordion (a
+    card, the Library), or as they are (the Edit view, where "Split into stems" is a task of its own)."""
+    if not accordion:
+        count = gr.Radio(CHOICES, value=4, label="Stems", info=HELP)
+        button = gr.Button("✂ Split into stems", variant="primary", size="lg", elem_id=f"{elem_id}-stems")
+        files = gr.File(label="Stems zip and DAW pack", file_count="multiple", interactive=False, visible=False)
+        report = gr.Markdown(elem_id=f"{elem_id}-stems-report")
+        return StemsControls(count, button, files, report)
     with gr.Accordion(title, open=False):
         with gr.Row(equal_height=True):
             count = gr.Radio(CHOICES, value=4, show_label=False, info=HELP, scale=3, min_width=160)
@@ -67,11 +75,12 @@ def _shown(result: StemsResult) -> list[Any]:
 
 def wire_stems(
     library: Library, key: gr.BrowserState, cards: list[tuple[Any, gr.State]], library_panel: tuple[Any, gr.State],
-    upload: tuple[StemsControls, gr.Audio, gr.State] | None,
+    upload: tuple[StemsControls, gr.Audio, gr.State, gr.State] | None,
     gpu_concurrency: int,
 ) -> None:
     """``cards``: (card, ids) per result card (its index in ids is the card's); ``library_panel``:
-    (controls, selected song id); ``upload``: the Edit view's controls, its source and its title."""
+    (controls, selected song id); ``upload``: the Edit view's controls, its source, its title and the
+    id of the Library song it holds ("" for an upload)."""
     from studio.separation.keep import split_library_song, split_upload
     from studio.ui.runner import StageProgress
 
@@ -89,8 +98,9 @@ def wire_stems(
         """The rate and queue caps before the wait, for a script joining these buttons by fn_index."""
         return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 3)
 
-    def may_split_upload(k: str | None, _path: Any, _name: Any, _count: Any, request: gr.Request) -> list[dict]:
-        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 4)
+    def may_split_upload(k: str | None, _path: Any, _name: Any, _song: Any, _count: Any,
+                         request: gr.Request) -> list[dict]:
+        return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 5)
 
     queued = {"concurrency_limit": gpu_concurrency, "api_visibility": "private", "validator": may_split, **_QUEUE}
     for index, (card, ids) in enumerate(cards):
@@ -112,20 +122,24 @@ def wire_stems(
     controls.button.click(from_library, [key, selected, controls.count], controls.outputs(), **queued)
 
     if upload is not None:
-        edit_controls, source, title = upload
+        edit_controls, source, title, song = upload
 
         @user_errors
-        def from_upload(k, path, name, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        def from_upload(k, path, name, song_id, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
             if not path:
                 raise StudioError("upload a song first (WAV, FLAC, MP3 or OGG), then press Split into stems.")
+            # A Library song opened here (its lossless file, ``<id>.wav``, still in the player) is split as
+            # that song: the stems stay with it and its lyric check times the DAW pack's sections.
+            if song_id and Path(path).stem == song_id:
+                return song_split(k, song_id, count, request, progress)
             result = split_upload(
                 library, visitor.owner_for(k), path, count, title=name or "", tier=visitor.tier_of(request),
                 progress=StageProgress(progress), address=visitor.client_address(request),
             )
             return _shown(result)
 
-        edit_controls.button.click(from_upload, [key, source, title, edit_controls.count], edit_controls.outputs(),
-                                   **{**queued, "validator": may_split_upload})
+        edit_controls.button.click(from_upload, [key, source, title, song, edit_controls.count],
+                                   edit_controls.outputs(), **{**queued, "validator": may_split_upload})
 
 
 def register_api(library: Library, gpu_concurrency: int) -> None:

@@ -114,7 +114,7 @@ def test_the_edit_view_splits_an_uploaded_song(tiny_demucs, tmp_path, monkeypatc
     demo = build_app(library=library)
     button = next(b for b in demo.blocks.values() if isinstance(b, gr.Button) and b.elem_id == "edit-source-stems")
     split = _handler(demo, button)
-    shown, note = split(None, str(upload), "My Demo", 2, None, lambda *a, **k: None)
+    shown, note = split(None, str(upload), "My Demo", "", 2, None, lambda *a, **k: None)
     zip_path, pack = (Path(p) for p in shown["value"])
     assert zip_path.name == "My Demo - stems.zip" and pack.name == "My Demo - DAW pack.zip"
     names = sorted(n for n in zipfile.ZipFile(zip_path).namelist() if n.endswith(".wav"))
@@ -125,4 +125,4 @@ def test_the_edit_view_splits_an_uploaded_song(tiny_demucs, tmp_path, monkeypatc
             assert info.samplerate == 48_000 and abs(info.duration - 1.5) < 1e-3
     assert "reconstruction error" in note
     with pytest.raises(gr.Error, match="upload a song first"):
-        split(None, None, "", 4, None, lambda *a, **k: None)
+        split(None, None, "", "", 4, None, lambda *a, **k: None)

@@ -226,3 +226,55 @@ def test_stems_that_would_clip_are_turned_down_together_and_the_card_says_so(tin
     assert any("turned down by" in w for w in result.warnings)
     total = sum(_read(p)[0] for p in result.stems.values())
     assert np.max(np.abs(total - quiet.T * gain)) < 1e-4  # still the mix, at the stated gain
+
+
+def _heard(*timed: tuple[str, float]) -> list:
+    """A transcript as Whisper gives it: one word per entry, each lasting 0.3 s."""
+    from studio.quality.report import Word
+
+    return [Word(text=w, start=t, end=t + 0.3) for w, t in timed]
+
+
+def test_the_daw_pack_times_sections_from_the_lyric_check_and_says_not_known_without_one(
+    tiny_demucs, tmp_path: Path
+) -> None:
+    from studio.quality.align import check_lyrics
+    from studio.quality.report import TakeChecks
+    from studio.quality.store import save_checks
+
+    rate = 48_000
+    lyrics = "[Intro]\n[Verse]\nneon lights\n[Chorus]\nwe drive\nall night\n[Solo]\n[Bridge]\nslow down"
+    take = sf.read(make_song(tmp_path / "take.wav", seconds=4.0), always_2d=True)[0].T.astype(np.float32)
+    card = SongCard(title="Neon", artist=studio_artist("ACE-Step 1.5 XL turbo"), lyrics=lyrics, backend="acestep",
+                    model_id="tiny", seed=1, sample_rate=rate, duration_s=4.0)
+    unchecked = export_song(take, rate, tmp_path / "plain", "neon", ("wav",), card).paths["wav"]
+    checked = export_song(take, rate, tmp_path / "checked", "neon", ("wav",), card).paths["wav"]
+    # The bridge's only line was not sung: its section gets the gap where it should have been.
+    heard = _heard(("neon", 0.4), ("lights", 0.8), ("we", 1.25), ("drive", 1.6), ("all", 2.0), ("night", 2.3))
+    save_checks(checked, TakeChecks(duration=4.0, measures=[], lyrics=check_lyrics(lyrics, heard, duration=4.0)))
+
+    def info(song: Path, out: str) -> str:
+        result = split_song(song, out=tmp_path / out, stems=2)
+        with zipfile.ZipFile(result.pack) as pack:
+            return pack.read("Neon - info.txt").decode()
+
+    timed = info(checked, "a")
+    assert "0:00.0  [Intro] (before the first line)" in timed, timed
+    assert "0:00.4  [Verse]" in timed and "0:01.2  [Chorus]" in timed, timed
+    assert "not known  [Solo]" in timed, timed  # an unsung section between lines has nothing to time it
+    assert "0:02.6  [Bridge] (first line not heard; where it should have been)" in timed, timed
+    untimed = info(unchecked, "b")
+    assert "not known  [Verse]" in untimed and "not known  [Chorus]" in untimed and "0:00.4" not in untimed, untimed
+
+
+def test_section_starts_ignore_a_check_of_other_lyrics() -> None:
+    from studio.quality.align import check_lyrics
+    from studio.quality.sections import section_starts
+
+    check = check_lyrics("[Verse]\nneon lights", _heard(("neon", 0.5), ("lights", 0.9)), duration=3.0)
+    assert [(s.tag, s.start, s.how) for s in section_starts("[Verse]\nneon lights", check)] == [
+        ("[Verse]", 0.5, "heard")
+    ]
+    # A re-sung or edited song's check heard other words than the card's lyrics: no times from it.
+    assert section_starts("[Verse]\nblue hour", check) is None
+    assert section_starts("[Verse]\nneon lights", None) is None

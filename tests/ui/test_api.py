@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import soundfile as sf
 from gradio_client import Client
 
@@ -165,15 +167,44 @@ def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_a
     with studio_app() as url:
         client = Client(url, verbose=False)
         params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]
-        added = params["parameters"][-2:]  # inputs added after the first release, each with a default
+        added = params["parameters"][-3:]  # inputs added after the first release, each with a default
         assert [(p["parameter_name"], p["parameter_default"]) for p in added] == [
             ("partial", False),
             ("fit_budget", False),
+            ("keep_best", 0),
         ]
         _, _, before = client.predict(*old, api_name="/generate")  # written before `partial` existed
         _, _, after = client.predict(*old, True, api_name="/generate")
         assert before["songs"][0]["seed"] == after["songs"][0]["seed"] == 3
         assert before["songs"][0]["request"]["partial"] is False
+        # Hand-written clients post a bare positional list (e176994: one without `keep_best` was refused
+        # once it became an input). Bodies written for each earlier release still run; the new input works.
+        for release in (old, [*old, False], [*old, False, False]):
+            raw = _call_raw(url, "generate", release)
+            assert "event: complete" in raw and '"seed": 3' in raw.replace('"seed":3', '"seed": 3'), raw[-400:]
+        two = [*old[:5], 2, *old[6:]]
+        best = _call_raw(url, "generate", [*two, False, False, 1])
+        assert "event: complete" in best, best[-400:]
+        info = json.loads(best.split("data: ", 1)[1].splitlines()[0])[2]
+        assert len(info["songs"]) == 1 and info["best_first"] == [0]
+        # Too few even for the first release: gradio's refusal, not a padded call.
+        assert not _call_raw(url, "generate", old[:5]).startswith("event: complete")
+
+
+def test_best_of_n_over_the_api_keeps_the_best_takes(studio_app) -> None:
+    with studio_app() as url:
+        client = Client(url, verbose=False)
+        _, kept, info = _generate(client, takes=3, keep_best=2, options='{"steps": 1}')
+        assert len(kept) == 2 and len(info["songs"]) == 2 and info["best_first"] == [0, 1]
+        assert {s["seed"] for s in info["songs"]} <= {7, 8, 9}
+        # The dropped take is not in the library either.
+        assert {s["id"] for s in client.predict(api_name="/library")} == {s["id"] for s in info["songs"]}
+        try:
+            _generate(client, takes=2, keep_best=2, options='{"steps": 1}')
+        except Exception as exc:
+            assert "`keep_best` must be below `takes` (2) to choose among them, got 2" in str(exc), str(exc)
+        else:
+            raise AssertionError("keeping as many takes as were made was accepted as best of N")
 
 
 def test_a_bad_request_or_a_caller_over_the_limit_is_refused_before_joining_the_gpu_queue(

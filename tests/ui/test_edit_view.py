@@ -209,7 +209,7 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     # The song's own style and lyrics come along (cover and repaint start from them), and the range is the
     # whole song; the maximum stays the model's longest, so a value the page still holds from before (600)
     # is not refused as "Value 600 is greater than maximum value 11.0" (issue 17.8).
-    assert values[edit.style] == "lofi piano" and values[edit.lyrics]["value"] == song.song_request().lyrics
+    assert values[edit.style]["value"] == "lofi piano" and values[edit.lyrics]["value"] == song.song_request().lyrics
     assert values[edit.end]["value"] == pytest.approx(11.0) and values[edit.end]["maximum"] == 600
     assert values[edit.start]["value"] == 0
 

@@ -32,3 +32,5 @@ def test_mcp_tools_match_the_named_api_endpoints_and_are_described(studio_app) -
         undocumented = [p for p, spec in properties.items() if not spec.get("description")]
         assert not undocumented, f"{name}: {undocumented}"
     assert "lyrics" in tools["generate"]["inputSchema"]["properties"]
+    # Best of N reaches agents as it reaches API callers (issue 21.3).
+    assert "Best of N" in tools["generate"]["inputSchema"]["properties"]["keep_best"]["description"]
