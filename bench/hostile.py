@@ -4,7 +4,10 @@ dropped connection is a hostile *error* (the server failed), a refusal is what s
 
 Attacks: an upload whose header announces 7 GB of samples (a decompression bomb), a 1 MB lyric,
 keyless /generate calls with a spoofed X-Forwarded-For (the proxy's own entry stays the same, so
-the per-address queue cap must hold), and a flood of instant calls.
+the per-address queue cap must hold), a flood of instant calls (each /call join opens a fresh gradio
+session, so it is also the session flood that STUDIO_SESSIONS_PER_ADDRESS bounds: the normal visitors'
+sessions must survive it), and a loop of small uploads from one address (STUDIO_UPLOADS_PER_VISITOR
+must answer 429 with a sentence once the window is full).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import numpy as np
 import soundfile as sf
 
 HUGE_LYRICS = "[Verse]\n" + "la la la la la la la\n" * 50_000
-ATTACKS = ("bomb", "text", "spoof", "flood")
+ATTACKS = ("bomb", "text", "spoof", "flood", "uploads")
+UPLOADER = "203.0.113.88"  # the upload loop's address, as the Space's proxy would append it
 
 
 @dataclass
@@ -91,6 +95,17 @@ def attack(url: str, name: str, bomb: Path, rng: random.Random, tally: HostileTa
             data = ["[Verse]\nla", "pop", "acestep", 10, False, 1, 1, "", 0, "", "", "", '{"steps": 1}', "", False,
                     False]
             tally.note(*_call(url, "generate", data, headers))
+        elif name == "uploads":
+            for _ in range(10):
+                with bomb.open("rb") as f:
+                    sent = httpx.post(f"{url}/gradio_api/upload", files={"files": ("song.flac", f)},
+                                      headers={"X-Forwarded-For": UPLOADER}, timeout=60)
+                if sent.status_code == 429 and "upload" in sent.text:
+                    tally.note("refused", sent.text)
+                elif sent.status_code == 200:
+                    tally.note("answered", "")
+                else:
+                    tally.note("error", f"uploads: HTTP {sent.status_code} {sent.text[:200]}")
         else:
             for _ in range(20):
                 tally.note(*_call(url, "backends", []))

@@ -60,8 +60,7 @@ def report_markdown(result: StemsResult) -> str:
     near = result.report.near_silent
     lines = [
         f"**{len(result.stems)} stems** of *{result.title}* ({result.model}, on {result.device}, "
-        f"{result.elapsed_s:.1f} s). The stems add back to the mix within "
-        f"**{result.report.reconstruction_error_db:.1f} dB** (reconstruction error).",
+        f"{result.elapsed_s:.1f} s). {result.report.fit_words().capitalize()}.",
     ]
     if near:
         lines.append(f"Near-silent: {', '.join(near)} (included anyway).")

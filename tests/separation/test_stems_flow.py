@@ -278,3 +278,15 @@ def test_section_starts_ignore_a_check_of_other_lyrics() -> None:
     # A re-sung or edited song's check heard other words than the card's lyrics: no times from it.
     assert section_starts("[Verse]\nblue hour", check) is None
     assert section_starts("[Verse]\nneon lights", None) is None
+
+
+def test_the_reconstruction_error_is_said_in_words_that_do_not_flatter_a_bad_split() -> None:
+    from studio.separation.report import SeparationReport
+
+    def said(error_db: float) -> str:
+        return SeparationReport(reconstruction_error_db=error_db, stems=()).sentences()[0]
+
+    assert "closely" in said(-42.0)
+    assert "only loosely" in said(-18.0)
+    poor = said(0.0)
+    assert "do not add back" in poor and "0.0 dB" in poor and "within" not in poor
