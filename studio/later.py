@@ -44,6 +44,11 @@ class LaterWrites:
         with self._lock:
             return key in self._pending
 
+    def waiting(self) -> list[str]:
+        """The song ids whose writes are not done yet."""
+        with self._lock:
+            return list(self._pending)
+
     def wait(self, keys: Iterable[str], timeout: float | None = None) -> bool:
         """Wait until the writes for ``keys`` are done; False if ``timeout`` ran out first."""
         with self._lock:

@@ -19,7 +19,7 @@ import gradio as gr
 
 from studio.library import Library, Song
 from studio.ui import visitor
-from studio.ui.results import length, like_label, lyrics_markdown, model_name, song_head
+from studio.ui.results import karaoke, length, like_label, lyrics_markdown, model_name, song_checks, song_head
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
 # Rows send {song, action}: "open" (the row), "like" (the heart) or "open" of the parent song (an edit's
@@ -133,11 +133,14 @@ def list_values(library: Library, key: str | None, query: str, liked_only: bool)
 
 def panel_values(song: Song | None) -> list[Any]:
     if song is None:
-        return [gr.update(visible=False), "", None, "", like_label(None), "", None, gr.update(visible=False)]
+        return [gr.update(visible=False), "", gr.update(value=None, subtitles=None), "", like_label(None), "", None,
+                gr.update(visible=False)]
     return [
         gr.update(visible=True),
         song_head(song),
-        str(song.audio_path),
+        # The karaoke line too: a take's lyric check is written after it became playable (studio.later),
+        # so a song opened here is where its heard lines show while it plays.
+        gr.update(value=str(song.audio_path), subtitles=karaoke(song_checks(song))),
         song.title,
         like_label(song),
         lyrics_markdown(song),

@@ -132,7 +132,7 @@ def test_a_refused_description_spends_no_call(tight_limit, monkeypatch, tmp_path
     from studio.library import Library
     from studio.ui import build_app, runner, visitor
 
-    monkeypatch.setattr(runner, "describe_on_gpu", lambda *_a, **_k: ({}, False))
+    monkeypatch.setattr(runner, "describe_on_gpu", lambda *_a, **_k: ({}, False, {}))  # draft, held, measured
     demo = build_app(library=Library(tmp_path / "lib"))
     block = next(f for f in demo.fns.values() if f.api_name == "write_song")
     data = _sketch_form(block)

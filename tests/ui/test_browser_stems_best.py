@@ -96,14 +96,25 @@ class GivenTranscript:
 
 
 def test_the_karaoke_line_changes_while_a_checked_take_plays(page, studio, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
+    """The take's checks are written after it became playable (studio.later), and the fresh card's
+    player is not refreshed (that would stop a song already playing): the karaoke line shows where
+    the song is opened once checked, here the Library's player."""
     from studio.quality import finish
+    from studio.ui import runner
 
     shots = _shots(tmp_path)
     monkeypatch.setattr(finish, "studio_transcriber", lambda on_progress=None: GivenTranscript())
     _fill_song(page)
     _run(page, "#generate", "#status")
-    player = page.locator("#take-0")
-    player.locator("button[aria-label='Play'], button.play-pause-button").first.click()
+    assert runner.LATER.wait(runner.LATER.waiting(), timeout=120)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#library-list .song-main >> visible=true").first.click()
+    player = page.locator("#library-player")
+    player.wait_for(timeout=15_000)
+    page.wait_for_selector("#library-player audio, #library-player [data-testid=waveform-controls]",
+                           state="attached", timeout=15_000)
+    page.wait_for_timeout(1000)  # the waveform loads the file before its play button answers
+    player.locator("button.play-pause-button, button[aria-label='Play']").first.click()
     shown = player.locator("[data-testid=subtitle-display]")
     shown.filter(has_text="Neon rivers in the night").wait_for(timeout=30_000)
     player.screenshot(path=str(shots / "desktop-karaoke-line-1.png"))
@@ -169,6 +180,9 @@ def test_stems_from_the_edit_task_list_for_an_upload_and_a_library_song(
                         options={"steps": 1}),
             owner=visitor.owner_for(None), library=library,
         )
+        # The background writer saves the take's own checks once the song plays (studio.later); the
+        # given transcript's checks are saved after it, or they would be overwritten.
+        assert runner.LATER.wait([song.id], timeout=120)
         heard = GivenTranscript().words(None, 48_000)
         save_checks(song.audio_path, TakeChecks(duration=10, measures=[],
                                                 lyrics=check_lyrics(LYRICS, heard, duration=10)))
