@@ -144,6 +144,18 @@ class Capabilities(BaseModel):
     tasks: tuple[str, ...] = ("text2music",)
     cost: dict[DeviceClass, CostModel] = Field(default_factory=dict)
 
+    @classmethod
+    def of_stage(cls, **fields: Any) -> Capabilities:
+        """A model priced and calibrated like a backend that makes no song from text (stem separation,
+        the lyric check): it takes a song as its source, and the lyric, style and take fields that only
+        a song model reads get neutral values here instead of in each declaration."""
+        neutral: dict[str, Any] = {
+            "inputs": frozenset({Input.SOURCE_AUDIO}), "default_duration_s": 180.0,
+            "lyric_dialect": LyricDialect.ACESTEP, "max_lyrics_chars": 0, "max_style_chars": 0, "max_takes": 1,
+            "dtype_per_device": {DeviceClass.CPU: "float32"},
+        }
+        return cls(**{**neutral, **fields})
+
     def accepts(self, item: Input) -> bool:
         return item in self.inputs
 

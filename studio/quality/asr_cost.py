@@ -13,8 +13,6 @@ from backends.base import (
     Capabilities,
     CostModel,
     DeviceClass,
-    Input,
-    LyricDialect,
     StageCost,
 )
 from studio import devices
@@ -50,22 +48,15 @@ ASR_COST: dict[DeviceClass, CostModel] = {
 
 # The budget guard and the calibration read a Capabilities: the checker declares one, as the stem
 # separator does (the song fields are unused).
-LYRIC_CHECKER = Capabilities(
+LYRIC_CHECKER = Capabilities.of_stage(
     name="whisper",
     display_name="Whisper lyric check",
     summary="Hears the words each take sings and aligns them to the lyric lines.",
-    inputs=frozenset({Input.SOURCE_AUDIO}),
     min_duration_s=0.1,
     max_duration_s=3600.0,
-    default_duration_s=180.0,
     sample_rate=16_000,
     channels=1,
-    lyric_dialect=LyricDialect.ACESTEP,
-    max_lyrics_chars=0,
-    max_style_chars=0,
-    max_takes=1,
     devices=(DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
-    dtype_per_device={DeviceClass.CPU: "float32"},
     vram_gb=2.0,
     licence="MIT",
     default_weights=DEFAULT_ASR_MODEL,

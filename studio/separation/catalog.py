@@ -14,8 +14,6 @@ from backends.base import (
     Capabilities,
     CostModel,
     DeviceClass,
-    Input,
-    LyricDialect,
     StageCost,
     StudioError,
 )
@@ -116,22 +114,15 @@ STEMS_TASK = "stems"
 
 # The budget guard, the calibration and the preflight read a Capabilities; the separator declares
 # one so that it is priced and calibrated exactly like a backend (the lyric fields are unused).
-SEPARATOR = Capabilities(
+SEPARATOR = Capabilities.of_stage(
     name="demucs",
     display_name="Demucs stem separation",
     summary="Splits any song into vocals, drums, bass and other (or 2 or 6 stems).",
-    inputs=frozenset({Input.SOURCE_AUDIO}),
     min_duration_s=MIN_SECONDS,
     max_duration_s=MAX_SECONDS,
-    default_duration_s=180.0,
     sample_rate=44_100,
     channels=2,
-    lyric_dialect=LyricDialect.ACESTEP,
-    max_lyrics_chars=0,
-    max_style_chars=0,
-    max_takes=1,
     devices=(DeviceClass.ZEROGPU, DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
-    dtype_per_device={DeviceClass.CPU: "float32"},
     vram_gb=3.0,
     licence="MIT",
     default_weights=HTDEMUCS.default_weights,
