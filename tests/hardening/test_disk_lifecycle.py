@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from studio.library import Library
+from tests.launched import launched_studio
 
 ARGS = ["[Verse]\ncached song", "synth pop", "acestep", 10, False, 1, 1, "", 0, "", "", "", '{"steps": 1}']
 
@@ -33,26 +33,10 @@ class Running:
 
 @pytest.fixture(scope="module")
 def app(tiny_acestep_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    from studio.ui import build_app, launch_options
-    from studio.ui.runner import STUDIO
-
     env = {"STUDIO_ACESTEP_WEIGHTS": str(tiny_acestep_dir), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
            "STUDIO_RATE_LIMIT": "off"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    library = Library(tmp_path_factory.mktemp("lifecycle-library"))
-    demo = build_app(library=library)
-    options = launch_options(demo)
-    options.update(prevent_thread_lock=True, quiet=True, server_port=None)
-    try:
-        demo.launch(**options)
-        yield Running(demo.local_url.rstrip("/"), demo, library)
-    finally:
-        demo.close()
-        library.close()
-        STUDIO.cache.unload_all()
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    with launched_studio(env, tmp_path_factory.mktemp("lifecycle-library")) as running:
+        yield Running(*running)
 
 
 def call(app: Running, name: str, data: list) -> tuple[str, Any]:

@@ -5,8 +5,8 @@ so one visitor could hold the whole GPU queue and be refused only after the wait
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.hardening.test_limits_hold import held_gpu, wait_for
+from tests.launched import launched_studio
 
 
 @dataclass
@@ -53,33 +54,12 @@ class Running:
 
 @pytest.fixture
 def launched(tiny_acestep_dir: Path, tmp_path: Path):
-    from studio.library import Library
-    from studio.ui import build_app, launch_options
-    from studio.ui.runner import STUDIO
-
-    def start(**env: str):
-        from contextlib import contextmanager
-
-        @contextmanager
-        def run() -> Iterator[Running]:
-            full = {"STUDIO_ACESTEP_WEIGHTS": str(tiny_acestep_dir), "STUDIO_DEVICE": "cpu",
-                    "STUDIO_MULTI_USER": "1", **env}
-            saved = {k: os.environ.get(k) for k in full}
-            os.environ.update(full)
-            library = Library(tmp_path / "library")
-            demo = build_app(library=library)
-            options = {**launch_options(demo), "prevent_thread_lock": True, "quiet": True, "server_port": None}
-            try:
-                demo.launch(**options)
-                yield Running(demo.local_url.rstrip("/"), demo)
-            finally:
-                demo.close()
-                library.close()
-                STUDIO.cache.unload_all()
-                for k, v in saved.items():
-                    os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-
-        return run()
+    @contextmanager
+    def start(**env: str) -> Iterator[Running]:
+        full = {"STUDIO_ACESTEP_WEIGHTS": str(tiny_acestep_dir), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
+                **env}
+        with launched_studio(full, tmp_path / "library") as (url, demo, _library):
+            yield Running(url, demo)
 
     return start
 

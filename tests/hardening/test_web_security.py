@@ -3,7 +3,6 @@ no visitor reaches another's songs through any handler, and uploads are capped."
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import pytest
 from gradio_client import Client
 
 from studio.library import Library
+from tests.launched import launched_studio
 
 UPLOAD_CAP = "100kb"
 
@@ -32,28 +32,12 @@ class Running:
 
 @pytest.fixture(scope="module")
 def app(tiny_acestep_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    from studio.ui import build_app, launch_options
-    from studio.ui.runner import STUDIO
-
     env = {
         "STUDIO_ACESTEP_WEIGHTS": str(tiny_acestep_dir), "STUDIO_DEVICE": "cpu", "STUDIO_MULTI_USER": "1",
         "STUDIO_MAX_UPLOAD": UPLOAD_CAP, "STUDIO_RATE_LIMIT": "off",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    library = Library(tmp_path_factory.mktemp("secure-library"))
-    demo = build_app(library=library)
-    options = launch_options(demo)
-    options.update(prevent_thread_lock=True, quiet=True, server_port=None)
-    try:
-        demo.launch(**options)
-        yield Running(demo.local_url.rstrip("/"), demo, library)
-    finally:
-        demo.close()
-        library.close()
-        STUDIO.cache.unload_all()
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    with launched_studio(env, tmp_path_factory.mktemp("secure-library")) as running:
+        yield Running(*running)
 
 
 @pytest.fixture(scope="module")
