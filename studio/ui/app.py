@@ -401,7 +401,10 @@ def _wire_library(
     @user_errors
     def select(k: str | None, evt: gr.EventData) -> list[Any]:
         """A row was tapped: open its song, or toggle its like (then the list redraws)."""
-        data = getattr(evt, "_data", None) or {}
+        data = getattr(evt, "_data", None)
+        # The page sends {"song", "action"}; a script joining by fn_index may send anything (the strict fuzz
+        # sent a string): it opens nothing, with the library's own sentence.
+        data = data if isinstance(data, dict) else {}
         song_id, action = str(data.get("song", "")), data.get("action", "open")
         owner = visitor.owner_for(k)
         song = library.get(owner, song_id)  # the owner check: a forged id opens nothing of anyone else's

@@ -158,3 +158,17 @@ def test_any_values_on_the_pages_own_events_get_an_answer_or_a_sentence(app: Run
     answer = httpx.post(f"{app.url}/gradio_api/run/predict", content=json.dumps(body), timeout=120,
                         headers={"content-type": "application/json"})
     _check(f"fn {index}", body, answer.status_code, answer.text)
+
+
+@pytest.mark.parametrize("event_data", ["fuzzVisitorKey_0123456789abcdef", 7, ["song"], None, {"song": 3}])
+def test_event_data_of_any_shape_on_every_page_event_gets_an_answer_or_a_sentence(
+    app: Running, page_events, event_data
+) -> None:
+    """Found by the fuzz above (a string as the Library list's tap data read as a dict, 500 with an error
+    id): every page event, each with event data of a shape the page never sends."""
+    for index, inputs in sorted(page_events.items()):
+        body = {"fn_index": index, "data": ["fuzzVisitorKey_0123456789abcdef"] * inputs, "session_hash": "fuzz-shape",
+                "event_data": event_data}
+        answer = httpx.post(f"{app.url}/gradio_api/run/predict", content=json.dumps(body), timeout=120,
+                            headers={"content-type": "application/json"})
+        _check(f"fn {index}", body, answer.status_code, answer.text)
