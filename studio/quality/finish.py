@@ -106,18 +106,12 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
         return result
     progress(ProgressEvent("checking", 0, len(takes), "listening to the takes"))
     intent = Intent.of(request, duration=result.duration)
-    load_s = None
-    if transcriber is None and intent.lyrics and not intent.instrumental:
-        from studio.quality.asr import is_loaded
-
-        fresh, started = lyric_check_on() and not is_loaded(), time.perf_counter()
-        try:
-            transcriber = studio_transcriber(on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m)))
-        except LyricCheckUnavailable as exc:  # auto mode only: said on the result, the song is kept
-            transcriber = None
-            result = result.model_copy(update={"warnings": [*result.warnings, f"lyrics not checked: {exc}"]})
-        load_s = time.perf_counter() - started if fresh else None
-    timed = _Timed(transcriber) if transcriber is not None else None
+    timed, unavailable = _hearing(
+        intent, transcriber, on_progress=lambda m: progress(ProgressEvent("checking", 0, 1, m))
+    )
+    if unavailable is not None:  # auto mode only: said on the result, the song is kept
+        warning = f"lyrics not checked: {unavailable}"
+        result = result.model_copy(update={"warnings": [*result.warnings, warning]})
     checked = []
     for i, take in enumerate(result.takes):
         if take.path is None:
@@ -129,9 +123,8 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
             samples, rate = read_audio(_take_audio(take))
         vocals = read_audio(take.stems["vocals"])[0] if "vocals" in take.stems else None
         checks = check_take(samples, rate, intent, vocals=vocals, transcriber=timed)
-        if timed is not None and timed.last_s is not None:
-            timed.calibrate(samples.shape[-1] / rate, load_s)
-            load_s = None  # loading is counted with the first take only
+        if timed is not None:
+            timed.calibrate(samples.shape[-1] / rate)
         files = write_synced_lyrics(take.files, checks, title=getattr(request, "title", ""))
         checked.append(take.model_copy(update={"checks": checks, "files": files}))
         progress(ProgressEvent("checking", i + 1, len(result.takes)))
@@ -148,32 +141,42 @@ def check_kept(request, duration: float, audio, sample_rate: int, files: Sequenc
     The studio's own Whisper is timed and calibrates the lyric-check stage, as in ``check_result``; an
     automatic lyric check that cannot load Whisper leaves the take with its DSP measures only."""
     intent = Intent.of(request, duration=duration)
-    load_s = None
-    if transcriber is None and intent.lyrics and not intent.instrumental:
-        from studio.quality.asr import is_loaded
-
-        fresh, started = lyric_check_on() and not is_loaded(), time.perf_counter()
-        try:
-            transcriber = studio_transcriber()
-        except LyricCheckUnavailable:
-            transcriber = None
-        load_s = time.perf_counter() - started if fresh else None
-    timed = _Timed(transcriber) if transcriber is not None else None
+    timed, _unavailable = _hearing(intent, transcriber)
     checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=timed)
-    if timed is not None and timed.last_s is not None:
-        timed.calibrate(np.atleast_2d(audio).shape[-1] / sample_rate, load_s)
+    if timed is not None:
+        timed.calibrate(np.atleast_2d(audio).shape[-1] / sample_rate)
     write_synced_lyrics({str(i): path for i, path in enumerate(files)}, checks, title=getattr(request, "title", ""))
     return checks
 
 
+def _hearing(intent: Intent, transcriber=None, on_progress=None) -> tuple[_Timed | None, str | None]:
+    """What hears the lyrics of ``check_result`` and ``check_kept``: the caller's transcriber, else the
+    studio's Whisper when the lyric check is on (its load timed when this call loads it), wrapped to
+    calibrate; and why an automatic lyric check could not load Whisper (None when it could)."""
+    if transcriber is not None or not intent.lyrics or intent.instrumental:
+        return (_Timed(transcriber) if transcriber is not None else None), None
+    from studio.quality.asr import is_loaded
+
+    fresh, started = lyric_check_on() and not is_loaded(), time.perf_counter()
+    try:
+        transcriber = studio_transcriber(on_progress=on_progress)
+    except LyricCheckUnavailable as exc:
+        return None, str(exc)
+    if transcriber is None:
+        return None, None
+    return _Timed(transcriber, load_s=time.perf_counter() - started if fresh else None), None
+
+
 class _Timed:
     """A transcriber that times each hearing, so the studio's own Whisper calibrates the lyric-check
-    stage's price (``asr_cost``); a caller's own transcriber (a given transcript) is heard untimed."""
+    stage's price (``asr_cost``); a caller's own transcriber (a given transcript) is heard untimed.
+    ``load_s``, when this check loaded Whisper, is recorded with the first hearing only."""
 
-    def __init__(self, transcriber) -> None:
+    def __init__(self, transcriber, load_s: float | None = None) -> None:
         self.inner = transcriber
         self.location = transcriber.location
         self.last_s: float | None = None
+        self.load_s = load_s
 
     def words(self, audio, sample_rate: int, language: str | None = None):
         started = time.perf_counter()
@@ -181,12 +184,15 @@ class _Timed:
         self.last_s = time.perf_counter() - started
         return heard
 
-    def calibrate(self, seconds: float, load_s: float | None) -> None:
+    def calibrate(self, seconds: float) -> None:
         from studio.quality.asr import Transcriber
         from studio.quality.asr_cost import STAGE, record
 
-        if isinstance(self.inner, Transcriber) and self.last_s is not None:
-            record(seconds, {STAGE: self.last_s, **({"load": load_s} if load_s else {})})
+        if self.last_s is None:
+            return
+        if isinstance(self.inner, Transcriber):
+            record(seconds, {STAGE: self.last_s, **({"load": self.load_s} if self.load_s else {})})
+        self.load_s = None  # loading is counted with the first take only
         self.last_s = None
 
 
