@@ -163,3 +163,13 @@ def test_normalising_without_the_limiter_warns_about_clipping():
     result = master(drums(2.0, 0.05), SR, MasteringSettings(limit=False))
     assert result.true_peak_dbtp > 0.0
     assert any("will clip" in note for note in result.report.notes)
+
+
+def test_a_take_the_limiter_leaves_alone_is_its_float64_gain_rounded_once():
+    # The plain-gain path writes float32 straight from float64 products (no float64 copy of the take):
+    # the same samples the limiter's float64 path would have handed back.
+    audio = band_noise(3.0, 0.02).astype(np.float32)
+    result = master(audio, SR)
+    assert result.limiter_reduction_db == 0.0 and result.gain_db > 6.0
+    expected = (audio.astype(np.float64) * 10.0 ** (result.gain_db / 20.0)).astype(np.float32)
+    np.testing.assert_array_equal(result.audio, expected)
