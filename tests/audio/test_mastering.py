@@ -64,9 +64,7 @@ def test_custom_target_and_ceiling():
     assert independent_true_peak_dbtp(result.audio) <= -2.0
 
 
-@pytest.mark.parametrize(
-    "audio", [np.zeros((2, SR)), np.zeros((1, 10)), np.zeros((2, 0))], ids=["1s", "10", "0"]
-)
+@pytest.mark.parametrize("audio", [np.zeros((2, SR)), np.zeros((1, 10)), np.zeros((2, 0))], ids=["1s", "10", "0"])
 def test_silence_is_left_alone_without_nan_or_inf(audio):
     result = master(audio, SR)
     assert np.array_equal(result.audio, audio)
