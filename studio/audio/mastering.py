@@ -77,6 +77,9 @@ class MasterResult:
     true_peak_dbtp: float | None
     limiter_reduction_db: float
     report: MasteringReport
+    # Linear true peak of the take as given, at ``settings.oversample`` (the report's figure, unrounded):
+    # the take's checks read it instead of measuring the same take again.
+    source_true_peak: float = 0.0
 
 
 def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | None = None) -> MasterResult:
@@ -89,7 +92,8 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
     blocks = block_powers(source, sample_rate)
     before = gated_loudness(blocks)
     envelope = true_peak_envelope(source, settings.oversample)
-    peak_before = to_db(float(envelope.max(initial=0.0)))
+    source_peak = float(envelope.max(initial=0.0))
+    peak_before = to_db(source_peak)
     notes: list[str] = []
 
     gain_db = 0.0
@@ -137,6 +141,7 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
         true_peak_dbtp=peak_after,
         limiter_reduction_db=reduction,
         report=report,
+        source_true_peak=source_peak,
     )
 
 

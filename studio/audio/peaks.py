@@ -20,6 +20,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import firwin
 
+# A true-peak reading's oversampling (BS.1770-4's minimum at 48 kHz): what the take's checks read.
+TRUE_PEAK_OVERSAMPLE = 4
 _CHUNK = 1 << 17
 # Input samples of context on each side of a chunk; the interpolation filter reaches 20.
 CONTEXT = 24
@@ -68,7 +70,9 @@ def _oversampled_magnitude(segment: np.ndarray, oversample: int) -> np.ndarray:
     magnitude = None
     for channel in padded:
         windows = np.lib.stride_tricks.as_strided(
-            channel, shape=(rows, _BLOCK + span - 1), strides=(_BLOCK * channel.itemsize, channel.itemsize),
+            channel,
+            shape=(rows, _BLOCK + span - 1),
+            strides=(_BLOCK * channel.itemsize, channel.itemsize),
             writeable=False,
         )
         values = np.abs(np.ascontiguousarray(windows) @ matrix).reshape(-1)
@@ -76,7 +80,7 @@ def _oversampled_magnitude(segment: np.ndarray, oversample: int) -> np.ndarray:
     return magnitude[: length * oversample]
 
 
-def true_peak_envelope(audio: np.ndarray, oversample: int = 4) -> np.ndarray:
+def true_peak_envelope(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> np.ndarray:
     """For each input sample ``n``: the largest magnitude the reconstructed waveform (any channel)
     reaches in ``[n, n + 1)``. ``audio`` is a finite float ``[channels, samples]`` array."""
     samples = audio.shape[-1]
@@ -89,7 +93,7 @@ def true_peak_envelope(audio: np.ndarray, oversample: int = 4) -> np.ndarray:
     return envelope
 
 
-def true_peak(audio: np.ndarray, oversample: int = 4) -> float:
+def true_peak(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> float:
     """Linear true peak of ``audio`` (0.0 for an empty array)."""
     return float(true_peak_envelope(audio, oversample).max(initial=0.0))
 

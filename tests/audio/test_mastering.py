@@ -171,3 +171,12 @@ def test_a_take_the_limiter_leaves_alone_is_its_float64_gain_rounded_once():
     assert result.limiter_reduction_db == 0.0 and result.gain_db > 6.0
     expected = (audio.astype(np.float64) * 10.0 ** (result.gain_db / 20.0)).astype(np.float32)
     np.testing.assert_array_equal(result.audio, expected)
+
+
+def test_the_takes_true_peak_is_handed_on_unrounded():
+    from studio.audio.peaks import true_peak
+
+    audio = drums(4.0, 0.05).astype(np.float32)
+    result = master(audio, SR)
+    assert result.source_true_peak == true_peak(audio)
+    assert result.report.true_peak_before_dbtp == round(20 * np.log10(result.source_true_peak), 4)
