@@ -38,6 +38,12 @@ def as_channels_first(
         raise StudioError(
             f"{what} has {channels} channels; Song Studio exports mono or stereo, so mix it down to 1 or 2."
         )
+    # One float64 sum is NaN or infinite when any sample is (or when huge values overflow it; then the
+    # samples are checked one by one): no boolean copy of a whole take on the way to the player.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = array.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return array if dtype is None else array.astype(dtype, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         bad = int(array.size - np.count_nonzero(finite))

@@ -215,7 +215,7 @@ def _apply(
     limited = limit_true_peak(
         source.astype(np.float64) * drive,
         sample_rate,
-        envelope * drive,
+        envelope.astype(np.float64) * drive,  # float64, as the limiter plans its gain
         ceiling_dbtp=settings.ceiling_dbtp,
         lookahead_ms=settings.lookahead_ms,
         release_db_per_s=settings.release_db_per_s,

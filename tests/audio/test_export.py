@@ -142,3 +142,23 @@ def test_player_flac_holds_the_integers_libsndfile_makes_of_floats(tmp_path, dty
     ours_pcm, _ = soundfile.read(ours, dtype="int16")
     theirs_pcm, _ = soundfile.read(theirs, dtype="int16")
     np.testing.assert_array_equal(ours_pcm, theirs_pcm)
+
+
+def test_the_finite_check_catches_every_bad_sample_and_no_good_one():
+    from studio.audio.buffers import as_channels_first
+
+    take = np.zeros((2, 1000), dtype=np.float32)
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = take.copy()
+        broken[1, 777] = bad
+        with pytest.raises(StudioError, match="1 NaN or infinite samples out of 2000"):
+            as_channels_first(broken)
+    both = take.copy()
+    both[0, 1], both[1, 2] = np.inf, -np.inf  # their sum is NaN, so the quick check sees them too
+    with pytest.raises(StudioError, match="2 NaN or infinite"):
+        as_channels_first(both)
+    # Finite but huge: the quick float64 sum overflows, the sample-by-sample check lets it through.
+    huge = np.full((1, 4), 1e308)
+    assert as_channels_first(huge) is huge
+    kept = as_channels_first(take, dtype=None)
+    assert kept is take and as_channels_first(take).dtype == np.float64
