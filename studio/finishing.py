@@ -25,6 +25,7 @@ import numpy as np
 from backends.base import ProgressEvent, ProgressFn, Take, no_progress
 from studio import registry
 from studio.audio import MasteringSettings, SongCard, export, export_song, master, save_stems, studio_artist
+from studio.audio.peaks import TRUE_PEAK_OVERSAMPLE
 from studio.raw import RawRender
 from studio.song import SongResult, TakeResult
 from studio.tasks import default_title
@@ -45,6 +46,9 @@ class LaterFiles:
     card: SongCard
     formats: tuple[str, ...]
     stems: dict[str, np.ndarray] = field(default_factory=dict)
+    # The raw take's linear true peak as mastering measured it (at the checks' oversampling), for its
+    # checks; None when it was not measured that way.
+    source_true_peak: float | None = None
 
     def write(self, folder: Path, name: str) -> dict[str, Path]:
         """Write ``<name>.<fmt>`` per format and ``<name>.stems.zip`` when there are stems; returns
@@ -129,7 +133,10 @@ def finish_take(
     if everything_now:
         return FinishedTake(result, None)
     mix = mastered.audio if mastered is not None else np.asarray(take.audio, dtype=np.float32)
-    return FinishedTake(result, LaterFiles(mix, take.sample_rate, exported.card, deferred, dict(take.stems)))
+    # The checks read float32 samples at this oversampling: the same figure only for the same reading.
+    measured = mastered is not None and settings.oversample == TRUE_PEAK_OVERSAMPLE and take.audio.dtype == np.float32
+    return FinishedTake(result, LaterFiles(mix, take.sample_rate, exported.card, deferred, dict(take.stems),
+                                           source_true_peak=mastered.source_true_peak if measured else None))
 
 
 def finish(

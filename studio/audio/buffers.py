@@ -10,8 +10,11 @@ from backends.base import StudioError
 MAX_CHANNELS = 2
 
 
-def as_channels_first(audio: np.ndarray, *, what: str = "audio") -> np.ndarray:
-    """Return ``audio`` as a float64 ``[channels, samples]`` array, or say what is wrong with it.
+def as_channels_first(
+    audio: np.ndarray, *, what: str = "audio", dtype: type[np.floating] | None = np.float64
+) -> np.ndarray:
+    """Return ``audio`` as a ``[channels, samples]`` array of ``dtype`` (``None``: its own float type,
+    no copy), or say what is wrong with it.
 
     A 1-D array is taken as mono. NaN or infinite samples are refused rather than cleaned up:
     they mean the model or an earlier step went wrong, and silently zeroing them would hide it.
@@ -29,13 +32,18 @@ def as_channels_first(audio: np.ndarray, *, what: str = "audio") -> np.ndarray:
     channels, samples = array.shape
     if channels > MAX_CHANNELS and samples <= MAX_CHANNELS:
         raise StudioError(
-            f"{what} looks transposed (shape {tuple(array.shape)}); pass it as [channels, samples], "
-            "e.g. `audio.T`."
+            f"{what} looks transposed (shape {tuple(array.shape)}); pass it as [channels, samples], e.g. `audio.T`."
         )
     if not 1 <= channels <= MAX_CHANNELS:
         raise StudioError(
             f"{what} has {channels} channels; Song Studio exports mono or stereo, so mix it down to 1 or 2."
         )
+    # One float64 sum is NaN or infinite when any sample is (or when huge values overflow it; then the
+    # samples are checked one by one): no boolean copy of a whole take on the way to the player.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = array.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return array if dtype is None else array.astype(dtype, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
         bad = int(array.size - np.count_nonzero(finite))
@@ -43,7 +51,7 @@ def as_channels_first(audio: np.ndarray, *, what: str = "audio") -> np.ndarray:
             f"{what} contains {bad} NaN or infinite samples out of {array.size}; the render is broken. "
             "Try another seed, or lower the guidance / number of steps, and render again."
         )
-    return array.astype(np.float64, copy=False)
+    return array if dtype is None else array.astype(dtype, copy=False)
 
 
 def check_sample_rate(sample_rate: int) -> int:

@@ -65,11 +65,11 @@ def export_song(
         raise StudioError(f"Choose at least one format to export ({', '.join(DEFAULT_FORMATS)}).")
     kinds = [audio_format(fmt).name for fmt in formats]
     sample_rate = check_sample_rate(sample_rate)
-    raw = as_channels_first(take_audio, what="the take")
+    raw = as_channels_first(take_audio, what="the take", dtype=None)  # master and export take any float
     if stems:
         check_stem_names(stems)
         for name, audio in stems.items():
-            as_channels_first(audio, what=f"stem `{name}`")
+            as_channels_first(audio, what=f"stem `{name}`", dtype=None)  # a check only: no copy
     settings = mastering or MasteringSettings()
     folder = Path(out_dir)
 
@@ -87,16 +87,12 @@ def export_song(
             base.model_copy(update={"part": "mix", "mastering": None, "mastering_report": None}),
         )
 
-    paths = {
-        kind: export(mix, sample_rate, folder / stem_name, kind, mix_card) for kind in dict.fromkeys(kinds)
-    }
+    paths = {kind: export(mix, sample_rate, folder / stem_name, kind, mix_card) for kind in dict.fromkeys(kinds)}
     if result is not None and not keep_raw:
         unmastered = {}
     elif result is not None:
         raw_card = base.model_copy(update={"part": "mix", "mastering": None, "mastering_report": None})
-        raw_path = export(
-            raw, sample_rate, folder / f"{stem_name}{RAW_SUFFIX}", "wav", raw_card, subtype="FLOAT"
-        )
+        raw_path = export(raw, sample_rate, folder / f"{stem_name}{RAW_SUFFIX}", "wav", raw_card, subtype="FLOAT")
         unmastered = {"wav": raw_path}
     else:
         unmastered = dict(paths)

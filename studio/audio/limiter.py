@@ -48,6 +48,12 @@ class LimiterResult:
     true_peak: float  # linear true peak of ``audio``
 
 
+def limiter_bites(peak: float, ceiling_dbtp: float) -> bool:
+    """Whether :func:`limit_true_peak` changes audio whose true peak (linear) is ``peak``; where it does
+    not, it hands the audio back untouched."""
+    return peak > from_db(ceiling_dbtp) * from_db(-SAFETY_DB / 2)
+
+
 def limit_true_peak(
     audio: np.ndarray,
     sample_rate: int,
@@ -66,7 +72,7 @@ def limit_true_peak(
     ceiling = from_db(ceiling_dbtp)
     accept = ceiling * from_db(-SAFETY_DB / 2)
     aim = ceiling * from_db(-SAFETY_DB)
-    if envelope.size == 0 or envelope.max() <= accept:
+    if envelope.size == 0 or not limiter_bites(float(envelope.max()), ceiling_dbtp):
         return LimiterResult(audio, 0.0, float(envelope.max(initial=0.0)))
 
     cell = max(1, round(sample_rate * _CELL_S))
@@ -93,9 +99,7 @@ def _per_cell(values: np.ndarray, cell: int, reduce: Callable[..., np.ndarray]) 
     return np.append(head, reduce(values[whole * cell :]))
 
 
-def _peak_after(
-    out: np.ndarray, cell_peaks: np.ndarray, knots: np.ndarray, cell: int, oversample: int
-) -> float:
+def _peak_after(out: np.ndarray, cell_peaks: np.ndarray, knots: np.ndarray, cell: int, oversample: int) -> float:
     """True peak of ``out``, re-measured only in cells that could be near the ceiling.
 
     Where the planned peak stays more than :data:`_RECHECK_DB` under the loudest one, a gain this

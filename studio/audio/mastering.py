@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from studio.audio.buffers import as_channels_first, check_sample_rate
-from studio.audio.limiter import limit_true_peak
+from studio.audio.limiter import limit_true_peak, limiter_bites
 from studio.audio.loudness import (
     BlockPowers,
     LoudnessMethod,
@@ -77,17 +77,23 @@ class MasterResult:
     true_peak_dbtp: float | None
     limiter_reduction_db: float
     report: MasteringReport
+    # Linear true peak of the take as given, at ``settings.oversample`` (the report's figure, unrounded):
+    # the take's checks read it instead of measuring the same take again.
+    source_true_peak: float = 0.0
 
 
 def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | None = None) -> MasterResult:
     """Normalise ``audio`` ([channels, samples] float) to the loudness target and limit its true peak."""
     settings = settings or MasteringSettings()
     sample_rate = check_sample_rate(sample_rate)
-    source = as_channels_first(audio, what="the take")
+    # The take keeps its own float type (float32 from every backend): the measurements work in float32
+    # anyway, and a float64 copy of a take is ~46 MB per stereo minute made while the visitor waits.
+    source = as_channels_first(audio, what="the take", dtype=None)
     blocks = block_powers(source, sample_rate)
     before = gated_loudness(blocks)
     envelope = true_peak_envelope(source, settings.oversample)
-    peak_before = to_db(float(envelope.max(initial=0.0)))
+    source_peak = float(envelope.max(initial=0.0))
+    peak_before = to_db(source_peak)
     notes: list[str] = []
 
     gain_db = 0.0
@@ -128,13 +134,14 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
         notes=tuple(notes),
     )
     return MasterResult(
-        audio=out.astype(np.float32),
+        audio=out.astype(np.float32, copy=False),
         gain_db=gain_db,
         lufs_before=before.lufs,
         lufs_after=after.lufs,
         true_peak_dbtp=peak_after,
         limiter_reduction_db=reduction,
         report=report,
+        source_true_peak=source_peak,
     )
 
 
@@ -197,13 +204,18 @@ def _apply(
 ) -> tuple[np.ndarray, float, float]:
     """Drive ``source`` by ``gain_db`` and limit it; returns audio, reduction (dB), linear true peak."""
     drive = from_db(gain_db)
-    driven, driven_envelope = source * drive, envelope * drive
-    if not settings.limit:
-        return driven, 0.0, float(driven_envelope.max(initial=0.0))
+    # Scaling by a positive number keeps the order of floats, so the driven peak is the scaled peak.
+    peak = float(envelope.max(initial=0.0)) * drive
+    if not settings.limit or not limiter_bites(peak, settings.ceiling_dbtp):
+        # A plain gain: each sample is rounded once from its float64 product, as the limiter's path does,
+        # straight into the float32 result (no float64 copy of the take).
+        driven = np.empty(source.shape, dtype=np.float32)
+        np.multiply(source, drive, out=driven, dtype=np.float64, casting="same_kind")
+        return driven, 0.0, peak
     limited = limit_true_peak(
-        driven,
+        source.astype(np.float64) * drive,
         sample_rate,
-        driven_envelope,
+        envelope.astype(np.float64) * drive,  # float64, as the limiter plans its gain
         ceiling_dbtp=settings.ceiling_dbtp,
         lookahead_ms=settings.lookahead_ms,
         release_db_per_s=settings.release_db_per_s,
@@ -215,8 +227,7 @@ def _apply(
 def _clamped_gain(wanted_db: float, settings: MasteringSettings, notes: list[str]) -> float:
     if wanted_db > settings.max_gain_db:
         notes.append(
-            f"needed +{wanted_db:.1f} dB to reach the target; raised by the cap of "
-            f"{settings.max_gain_db:.1f} dB only"
+            f"needed +{wanted_db:.1f} dB to reach the target; raised by the cap of {settings.max_gain_db:.1f} dB only"
         )
         return settings.max_gain_db
     return wanted_db

@@ -62,15 +62,17 @@ def guess_language(lyrics: str) -> str | None:
 
 
 def check_take(audio: np.ndarray, sample_rate: int, intent: Intent, *, vocals: np.ndarray | None = None,
-               transcriber=None) -> TakeChecks:
+               transcriber=None, true_peak: float | None = None) -> TakeChecks:
     """Measure one take against what it was asked to be. ``audio`` is ``[channels, samples]`` (or
     mono); ``vocals`` is the separated vocal stem at the same rate, when there is one; without a
     ``transcriber`` (``studio.quality.asr.load_transcriber()``) the lyrics are not checked and
-    ``lyric_note`` says so."""
+    ``lyric_note`` says so. ``true_peak``: the take's linear true peak when it was measured already
+    (``studio.quality.measures.peak_measures``)."""
     started = time.perf_counter()
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     seconds = audio.shape[-1] / sample_rate
-    measures = measure_all(audio, sample_rate, bpm=intent.bpm, key=intent.key, duration=intent.duration)
+    measures = measure_all(audio, sample_rate, bpm=intent.bpm, key=intent.key, duration=intent.duration,
+                           true_peak=true_peak)
     lyrics, note = None, ""
     if intent.instrumental or not lyric_lines(intent.lyrics):
         note = "instrumental: no lyrics to check." if intent.instrumental else "no lyrics were given to check."

@@ -134,15 +134,16 @@ def check_result(request, result, *, progress=no_progress, transcriber=None, aud
 
 
 def check_kept(request, duration: float, audio, sample_rate: int, files: Sequence[Path], *, vocals=None,
-               transcriber=None) -> TakeChecks:
+               transcriber=None, true_peak: float | None = None) -> TakeChecks:
     """One take of a song already kept and playable, checked (the UI's background writer runs this:
     the checks cost about 1.3 CPU seconds per minute of audio, which the player need not wait for).
     Synced lyrics, when heard, go into ``files`` (the downloads) and an ``.lrc`` beside the first.
     The studio's own Whisper is timed and calibrates the lyric-check stage, as in ``check_result``; an
-    automatic lyric check that cannot load Whisper leaves the take with its DSP measures only."""
+    automatic lyric check that cannot load Whisper leaves the take with its DSP measures only.
+    ``true_peak``: the take's linear true peak as mastering measured it, so it is not measured twice."""
     intent = Intent.of(request, duration=duration)
     timed, _unavailable = _hearing(intent, transcriber)
-    checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=timed)
+    checks = check_take(audio, sample_rate, intent, vocals=vocals, transcriber=timed, true_peak=true_peak)
     if timed is not None:
         timed.calibrate(np.atleast_2d(audio).shape[-1] / sample_rate)
     write_synced_lyrics({str(i): path for i, path in enumerate(files)}, checks, title=getattr(request, "title", ""))

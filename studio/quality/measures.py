@@ -183,12 +183,18 @@ def clipped_runs(audio: np.ndarray) -> tuple[int, int]:
     return runs, samples
 
 
-def peak_measures(audio: np.ndarray) -> list[Measure]:
+def peak_measures(audio: np.ndarray, true_peak: float | None = None) -> list[Measure]:
+    """True peak and clipping of ``audio``. ``true_peak``: its linear true peak at
+    ``studio.audio.peaks.TRUE_PEAK_OVERSAMPLE``, when mastering measured it already (a minute of stereo costs ~0.15
+    CPU s to measure, and the background checks compete with the next song's render for the CPU)."""
     from studio.audio.loudness import to_db
-    from studio.audio.peaks import true_peak
+    from studio.audio.peaks import TRUE_PEAK_OVERSAMPLE
+    from studio.audio.peaks import true_peak as measured_true_peak
 
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    peak_db = to_db(true_peak(audio))
+    if true_peak is None:
+        true_peak = measured_true_peak(audio, TRUE_PEAK_OVERSAMPLE)
+    peak_db = to_db(true_peak)
     peak = Measure(name="true peak", ok=None if peak_db is None else peak_db <= T.TRUE_PEAK_MAX_DBTP,
                    value=None if peak_db is None else round(peak_db, 2), target=T.TRUE_PEAK_MAX_DBTP,
                    unit="dBTP", summary="silent" if peak_db is None else f"peak {peak_db:+.1f} dBTP",
@@ -266,8 +272,9 @@ def duration_measure(duration: float, requested: float | None) -> Measure:
 
 
 def measure_all(audio: np.ndarray, sample_rate: int, *, bpm: float | None = None, key: str | None = None,
-                duration: float | None = None) -> list[Measure]:
-    """Every DSP measure of one take, in the order the card lists them."""
+                duration: float | None = None, true_peak: float | None = None) -> list[Measure]:
+    """Every DSP measure of one take, in the order the card lists them (``true_peak``: see
+    :func:`peak_measures`)."""
     y = for_analysis(audio, sample_rate)
     seconds = np.atleast_2d(audio).shape[-1] / sample_rate
     start, stop = sounding_span(y, T.ANALYSIS_RATE)
@@ -277,7 +284,7 @@ def measure_all(audio: np.ndarray, sample_rate: int, *, bpm: float | None = None
         tempo_measure(tempo_of(beats), bpm),
         drift_measure(beats, len(music) / T.ANALYSIS_RATE),
         key_measure(estimate_key(y), key),
-        *peak_measures(audio),
+        *peak_measures(audio, true_peak),
         *level_measures(y, T.ANALYSIS_RATE),
         duration_measure(seconds, duration),
     ]

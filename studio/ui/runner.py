@@ -207,7 +207,8 @@ def _after_playable(raw: RawRender, take: Take, audio_path: Path, files: LaterFi
     if check:
         downloads = [path for path in written.values() if path.suffix in AUDIO_SUFFIXES]
         checks = check_kept(raw.request, raw.duration_s, take.audio, take.sample_rate, downloads,
-                            vocals=(take.stems or {}).get("vocals"))
+                            vocals=(take.stems or {}).get("vocals"),
+                            true_peak=files.source_true_peak if files is not None else None)
         save_checks(audio_path, checks)
 
 

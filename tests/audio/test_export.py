@@ -123,3 +123,42 @@ def test_sample_rate_must_be_positive(tmp_path):
 )
 def test_slugify_makes_safe_file_names(title, slug):
     assert slugify(title) == slug
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_player_flac_holds_the_integers_libsndfile_makes_of_floats(tmp_path, dtype):
+    # The player's 16-bit FLAC converts floats itself (faster); the samples must be exactly what
+    # libsndfile writes when handed the floats: ties, full scale, overs and tiny values included.
+    rng = np.random.default_rng(16)
+    ties = (np.arange(-40, 40) + 0.5) / 32768.0
+    edges = [1.0, -1.0, 1.3, -1.7, 32767.5 / 32768, -32768.5 / 32768, 32766.5 / 32768, 1e-9, -0.0]
+    noise = rng.uniform(-1.05, 1.05, 20000)
+    audio = np.stack([np.concatenate([ties, edges, noise]), np.concatenate([noise[::-1], edges, ties])]).astype(dtype)
+    ours = export(audio, 48000, tmp_path / "ours", "flac16")
+    theirs = tmp_path / "theirs.flac"
+    soundfile.write(theirs, np.clip(audio, -1.0, 1.0).T, 48000, subtype="PCM_16", format="FLAC")
+
+    assert soundfile.info(ours).subtype == "PCM_16"
+    ours_pcm, _ = soundfile.read(ours, dtype="int16")
+    theirs_pcm, _ = soundfile.read(theirs, dtype="int16")
+    np.testing.assert_array_equal(ours_pcm, theirs_pcm)
+
+
+def test_the_finite_check_catches_every_bad_sample_and_no_good_one():
+    from studio.audio.buffers import as_channels_first
+
+    take = np.zeros((2, 1000), dtype=np.float32)
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = take.copy()
+        broken[1, 777] = bad
+        with pytest.raises(StudioError, match="1 NaN or infinite samples out of 2000"):
+            as_channels_first(broken)
+    both = take.copy()
+    both[0, 1], both[1, 2] = np.inf, -np.inf  # their sum is NaN, so the quick check sees them too
+    with pytest.raises(StudioError, match="2 NaN or infinite"):
+        as_channels_first(both)
+    # Finite but huge: the quick float64 sum overflows, the sample-by-sample check lets it through.
+    huge = np.full((1, 4), 1e308)
+    assert as_channels_first(huge) is huge
+    kept = as_channels_first(take, dtype=None)
+    assert kept is take and as_channels_first(take).dtype == np.float64

@@ -64,9 +64,7 @@ def test_custom_target_and_ceiling():
     assert independent_true_peak_dbtp(result.audio) <= -2.0
 
 
-@pytest.mark.parametrize(
-    "audio", [np.zeros((2, SR)), np.zeros((1, 10)), np.zeros((2, 0))], ids=["1s", "10", "0"]
-)
+@pytest.mark.parametrize("audio", [np.zeros((2, SR)), np.zeros((1, 10)), np.zeros((2, 0))], ids=["1s", "10", "0"])
 def test_silence_is_left_alone_without_nan_or_inf(audio):
     result = master(audio, SR)
     assert np.array_equal(result.audio, audio)
@@ -163,3 +161,22 @@ def test_normalising_without_the_limiter_warns_about_clipping():
     result = master(drums(2.0, 0.05), SR, MasteringSettings(limit=False))
     assert result.true_peak_dbtp > 0.0
     assert any("will clip" in note for note in result.report.notes)
+
+
+def test_a_take_the_limiter_leaves_alone_is_its_float64_gain_rounded_once():
+    # The plain-gain path writes float32 straight from float64 products (no float64 copy of the take):
+    # the same samples the limiter's float64 path would have handed back.
+    audio = band_noise(3.0, 0.02).astype(np.float32)
+    result = master(audio, SR)
+    assert result.limiter_reduction_db == 0.0 and result.gain_db > 6.0
+    expected = (audio.astype(np.float64) * 10.0 ** (result.gain_db / 20.0)).astype(np.float32)
+    np.testing.assert_array_equal(result.audio, expected)
+
+
+def test_the_takes_true_peak_is_handed_on_unrounded():
+    from studio.audio.peaks import true_peak
+
+    audio = drums(4.0, 0.05).astype(np.float32)
+    result = master(audio, SR)
+    assert result.source_true_peak == true_peak(audio)
+    assert result.report.true_peak_before_dbtp == round(20 * np.log10(result.source_true_peak), 4)

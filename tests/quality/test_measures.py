@@ -112,3 +112,17 @@ def test_measure_all_on_a_stereo_48k_take() -> None:
     got = _by_name(measures.measure_all(stereo, 48_000, bpm=100, key="G major", duration=20))
     assert [m.ok for m in got.values()].count(False) == 0, [m.summary for m in got.values() if m.ok is False]
     assert got["tempo"].summary == "tempo 100 vs 100 BPM"
+
+
+def test_a_true_peak_measured_already_is_read_not_measured_again(monkeypatch) -> None:
+    from studio.audio import peaks
+
+    hot = np.clip(synth.song(6, 120, level=0.5) * 4, -1.0, 1.0)
+    audio = np.stack([hot, hot])
+    measured = measures.peak_measures(audio)
+    known = peaks.true_peak(audio.astype(np.float32))
+    monkeypatch.setattr(peaks, "true_peak", lambda *a, **k: pytest.fail("measured the true peak again"))
+    assert measures.peak_measures(audio, known) == measured
+    # The figure given is the one reported.
+    quiet, _ = measures.peak_measures(audio, 0.5)
+    assert quiet.value == round(20 * np.log10(0.5), 2) and quiet.ok is True

@@ -66,3 +66,28 @@ def test_player_does_not_wait_for_the_mp3_or_the_checks(tiny_acestep_dir, tmp_pa
     assert first[0]["value"].endswith(".wav") and first[1]["value"].endswith(".mp3")
     assert html.escape(checks.summary()) in first[3]  # the at-a-glance line
     assert "Checking" not in first[4] and "Not checked" not in first[4]
+
+
+def test_the_background_checks_read_masterings_true_peak(tiny_acestep_dir, tmp_path, monkeypatch) -> None:
+    # Mastering measured the raw take's true peak on the way to the player; the take's checks, in the
+    # background, take that figure instead of oversampling the same take again.
+    from studio.audio import peaks
+
+    monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(tiny_acestep_dir))
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    measured = []
+    real = peaks.true_peak
+    monkeypatch.setattr(peaks, "true_peak", lambda *a, **k: measured.append(1) or real(*a, **k))
+    library = Library(tmp_path / "lib")
+    try:
+        _, (song,) = runner.make_songs(SongRequest(style="pop", lyrics="[Verse]\nneon rain", duration=10,
+                                                   options={"steps": 2}), owner="local", library=library)
+        assert runner.LATER.wait([song.id], timeout=120)
+    finally:
+        runner.STUDIO.cache.unload_all()
+
+    checks = load_checks(song.audio_path)
+    assert checks is not None and measured == []
+    (peak,) = [m for m in checks.measures if m.name == "true peak"]
+    report = read_card(song.audio_path).mastering_report
+    assert peak.value == round(report.true_peak_before_dbtp, 2)

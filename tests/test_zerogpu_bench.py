@@ -1,0 +1,47 @@
+"""bench/zerogpu_window.py, the done-when of issue 16's ZeroGPU targets, runs end to end on the tiny model
+and prints what it promises: the window ratio, the time to a playable song, the background writer's time,
+where the finish spends its time (--profile) and what a GPU would change."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_bench_prints_the_window_ratio_and_the_time_to_playable(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "zerogpu_window.py"),
+            "--lengths",
+            "10",
+            "--rounds",
+            "1",
+            "--steps",
+            "2",
+            "--profile",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    ratio = re.search(r"10-s take: GPU function +([\d.]+) s vs model render +([\d.]+) s -> ratio ([\d.]+)", run.stdout)
+    playable = re.search(r"10-s take: end of render -> playable song +([\d.]+) s \(([\d.]+) CPU s", run.stdout)
+    assert ratio and playable, run.stdout
+    window, model, shown = (float(g) for g in ratio.groups())
+    assert 0 < model <= window and shown == pytest.approx(window / model, abs=1e-3)
+    assert float(playable.group(1)) > 0 and float(playable.group(2)) > 0
+    assert "finish_take" in run.stdout or "_cdata_io" in run.stdout  # the profile's top lines
+    assert "On a GPU" in run.stdout
