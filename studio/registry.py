@@ -14,9 +14,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Availability, Backend, BackendSpec, BackendUnavailable, DeviceClass, StudioError
+from backends.base import Availability, Backend, BackendSpec
 from studio import devices, memory
 from studio.devices import DeviceInfo
+from studio.ground.errors import BackendUnavailable, StudioError
+from studio.ground.vocabulary import DeviceClass
 
 DEFAULT_BACKEND = "acestep"
 
@@ -94,8 +96,8 @@ def require_available(spec: BackendSpec) -> None:
 def memory_to_load_gb(spec: BackendSpec, info: DeviceInfo, available_gb: float) -> float | None:
     """Accelerator memory ``spec`` needs to load and make a default-length song on ``info``, lightened
     as far as it can be (tiled decode, offload where the device allows); None: not budgeted."""
-    from studio.budget.estimate import PlanInput
-    from studio.budget.memory import Lightening, plan_memory
+    from backends.memory_plan import Lightening, plan_memory
+    from backends.plan_input import PlanInput
 
     caps = spec.capabilities
     allowed = (Lightening.TILED_DECODE,) if info.kind is DeviceClass.MPS else None
@@ -118,7 +120,7 @@ class BackendCache:
     """One loaded copy per backend; a request for other weights replaces the loaded copy.
 
     Backends share the accelerator: before loading one, the least recently used others are unloaded
-    until the free memory holds what the memory budget says the new one needs (studio.budget.memory).
+    until the free memory holds what the memory budget says the new one needs (backends.memory_plan).
     """
 
     def __init__(self) -> None:

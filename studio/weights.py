@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.base import BackendSpec, StudioError, WeightsPart
+from backends.base import BackendSpec, WeightsPart
 from studio import settings
+from studio.ground.errors import StudioError
 
 
 def choose(explicit: str | None, env_var: str, default: str) -> str:

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
 from studio import devices
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from tests.conftest import REPO
 
 TABLE = {DeviceClass.CUDA: "bfloat16", DeviceClass.MPS: "bfloat16", DeviceClass.CPU: "float32"}

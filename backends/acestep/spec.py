@@ -8,21 +8,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from backends.acestep.costs import COSTS, PLANNER_GB, PLANNER_GB_SOURCE, PLANNER_SIZES
 from backends.acestep.lora import LoraRef, check_ref_list, coerce_refs
 from backends.acestep.tasks import TASKS
-from backends.base import (
-    Availability,
-    BackendSpec,
-    Capabilities,
-    DeviceClass,
-    Input,
-    LyricDialect,
-    MemoryModel,
-    Sketcher,
-    WeightsPart,
-)
+from backends.base import Availability, BackendSpec, Capabilities, MemoryModel, Sketcher, WeightsPart
 from studio import settings
-from studio.budget.costs import PLANNER_GB, PLANNER_GB_SOURCE, SEED_COSTS
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
+from studio.lyrics import budgets as lyric_budgets
 
 DEFAULT_WEIGHTS = "ACE-Step/acestep-v15-xl-turbo-diffusers"
 WEIGHTS_ENV = settings.ACESTEP_WEIGHTS.name
@@ -86,7 +78,7 @@ class AceStepOptions(BaseModel):
         return check_ref_list(value)
 
 
-# Accelerator memory in bf16 (studio.budget.memory). Weights: the XL pipeline's bf16 weights are
+# Accelerator memory in bf16 (backends.memory_plan). Weights: the XL pipeline's bf16 weights are
 # ~11 GB (the ~4 B-parameter XL DiT, ACE-Step 1.5's model zoo "XL 4B", is ~8 GB of them; the rest is
 # the Qwen3-Embedding-0.6B text encoder, the condition encoder and the ~0.16 GB VAE decoder).
 # Decode: bench/vae_memory.py on the published vae/config.json with random weights measured 0.103 GB
@@ -130,8 +122,9 @@ CAPABILITIES = Capabilities(
     sample_rate=48_000,
     channels=2,
     lyric_dialect=LyricDialect.ACESTEP,
-    max_lyrics_chars=4096,
-    max_style_chars=512,
+    # How much text ACE-Step takes, stated once with its dialect (studio/lyrics/budgets.py).
+    max_lyrics_chars=lyric_budgets.ACESTEP.lyrics_chars,
+    max_style_chars=lyric_budgets.ACESTEP.style_chars,
     max_takes=4,
     devices=(DeviceClass.ZEROGPU, DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
     dtype_per_device={
@@ -153,7 +146,9 @@ CAPABILITIES = Capabilities(
     weights_env=WEIGHTS_ENV,
     languages=tuple(LANGUAGES),
     tasks=TASKS,
-    cost=SEED_COSTS["acestep"],
+    cost=COSTS,
+    default_steps=AceStepOptions.model_fields["steps"].default,
+    planner_sizes=PLANNER_SIZES,
 )
 
 

@@ -8,19 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backends.base import (
-    Availability,
-    Backend,
-    BackendSpec,
-    Capabilities,
-    DeviceClass,
-    Input,
-    LyricDialect,
-    MemoryModel,
-    WeightsPart,
-)
+from backends.base import Availability, Backend, BackendSpec, Capabilities, MemoryModel, WeightsPart
+from backends.heartmula.costs import COSTS
 from studio import settings
-from studio.budget.costs import SEED_COSTS
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
+from studio.lyrics import budgets as lyric_budgets
 
 WEIGHTS_ENV = settings.HEARTMULA_WEIGHTS.name
 DEFAULT_WEIGHTS = "HeartMuLa/HeartMuLa-oss-3B-happy-new-year"
@@ -85,7 +77,7 @@ def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = 
     return load(weights=weights, device=devices.as_device_info(device), low_memory=low_memory)
 
 
-# Accelerator memory (studio.budget.memory). LM ~3.9 B parameters in bf16 (7.9 GB); HeartCodec
+# Accelerator memory (backends.memory_plan). LM ~3.9 B parameters in bf16 (7.9 GB); HeartCodec
 # 1.66 B parameters kept in fp32 (6.6 GB). KV cache of the llama-3B backbone (flavors.py): 2 (k, v) x
 # 28 layers x 8 KV heads x 128 x 2 bytes x 2 rows (CFG) = 0.23 MB per position at 12.5 frames per
 # second = 0.003 GB/s, plus up to ~1000 prompt positions (0.21 GB); sized per request (generate.py).
@@ -120,9 +112,9 @@ CAPABILITIES = Capabilities(
     channels=2,
     lyric_dialect=LyricDialect.HEARTMULA,
     dumps_tokens=True,
-    # Prompt and song share the backbone's 8192 positions; 240 s uses 3001 of them.
-    max_lyrics_chars=6000,
-    max_style_chars=512,
+    # How much text HeartMuLa takes, stated once with its dialect (studio/lyrics/budgets.py).
+    max_lyrics_chars=lyric_budgets.HEARTMULA.lyrics_chars,
+    max_style_chars=lyric_budgets.HEARTMULA.style_chars,
     devices=(DeviceClass.ZEROGPU, DeviceClass.CUDA, DeviceClass.MPS, DeviceClass.CPU),
     dtype_per_device=LM_DTYPE,
     dtype_without_bf16=LM_DTYPE_WITHOUT_BF16,
@@ -133,7 +125,7 @@ CAPABILITIES = Capabilities(
     default_weights=DEFAULT_WEIGHTS,
     weights_env=WEIGHTS_ENV,
     duration_follows_lyrics=True,
-    cost=SEED_COSTS["heartmula"],
+    cost=COSTS,
 )
 
 # Three Hub repos, or one folder laid out as upstream's from_pretrained(path, version="3B") expects

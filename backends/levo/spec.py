@@ -9,19 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backends.base import (
-    Availability,
-    Backend,
-    BackendSpec,
-    Capabilities,
-    DeviceClass,
-    Input,
-    LyricDialect,
-    MemoryModel,
-    WeightsPart,
-)
+from backends.base import Availability, Backend, BackendSpec, Capabilities, MemoryModel, WeightsPart
+from backends.levo.costs import COSTS
 from studio import settings
-from studio.budget.costs import SEED_COSTS
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
+from studio.lyrics import budgets as lyric_budgets
 
 DEFAULT_MODEL = "lglg666/SongGeneration-v2-large"
 DEFAULT_RUNTIME = "lglg666/SongGeneration-Runtime"
@@ -143,7 +135,7 @@ def _load(
                             low_memory=low_memory)
 
 
-# Accelerator memory (studio.budget.memory), from v2-large's config (backends/levo/config.py) in bf16.
+# Accelerator memory (backends.memory_plan), from v2-large's config (backends/levo/config.py) in bf16.
 # LM: 36 + 12 layers of width 2048 (MLP 11008), ~4.1 B parameters plus embeddings and heads: ~7.5 GB.
 # KV caches (lm.KVCache, sized from the request: prefix + frames + the 250-frame delay): 2 (k, v) x
 # 48 layers x 2048 x 2 bytes x 2 rows (CFG) = 0.75 MB per position, 25 positions per second = 0.018 GB/s,
@@ -182,10 +174,9 @@ CAPABILITIES = Capabilities(
     channels=2,
     lyric_dialect=LyricDialect.LEVO2,
     dumps_tokens=True,
-    # The lyric conditioner keeps 600 Qwen2 tokens and the style one 100; these character caps
-    # keep typical English and Chinese text under those limits.
-    max_lyrics_chars=1500,
-    max_style_chars=300,
+    # How much text LeVo 2 takes (characters and tokens), stated once with its dialect (studio/lyrics/budgets.py).
+    max_lyrics_chars=lyric_budgets.LEVO2.lyrics_chars,
+    max_style_chars=lyric_budgets.LEVO2.style_chars,
     max_takes=4,
     devices=(DeviceClass.CUDA, DeviceClass.ZEROGPU, DeviceClass.MPS, DeviceClass.CPU),
     dtype_per_device={
@@ -206,7 +197,7 @@ CAPABILITIES = Capabilities(
     weights_env=MODEL_ENV,
     duration_follows_lyrics=True,
     tasks=("text2music",),
-    cost=SEED_COSTS["levo2"],
+    cost=COSTS,
 )
 
 # The files the port reads (paths as the v2-large config.yaml names them; see backends/levo/loading.py).

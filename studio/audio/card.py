@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from backends.base import StudioError
 from studio.audio.mastering import MasteringReport, MasteringSettings
+from studio.ground.errors import StudioError
 
 STUDIO_NAME = "Song Studio"
 CARD_SUFFIX = ".song.json"

@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backends.base import Capabilities, CostModel, DeviceClass, StageCost, StudioError
-from studio.budget.costs import planner_load_stage
+from backends.base import Capabilities, CostModel, StageCost
+from backends.plan_input import PlanInput
+from backends.seed_costs import planner_load_stage
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from studio.budget.calibration import DeviceCalibration
@@ -23,32 +26,6 @@ MAX_MARGIN = 1.6
 # checkpoint of a few MB is 1/20,000 of XL) the costs no seed sees (Python, memory traffic, thread start-up)
 # dominate: a figure scaled that far would be a number without a basis, so none is given.
 SIZE_RANGE = 10.0
-
-
-class PlanInput(BaseModel):
-    """The parts of a request that decide its cost."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    duration_s: float = Field(gt=0, description="Audio length in seconds.")
-    steps: int | None = Field(default=None, ge=1, description="Diffusion steps (diffusion backends).")
-    takes: int = Field(default=1, ge=1, description="Songs generated in one call.")
-    planner: str | None = Field(default=None, description="ACE-Step LM planner size, or None for none.")
-    task: str = "text2music"
-    passes: int = Field(
-        default=1, ge=1, description="Model evaluations per diffusion step (2 with classifier-free guidance)."
-    )
-    extra_weights: str | None = Field(
-        default=None, description="A second set of weights the task loads (cost stage `load:<name>`)."
-    )
-    include_load: bool = Field(
-        default=True, description="Count moving weights to the device (always true on ZeroGPU)."
-    )
-    sketch: bool = Field(
-        default=False,
-        description="Only the planner writing a song from a description (Simple mode): its own load and one "
-        "planner pass, no DiT, no decode.",
-    )
 
 
 class SizeScale(BaseModel):

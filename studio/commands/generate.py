@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from backends.base import ProgressEvent, StudioError
 from studio import registry
 from studio.commands.stems import add_stem_flags
 from studio.errors import validate
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent
 from studio.options import cli_flags as option_names
 from studio.registry import DEFAULT_BACKEND
 from studio.separation.catalog import STEMS_TASK

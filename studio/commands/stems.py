@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             print(progress_line(event), file=sys.stderr, flush=True)
 
     if not args.src_audio:
-        from backends.base import StudioError
+        from studio.ground.errors import StudioError
 
         raise StudioError("the stems task needs a song to split; pass --src-audio FILE (WAV, FLAC, MP3 or OGG).")
     result = split_song(

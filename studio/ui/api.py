@@ -21,11 +21,11 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData, GradioRootModel
 
-from backends.base import StudioError
 from studio import ratelimit, registry, service
 from studio import weights as weights_source
 from studio.errors import shown, validate
 from studio.gpu_jobs import reservation_for
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task

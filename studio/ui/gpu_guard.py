@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import ratelimit
+from studio.ground.errors import StudioError
 from studio.ui import queue_caps, visitor
 from studio.ui.errors import report_unexpected, with_hint
 

@@ -18,7 +18,7 @@ from studio.ui.results import take_id
 def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, session: str = "",
                progress=None, tier: str | None = None, address: str = "", rate_key: str = ""):
     """Repaint line ``line_number`` of ``song_id`` and check the new song; returns (result, new songs)."""
-    from backends.base import no_progress
+    from studio.ground.progress import no_progress
     from studio.quality import Intent, check_take
     from studio.quality.finish import studio_transcriber
     from studio.quality.read import read_audio

@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import ratelimit
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.separation.catalog import STEM_SETS
 from studio.separation.flow import StemsResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def upload_folder() -> Path:

@@ -11,9 +11,10 @@ import torch
 from backends.acestep import vae_tiling
 from backends.acestep.backend import AceStepBackend, wants_offload
 from backends.acestep.spec import AceStepOptions
-from backends.base import DeviceClass, RenderJob
+from backends.base import RenderJob
 from studio import devices, memory
 from studio.budget.peak import PeakMemory
+from studio.ground.vocabulary import DeviceClass
 from tests.mps_limit import FAKE_MPS, fake_mps, mps_conv_limit
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import DeviceClass, MemoryModel
-from studio.budget.estimate import PlanInput
-from studio.budget.memory import Lightening, estimate_memory, longest_fitting, plan_memory
+from backends.base import MemoryModel
+from backends.memory_plan import Lightening, estimate_memory, longest_fitting, plan_memory
+from backends.plan_input import PlanInput
 from studio.budget.preflight import BudgetContext, Decision, preflight
 from studio.budget.tiers import Tier, tier_limits
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import make_caps
 
 # Round numbers to check by hand.

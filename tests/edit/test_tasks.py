@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
 from studio import registry, service
 from studio.devices import detect
 from studio.editing import check_task
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 RATE = 48_000

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import StudioError
 from backends.heartmula import limits
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 # A Chinese verse line; repeated, it makes lyrics of a few thousand characters.

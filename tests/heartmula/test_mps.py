@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backends.base import DeviceClass, RenderJob
+from backends.base import RenderJob
 from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from studio.ground.vocabulary import DeviceClass
 from tests.heartmula.helpers import assert_waveform_close
 from tests.mps_limit import LIMIT, fake_mps, mps_conv_limit
 

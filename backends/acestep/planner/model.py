@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 @dataclass(frozen=True)
