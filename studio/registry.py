@@ -7,15 +7,19 @@ unloads it on request, so the UI, CLI and API share one copy of the weights.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Availability, Backend, BackendSpec
+from backends.base import Backend, BackendSpec
 from studio import devices, memory
+
+# Remembered availability lives below the registry (studio.weights asks it too); callers keep asking
+# ``registry.availability`` and ``registry.refresh_availability``, so both names are exported here.
+from studio.availability import availability as availability
+from studio.availability import refresh_availability as refresh_availability
 from studio.devices import DeviceInfo
 from studio.ground.errors import BackendUnavailable, StudioError
 from studio.ground.vocabulary import DeviceClass
@@ -44,41 +48,6 @@ def get_spec(name: str) -> BackendSpec:
 
 def all_specs() -> list[BackendSpec]:
     return [get_spec(n) for n in SPECS]
-
-
-# Availability answers are kept per process: checking them reads package metadata and probes folders,
-# which was most of the time /plan took, and it is asked on every plan, preview and listing. An
-# answer is reused only while the settings it can depend on are unchanged (the key holds every
-# STUDIO_*/SPACES_*/HF_* variable, so pointing a weights variable elsewhere re-checks) and while the
-# spec still has the same check (a test that swaps it gets its own answer).
-_ENV_PREFIXES = ("STUDIO_", "SPACES_", "HF_")
-_AVAILABILITY: dict[tuple, Availability] = {}
-_AVAILABILITY_LOCK = threading.Lock()
-
-
-def _settings_key() -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
-
-
-def availability(spec: BackendSpec) -> Availability:
-    """``spec.availability()``, remembered for this process while the relevant settings stay the same."""
-    key = (spec.name, spec.availability, _settings_key())
-    with _AVAILABILITY_LOCK:
-        known = _AVAILABILITY.get(key)
-    if known is not None:
-        return known
-    state = spec.availability()
-    with _AVAILABILITY_LOCK:
-        if len(_AVAILABILITY) > 64:  # settings keep changing (tests): start over rather than grow
-            _AVAILABILITY.clear()
-        _AVAILABILITY[key] = state
-    return state
-
-
-def refresh_availability() -> None:
-    """Forget every remembered answer, e.g. after installing a package into the running process."""
-    with _AVAILABILITY_LOCK:
-        _AVAILABILITY.clear()
 
 
 def available_specs() -> list[BackendSpec]:

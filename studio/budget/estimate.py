@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,8 +13,22 @@ from backends.seed_costs import planner_load_stage
 from studio.ground.errors import StudioError
 from studio.ground.vocabulary import DeviceClass
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from studio.budget.calibration import DeviceCalibration
+
+class FittedCost(Protocol):
+    """A stage's cost fitted to this machine's measurements (``studio.budget.calibration.FittedStage``)."""
+
+    cost: StageCost
+    margin: float
+
+    def seconds(self, x: tuple[float, float, float, float]) -> float: ...
+
+
+class Measurements(Protocol):
+    """One device's measurements (``studio.budget.calibration.DeviceCalibration``): written here as the
+    one method the estimate calls, so the estimate does not import the calibration that imports it."""
+
+    def fitted(self, backend: str, stage: str, seed: StageCost) -> FittedCost | None: ...
+
 
 # Margins: how much to reserve above the point estimate. Seeds come from other hardware, so they
 # get a wide one; calibrated stages get one computed from their own recent errors.
@@ -171,7 +185,7 @@ def estimate(
     caps: Capabilities,
     req: PlanInput,
     device: DeviceClass,
-    calibration: DeviceCalibration | None = None,
+    calibration: Measurements | None = None,
     *,
     speed_factor: float = 1.0,
     size: SizeScale | None = None,

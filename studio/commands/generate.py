@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from studio import registry
+from studio.commands.progress import progress_line
 from studio.commands.stems import add_stem_flags
 from studio.errors import validate
 from studio.ground.errors import StudioError
@@ -122,15 +123,6 @@ def _mastering(args: argparse.Namespace):
             raise StudioError(f"--target-lufs must be between -40 and -5, got {args.target_lufs:g}.")
         return MasteringSettings(target_lufs=args.target_lufs)
     return None
-
-
-def progress_line(event: ProgressEvent) -> str:
-    """``[lm] frame 12 · about 40 s left``: the stage, its detail and the budget guard's ETA."""
-    from studio.budget.deadline import eta_of, eta_text
-
-    detail = event.message or (f"{event.done}/{event.total}" if event.total else "")
-    eta = eta_text(eta_of(event))
-    return f"[{event.stage}] {detail}" + (f" · {eta}" if eta else "")
 
 
 def _progress(quiet: bool):

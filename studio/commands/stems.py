@@ -19,7 +19,7 @@ def add_stem_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.commands.generate import progress_line
+    from studio.commands.progress import progress_line
     from studio.separation.flow import split_song
 
     def show(event) -> None:

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backends.plan_input import PlanInput
 from studio import devices, memory
-from studio.audio.card import SongCard, read_card
+from studio.audio.card import SongCard
+from studio.audio.tags import read_card
 from studio.budget import Reservation, default_tier, tier_limits
 from studio.budget.zerogpu import gpu_task
 from studio.ground.errors import StudioError

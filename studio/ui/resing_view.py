@@ -10,8 +10,8 @@ import gradio as gr
 
 from studio.library import Library
 from studio.ui import gpu_guard, runner, visitor
-from studio.ui.api import GPU_QUEUE
 from studio.ui.errors import user_errors
+from studio.ui.gpu_guard import GPU_QUEUE
 from studio.ui.results import take_id
 
 

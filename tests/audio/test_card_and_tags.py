@@ -11,9 +11,9 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.wave import WAVE
 
-from studio.audio.card import SongCard, read_card, sidecar_path, studio_artist
+from studio.audio.card import SongCard, sidecar_path, studio_artist
 from studio.audio.export import export
-from studio.audio.tags import CARD_KEY, read_tags
+from studio.audio.tags import CARD_KEY, read_card, read_tags
 from studio.ground.errors import StudioError
 from tests.audio.signals import band_noise
 
