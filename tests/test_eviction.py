@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from backends.acestep.spec import CAPABILITIES
+from backends.acestep.declaration import CAPABILITIES
 from backends.base import Availability, BackendSpec, MemoryModel
 from studio import devices, memory, registry
 from studio.ground.vocabulary import DeviceClass

@@ -8,7 +8,7 @@ import sys
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from backends.acestep.spec import CAPABILITIES
+from backends.acestep.declaration import CAPABILITIES
 from backends.base import Availability, BackendSpec
 from studio import registry
 from studio.ground.errors import BackendUnavailable, StudioError

@@ -13,9 +13,10 @@ import numpy as np
 import torch
 
 from backends.acestep import vae_tiling
+from backends.acestep.declaration import REQUIRED_FILES, AceStepOptions
 from backends.acestep.fetching import fetch_pipeline
 from backends.acestep.lora import LoraSet
-from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
+from backends.acestep.spec import SPEC
 from backends.base import BackendSpec, RenderJob, Take
 from studio import devices, memory
 from studio import weights as weights_source

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from backends.acestep.spec import DESCRIBE_PLANNER
+from backends.acestep.declaration import DESCRIBE_PLANNER
 from studio import settings
 from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 

@@ -12,11 +12,12 @@ import torch
 
 from backends.base import RenderJob, Take
 from backends.levo.conditioning import build_conditions
+from backends.levo.declaration import VRAM_GB, LevoOptions
 from backends.levo.decoder import FRAME_RATE, SeparateTokenDecoder, generator_noise, load_decoder
 from backends.levo.generation import SamplingParams, generate_codes
 from backends.levo.lm import LeLM
 from backends.levo.loading import load_lm, require_whole_parts, resolve_model, resolve_runtime
-from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
+from backends.levo.spec import SPEC
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
 from backends.levo.vae import OobleckVae, load_vae

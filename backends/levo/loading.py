@@ -12,8 +12,8 @@ import torch
 
 from backends.levo.checkpoint import assign_strict, load_torch_state, strip_prefix
 from backends.levo.config import LmConfig
+from backends.levo.declaration import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.lm import UNUSED_KEYS, LeLM
-from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.text import LevoTokenizers
 from studio import settings
 from studio.ground.errors import BackendUnavailable, StudioError

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from backends.acestep.backend import INSTRUMENTAL_LYRICS, AceStepBackend
-from backends.acestep.spec import SPEC, AceStepOptions
+from backends.acestep.declaration import AceStepOptions
+from backends.acestep.spec import SPEC
 from backends.base import RenderJob
 from studio.devices import detect
 from studio.ground.errors import StudioError

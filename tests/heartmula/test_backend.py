@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from backends.base import Backend, RenderJob
-from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from backends.heartmula.declaration import HeartMuLaOptions
+from backends.heartmula.spec import SPEC
 from studio.ground.errors import StudioError
 from studio.ground.progress import ProgressEvent
 from tests.conftest import REPO

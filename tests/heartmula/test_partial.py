@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from backends.base import RenderJob
-from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from backends.heartmula.declaration import HeartMuLaOptions
+from backends.heartmula.spec import SPEC
 from studio.budget.deadline import Deadline
 from studio.budget.estimate import Estimate
 from studio.ground.errors import DeadlineExceeded

@@ -50,7 +50,7 @@ def slowed_deadline(partial_ok: bool) -> tuple[Deadline, SlowClock]:
 
 
 def job(duration_s: float, seeds: list[int]) -> RenderJob:
-    from backends.levo.spec import LevoOptions
+    from backends.levo.declaration import LevoOptions
 
     return RenderJob(style="pop", lyrics="[verse] hello there. ; [chorus] sing along", instrumental=False,
                      duration_s=duration_s, seeds=seeds, options=LevoOptions(top_k=5))
