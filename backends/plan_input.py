@@ -25,9 +25,7 @@ class PlanInput(BaseModel):
     extra_weights: str | None = Field(
         default=None, description="A second set of weights the task loads (cost stage `load:<name>`)."
     )
-    include_load: bool = Field(
-        default=True, description="Count moving weights to the device (always true on ZeroGPU)."
-    )
+    include_load: bool = Field(default=True, description="Count moving weights to the device (always true on ZeroGPU).")
     sketch: bool = Field(
         default=False,
         description="Only the planner writing a song from a description (Simple mode): its own load and one "

@@ -29,10 +29,16 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     # service.py is being split into modules by another branch (issue 19, item 1); until then finishing,
     # sketching and the lyric check's cost reach back into it for take_warnings, calibration and
     # budget_context, which move out with that split. This branch changes only service.py's import lines.
-    frozenset({
-        "studio.service", "studio.finishing", "studio.sketching",
-        "studio.quality.asr", "studio.quality.asr_cost", "studio.quality.finish",
-    }): "service.py split pending",
+    frozenset(
+        {
+            "studio.service",
+            "studio.finishing",
+            "studio.sketching",
+            "studio.quality.asr",
+            "studio.quality.asr_cost",
+            "studio.quality.finish",
+        }
+    ): "service.py split pending",
     # A loaded backend carries its spec (``Backend.spec``, read by tests/contract.py) and the spec's loader
     # imports the backend: one pair of objects that point at each other. Everything else a backend's
     # modules read is in its declaration.py, below both. Removing the pair means the loader handing the
@@ -48,8 +54,9 @@ SPLIT_PACKAGES = {"studio", "backends", "studio.quality"}
 
 def _layers() -> list[list[str]]:
     configuration.configure()
-    contract = next(c for c in read_user_options(str(REPO / "pyproject.toml")).contracts_options
-                    if c.get("id") == "layers")
+    contract = next(
+        c for c in read_user_options(str(REPO / "pyproject.toml")).contracts_options if c.get("id") == "layers"
+    )
     return [[m.strip() for m in layer.replace("|", ":").split(":")] for layer in contract["layers"]]
 
 
@@ -103,9 +110,18 @@ def _cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
 def test_the_layer_contract_is_kept() -> None:
     # The project's own command, as a maintainer runs it (`lint-imports` from the repository root).
     done = subprocess.run(
-        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
-         "--no-cache", "--config", str(REPO / "pyproject.toml")],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "from importlinter.cli import lint_imports_command; lint_imports_command()",
+            "--no-cache",
+            "--config",
+            str(REPO / "pyproject.toml"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -116,7 +132,8 @@ def test_every_module_sits_in_a_layer() -> None:
     layered = [m for layer in _layers() for m in layer]
     graph = _graph()
     outside = sorted(
-        m for m in graph.modules
+        m
+        for m in graph.modules
         if m not in SPLIT_PACKAGES and not any(m == top or m.startswith(top + ".") for top in layered)
     )
     assert outside == [], f"add these modules to a layer in pyproject.toml's [tool.importlinter]: {outside}"
@@ -127,9 +144,7 @@ def test_every_module_sits_in_a_layer() -> None:
 def test_the_ground_imports_nothing_from_the_studio_or_the_backends() -> None:
     graph = _graph()
     ground = graph.find_children("studio.ground") | {"studio.ground"}
-    upward = sorted(
-        (m, d) for m in ground for d in graph.find_modules_directly_imported_by(m) if d not in ground
-    )
+    upward = sorted((m, d) for m in ground for d in graph.find_modules_directly_imported_by(m) if d not in ground)
     assert upward == []
 
 

@@ -30,8 +30,9 @@ PLANNER_SIZES: tuple[str, ...] = tuple(PLANNER_GB)
 
 def _planner_loads(gb_per_s: float, note: str) -> dict[str, StageCost]:
     return {
-        planner_load_stage(size): StageCost(fixed=0.5 + gb / gb_per_s, source=f"{LOAD_SRC} ({size} planner, "
-                                            f"{gb:g} GB: {PLANNER_GB_SOURCE}){note}")
+        planner_load_stage(size): StageCost(
+            fixed=0.5 + gb / gb_per_s, source=f"{LOAD_SRC} ({size} planner, {gb:g} GB: {PLANNER_GB_SOURCE}){note}"
+        )
         for size, gb in PLANNER_GB.items()
     }
 

@@ -8,8 +8,7 @@ from backends.seed_costs import LOAD_SRC, local_classes, scaled
 from studio.ground.vocabulary import DeviceClass
 
 _LEVO_SRC = (
-    "SongGeneration 2 (LeVo 2) report: RTF 0.82 on an H20 with a 25 frames/s LM; split ~85 % LM, "
-    "~15 % codec decode"
+    "SongGeneration 2 (LeVo 2) report: RTF 0.82 on an H20 with a 25 frames/s LM; split ~85 % LM, ~15 % codec decode"
 )
 # --- LeVo 2 (SongGeneration 2) ----------------------------------------------------------------
 # H20: RTF 0.82 -> LM 0.82 * 0.85 / 25 = 0.0279 s/frame, decode 0.82 * 0.15 = 0.123 s/audio s.

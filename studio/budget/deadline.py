@@ -171,7 +171,7 @@ class Deadline:
         noun = STAGE_UNITS.get(stage_base(event.stage), "step")
         where = f"{event.stage} {noun} {event.done} of {event.total}"
         if partial:
-            # No share of the song here: a delayed codebook pattern (LeVo) makes steps and audio differ;
+            # No share of the song here: a delayed codebook pattern (an LM stage) makes steps and audio differ;
             # the backend says how long the kept take is (partial_note).
             message = (
                 f"Time ran out at {where}: {self.what} is nearly used up, so the song ends here with a "

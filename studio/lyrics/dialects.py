@@ -37,11 +37,18 @@ class Dialect:
 _TABLE: dict[LyricDialect, Dialect] = {
     d.key: d
     for d in (
-        Dialect(LyricDialect.ACESTEP, "ACE-Step", render_acestep.render, validate_acestep, style_acestep,
-                budgets.ACESTEP),
+        Dialect(
+            LyricDialect.ACESTEP, "ACE-Step", render_acestep.render, validate_acestep, style_acestep, budgets.ACESTEP
+        ),
         Dialect(LyricDialect.LEVO2, "LeVo 2", render_levo2.render, validate_levo2, style_levo2, budgets.LEVO2),
-        Dialect(LyricDialect.HEARTMULA, "HeartMuLa", render_heartmula.render, validate_heartmula, style_heartmula,
-                budgets.HEARTMULA),
+        Dialect(
+            LyricDialect.HEARTMULA,
+            "HeartMuLa",
+            render_heartmula.render,
+            validate_heartmula,
+            style_heartmula,
+            budgets.HEARTMULA,
+        ),
     )
 }
 
@@ -68,8 +75,9 @@ def render_sheet(sheet: Sheet, dialect_name: LyricDialect | str, options: Render
     return dialect(dialect_name).render(sheet, options or RenderOptions())
 
 
-def validate(dialect_name: LyricDialect | str, lyrics: str, style: str = "", *,
-             instrumental: bool = False) -> list[Problem]:
+def validate(
+    dialect_name: LyricDialect | str, lyrics: str, style: str = "", *, instrumental: bool = False
+) -> list[Problem]:
     """Problems with an already rendered text for ``dialect_name`` (empty when it is fit to send)."""
     return dialect(dialect_name).validate(lyrics, style, instrumental=instrumental)
 
