@@ -7,48 +7,17 @@ validator and the budget guard read the spec; only ``load()`` imports torch or m
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from studio.ground.progress import ProgressFn, no_progress
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import numpy as np
-
-
-class LyricDialect(str, enum.Enum):
-    """The strict lyric format a model was trained on (rendered by ``studio.lyrics``)."""
-
-    ACESTEP = "acestep"
-    LEVO2 = "levo2"
-    HEARTMULA = "heartmula"
-
-
-class Input(str, enum.Enum):
-    """Request fields a backend understands; the UI shows a control only for these."""
-
-    STYLE = "style"
-    LYRICS = "lyrics"
-    INSTRUMENTAL = "instrumental"
-    DURATION = "duration"
-    BPM = "bpm"
-    KEY = "key"
-    TIME_SIGNATURE = "time_signature"
-    LANGUAGE = "language"
-    SEED = "seed"
-    TAKES = "takes"
-    DESCRIPTION = "description"
-    SOURCE_AUDIO = "source_audio"
-    REFERENCE_AUDIO = "reference_audio"
-
-
-class DeviceClass(str, enum.Enum):
-    ZEROGPU = "zerogpu"
-    CUDA = "cuda"
-    MPS = "mps"
-    CPU = "cpu"
 
 
 class StageCost(BaseModel):
@@ -83,7 +52,7 @@ class CostModel(BaseModel):
 class MemoryModel(BaseModel):
     """Accelerator memory (GiB) a request needs, as data, in the backend's 16-bit dtype (fp32 doubles it).
 
-    A request's peak is the larger of two phases (``studio.budget.memory``): generating (weights, KV
+    A request's peak is the larger of two phases (``backends.memory_plan``): generating (weights, KV
     caches, activations) and decoding (weights, the VAE/codec decode, the finished audio). Offloading
     idle parts to the host keeps only ``offload_gb`` resident while generating and ``decoder_gb``
     while decoding; a tiled decode holds one tile of one take (``decode_tile_gb``) instead of every
@@ -143,6 +112,11 @@ class Capabilities(BaseModel):
     dumps_tokens: bool = False
     tasks: tuple[str, ...] = ("text2music",)
     cost: dict[DeviceClass, CostModel] = Field(default_factory=dict)
+    # Diffusion steps the budget assumes when a request (or an alternative backend) names none; None where
+    # the backend has no steps to count.
+    default_steps: int | None = Field(None, ge=1)
+    # LM planner sizes, smallest first: fitting a request to the budget walks down this list.
+    planner_sizes: tuple[str, ...] = ()
 
     @classmethod
     def of_stage(cls, **fields: Any) -> Capabilities:
@@ -158,36 +132,6 @@ class Capabilities(BaseModel):
 
     def accepts(self, item: Input) -> bool:
         return item in self.inputs
-
-
-class StudioError(Exception):
-    """An error the user can act on. The message says what to change."""
-
-
-class BackendUnavailable(StudioError):
-    """The backend cannot run here; the message says why and what would make it run."""
-
-    spends_no_call = True  # refused before any model work: the rate limit is not charged (studio.ratelimit)
-
-
-class Cancelled(StudioError):
-    """The user (or a deadline) stopped the work; partial results are discarded unless allowed."""
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    stage: str
-    done: int
-    total: int
-    message: str = ""
-
-
-# A progress callback may raise ``Cancelled`` to stop the work at the next step boundary.
-ProgressFn = Callable[[ProgressEvent], None]
-
-
-def no_progress(_: ProgressEvent) -> None:
-    return None
 
 
 @dataclass

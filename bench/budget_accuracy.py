@@ -40,18 +40,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backends.base import (
-    Capabilities,
-    CostModel,
-    DeviceClass,
-    Input,
-    LyricDialect,
-    ProgressEvent,
-    ProgressFn,
-    StageCost,
-)
+from backends.base import Capabilities, CostModel, StageCost
+from backends.plan_input import PlanInput
 from studio.budget.calibration import Calibration, StageTimer
-from studio.budget.estimate import PlanInput, cost_model, estimate
+from studio.budget.estimate import cost_model, estimate
+from studio.ground.progress import ProgressEvent, ProgressFn
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
 
 DURATIONS = (10, 30, 60, 120, 240)
 STEPS = (4, 8, 16)

@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 # Modules that contribute subcommands, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (

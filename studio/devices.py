@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from backends.base import DeviceClass, StudioError
 from studio import settings
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 
 if platform.system() == "Darwin":
     # A few ops (e.g. some FFT and conv variants) have no MPS kernel; run them on the CPU

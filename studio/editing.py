@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import Capabilities, Input, StudioError
+from backends.base import Capabilities
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import Input
 from studio.song import SongRequest
 from studio.tasks import Task, WeightsVariant, get_task, task_weights, tracks_for
 

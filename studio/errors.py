@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def _field(loc: tuple) -> str:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import ProgressEvent, ProgressFn, Take, no_progress
+from backends.base import Take
 from studio import registry
 from studio.audio import MasteringSettings, SongCard, export, export_song, master, save_stems, studio_artist
 from studio.audio.peaks import TRUE_PEAK_OVERSAMPLE
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 from studio.raw import RawRender
 from studio.song import SongResult, TakeResult
 from studio.tasks import default_title

@@ -8,8 +8,8 @@ once with more time when the quota allows. Elsewhere it only limits when STUDIO_
 
 from __future__ import annotations
 
-from backends.base import StudioError
 from studio.budget import Reservation
+from studio.ground.errors import StudioError
 from studio.service import plan
 from studio.song import SongRequest
 

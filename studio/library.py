@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 from studio.song import SongRequest, SongResult, TakeResult
 from studio.tasks import default_title
 

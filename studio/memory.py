@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import sys
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 class OutOfMemory(StudioError):

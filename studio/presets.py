@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backends.base import StudioError
 from studio.errors import explain
+from studio.ground.errors import StudioError
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets"
 

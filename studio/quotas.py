@@ -11,8 +11,8 @@ the refusal costs no rate-limit call.
 
 from __future__ import annotations
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 from studio.library import Library, multi_user
 
 PER_VISITOR_ENV = settings.QUOTA_PER_VISITOR.name

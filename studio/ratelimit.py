@@ -25,8 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 from studio.library import multi_user
 from studio.settings import Rate
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from backends.base import Take
-from studio.budget.estimate import PlanInput
+from backends.plan_input import PlanInput
 from studio.song import SongRequest
 
 # Take.extras keys that cross the process boundary; the rest (codes, tensors for --dump-tokens)

@@ -7,16 +7,22 @@ unloads it on request, so the UI, CLI and API share one copy of the weights.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import Availability, Backend, BackendSpec, BackendUnavailable, DeviceClass, StudioError
+from backends.base import Backend, BackendSpec
 from studio import devices, memory
+
+# Remembered availability lives below the registry (studio.weights asks it too); callers keep asking
+# ``registry.availability`` and ``registry.refresh_availability``, so both names are exported here.
+from studio.availability import availability as availability
+from studio.availability import refresh_availability as refresh_availability
 from studio.devices import DeviceInfo
+from studio.ground.errors import BackendUnavailable, StudioError
+from studio.ground.vocabulary import DeviceClass
 
 DEFAULT_BACKEND = "acestep"
 
@@ -44,41 +50,6 @@ def all_specs() -> list[BackendSpec]:
     return [get_spec(n) for n in SPECS]
 
 
-# Availability answers are kept per process: checking them reads package metadata and probes folders,
-# which was most of the time /plan took, and it is asked on every plan, preview and listing. An
-# answer is reused only while the settings it can depend on are unchanged (the key holds every
-# STUDIO_*/SPACES_*/HF_* variable, so pointing a weights variable elsewhere re-checks) and while the
-# spec still has the same check (a test that swaps it gets its own answer).
-_ENV_PREFIXES = ("STUDIO_", "SPACES_", "HF_")
-_AVAILABILITY: dict[tuple, Availability] = {}
-_AVAILABILITY_LOCK = threading.Lock()
-
-
-def _settings_key() -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)))
-
-
-def availability(spec: BackendSpec) -> Availability:
-    """``spec.availability()``, remembered for this process while the relevant settings stay the same."""
-    key = (spec.name, spec.availability, _settings_key())
-    with _AVAILABILITY_LOCK:
-        known = _AVAILABILITY.get(key)
-    if known is not None:
-        return known
-    state = spec.availability()
-    with _AVAILABILITY_LOCK:
-        if len(_AVAILABILITY) > 64:  # settings keep changing (tests): start over rather than grow
-            _AVAILABILITY.clear()
-        _AVAILABILITY[key] = state
-    return state
-
-
-def refresh_availability() -> None:
-    """Forget every remembered answer, e.g. after installing a package into the running process."""
-    with _AVAILABILITY_LOCK:
-        _AVAILABILITY.clear()
-
-
 def available_specs() -> list[BackendSpec]:
     return [s for s in all_specs() if availability(s).ok]
 
@@ -94,8 +65,8 @@ def require_available(spec: BackendSpec) -> None:
 def memory_to_load_gb(spec: BackendSpec, info: DeviceInfo, available_gb: float) -> float | None:
     """Accelerator memory ``spec`` needs to load and make a default-length song on ``info``, lightened
     as far as it can be (tiled decode, offload where the device allows); None: not budgeted."""
-    from studio.budget.estimate import PlanInput
-    from studio.budget.memory import Lightening, plan_memory
+    from backends.memory_plan import Lightening, plan_memory
+    from backends.plan_input import PlanInput
 
     caps = spec.capabilities
     allowed = (Lightening.TILED_DECODE,) if info.kind is DeviceClass.MPS else None
@@ -118,7 +89,7 @@ class BackendCache:
     """One loaded copy per backend; a request for other weights replaces the loaded copy.
 
     Backends share the accelerator: before loading one, the least recently used others are unloaded
-    until the free memory holds what the memory budget says the new one needs (studio.budget.memory).
+    until the free memory holds what the memory budget says the new one needs (backends.memory_plan).
     """
 
     def __init__(self) -> None:

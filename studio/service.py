@@ -15,37 +15,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from backends.base import (
-    BackendSpec,
-    Cancelled,
-    Capabilities,
-    DeviceClass,
-    Input,
-    ProgressEvent,
-    ProgressFn,
-    RenderJob,
-    StudioError,
-    Take,
-    no_progress,
-)
+from backends.base import BackendSpec, Capabilities, RenderJob, Take
+from backends.plan_input import PlanInput
 from studio import memory, registry, settings
 from studio.audio import MasteringSettings, audio_format
-from studio.budget import (
-    BudgetContext,
-    Decision,
-    PlanInput,
-    Preflight,
-    Reservation,
-    default_tier,
-    preflight,
-    tier_limits,
-)
+from studio.budget import BudgetContext, Decision, Preflight, Reservation, default_tier, preflight, tier_limits
 from studio.budget.calibration import Calibration, StageTimer
 from studio.budget.estimate import SizeScale, canonical_stage
 from studio.budget.tiers import Tier
 from studio.budget.zerogpu import slice_factor
 from studio.editing import check_task
 from studio.errors import validate
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
+from studio.ground.vocabulary import DeviceClass, Input
 from studio.lyrics import FormatResult, estimate_seconds, format_lyrics, parse
 from studio.lyrics import validate as check_dialect
 from studio.raw import RawRender

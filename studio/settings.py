@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 T = TypeVar("T")
 PREFIX = "STUDIO_"

@@ -8,10 +8,11 @@ from the backend it belongs to: a worker that rendered with the DiT may still ha
 
 from __future__ import annotations
 
-from backends.base import Sketcher, StudioError
+from backends.base import Sketcher
+from backends.plan_input import PlanInput
 from studio import registry
 from studio.budget import Reservation
-from studio.budget.estimate import PlanInput
+from studio.ground.errors import StudioError
 
 # A sketch (caption, metadata and lyrics, no audio codes) is ~600 planner tokens; the planner writes
 # audio codes at 5 per second of song, so a sketch is priced like the codes of a 120-s song.
@@ -29,7 +30,7 @@ def sketcher_of(backend: str) -> Sketcher:
 
 def check_description(backend: str, text: str) -> str:
     """The description, trimmed, or a refusal naming what to change; asked before any GPU time."""
-    from backends.base import Input
+    from studio.ground.vocabulary import Input
 
     caps = registry.get_spec(backend).capabilities
     if registry.get_spec(backend).sketcher is None or not caps.accepts(Input.DESCRIPTION):

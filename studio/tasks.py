@@ -135,7 +135,7 @@ def default_title(task: str, source: str | None, track: str | None, name: str | 
 
 
 def get_task(name: str) -> Task:
-    from backends.base import StudioError
+    from studio.ground.errors import StudioError
 
     try:
         return TASKS[name]

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.base import BackendSpec, StudioError, WeightsPart
+from backends.base import BackendSpec, WeightsPart
 from studio import settings
+from studio.availability import availability
+from studio.ground.errors import StudioError
 
 
 def choose(explicit: str | None, env_var: str, default: str) -> str:
@@ -348,10 +350,8 @@ def part_status(part: WeightsPart) -> tuple[WeightsState, str]:
 
 def status(spec: BackendSpec) -> WeightsStatus:
     """Cheap, offline: whether ``spec``'s first song can start here, and what it would download first."""
-    from studio import registry
-
     name = spec.name
-    state = registry.availability(spec)
+    state = availability(spec)
     if not state.ok:
         return WeightsStatus(name, WeightsState.NEEDS_GPU if state.needs_gpu else WeightsState.CANNOT_RUN, state.reason)
     pending: list[WeightsPart] = []

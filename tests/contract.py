@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends.base import Backend, Cancelled, ProgressEvent, RenderJob, StudioError, Take
+from backends.base import Backend, RenderJob, Take
 from studio.errors import validate
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent
 
 
 class BackendContract:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from backends.base import DeviceClass
 from studio import devices
+from studio.ground.vocabulary import DeviceClass
 
 LIMIT = 65_536
 MESSAGE = "Output channels > 65536 not supported at the MPS device."

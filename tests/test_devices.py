@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
 from studio import devices
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from tests.conftest import REPO
 
 TABLE = {DeviceClass.CUDA: "bfloat16", DeviceClass.MPS: "bfloat16", DeviceClass.CPU: "float32"}
@@ -87,7 +88,7 @@ DTYPE_TABLE = [
                          ids=[f"{d}-{v}" for d, v, _ in DTYPE_TABLE])
 def test_each_backend_picks_its_own_dtype_where_bf16_is_missing(monkeypatch, device, version, expected) -> None:
     from backends.acestep.planner.model import default_dtype
-    from backends.heartmula.spec import LM_DTYPE, LM_DTYPE_WITHOUT_BF16
+    from backends.heartmula.declaration import LM_DTYPE, LM_DTYPE_WITHOUT_BF16
     from studio import registry
 
     fake_device(monkeypatch, device, version)

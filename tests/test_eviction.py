@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from backends.acestep.spec import CAPABILITIES
-from backends.base import Availability, BackendSpec, DeviceClass, MemoryModel
+from backends.acestep.declaration import CAPABILITIES
+from backends.base import Availability, BackendSpec, MemoryModel
 from studio import devices, memory, registry
+from studio.ground.vocabulary import DeviceClass
 
 GPU = devices.DeviceInfo(kind=DeviceClass.CUDA, torch_device="cuda", name="24 GB GPU", memory_gb=24.0)
 WEIGHTS_GB = 9.0

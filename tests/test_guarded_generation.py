@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from backends.base import ProgressEvent, StudioError
 from studio import service
-from studio.budget.deadline import DeadlineExceeded
 from studio.errors import validate
+from studio.ground.errors import DeadlineExceeded, StudioError
+from studio.ground.progress import ProgressEvent
 from studio.song import SongRequest
 
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from backends.base import StudioError
 from studio import service
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.song import SongRequest
 from studio.ui import runner
@@ -118,8 +118,8 @@ def test_a_sketchs_stage_times_are_recorded_by_the_parent(zerogpu, monkeypatch) 
     guard prices the next sketch from this machine's planner load and pass."""
     import time
 
-    from backends.base import ProgressEvent
     from studio import devices, sketching
+    from studio.ground.progress import ProgressEvent
 
     def sketch(*_args, progress, **_kwargs):
         for stage, pause in (("loading", 0.02), ("plan", 0.03)):

@@ -8,9 +8,10 @@ import sys
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from backends.acestep.spec import CAPABILITIES
-from backends.base import Availability, BackendSpec, BackendUnavailable, StudioError
+from backends.acestep.declaration import CAPABILITIES
+from backends.base import Availability, BackendSpec
 from studio import registry
+from studio.ground.errors import BackendUnavailable, StudioError
 from tests.conftest import REPO
 
 

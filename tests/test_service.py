@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import StudioError
 from studio import service
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 
@@ -70,7 +70,8 @@ def test_output_targets_and_formats() -> None:
 
 
 def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
-    from backends.base import Cancelled, ProgressEvent
+    from studio.ground.errors import Cancelled
+    from studio.ground.progress import ProgressEvent
 
     seen = []
     token = service.CancelToken(tmp_path)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import StudioError
 from studio import settings
 from studio.budget.tiers import DEFAULTS, HARD_CAP_S, Tier, tier_limits
+from studio.ground.errors import StudioError
 
 REPO = Path(__file__).resolve().parents[1]
 # Where the studio's own code lives; tests set variables (monkeypatch.setenv), they do not read settings.

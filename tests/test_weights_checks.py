@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import Availability, StudioError
+from backends.base import Availability
 from studio import registry, weights
+from studio.ground.errors import StudioError
 from studio.weights import WeightsState
 from tests.levo.conftest import levo_fx, levo_runtime  # noqa: F401 - fixtures used below
 

@@ -13,22 +13,17 @@ import numpy as np
 import torch
 
 from backends.acestep import vae_tiling
+from backends.acestep.declaration import REQUIRED_FILES, AceStepOptions
 from backends.acestep.fetching import fetch_pipeline
 from backends.acestep.lora import LoraSet
-from backends.acestep.spec import REQUIRED_FILES, SPEC, AceStepOptions
-from backends.base import (
-    BackendSpec,
-    DeviceClass,
-    ProgressEvent,
-    ProgressFn,
-    RenderJob,
-    StudioError,
-    Take,
-    no_progress,
-)
+from backends.acestep.spec import SPEC
+from backends.base import BackendSpec, RenderJob, Take
 from studio import devices, memory
 from studio import weights as weights_source
 from studio.audio.splice import SPLICE_FADE_S, splice
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
+from studio.ground.vocabulary import DeviceClass
 from studio.tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -245,8 +240,8 @@ class AceStepBackend:
         free = memory.free_accelerator_gb(self.device)
         if free is None:
             return None
-        from studio.budget.estimate import PlanInput
-        from studio.budget.memory import decode_needs_tiling
+        from backends.memory_plan import decode_needs_tiling
+        from backends.plan_input import PlanInput
 
         request = PlanInput(duration_s=job.duration_s, takes=len(job.seeds))
         if decode_needs_tiling(self.spec.capabilities, request, free, dtype=self.dtype):
@@ -368,7 +363,7 @@ def wants_offload(info: devices.DeviceInfo, dtype: str) -> bool:
     (a 70 GB slice holds it, and spaces packs the weights on the device at start-up)."""
     if info.kind is not DeviceClass.CUDA or not info.memory_gb:
         return False
-    from studio.budget.memory import offload_needed
+    from backends.memory_plan import offload_needed
 
     return offload_needed(SPEC.capabilities, info.memory_gb, dtype=dtype)
 

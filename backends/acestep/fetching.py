@@ -40,8 +40,8 @@ def fetch_pipeline(location: str, *, what: str, env_var: str,
 def fetch_planner(weights: str | None) -> str:
     """A local folder holding the planner ``weights`` (a size such as ``1.7B``, a Hub id, a folder):
     for a size whose files sit in a subfolder of a shared repository, only that subfolder."""
+    from backends.acestep.declaration import PLANNER_ENV
     from backends.acestep.planner.model import resolve_checkpoint
-    from backends.acestep.spec import PLANNER_ENV
     from studio import weights as weights_source
 
     checkpoint = resolve_checkpoint(weights)

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 import torch
 
 from backends.acestep.code_pair import CODEC_ENV, PAIR
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"

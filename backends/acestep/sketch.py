@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from backends.acestep.spec import DESCRIBE_PLANNER
-from backends.base import ProgressEvent, ProgressFn, no_progress
+from backends.acestep.declaration import DESCRIBE_PLANNER
 from studio import settings
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 # (the planner asked for: a size, or what STUDIO_ACESTEP_PLANNER_WEIGHTS names; device) -> Planner
 _LOADED: dict[tuple[str, str], Any] = {}

@@ -7,26 +7,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.base import RenderJob, Take
 from backends.heartmula.codec.model import check_codec
-from backends.heartmula.generate import SamplingParams
-from backends.heartmula.limits import check_fits, style_to_tags
-from backends.heartmula.lm import check_lm
-from backends.heartmula.pipeline import HeartMuLaPipeline
-from backends.heartmula.spec import (
+from backends.heartmula.declaration import (
     CODEC_DTYPE,
     CODEC_PART,
     GEN_PART,
     LM_DTYPE,
     LM_DTYPE_WITHOUT_BF16,
     LM_PART,
-    SPEC,
     HeartMuLaOptions,
 )
+from backends.heartmula.generate import SamplingParams
+from backends.heartmula.limits import check_fits, style_to_tags
+from backends.heartmula.lm import check_lm
+from backends.heartmula.pipeline import HeartMuLaPipeline
+from backends.heartmula.spec import SPEC
 from backends.heartmula.weights import HeartMuLaFiles, resolve_files
 from studio import devices, memory, settings
 from studio import weights as weights_source
-from studio.budget.deadline import fade_out, partial_note
+from studio.audio.cut_short import fade_out, partial_note
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressFn, no_progress
 
 # Below this much free accelerator memory the LM and codec take turns instead of sharing it.
 LOW_MEMORY_BELOW_GB = 20.0

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, no_progress
 from backends.heartmula.lm import HeartMuLaLM
 from backends.heartmula.prompt import NUM_CODEBOOKS, Prompt
 from backends.heartmula.sampling import sample_topk
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 FRAME_MS = 80  # 12.5 frames per second
 

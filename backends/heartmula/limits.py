@@ -13,8 +13,9 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from backends.base import RenderJob, StudioError
+from backends.base import RenderJob
 from studio import settings
+from studio.ground.errors import StudioError
 
 BACKBONE_POSITIONS = 8192
 FRAME_MS = 80  # 12.5 frames per second (backends/heartmula/generate.py)

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.base import Cancelled, ProgressFn, no_progress
 from backends.heartmula.codec.model import SAMPLE_RATE, HeartCodec, load_codec
 from backends.heartmula.generate import SamplingParams, generate_frames
 from backends.heartmula.lm import HeartMuLaLM, load_lm
 from backends.heartmula.prompt import PromptBuilder
 from backends.heartmula.weights import HeartMuLaFiles
+from studio.ground.errors import Cancelled
+from studio.ground.progress import ProgressFn, no_progress
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 GEN_REPO = "HeartMuLa/HeartMuLaGen"
 LM_REPO = "HeartMuLa/HeartMuLa-oss-3B-happy-new-year"

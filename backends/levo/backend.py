@@ -10,18 +10,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, RenderJob, StudioError, Take, no_progress
+from backends.base import RenderJob, Take
 from backends.levo.conditioning import build_conditions
+from backends.levo.declaration import VRAM_GB, LevoOptions
 from backends.levo.decoder import FRAME_RATE, SeparateTokenDecoder, generator_noise, load_decoder
 from backends.levo.generation import SamplingParams, generate_codes
 from backends.levo.lm import LeLM
 from backends.levo.loading import load_lm, require_whole_parts, resolve_model, resolve_runtime
-from backends.levo.spec import SPEC, VRAM_GB, LevoOptions
+from backends.levo.spec import SPEC
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
 from backends.levo.vae import OobleckVae, load_vae
 from studio import devices
-from studio.budget.deadline import DeadlineExceeded, fade_out, partial_note
+from studio.audio.cut_short import fade_out, partial_note
+from studio.ground.errors import Cancelled, DeadlineExceeded, StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 # Which decodes each mode needs, in upstream's order (vocal, bgm, then the mix), and the stem names.
 DECODES: dict[str, tuple[tuple[str, str], ...]] = {

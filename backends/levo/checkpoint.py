@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 class CheckpointMismatch(StudioError):

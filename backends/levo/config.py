@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 # Fixed by the model family (upstream hard-codes them; the checkpoint shapes agree).
 LYRIC_PAD_ID = 151643  # Qwen2 <|endoftext|>

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backends.base import ProgressEvent, ProgressFn, no_progress
 from backends.levo.checkpoint import assign_strict
 from backends.levo.config import DecoderDims
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 SIGMA_MIN = 1e-4
 FRAME_RATE = 25
@@ -342,7 +342,7 @@ def load_decoder(
     """``folder`` = ckpt/model_septoken with model_2.safetensors (and, in tests, dims.json)."""
     from safetensors import safe_open
 
-    from backends.base import StudioError
+    from studio.ground.errors import StudioError
 
     path = folder / "model_2.safetensors"
     if not path.is_file():

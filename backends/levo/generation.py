@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from backends.levo.conditioning import Conditions
 from backends.levo.lm import LeLM
 from backends.levo.pattern import DelayPattern
+from studio.ground.errors import Cancelled
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 PENALTY = 1.1
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
-from backends.base import BackendUnavailable, StudioError
 from backends.levo.checkpoint import assign_strict, load_torch_state, strip_prefix
 from backends.levo.config import LmConfig
+from backends.levo.declaration import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.lm import UNUSED_KEYS, LeLM
-from backends.levo.spec import DEFAULT_MODEL, DEFAULT_RUNTIME, MODEL_ENV, RUNTIME_ENV, WEIGHTS
 from backends.levo.text import LevoTokenizers
 from studio import settings
+from studio.ground.errors import BackendUnavailable, StudioError
 
 MODEL_FILES = ("config.yaml", "model.pt")
 # What Qwen2Tokenizer.from_pretrained may open in the tokenizer folder (vocab.json, merges.txt,

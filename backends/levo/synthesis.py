@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from backends.base import ProgressFn, no_progress
 from backends.conv_limit import OOBLECK_REACH_FRAMES, frames_within
 from backends.levo.decoder import NoiseFn, SeparateTokenDecoder
 from backends.levo.vae import OobleckVae
+from studio.ground.progress import ProgressFn, no_progress
 
 DECODE_TYPES = ("mixed", "vocal", "bgm")
 

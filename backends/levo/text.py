@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backends.base import StudioError
 from backends.levo.config import STRUCTURE_TAGS, STYLE_SPECIAL_TOKENS
+from studio.ground.errors import StudioError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

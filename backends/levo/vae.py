@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from backends.base import StudioError
 from backends.levo.checkpoint import load_strict, load_torch_state
 from backends.levo.config import VaeConfig
+from studio.ground.errors import StudioError
 
 _RES_UNIT = {"0": "snake1", "1": "conv1", "2": "snake2", "3": "conv2"}
 _BLOCK = {"0": "snake1", "1": "conv_t1", "2": "res_unit1", "3": "res_unit2", "4": "res_unit3"}

@@ -15,13 +15,13 @@ Typical use (the service after a render)::
 from __future__ import annotations
 
 from studio.audio.bundle import DEFAULT_FORMATS, ExportedSong, export_song
-from studio.audio.card import SongCard, read_card, sidecar_path, studio_artist, studio_version, write_sidecar
+from studio.audio.card import SongCard, sidecar_path, studio_artist, studio_version, write_sidecar
 from studio.audio.export import FORMATS, MP3_BITRATE_KBPS, audio_format, export, slugify
 from studio.audio.loudness import LoudnessMethod, LoudnessReading, integrated_loudness
 from studio.audio.mastering import MasteringReport, MasteringSettings, MasterResult, master
 from studio.audio.peaks import true_peak
 from studio.audio.stems import SavedStems, save_stems
-from studio.audio.tags import CARD_KEY, read_tags
+from studio.audio.tags import CARD_KEY, read_card, read_tags
 
 __all__ = [
     "CARD_KEY",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 # Song Studio delivers mono or stereo; MP3 and the loudness meter's channel weights assume it.
 MAX_CHANNELS = 2

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import StudioError
 from studio.audio.buffers import as_channels_first, check_sample_rate
 from studio.audio.card import SongCard, sidecar_path
 from studio.audio.export import audio_format, export
 from studio.audio.mastering import MasteringSettings, MasterResult, master
 from studio.audio.stems import check_stem_names, save_stems
+from studio.ground.errors import StudioError
 
 DEFAULT_FORMATS = ("wav", "flac", "mp3")
 RAW_SUFFIX = ".raw"

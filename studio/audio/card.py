@@ -2,7 +2,7 @@
 
 A card travels two ways: embedded in the file's tags (ID3 ``TXXX:SONG_STUDIO_CARD`` for MP3 and
 WAV, a ``SONG_STUDIO_CARD`` Vorbis comment for FLAC) and as a sidecar ``<name>.song.json`` beside
-the file. :func:`read_card` accepts either, so a file dropped back into the studio restores its
+the file. :func:`studio.audio.tags.read_card` accepts either, so a file dropped back into the studio restores its
 settings even when a tag editor has stripped the tags or the sidecar got lost.
 """
 
@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from backends.base import StudioError
 from studio.audio.mastering import MasteringReport, MasteringSettings
+from studio.ground.errors import StudioError
 
 STUDIO_NAME = "Song Studio"
 CARD_SUFFIX = ".song.json"
@@ -168,30 +168,4 @@ def unwritable(target: Path, error: OSError) -> StudioError:
     return StudioError(
         f"Cannot write `{target}`: {reason}. Choose an output folder you can write to "
         "(on the command line, `--out DIR`)."
-    )
-
-
-def read_card(path: str | os.PathLike[str]) -> SongCard:
-    """The song card of a file the studio made: from its embedded tag, else from its sidecar.
-
-    Also accepts the ``.song.json`` sidecar itself. Raises :class:`StudioError` saying what to
-    do when the file was not made by Song Studio.
-    """
-    from studio.audio.tags import read_embedded_card
-
-    source = Path(path)
-    if not source.is_file():
-        raise StudioError(f"No file at `{source}`; check the path and try again.")
-    if source.name.endswith(CARD_SUFFIX) or source.suffix.lower() == ".json":
-        return SongCard.from_json(source.read_bytes(), source=f"`{source.name}`")
-    embedded = read_embedded_card(source)
-    if embedded is not None:
-        return SongCard.from_json(embedded, source=f"the card in `{source.name}`'s tags")
-    sidecar = sidecar_path(source)
-    if sidecar.is_file():
-        return SongCard.from_json(sidecar.read_bytes(), source=f"`{sidecar.name}`")
-    raise StudioError(
-        f"`{source.name}` was not made by Song Studio: it has no song card in its tags and no "
-        f"`{sidecar.name}` beside it. Drop a WAV, FLAC or MP3 exported by the studio, or its "
-        f"`{CARD_SUFFIX}` card."
     )

@@ -19,10 +19,10 @@ import lameenc
 import numpy as np
 import soundfile
 
-from backends.base import StudioError
 from studio.audio.buffers import as_channels_first, check_sample_rate
 from studio.audio.card import SongCard, unwritable, write_sidecar
 from studio.audio.tags import TAG_WRITERS
+from studio.ground.errors import StudioError
 
 MP3_BITRATE_KBPS = 320
 # MPEG-1 Layer III, the only MPEG audio that allows 320 kbps, exists at these rates only.

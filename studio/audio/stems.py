@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import StudioError
 from studio.audio.card import SongCard, sidecar_path, unwritable
 from studio.audio.export import export
+from studio.ground.errors import StudioError
 
 _STEM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Names that would collide with the files the mix itself produces.

@@ -3,12 +3,13 @@
 Each file gets the human-readable fields players show (title, artist, lyrics, style as genre and
 comment, date, encoder) plus the recipe fields (model id, weights revision, seed, parameters as
 JSON) and the whole song card as JSON under ``SONG_STUDIO_CARD``, which is what
-:func:`studio.audio.card.read_card` reads back.
+:func:`read_card` reads back.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from mutagen.flac import FLAC
 from mutagen.id3 import COMM, ID3, TCON, TDRC, TIT2, TPE1, TSSE, TXXX, USLT, ID3NoHeaderError
 from mutagen.wave import WAVE
 
-from studio.audio.card import STUDIO_NAME, SongCard
+from studio.audio.card import CARD_SUFFIX, STUDIO_NAME, SongCard, sidecar_path
+from studio.ground.errors import StudioError
 
 CARD_KEY = "SONG_STUDIO_CARD"
 # Recipe fields written next to the card, for tools that only read plain tags.
@@ -152,3 +154,27 @@ def read_tags(path: str | Path) -> dict[str, str]:
 def read_embedded_card(path: Path) -> str | None:
     """The card JSON embedded in ``path``'s tags, or ``None`` if it has none (or is no audio)."""
     return read_tags(path).get(CARD_KEY) or None
+
+
+def read_card(path: str | os.PathLike[str]) -> SongCard:
+    """The song card of a file the studio made: from its embedded tag, else from its sidecar.
+
+    Also accepts the ``.song.json`` sidecar itself. Raises :class:`StudioError` saying what to
+    do when the file was not made by Song Studio.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise StudioError(f"No file at `{source}`; check the path and try again.")
+    if source.name.endswith(CARD_SUFFIX) or source.suffix.lower() == ".json":
+        return SongCard.from_json(source.read_bytes(), source=f"`{source.name}`")
+    embedded = read_embedded_card(source)
+    if embedded is not None:
+        return SongCard.from_json(embedded, source=f"the card in `{source.name}`'s tags")
+    sidecar = sidecar_path(source)
+    if sidecar.is_file():
+        return SongCard.from_json(sidecar.read_bytes(), source=f"`{sidecar.name}`")
+    raise StudioError(
+        f"`{source.name}` was not made by Song Studio: it has no song card in its tags and no "
+        f"`{sidecar.name}` beside it. Drop a WAV, FLAC or MP3 exported by the studio, or its "
+        f"`{CARD_SUFFIX}` card."
+    )

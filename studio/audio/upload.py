@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import StudioError
 from studio import settings
 from studio.audio.decoding import Header, NotAudio, Truncated, open_audio
+from studio.ground.errors import StudioError
 
 TARGET_RATE = 48_000
 # soundfile reads the first four; m4a/AAC (phone voice memos, Apple Music exports), Opus and WebM

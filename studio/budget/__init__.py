@@ -9,21 +9,16 @@ Flow for one request (the service wires it):
 
 from __future__ import annotations
 
-from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES, SEED_COSTS
-from studio.budget.estimate import Estimate, PlanInput, estimate
+from studio.budget.estimate import Estimate, estimate
 from studio.budget.preflight import Alternative, BudgetContext, Decision, Preflight, preflight
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits, default_tier, tier_limits
 
 __all__ = [
-    "DEFAULT_STEPS",
-    "PLANNER_SIZES",
-    "SEED_COSTS",
     "Alternative",
     "BudgetContext",
     "Decision",
     "Estimate",
-    "PlanInput",
     "Preflight",
     "Reservation",
     "Tier",

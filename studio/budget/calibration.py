@@ -36,17 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import CostModel, ProgressEvent, StageCost
+from backends.base import CostModel, StageCost
+from backends.plan_input import PlanInput
 from studio import settings
-from studio.budget.estimate import (
-    MAX_MARGIN,
-    MIN_MARGIN,
-    PlanInput,
-    active_stages,
-    canonical_stage,
-    features,
-    stage_seconds,
-)
+from studio.budget.estimate import MAX_MARGIN, MIN_MARGIN, active_stages, canonical_stage, features, stage_seconds
+from studio.ground.progress import ProgressEvent
 
 log = logging.getLogger(__name__)
 

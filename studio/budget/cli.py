@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from backends.base import DeviceClass, StudioError
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from studio.tasks import TASK_NAMES, task_weights
 
 
@@ -35,11 +36,11 @@ def register(subparsers: Any) -> None:
             "1 when it would be refused, 2 on a usage error."
         ),
     )
-    p.add_argument("--backend", required=True, help="backend name, e.g. acestep, levo2, heartmula")
+    p.add_argument("--backend", required=True, help="backend name (`python -m studio backends` lists them)")
     p.add_argument("--duration", required=True, type=_positive_float, help="song length in seconds")
     p.add_argument("--steps", type=_positive_int, help="diffusion steps (default: the backend's)")
     p.add_argument("--takes", type=_positive_int, default=1, help="songs per request (default 1)")
-    p.add_argument("--planner", help="ACE-Step LM planner size (0.6B, 1.7B, 4B); default: none")
+    p.add_argument("--planner", help="LM planner size, for a backend that has one (its `planner_sizes`); default: none")
     p.add_argument(
         "--task", default="text2music", choices=list(TASK_NAMES),
         help="task (default text2music); edits also price encoding the source and any extra weights",
@@ -79,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from backends.plan_input import PlanInput
     from studio.budget.calibration import Calibration
-    from studio.budget.costs import DEFAULT_STEPS
-    from studio.budget.estimate import PlanInput, cost_model
+    from studio.budget.estimate import cost_model
     from studio.budget.preflight import BudgetContext, preflight
     from studio.budget.tiers import Tier, default_tier, tier_limits
     from studio.budget.zerogpu import slice_factor
@@ -107,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     limits = tier_limits(tier)
     device = DeviceClass(args.device) if args.device else DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
     uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
-    steps = args.steps if args.steps is not None else (DEFAULT_STEPS.get(caps.name) if uses_steps else None)
+    steps = args.steps if args.steps is not None else (caps.default_steps if uses_steps else None)
     variant = task_weights(caps.name, args.task)
     if variant is not None and uses_steps:
         # Weights a task swaps in bring their own step count; guided ones run the DiT twice a step.

@@ -8,7 +8,7 @@ needs, measured from the run's own pace:
   plus the stages after it (decode); when they cannot fit, stopping now saves the visitor's quota;
 - an autoregressive ``lm`` stage, when the visitor allowed partial results, needs only the next
   frame plus decode; when even that no longer fits the backend is told to stop and return what it
-  has with a short fade (``DeadlineExceeded.partial``; see :func:`fade_out`).
+  has with a short fade (``DeadlineExceeded.partial``; see :func:`studio.audio.cut_short.fade_out`).
 Off ZeroGPU with no ``STUDIO_TIME_LIMIT`` it never stops anything and only keeps the ETA.
 """
 
@@ -17,18 +17,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-
-from backends.base import Cancelled, ProgressEvent, ProgressFn, no_progress
 from studio.budget.estimate import Estimate, canonical_stage, stage_base
+from studio.ground.errors import DeadlineExceeded
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 # Stages whose output so far is still a song (frames of audio tokens), so they may end early.
 PARTIAL_STAGES = frozenset({"lm"})
 # Word for one unit of progress per stage, for messages.
 STAGE_UNITS: dict[str, str] = {"diffusion": "step", "lm": "frame", "plan": "token", "decode": "chunk"}
-FADE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -53,45 +50,6 @@ def eta_text(seconds: float | None) -> str:
         return f"about {max(2, round(seconds / 5) * 5 if seconds >= 20 else round(seconds))} s left"
     minutes, rest = divmod(round(seconds / 10) * 10, 60)
     return f"about {minutes} min {rest:02d} s left" if rest else f"about {minutes} min left"
-
-
-class DeadlineExceeded(Cancelled):
-    """The run was stopped because the reserved time cannot cover finishing it.
-
-    ``partial`` True means: the visitor accepted a shorter song; return the frames generated so
-    far (decoded, with :func:`fade_out`) instead of failing."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        stage: str = "",
-        done: int = 0,
-        total: int = 0,
-        elapsed_s: float = 0.0,
-        limit_s: float = 0.0,
-        needed_s: float = 0.0,
-        partial: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.stage = stage
-        self.done = done
-        self.total = total
-        self.elapsed_s = elapsed_s
-        self.limit_s = limit_s
-        self.needed_s = needed_s
-        self.partial = partial
-
-    def _fields(self) -> dict[str, Any]:
-        keys = ("stage", "done", "total", "elapsed_s", "limit_s", "needed_s", "partial")
-        return {k: getattr(self, k) for k in keys}
-
-    def __reduce__(self):  # crosses the ZeroGPU process boundary by pickle
-        return (_rebuild, (type(self), str(self), self._fields()))
-
-
-def _rebuild(cls: type[DeadlineExceeded], message: str, fields: dict[str, Any]) -> DeadlineExceeded:
-    return cls(message, **fields)
 
 
 class Deadline:
@@ -213,7 +171,7 @@ class Deadline:
         noun = STAGE_UNITS.get(stage_base(event.stage), "step")
         where = f"{event.stage} {noun} {event.done} of {event.total}"
         if partial:
-            # No share of the song here: a delayed codebook pattern (LeVo) makes steps and audio differ;
+            # No share of the song here: a delayed codebook pattern (an LM stage) makes steps and audio differ;
             # the backend says how long the kept take is (partial_note).
             message = (
                 f"Time ran out at {where}: {self.what} is nearly used up, so the song ends here with a "
@@ -236,20 +194,3 @@ class Deadline:
             needed_s=needed,
             partial=partial,
         )
-
-
-def fade_out(audio: np.ndarray, sample_rate: int, seconds: float = FADE_S) -> np.ndarray:
-    """A copy of ``audio`` ([channels, samples] or [samples]) with a raised-cosine fade at the end."""
-    out = np.array(audio, dtype=np.float32, copy=True)
-    n = min(out.shape[-1], max(1, round(seconds * sample_rate)))
-    ramp = (0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, n)))).astype(np.float32)
-    out[..., -n:] *= ramp
-    return out
-
-
-def partial_note(stop: BaseException, seconds: float, asked_s: float, skipped_takes: int = 0) -> str:
-    """The warning a song cut short carries: why it is short, how long it is, what was not made."""
-    note = f"{stop} The take is {seconds:.1f} s long instead of up to {asked_s:g} s."
-    if skipped_takes:
-        note += f" The remaining {skipped_takes} take(s) were not started."
-    return note

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backends.base import Capabilities, CostModel, DeviceClass, StageCost, StudioError
-from studio.budget.costs import planner_load_stage
+from backends.base import Capabilities, CostModel, StageCost
+from backends.plan_input import PlanInput
+from backends.seed_costs import planner_load_stage
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from studio.budget.calibration import DeviceCalibration
+
+class FittedCost(Protocol):
+    """A stage's cost fitted to this machine's measurements (``studio.budget.calibration.FittedStage``)."""
+
+    cost: StageCost
+    margin: float
+
+    def seconds(self, x: tuple[float, float, float, float]) -> float: ...
+
+
+class Measurements(Protocol):
+    """One device's measurements (``studio.budget.calibration.DeviceCalibration``): written here as the
+    one method the estimate calls, so the estimate does not import the calibration that imports it."""
+
+    def fitted(self, backend: str, stage: str, seed: StageCost) -> FittedCost | None: ...
+
 
 # Margins: how much to reserve above the point estimate. Seeds come from other hardware, so they
 # get a wide one; calibrated stages get one computed from their own recent errors.
@@ -23,32 +40,6 @@ MAX_MARGIN = 1.6
 # checkpoint of a few MB is 1/20,000 of XL) the costs no seed sees (Python, memory traffic, thread start-up)
 # dominate: a figure scaled that far would be a number without a basis, so none is given.
 SIZE_RANGE = 10.0
-
-
-class PlanInput(BaseModel):
-    """The parts of a request that decide its cost."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    duration_s: float = Field(gt=0, description="Audio length in seconds.")
-    steps: int | None = Field(default=None, ge=1, description="Diffusion steps (diffusion backends).")
-    takes: int = Field(default=1, ge=1, description="Songs generated in one call.")
-    planner: str | None = Field(default=None, description="ACE-Step LM planner size, or None for none.")
-    task: str = "text2music"
-    passes: int = Field(
-        default=1, ge=1, description="Model evaluations per diffusion step (2 with classifier-free guidance)."
-    )
-    extra_weights: str | None = Field(
-        default=None, description="A second set of weights the task loads (cost stage `load:<name>`)."
-    )
-    include_load: bool = Field(
-        default=True, description="Count moving weights to the device (always true on ZeroGPU)."
-    )
-    sketch: bool = Field(
-        default=False,
-        description="Only the planner writing a song from a description (Simple mode): its own load and one "
-        "planner pass, no DiT, no decode.",
-    )
 
 
 class SizeScale(BaseModel):
@@ -194,7 +185,7 @@ def estimate(
     caps: Capabilities,
     req: PlanInput,
     device: DeviceClass,
-    calibration: DeviceCalibration | None = None,
+    calibration: Measurements | None = None,
     *,
     speed_factor: float = 1.0,
     size: SizeScale | None = None,

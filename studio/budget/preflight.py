@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from backends.base import Capabilities, DeviceClass
-from studio.budget.costs import DEFAULT_STEPS, PLANNER_SIZES
-from studio.budget.estimate import Estimate, PlanInput, SizeScale, cost_model, estimate
-from studio.budget.memory import Lightening, MemoryPlan, largest, plan_memory, refusal
+from backends.base import Capabilities
+from backends.memory_plan import Lightening, MemoryPlan, largest, plan_memory, refusal
+from backends.plan_input import PlanInput
+from studio.budget.estimate import Estimate, SizeScale, cost_model, estimate
 from studio.budget.reservation import Reservation, reserve
 from studio.budget.tiers import Tier, TierLimits
+from studio.ground.vocabulary import DeviceClass
 from studio.tasks import get_task
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -250,8 +251,8 @@ def alternatives(
     if req.planner is not None:
         smaller = [
             p
-            for p in PLANNER_SIZES
-            if req.planner in PLANNER_SIZES and PLANNER_SIZES.index(p) < PLANNER_SIZES.index(req.planner)
+            for p in caps.planner_sizes
+            if req.planner in caps.planner_sizes and caps.planner_sizes.index(p) < caps.planner_sizes.index(req.planner)
         ]
         for size in reversed(smaller):
             r = req.model_copy(update={"planner": size})
@@ -279,7 +280,7 @@ def alternatives(
             continue
         if not other.min_duration_s <= req.duration_s <= other.max_duration_s:
             continue
-        steps = DEFAULT_STEPS.get(other.name) if _uses_steps(other, ctx.device) else None
+        steps = other.default_steps if _uses_steps(other, ctx.device) else None
         if _uses_steps(other, ctx.device) and steps is None:
             continue
         r = PlanInput(
@@ -336,8 +337,8 @@ def fit_request(
     if cur.planner is not None and not fits(cur):
         options: list[str | None] = [
             p
-            for p in reversed(PLANNER_SIZES)
-            if cur.planner in PLANNER_SIZES and PLANNER_SIZES.index(p) < PLANNER_SIZES.index(cur.planner)
+            for p in reversed(caps.planner_sizes)
+            if cur.planner in caps.planner_sizes and caps.planner_sizes.index(p) < caps.planner_sizes.index(cur.planner)
         ]
         options.append(None)
         for option in options:

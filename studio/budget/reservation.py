@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backends.base import ProgressFn, no_progress
 from studio.budget.estimate import Estimate
 from studio.budget.tiers import TierLimits
+from studio.ground.progress import ProgressFn, no_progress
 
 # A retry after an abort asks for this much more (at least RETRY_MIN_EXTRA_S more).
 RETRY_GROWTH = 1.5

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from backends.base import StudioError
 from studio.budget.reservation import Reservation
+from studio.ground.errors import StudioError
 
 R = TypeVar("R")
 

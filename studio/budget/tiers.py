@@ -22,8 +22,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 
 
 class Tier(str, enum.Enum):

@@ -28,11 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from backends.base import StudioError
 from studio import settings
 from studio.budget.reservation import Reservation
 from studio.budget.retry import run_with_retry
 from studio.devices import on_zerogpu
+from studio.ground.errors import StudioError
 
 GpuSize = Literal["large", "xlarge"]
 

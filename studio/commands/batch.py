@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import StudioError
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 MANIFEST = "manifest.jsonl"

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.quality.read import read_audio
 from studio.quality.report import MARKS
 

@@ -7,10 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from backends.base import ProgressEvent, StudioError
 from studio import registry
+from studio.commands.progress import progress_line
 from studio.commands.stems import add_stem_flags
 from studio.errors import validate
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent
 from studio.options import cli_flags as option_names
 from studio.registry import DEFAULT_BACKEND
 from studio.separation.catalog import STEMS_TASK
@@ -121,15 +123,6 @@ def _mastering(args: argparse.Namespace):
             raise StudioError(f"--target-lufs must be between -40 and -5, got {args.target_lufs:g}.")
         return MasteringSettings(target_lufs=args.target_lufs)
     return None
-
-
-def progress_line(event: ProgressEvent) -> str:
-    """``[lm] frame 12 · about 40 s left``: the stage, its detail and the budget guard's ETA."""
-    from studio.budget.deadline import eta_of, eta_text
-
-    detail = event.message or (f"{event.done}/{event.total}" if event.total else "")
-    eta = eta_text(eta_of(event))
-    return f"[{event.stage}] {detail}" + (f" · {eta}" if eta else "")
 
 
 def _progress(quiet: bool):

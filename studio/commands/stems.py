@@ -19,7 +19,7 @@ def add_stem_flags(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.commands.generate import progress_line
+    from studio.commands.progress import progress_line
     from studio.separation.flow import split_song
 
     def show(event) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             print(progress_line(event), file=sys.stderr, flush=True)
 
     if not args.src_audio:
-        from backends.base import StudioError
+        from studio.ground.errors import StudioError
 
         raise StudioError("the stems task needs a song to split; pass --src-audio FILE (WAV, FLAC, MP3 or OGG).")
     result = split_song(

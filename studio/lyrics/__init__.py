@@ -8,17 +8,16 @@ Public API: ``format_lyrics`` -> ``FormatResult``; ``parse``; ``render_sheet``;
 from __future__ import annotations
 
 from studio.lyrics.api import FormatResult, format_lyrics
+from studio.lyrics.dialects import convert_style, render_sheet, validate
 from studio.lyrics.estimate import estimate_seconds
 from studio.lyrics.parse import parse
-from studio.lyrics.render import Rendered, RenderOptions, pick_length, render_sheet
+from studio.lyrics.render import Rendered, RenderOptions, pick_length
 from studio.lyrics.report import Fix, Note, Problem
 from studio.lyrics.sheet import Length, Line, Section, SectionKind, Sheet
-from studio.lyrics.style import StyleResult, convert_style
-from studio.lyrics.tokens import LEVO_LYRIC_TOKENS, TokenCount, count_levo_lyric_tokens
-from studio.lyrics.validate import validate
+from studio.lyrics.style import StyleResult
+from studio.lyrics.tokens import TokenCount, count_levo_lyric_tokens
 
 __all__ = [
-    "LEVO_LYRIC_TOKENS",
     "Fix",
     "FormatResult",
     "Length",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backends.base import LyricDialect, StudioError
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import LyricDialect
 from studio.lyrics.dialects import dialect as find_dialect
 from studio.lyrics.estimate import estimate_seconds
 from studio.lyrics.parse import parse

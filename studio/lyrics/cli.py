@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from backends.base import LyricDialect
+from studio.ground.vocabulary import LyricDialect
 from studio.lyrics.api import FormatResult, format_lyrics
 
 

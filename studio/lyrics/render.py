@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backends.base import LyricDialect
 from studio.lyrics.report import Fix, Problem
 from studio.lyrics.sections import _key
 from studio.lyrics.sheet import Length, Section, Sheet
@@ -70,13 +69,6 @@ def collapse(text: str) -> str:
 
 
 Renderer = Callable[[Sheet, RenderOptions], Rendered]
-
-
-def render_sheet(sheet: Sheet, dialect: LyricDialect | str, options: RenderOptions | None = None) -> Rendered:
-    """Render without validation (``format_lyrics`` adds the validator's verdict)."""
-    from studio.lyrics.dialects import dialect as find
-
-    return find(dialect).render(sheet, options or RenderOptions())
 
 
 def no_lyrics_problem(model: str) -> Problem:

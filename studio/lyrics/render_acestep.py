@@ -31,6 +31,7 @@ OTHER          the tag as typed
 
 from __future__ import annotations
 
+from studio.lyrics.budgets import ACESTEP as BUDGET
 from studio.lyrics.render import (
     Rendered,
     RenderOptions,
@@ -42,7 +43,6 @@ from studio.lyrics.report import Fix, Problem
 from studio.lyrics.sheet import Section, SectionKind, Sheet
 
 K = SectionKind
-MAX_LYRICS_CHARS = 4096  # exclusive: ACE-Step wants fewer than this
 INSTRUMENTAL_LYRICS = "[Instrumental]"
 
 TAG_NAMES: dict[SectionKind, str] = {
@@ -96,10 +96,10 @@ def render(sheet: Sheet, options: RenderOptions) -> Rendered:
 
     if not sheet.sung_lines:
         out.errors.append(no_lyrics_problem("ACE-Step"))
-    if len(out.lyrics) >= MAX_LYRICS_CHARS:
-        over = len(out.lyrics) - MAX_LYRICS_CHARS + 1
+    if len(out.lyrics) >= BUDGET.lyrics_chars:
+        over = len(out.lyrics) - BUDGET.lyrics_chars + 1
         out.errors.append(Problem(
-            message=(f"ACE-Step takes fewer than {MAX_LYRICS_CHARS} characters of lyrics, these have "
+            message=(f"ACE-Step takes fewer than {BUDGET.lyrics_chars} characters of lyrics, these have "
                      f"{len(out.lyrics)}; remove at least {over} characters (about {1 + over // 40} lines)"),
             code="too_long",
         ))

@@ -10,7 +10,7 @@ strings its own demo hands to the model:
   letters, digits, combining marks, spaces, apostrophes and hyphens are kept (upstream's demo
   strips the rest too); ``;`` and ``.`` are structure, never text;
 * at least one sung section unless the song is instrumental;
-* at most ``LEVO_LYRIC_TOKENS`` (600) tokens of its Qwen2 tokenizer (see ``tokens``).
+* at most ``budgets.LEVO2.lyric_tokens`` (600) tokens of its Qwen2 tokenizer (see ``tokens``).
 
 Mapping (sung tag when the section has lines / played tag when it has none; "-" drops it):
 
@@ -47,11 +47,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from studio.lyrics.budgets import LEVO2 as BUDGET
 from studio.lyrics.render import Rendered, RenderOptions, no_lyrics_problem, pick_length, tag_changed
 from studio.lyrics.report import Fix, Problem
 from studio.lyrics.sheet import Section, SectionKind, Sheet
 from studio.lyrics.text import is_cjk_block
-from studio.lyrics.tokens import LEVO_LYRIC_TOKENS, count_levo_lyric_tokens
+from studio.lyrics.tokens import count_levo_lyric_tokens
 
 K = SectionKind
 SUNG_TAGS: tuple[str, ...] = ("verse", "chorus", "bridge")
@@ -208,12 +209,12 @@ def render(sheet: Sheet, options: RenderOptions) -> Rendered:
         out.errors.append(no_lyrics_problem("LeVo 2 needs at least one [verse], [chorus] or [bridge]"))
     if out.lyrics and not options.instrumental:
         count = count_levo_lyric_tokens(out.lyrics)
-        if count.tokens > LEVO_LYRIC_TOKENS:
-            over = count.tokens - LEVO_LYRIC_TOKENS
+        if count.tokens > BUDGET.lyric_tokens:
+            over = count.tokens - BUDGET.lyric_tokens
             approx = "" if count.exact else "about "
             out.errors.append(Problem(
                 code="too_many_tokens",
-                message=(f"LeVo 2 reads at most {LEVO_LYRIC_TOKENS} tokens of lyrics and these use {approx}"
+                message=(f"LeVo 2 reads at most {BUDGET.lyric_tokens} tokens of lyrics and these use {approx}"
                          f"{count.tokens}; remove about {over} tokens (roughly {1 + over // 8} lines) "
                          "or pick ACE-Step for long lyrics"),
             ))

@@ -26,14 +26,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from backends.base import LyricDialect
+from studio.lyrics import budgets
 from studio.lyrics.report import Fix, Problem
-from studio.lyrics.tokens import LEVO_STYLE_TOKENS, estimate_tokens
-
-# "[Musicality-very-high], " that the LeVo backend puts in front of the style, with its prefix.
-LEVO_STYLE_PREFIX_TOKENS = 5
-
-ACESTEP_MAX_CAPTION_CHARS = 512  # exclusive
+from studio.lyrics.tokens import estimate_tokens
 
 # category -> canonical keyword -> other spellings (matched case-insensitively, as whole words)
 VOCABULARY: dict[str, dict[str, tuple[str, ...]]] = {
@@ -197,21 +192,15 @@ def keywords(style: str) -> tuple[list[tuple[str, str]], list[str], int | None]:
     return ordered, dropped, tempo
 
 
-def convert_style(style: str, dialect: LyricDialect | str, *, bpm: int | None = None) -> StyleResult:
-    from studio.lyrics.dialects import dialect as find
-
-    return find(dialect).style(style, bpm=bpm)
-
-
 def style_acestep(style: str, *, bpm: int | None = None) -> StyleResult:
     """ACE-Step's caption is free text; its bpm travels as a request field, not in the caption."""
     caption = _tidy(style)
     result = StyleResult(text=caption)
-    if len(caption) >= ACESTEP_MAX_CAPTION_CHARS:
+    if len(caption) >= budgets.ACESTEP.style_chars:
         result.errors.append(Problem(code="style_too_long", message=(
             f"the style caption has {len(caption)} characters and ACE-Step takes fewer than "
-            f"{ACESTEP_MAX_CAPTION_CHARS}; shorten it by at least "
-            f"{len(caption) - ACESTEP_MAX_CAPTION_CHARS + 1} characters")))
+            f"{budgets.ACESTEP.style_chars}; shorten it by at least "
+            f"{len(caption) - budgets.ACESTEP.style_chars + 1} characters")))
     return result
 
 
@@ -237,10 +226,10 @@ def style_levo2(style: str, *, bpm: int | None = None) -> StyleResult:
     if tempo is not None:
         ordered.append(f"the bpm is {tempo}")
     result = StyleResult(text=", ".join(ordered) + "." if ordered else "")
-    used = estimate_tokens(result.text) + LEVO_STYLE_PREFIX_TOKENS
-    if used > LEVO_STYLE_TOKENS:
+    used = estimate_tokens(result.text) + budgets.LEVO2.style_prefix_tokens
+    if used > budgets.LEVO2.style_tokens:
         result.errors.append(Problem(code="style_too_long", message=(
-            f"the style has too many keywords for LeVo 2 (about {used} of its {LEVO_STYLE_TOKENS} "
+            f"the style has too many keywords for LeVo 2 (about {used} of its {budgets.LEVO2.style_tokens} "
             "tokens); keep the few that matter most (gender, genre, mood, two or three instruments)")))
     return _report_dropped(result, dropped, "LeVo 2")
 

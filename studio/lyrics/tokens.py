@@ -29,8 +29,6 @@ from typing import Any, NamedTuple
 from studio import settings
 from studio.lyrics.text import is_cjk
 
-LEVO_LYRIC_TOKENS = 600
-LEVO_STYLE_TOKENS = 100
 TOKENIZER_ENV = settings.LEVO2_TOKENIZER.name
 RUNTIME_ENV = settings.LEVO2_RUNTIME.name
 RUNTIME_SUBDIR = Path("third_party") / "Qwen2-7B"

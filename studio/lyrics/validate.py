@@ -10,19 +10,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from backends.base import LyricDialect
+from studio.lyrics import budgets
 from studio.lyrics.report import Problem
-from studio.lyrics.style import LEVO_STYLE_PREFIX_TOKENS
 from studio.lyrics.text import is_cjk_block
-from studio.lyrics.tokens import (
-    LEVO_LYRIC_TOKENS,
-    LEVO_STYLE_TOKENS,
-    count_levo_lyric_tokens,
-    estimate_tokens,
-)
+from studio.lyrics.tokens import count_levo_lyric_tokens, estimate_tokens
 
-ACESTEP_MAX_LYRICS = 4096
-ACESTEP_MAX_CAPTION = 512
 HEARTMULA_HEADERS = frozenset({"Intro", "Verse", "Prechorus", "Chorus", "Bridge", "Outro"})
 LEVO_SUNG = frozenset({"verse", "chorus", "bridge"})
 LEVO_PLAYED = frozenset(
@@ -71,11 +63,12 @@ def _blocks(lyrics: str, dialect_name: str, problems: list[Problem]) -> list[tup
 
 def validate_acestep(lyrics: str, style: str = "", *, instrumental: bool = False) -> list[Problem]:
     problems: list[Problem] = []
-    if len(lyrics) >= ACESTEP_MAX_LYRICS:
-        problems.append(_problem(f"lyrics must be under {ACESTEP_MAX_LYRICS} characters", "too_long"))
-    if len(style) >= ACESTEP_MAX_CAPTION:
+    budget = budgets.ACESTEP
+    if len(lyrics) >= budget.lyrics_chars:
+        problems.append(_problem(f"lyrics must be under {budget.lyrics_chars} characters", "too_long"))
+    if len(style) >= budget.style_chars:
         problems.append(
-            _problem(f"the caption must be under {ACESTEP_MAX_CAPTION} characters", "style_too_long")
+            _problem(f"the caption must be under {budget.style_chars} characters", "style_too_long")
         )
     blocks = _blocks(lyrics, "ACE-Step", problems)
     sung = sum(len(lines) for _, _, lines in blocks)
@@ -155,9 +148,9 @@ def validate_levo2(lyrics: str, style: str = "", *, instrumental: bool = False) 
         problems.append(_problem("LeVo 2 needs at least one sung section", "no_lyrics"))
     if lyrics and not instrumental:
         count = count_levo_lyric_tokens(lyrics)
-        if count.tokens > LEVO_LYRIC_TOKENS:
+        if count.tokens > budgets.LEVO2.lyric_tokens:
             problems.append(
-                _problem(f"more than {LEVO_LYRIC_TOKENS} tokens ({count.tokens})", "too_many_tokens")
+                _problem(f"more than {budgets.LEVO2.lyric_tokens} tokens ({count.tokens})", "too_many_tokens")
             )
     if style:
         if not style.endswith(".") or style.count(".") != 1:
@@ -165,15 +158,7 @@ def validate_levo2(lyrics: str, style: str = "", *, instrumental: bool = False) 
         items = style[:-1].split(", ")
         if any(not i or i != i.strip() or len(i.split()) > 4 for i in items):
             problems.append(_problem("the LeVo 2 style is short keywords joined by `, `", "style_format"))
-        if estimate_tokens(style) + LEVO_STYLE_PREFIX_TOKENS > LEVO_STYLE_TOKENS:
-            problems.append(_problem(f"the LeVo 2 style must stay within {LEVO_STYLE_TOKENS} tokens",
+        if estimate_tokens(style) + budgets.LEVO2.style_prefix_tokens > budgets.LEVO2.style_tokens:
+            problems.append(_problem(f"the LeVo 2 style must stay within {budgets.LEVO2.style_tokens} tokens",
                                      "style_too_long"))
     return problems
-
-
-def validate(dialect: LyricDialect | str, lyrics: str, style: str = "", *,
-             instrumental: bool = False) -> list[Problem]:
-    """Problems with an already rendered text for ``dialect`` (empty when it is fit to send)."""
-    from studio.lyrics.dialects import dialect as find
-
-    return find(dialect).validate(lyrics, style, instrumental=instrumental)

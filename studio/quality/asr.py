@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backends.base import StudioError
 from studio import settings, weights
+from studio.ground.errors import StudioError
 from studio.quality.report import Word
 
 ASR_MODEL_ENV = settings.ASR_MODEL.name

@@ -9,14 +9,10 @@ CPU there, and is priced as such (``where``).
 
 from __future__ import annotations
 
-from backends.base import (
-    Capabilities,
-    CostModel,
-    DeviceClass,
-    StageCost,
-)
+from backends.base import Capabilities, CostModel, StageCost
+from backends.plan_input import PlanInput
 from studio import devices
-from studio.budget import PlanInput
+from studio.ground.vocabulary import DeviceClass
 from studio.quality.asr import ASR_DOWNLOAD_GB, ASR_MODEL_ENV, DEFAULT_ASR_MODEL
 
 CHECK_TASK = "lyric-check"

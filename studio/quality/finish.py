@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backends.base import ProgressEvent, no_progress
 from studio import settings
+from studio.ground.progress import ProgressEvent, no_progress
 from studio.quality.checks import Intent, check_take
 from studio.quality.read import read_audio
 from studio.quality.report import TakeChecks, rank
@@ -39,7 +39,7 @@ def lyric_check_on() -> bool:
     setting = lyric_check_setting()
     if setting != "auto":
         return setting == "on"
-    from backends.base import DeviceClass
+    from studio.ground.vocabulary import DeviceClass
     from studio.quality.asr_cost import where
 
     if where().kind not in (DeviceClass.CUDA, DeviceClass.MPS):
@@ -61,7 +61,7 @@ def studio_transcriber(on_progress=None):
     song is kept unchecked."""
     if not lyric_check_on():
         return None
-    from backends.base import StudioError
+    from studio.ground.errors import StudioError
     from studio.quality.asr import load_transcriber
 
     try:

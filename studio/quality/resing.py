@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.quality.report import LineCheck, LyricCheck
 
 # A little air either side of the line, so its first and last syllables are inside the repaint.

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backends.base import (
-    Capabilities,
-    CostModel,
-    DeviceClass,
-    StageCost,
-    StudioError,
-)
+from backends.base import Capabilities, CostModel, StageCost
 from studio import settings
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 
 
 @dataclass(frozen=True)

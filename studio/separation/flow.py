@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from backends.base import ProgressEvent, ProgressFn, StudioError, no_progress
+from backends.plan_input import PlanInput
 from studio import devices, memory
-from studio.audio.card import SongCard, read_card
-from studio.budget import PlanInput, Reservation, default_tier, tier_limits
+from studio.audio.card import SongCard
+from studio.audio.tags import read_card
+from studio.budget import Reservation, default_tier, tier_limits
 from studio.budget.zerogpu import gpu_task
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 from studio.separation import loader
 from studio.separation.catalog import MAX_SECONDS, MIN_SECONDS, SEPARATOR, STEMS_TASK, stem_set
 from studio.separation.files import StemsCard, write_stems

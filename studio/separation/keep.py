@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from backends.base import ProgressFn, no_progress
 from studio import ratelimit
+from studio.ground.progress import ProgressFn, no_progress
 from studio.later import master_file
 from studio.library import Library, new_id
 from studio.separation.catalog import stem_set

@@ -20,8 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from backends.base import StudioError
 from studio import weights as weights_source
+from studio.ground.errors import StudioError
 from studio.separation.catalog import SeparatorWeights
 
 # Hub files the separator needs (READMEs and the .json training sidecars are not read).

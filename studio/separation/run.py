@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from backends.base import DeviceClass, ProgressEvent, ProgressFn, no_progress
 from studio.audio.upload import resample
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
+from studio.ground.vocabulary import DeviceClass
 from studio.separation.catalog import StemSet
 from studio.separation.loader import LoadedSeparator
 

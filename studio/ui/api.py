@@ -11,110 +11,23 @@ the client); a path on the server is never opened.
 
 from __future__ import annotations
 
-import contextvars
-import inspect
 import json
-import re
-from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
-from gradio.data_classes import FileData, GradioRootModel
 
-from backends.base import StudioError
 from studio import ratelimit, registry, service
 from studio import weights as weights_source
 from studio.errors import shown, validate
 from studio.gpu_jobs import reservation_for
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.song import SongRequest
 from studio.tasks import get_task
 from studio.ui import forms, gpu_guard, late_inputs, queue_caps, runner, seams, uploads, visitor
-from studio.ui.errors import for_visitors, user_errors
-from studio.ui.gpu_guard import GPU_QUEUE
-
-# Set while an endpoint runs as its own validator (``refuse_before_queueing``): everything up to the
-# render happens as usual, and the render only checks that the request fits the caller's GPU budget
-# and that they may spend a GPU call.
-_CHECK_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("check_only", default=False)
-
-
-def refuse_before_queueing(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """A gradio validator for a GPU endpoint: run ``handler`` up to its render, before the call joins
-    the queue, so a bad request, one the budget guard would refuse, or a caller over the rate limit
-    is refused at once with the same sentence instead of after waiting for a GPU.
-
-    gradio hands a validator the endpoint's own inputs (and a gr.Request where the signature asks
-    for one) and answers 422 with one message per input; the whole sentence goes on the input it
-    names in backticks, else on the first."""
-    signature = inspect.signature(handler)
-    names = [n for n in signature.parameters if n not in ("request", "progress")]
-    checks = getattr(handler, "__wrapped__", handler)  # without user_errors: the error's kind matters
-
-    def refusal(message: str, about: str) -> list[dict[str, Any]]:
-        return [gr.validate(name != about, message if name == about else "") for name in names]
-
-    @user_errors  # anything unexpected is logged and answered with a short id, as in the handler
-    def validator(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        token = _CHECK_ONLY.set(True)
-        try:
-            checks(*args, **kwargs)
-        except ratelimit.RateLimited as exc:
-            return refusal(str(exc), "visitor_key" if "visitor_key" in names else names[0])
-        except (StudioError, gr.Error) as exc:
-            message = for_visitors(str(exc.message) if isinstance(exc, gr.Error) else str(exc))
-            named = re.search(r"`(\w+)`", message)
-            return refusal(message, named.group(1) if named and named.group(1) in names else names[0])
-        finally:
-            _CHECK_ONLY.reset(token)
-        return [gr.validate(True, "") for _ in names]
-
-    params = [p for n, p in signature.parameters.items() if n != "progress"]
-    validator.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    # gradio injects a gr.Request where typing.get_type_hints(fn) says so (gradio/helpers.py,
-    # special_args), and get_type_hints reads __annotations__, not __signature__: without this the
-    # validator got request=None, so the caller's address was "unknown" and the per-address and keyless
-    # limits were only checked after the wait in the GPU queue.
-    if "request" in signature.parameters:
-        validator.__annotations__ = {**validator.__annotations__, "request": gr.Request}
-    return validator
-
-
-class FileOrPath(GradioRootModel):
-    # Anything at all: a value that is neither a file nor a path is refused by ``source_file``'s
-    # preprocess with a sentence; left to this model, pydantic's error (with its documentation links)
-    # was the answer to `source=false` on /edit, /stems and /check (issue 18 item 6, found by the fuzz).
-    root: FileData | str | Any
-
-
-def source_file(label: str) -> gr.File:
-    """A file input that also takes a bare path string, so a caller naming a file on the server is told
-    to upload it (by ``uploads.inside_uploads``) instead of getting a schema error without a reason.
-
-    A gr.File with two instance attributes replaced, not a subclass: gradio writes a ``.pyi`` beside
-    the module of every Component subclass when the class is defined."""
-    component = gr.File(label=label, type="filepath")
-    file_preprocess = component.preprocess
-
-    def preprocess(payload: Any) -> str | None:
-        value = given = payload.root if isinstance(payload, FileOrPath) else payload
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, dict):
-            try:
-                value = FileData.model_validate(value)
-            except ValueError:
-                value = None
-        if not isinstance(value, FileData):  # gr.Error: raised outside the handler, where user_errors is not
-            raise gr.Error(
-                f"`{label}` must be an uploaded file (handle_file(...) on the client), got {shown(given)}.",
-                print_exception=False,
-            )
-        return file_preprocess(value)  # type: ignore[return-value]
-
-    component.data_model = FileOrPath
-    component.preprocess = preprocess  # type: ignore[method-assign]
-    return component
+from studio.ui.errors import user_errors
+from studio.ui.gpu_guard import GPU_QUEUE, refuse_before_queueing
+from studio.ui.uploads import source_file
 
 
 def _request(
@@ -400,7 +313,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         # Callers without a key would get a fresh one (and a fresh rate limit) every time, so
         # their address is what the limit counts.
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
-        if _CHECK_ONLY.get():
+        if gpu_guard.CHECK_ONLY.get():
             reservation_for(song_request, visitor.tier_of(request))
             ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
             queue_caps.check(request, visitor_key, GPU_QUEUE)

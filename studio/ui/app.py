@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from backends.base import StudioError
 from studio import ratelimit, retention, settings, sketching
 from studio.devices import on_zerogpu
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.separation.catalog import STEMS_TASK
 from studio.service import Studio

@@ -8,8 +8,9 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import Input, StudioError
 from studio import presets, registry
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import Input
 from studio.song import SongRequest
 from studio.ui import forms
 from studio.ui.lora_controls import LoraControls, build_lora_controls, takes_loras

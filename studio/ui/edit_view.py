@@ -16,9 +16,9 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import registry, service
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
@@ -67,7 +67,7 @@ def stems_estimate(source: str | None, tier: str | None) -> str:
         held = reservation(seconds, tier)
     except StudioError as exc:
         return f"⏱ {exc}"
-    from backends.base import DeviceClass
+    from studio.ground.vocabulary import DeviceClass
 
     if held.estimate.device is DeviceClass.CPU:  # a CPU's seconds are no GPU time (as estimate_line says)
         return f"⏱ Splitting {seconds:.0f} s of audio takes about {clock(held.needed_s)} on this CPU."

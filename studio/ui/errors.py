@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from backends.base import Cancelled, StudioError
+from studio.ground.errors import Cancelled, StudioError
 from studio.library import multi_user
 
 log = logging.getLogger("studio.ui")

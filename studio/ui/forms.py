@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from backends.base import BackendSpec, Capabilities, Input, StudioError
+from backends.base import BackendSpec, Capabilities
 from studio import registry, weights
 from studio.errors import validate
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import Input
 from studio.options import OptionField, all_option_fields
 from studio.song import SongRequest
 from studio.ui.errors import for_visitors

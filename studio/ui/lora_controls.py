@@ -11,8 +11,8 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import registry
+from studio.ground.errors import StudioError
 
 
 def takes_loras(backend: str) -> bool:

@@ -10,15 +10,15 @@ import gradio as gr
 
 from studio.library import Library
 from studio.ui import gpu_guard, runner, visitor
-from studio.ui.api import GPU_QUEUE
 from studio.ui.errors import user_errors
+from studio.ui.gpu_guard import GPU_QUEUE
 from studio.ui.results import take_id
 
 
 def sing_again(library: Library, owner: str, song_id: str, line_number: int, *, session: str = "",
                progress=None, tier: str | None = None, address: str = "", rate_key: str = ""):
     """Repaint line ``line_number`` of ``song_id`` and check the new song; returns (result, new songs)."""
-    from backends.base import no_progress
+    from studio.ground.progress import no_progress
     from studio.quality import Intent, check_take
     from studio.quality.finish import studio_transcriber
     from studio.quality.read import read_audio

@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import registry
+from studio.ground.errors import StudioError
 from studio.later import LATER
 from studio.library import Song
 from studio.ui.stems_controls import StemsControls, build_stems_controls

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.base import Cancelled, ProgressEvent, ProgressFn, StudioError, Take, no_progress
+from backends.base import Take
 from studio import devices, glibc_heap, quotas, ratelimit, sketching
 from studio import library as lib
 from studio.budget import Reservation
@@ -24,6 +24,8 @@ from studio.budget.zerogpu import gpu_task
 from studio.finishing import PLAYER_FORMAT, LaterFiles, finish
 from studio.gpu import gpu_available_here
 from studio.gpu_jobs import reservation_for
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 from studio.later import LATER, master_file
 from studio.quality.finish import AUDIO_SUFFIXES, best_first, check_kept, check_result
 from studio.quality.store import load_checks, save_checks

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.base import StudioError
 from studio import service
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 

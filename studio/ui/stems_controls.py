@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from backends.base import StudioError
 from studio import ratelimit
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.separation.catalog import STEM_SETS
 from studio.separation.flow import StemsResult
@@ -147,7 +147,7 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
     from studio.separation.catalog import MAX_SECONDS, MIN_SECONDS, stem_set
     from studio.separation.flow import reservation
     from studio.separation.keep import split_upload
-    from studio.ui import api, uploads
+    from studio.ui import gpu_guard, uploads
     from studio.ui.runner import StageProgress
 
     @user_errors
@@ -167,7 +167,7 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
         path = uploads.inside_uploads(source, what="`source`")
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
         owner = visitor.owner_for(visitor_key)
-        if api._CHECK_ONLY.get():
+        if gpu_guard.CHECK_ONLY.get():
             song = read_source(path, max_seconds=MAX_SECONDS, min_seconds=MIN_SECONDS, what="the song to split")
             reservation(song.seconds, visitor.tier_of(request))
             ratelimit.check_gpu(rate_key or owner, visitor.client_address(request), what="stem splits")
@@ -185,13 +185,13 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
 
     with gr.Column(visible=False):
         inputs = [
-            api.source_file("source"),
+            uploads.source_file("source"),
             gr.Number(4, label="stems", precision=0),
             gr.Textbox("", label="title"),
             gr.Textbox("", label="visitor_key"),
         ]
         outputs = [gr.File(file_count="multiple", label="files"), gr.JSON(label="info")]
     gr.on(
-        triggers=[], fn=stems, inputs=inputs, outputs=outputs, api_name="stems", concurrency_id=api.GPU_QUEUE,
-        concurrency_limit=gpu_concurrency, validator=api.refuse_before_queueing(stems),
+        triggers=[], fn=stems, inputs=inputs, outputs=outputs, api_name="stems", concurrency_id=gpu_guard.GPU_QUEUE,
+        concurrency_limit=gpu_concurrency, validator=gpu_guard.refuse_before_queueing(stems),
     )

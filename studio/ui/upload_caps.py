@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 from studio.library import multi_user
 from studio.settings import Setting, Window
 

@@ -8,8 +8,13 @@ folder). Paths are resolved, symlinks included, before the check.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from backends.base import StudioError
+import gradio as gr
+from gradio.data_classes import FileData, GradioRootModel
+
+from studio.errors import shown
+from studio.ground.errors import StudioError
 
 
 def upload_folder() -> Path:
@@ -50,3 +55,40 @@ def checked_loras(options: dict) -> dict:
             raise StudioError(f"the LoRA {ref.source[:200]!r} is not a Hub id: {problem}; give owner/name.")
         kept.append(ref.model_dump())
     return {**options, "loras": kept}
+
+
+class FileOrPath(GradioRootModel):
+    # Anything at all: a value that is neither a file nor a path is refused by ``source_file``'s
+    # preprocess with a sentence; left to this model, pydantic's error (with its documentation links)
+    # was the answer to `source=false` on /edit, /stems and /check (issue 18 item 6, found by the fuzz).
+    root: FileData | str | Any
+
+
+def source_file(label: str) -> gr.File:
+    """A file input that also takes a bare path string, so a caller naming a file on the server is told
+    to upload it (by ``uploads.inside_uploads``) instead of getting a schema error without a reason.
+
+    A gr.File with two instance attributes replaced, not a subclass: gradio writes a ``.pyi`` beside
+    the module of every Component subclass when the class is defined."""
+    component = gr.File(label=label, type="filepath")
+    file_preprocess = component.preprocess
+
+    def preprocess(payload: Any) -> str | None:
+        value = given = payload.root if isinstance(payload, FileOrPath) else payload
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            try:
+                value = FileData.model_validate(value)
+            except ValueError:
+                value = None
+        if not isinstance(value, FileData):  # gr.Error: raised outside the handler, where user_errors is not
+            raise gr.Error(
+                f"`{label}` must be an uploaded file (handle_file(...) on the client), got {shown(given)}.",
+                print_exception=False,
+            )
+        return file_preprocess(value)  # type: ignore[return-value]
+
+    component.data_model = FileOrPath
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component

@@ -12,8 +12,8 @@ import re
 import secrets
 from collections.abc import Mapping
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 from studio.library import LOCAL_OWNER, MULTI_USER_ENV, multi_user  # noqa: F401 (re-exported)
 
 STORAGE_KEY = "song-studio-visitor"

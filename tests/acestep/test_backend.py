@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from backends.acestep.backend import INSTRUMENTAL_LYRICS, AceStepBackend
-from backends.acestep.spec import SPEC, AceStepOptions
-from backends.base import RenderJob, StudioError
+from backends.acestep.declaration import AceStepOptions
+from backends.acestep.spec import SPEC
+from backends.base import RenderJob
 from studio.devices import detect
+from studio.ground.errors import StudioError
 from tests.contract import BackendContract
 
 

@@ -18,10 +18,10 @@ import soundfile as sf
 import torch
 from safetensors import safe_open
 
-from backends.base import StudioError
 from studio import service
 from studio.devices import detect
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 RATE = 48_000

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends.acestep import lora
+from backends.acestep.declaration import AceStepOptions
 from backends.acestep.lora import LoraError, LoraRef, LoraSet, check_lora_file, parse_lora_arg
-from backends.acestep.spec import AceStepOptions
-from backends.base import RenderJob, StudioError
+from backends.base import RenderJob
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from tests.acestep.lora_files import make_lora_weights, save_acestep_trainer_lora, save_diffusers_lora
 
 # --------------------------------------------------------------------------------------------- fixtures

@@ -10,10 +10,11 @@ import torch
 
 from backends.acestep import vae_tiling
 from backends.acestep.backend import AceStepBackend, wants_offload
-from backends.acestep.spec import AceStepOptions
-from backends.base import DeviceClass, RenderJob
+from backends.acestep.declaration import AceStepOptions
+from backends.base import RenderJob
 from studio import devices, memory
 from studio.budget.peak import PeakMemory
+from studio.ground.vocabulary import DeviceClass
 from tests.mps_limit import FAKE_MPS, fake_mps, mps_conv_limit
 
 
@@ -83,7 +84,7 @@ def job(seconds: float, takes: int = 1, **metadata) -> RenderJob:
 def on_mps(monkeypatch):
     """Detection says MPS. The tiny model runs in fp32 there: bf16 convolutions on this CPU are slow,
     and the limit under test is about lengths, not dtypes."""
-    from backends.acestep.spec import CAPABILITIES
+    from backends.acestep.declaration import CAPABILITIES
 
     monkeypatch.setitem(CAPABILITIES.dtype_per_device, DeviceClass.MPS, "float32")
     return fake_mps(monkeypatch)
@@ -159,7 +160,7 @@ def test_declared_decode_figures_hold_on_cuda() -> None:
         pytest.skip("needs CUDA: the caching allocator's peak is what the figures budget")
     from diffusers import AutoencoderOobleck
 
-    from backends.acestep.spec import MEMORY
+    from backends.acestep.declaration import MEMORY
     from bench.vae_memory import REAL_VAE_CONFIG
 
     vae = AutoencoderOobleck(**REAL_VAE_CONFIG).to("cuda", torch.bfloat16).eval()

@@ -10,8 +10,8 @@ import pyloudnorm
 import pytest
 import soundfile
 
-from backends.base import StudioError
 from studio.audio import MasteringSettings, export_song, read_card
+from studio.ground.errors import StudioError
 from tests.audio.signals import SR, band_noise, independent_true_peak_dbtp
 from tests.audio.test_card_and_tags import make_card
 

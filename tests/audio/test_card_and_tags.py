@@ -11,10 +11,10 @@ from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 from mutagen.wave import WAVE
 
-from backends.base import StudioError
-from studio.audio.card import SongCard, read_card, sidecar_path, studio_artist
+from studio.audio.card import SongCard, sidecar_path, studio_artist
 from studio.audio.export import export
-from studio.audio.tags import CARD_KEY, read_tags
+from studio.audio.tags import CARD_KEY, read_card, read_tags
+from studio.ground.errors import StudioError
 from tests.audio.signals import band_noise
 
 LYRICS = "[verse]\nÇa commence ici, 日本語も\n[chorus]\nla la la"

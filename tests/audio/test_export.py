@@ -7,8 +7,8 @@ import pytest
 import soundfile
 from mutagen.mp3 import MP3
 
-from backends.base import StudioError
 from studio.audio.export import export, slugify
+from studio.ground.errors import StudioError
 from tests.audio.signals import band_noise
 
 # MPEG-1 Layer III bitrate index -> kbps; sample-rate index -> Hz.

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backends.base import StudioError
 from studio.audio.limiter import limit_true_peak
 from studio.audio.mastering import MasteringSettings, master
 from studio.audio.peaks import true_peak_envelope
+from studio.ground.errors import StudioError
 from tests.audio.signals import SR, band_noise, drums, independent_true_peak_dbtp, sine
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from backends.base import Capabilities, CostModel, DeviceClass, Input, LyricDialect, StageCost
+from backends.base import Capabilities, CostModel, StageCost
+from studio.ground.vocabulary import DeviceClass, Input, LyricDialect
 
 # One diffusion backend with round numbers: load 10 s, 0.01 s per step per audio second,
 # decode 0.05 s per audio second plus 1 s.
@@ -63,4 +64,5 @@ def make_caps(
         weights_env="TEST_WEIGHTS",
         tasks=tasks,
         cost={d: cost for d in devices},
+        planner_sizes=("0.6B", "1.7B", "4B"),
     )

@@ -7,9 +7,12 @@ import statistics
 
 import pytest
 
-from backends.base import DeviceClass, ProgressEvent, StageCost
+from backends.base import StageCost
+from backends.plan_input import PlanInput
 from studio.budget.calibration import FILE_NAME, Calibration, StageTimer, fit_stage
-from studio.budget.estimate import PlanInput, estimate, features
+from studio.budget.estimate import estimate, features
+from studio.ground.progress import ProgressEvent
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import DIFFUSION, make_caps
 
 Z = DeviceClass.ZEROGPU

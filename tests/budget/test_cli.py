@@ -8,10 +8,12 @@ import types
 import pytest
 from pydantic import BaseModel
 
-from backends.base import Availability, BackendSpec, DeviceClass
+from backends.acestep.costs import COSTS as ACESTEP_COSTS
+from backends.base import Availability, BackendSpec
+from backends.plan_input import PlanInput
 from studio.budget import cli
-from studio.budget.costs import SEED_COSTS
-from studio.budget.estimate import PlanInput, estimate
+from studio.budget.estimate import estimate
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import FAST, make_caps
 
 
@@ -25,8 +27,10 @@ def spec(caps) -> BackendSpec:
     )
 
 
-ACESTEP = make_caps("acestep", SEED_COSTS["acestep"][DeviceClass.ZEROGPU], max_duration_s=600)
-ACESTEP = ACESTEP.model_copy(update={"cost": SEED_COSTS["acestep"], "display_name": "ACE-Step 1.5 XL turbo"})
+ACESTEP = make_caps("acestep", ACESTEP_COSTS[DeviceClass.ZEROGPU], max_duration_s=600)
+ACESTEP = ACESTEP.model_copy(update={
+    "cost": ACESTEP_COSTS, "display_name": "ACE-Step 1.5 XL turbo", "default_steps": 8
+})
 FASTY = make_caps("fasty", FAST)
 
 

@@ -7,11 +7,15 @@ import time
 import numpy as np
 import pytest
 
-from backends.base import Cancelled, DeviceClass, ProgressEvent, ProgressFn
-from studio.budget.deadline import Deadline, DeadlineExceeded, eta_of, eta_text, fade_out
-from studio.budget.estimate import Estimate, PlanInput, estimate
+from backends.plan_input import PlanInput
+from studio.audio.cut_short import fade_out
+from studio.budget.deadline import Deadline, eta_of, eta_text
+from studio.budget.estimate import Estimate, estimate
 from studio.budget.preflight import BudgetContext
 from studio.budget.tiers import tier_limits
+from studio.ground.errors import Cancelled, DeadlineExceeded
+from studio.ground.progress import ProgressEvent, ProgressFn
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import AUTOREGRESSIVE, make_caps
 
 

@@ -4,11 +4,13 @@ import math
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
-from studio.budget.costs import SEED_COSTS
-from studio.budget.estimate import SEED_MARGIN, PlanInput, estimate
+from backends.plan_input import PlanInput
+from studio import registry
+from studio.budget.estimate import SEED_MARGIN, estimate
 from studio.budget.reservation import reserve, scheduled_seconds
 from studio.budget.tiers import Tier, default_tier, parse_seconds, tier_limits
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import AUTOREGRESSIVE, make_caps
 
 Z = DeviceClass.ZEROGPU
@@ -71,16 +73,18 @@ def test_errors_are_actionable():
 
 
 def test_seed_table_covers_every_backend_and_device_with_sources():
-    for name, per_device in SEED_COSTS.items():
+    # Each backend declares its own seeds (backends/<name>/costs.py); the budget reads them from its spec.
+    seeds = {spec.name: spec.capabilities.cost for spec in registry.all_specs()}
+    for name, per_device in seeds.items():
         assert set(per_device) == set(DeviceClass), name
         for model in per_device.values():
             assert model.stages and all(c.source for c in model.stages.values())
     # LeVo 2 on a CUDA (H20-class) card: RTF 0.82 from the report, loading aside.
-    levo = SEED_COSTS["levo2"][DeviceClass.CUDA]
+    levo = seeds["levo2"][DeviceClass.CUDA]
     per_second = levo.stages["lm"].per_frame * levo.frame_rate_hz + levo.stages["decode"].per_audio_second
     assert per_second == pytest.approx(0.82, rel=0.01)
     # HeartMuLa: 16 frames/s generated for a 12.5 Hz stream -> RTF 0.78 for the LM.
-    heart = SEED_COSTS["heartmula"][DeviceClass.CUDA]
+    heart = seeds["heartmula"][DeviceClass.CUDA]
     assert heart.stages["lm"].per_frame * heart.frame_rate_hz == pytest.approx(12.5 / 16)
 
 

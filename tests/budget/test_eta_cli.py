@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from backends.base import ProgressEvent
 from studio.budget.deadline import EtaEvent
 from studio.commands import generate
+from studio.ground.progress import ProgressEvent
 
 
 def test_progress_line_shows_the_time_left() -> None:
@@ -31,9 +31,9 @@ def test_a_run_without_a_budget_gets_the_local_one(tiny_acestep_dir, monkeypatch
     """CLI and batch renders: the estimate drives an ETA, and STUDIO_TIME_LIMIT is checked first."""
     import pytest
 
-    from backends.base import StudioError
     from studio import service
     from studio.budget.deadline import eta_of
+    from studio.ground.errors import StudioError
     from studio.song import SongRequest
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)

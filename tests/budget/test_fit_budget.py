@@ -7,10 +7,11 @@ import dataclasses
 
 import pytest
 
-from backends.base import StudioError
+from backends.plan_input import PlanInput
 from studio import service
-from studio.budget import BudgetContext, PlanInput, Tier, tier_limits
+from studio.budget import BudgetContext, Tier, tier_limits
 from studio.budget.preflight import alternatives, fit_request
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 

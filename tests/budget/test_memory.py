@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import DeviceClass, MemoryModel
-from studio.budget.estimate import PlanInput
-from studio.budget.memory import Lightening, estimate_memory, longest_fitting, plan_memory
+from backends.base import MemoryModel
+from backends.memory_plan import Lightening, estimate_memory, longest_fitting, plan_memory
+from backends.plan_input import PlanInput
 from studio.budget.preflight import BudgetContext, Decision, preflight
 from studio.budget.tiers import Tier, tier_limits
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import make_caps
 
 # Round numbers to check by hand.
@@ -115,7 +116,7 @@ def test_acestep_untiled_decode_reproduces_the_published_failures() -> None:
     """Issue 15: diffusers decodes every take at once, untiled: a 24 GB card fails above ~3 min and
     4 takes x 4 min fail even on a 70 GB ZeroGPU slice. The declared figures must say the same,
     and say that tiling and offload make them fit."""
-    from backends.acestep.spec import CAPABILITIES as ACE
+    from backends.acestep.declaration import CAPABILITIES as ACE
 
     def plain(seconds: float, takes: int = 1) -> float:
         return estimate_memory(ACE, PlanInput(duration_s=seconds, takes=takes)).peak_gb
@@ -137,8 +138,8 @@ def test_levo_kv_figure_is_what_its_cache_allocates() -> None:
     import torch
 
     from backends.levo.config import LmConfig
+    from backends.levo.declaration import MEMORY
     from backends.levo.lm import KVCache
-    from backends.levo.spec import MEMORY
 
     cfg = LmConfig()
     head_dim = cfg.dim // cfg.num_heads
@@ -154,9 +155,9 @@ def test_levo_kv_figure_is_what_its_cache_allocates() -> None:
 def test_heartmula_kv_figure_is_what_its_cache_allocates() -> None:
     import torch
 
+    from backends.heartmula.declaration import MEMORY
     from backends.heartmula.flavors import KNOWN_FLAVORS
     from backends.heartmula.llama import KVCache
-    from backends.heartmula.spec import MEMORY
 
     positions = 1000
     cache = KVCache(KNOWN_FLAVORS["llama-3B"], 2, positions, torch.device("meta"), torch.bfloat16)
@@ -177,7 +178,7 @@ def _plan(argv: list[str]) -> int:
 
 
 def test_plan_prints_memory_beside_time_and_refuses_what_does_not_fit(monkeypatch, capsys) -> None:
-    from backends.acestep.spec import CAPABILITIES as ACE
+    from backends.acestep.declaration import CAPABILITIES as ACE
 
     for key in ("STUDIO_TIER", "SPACES_ZERO_GPU", "STUDIO_TIME_LIMIT"):
         monkeypatch.delenv(key, raising=False)

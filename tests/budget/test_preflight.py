@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import DeviceClass
-from studio.budget.estimate import PlanInput
+from backends.plan_input import PlanInput
 from studio.budget.preflight import BudgetContext, Decision, preflight
 from studio.budget.tiers import tier_limits
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import AUTOREGRESSIVE, FAST, make_caps
 
 DIFFY = make_caps("diffy")

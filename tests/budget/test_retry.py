@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
-from studio.budget.estimate import PlanInput
+from backends.plan_input import PlanInput
 from studio.budget.preflight import BudgetContext
 from studio.budget.reservation import Reservation
 from studio.budget.retry import (
@@ -18,6 +17,8 @@ from studio.budget.retry import (
     translate,
 )
 from studio.budget.tiers import tier_limits
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import make_caps
 
 

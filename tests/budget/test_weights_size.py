@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import DeviceClass
+from backends.acestep.costs import COSTS as ACESTEP_COSTS
+from backends.plan_input import PlanInput
 from studio import registry, service, weights
-from studio.budget.costs import SEED_COSTS
-from studio.budget.estimate import PlanInput, SizeScale, estimate
+from studio.budget.estimate import SizeScale, estimate
 from studio.budget.preflight import BudgetContext
 from studio.budget.tiers import tier_limits
+from studio.ground.vocabulary import DeviceClass
 from studio.song import SongRequest
 from studio.ui.seams import estimate_line
 
@@ -110,5 +111,5 @@ def test_a_model_already_held_records_no_load_time(tiny_acestep_dir, monkeypatch
     assert "load" not in service.plan(request, "local").expected.stages
     # ... and once it is unloaded, the load is priced from the one real load, not the 15 s seed.
     studio.cache.unload_all()
-    seeded = SEED_COSTS["acestep"][CPU].stages["load"].fixed
+    seeded = ACESTEP_COSTS[CPU].stages["load"].fixed
     assert service.plan(request, "local").expected.stages["load"] < seeded

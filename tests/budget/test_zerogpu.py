@@ -5,14 +5,14 @@ import types
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
+from backends.plan_input import PlanInput
 from studio.budget import zerogpu
-from studio.budget.deadline import DeadlineExceeded
-from studio.budget.estimate import PlanInput
 from studio.budget.preflight import BudgetContext
 from studio.budget.reservation import Reservation
 from studio.budget.tiers import tier_limits
 from studio.budget.zerogpu import gpu_task, on_zerogpu, slice_factor
+from studio.ground.errors import DeadlineExceeded, StudioError
+from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import make_caps
 
 CAPS = make_caps()

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
 from studio import registry, service
 from studio.devices import detect
 from studio.editing import check_task
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 RATE = 48_000
@@ -268,7 +268,7 @@ def test_cli_refuses_an_edit_without_a_source(capsys):
 
 def test_loras_on_a_task_that_runs_on_other_weights_are_refused_before_loading() -> None:
     from backends.acestep.backend import refuse_mismatched_options
-    from backends.acestep.spec import AceStepOptions
+    from backends.acestep.declaration import AceStepOptions
 
     with_lora = AceStepOptions(loras=["someone/tiny-lora:0.5"])
     refuse_mismatched_options("cover", with_lora)  # turbo weights: the LoRA applies

@@ -10,8 +10,8 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backends.base import StudioError
 from studio.audio.upload import UploadError, parse_size, read_source, resample
+from studio.ground.errors import StudioError
 
 RATE = 48_000
 

@@ -60,7 +60,7 @@ def test_uploads_past_the_window_are_refused_with_a_sentence_per_address(studio_
 
 
 def test_upload_windows_are_off_for_one_person_and_a_bad_setting_says_how_to_write_it(monkeypatch) -> None:
-    from backends.base import StudioError
+    from studio.ground.errors import StudioError
     from studio.ui import upload_caps
 
     monkeypatch.delenv("STUDIO_MULTI_USER", raising=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def test_a_visitor_over_their_quota_and_a_full_library_are_refused_before_the_gpu(tmp_path, monkeypatch) -> None:

@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from backends.base import StudioError
 from studio import memory
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.service import Studio
 from studio.song import SongRequest, SongResult, TakeResult

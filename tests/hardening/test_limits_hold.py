@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 ARGS = ["[Verse]\nla", "pop", "acestep", 10, False, 1, 1, "", 0, "", "", "", '{"steps": 1}']
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backends.base import StudioError
 from studio import registry, service
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.lyrics import format_lyrics
 from studio.lyrics import validate as check_dialect
 from studio.song import SongRequest

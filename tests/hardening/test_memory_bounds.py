@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def test_gradio_keeps_a_bounded_number_of_visitor_sessions(monkeypatch, tmp_path) -> None:

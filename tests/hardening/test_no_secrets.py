@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def test_a_song_card_names_no_server_path(tiny_acestep_dir: Path, tmp_path: Path, monkeypatch) -> None:

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backends.base import StudioError
 from studio import registry, service
 from studio.errors import validate
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 WILD = st.one_of(

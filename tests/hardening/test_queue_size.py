@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def test_gradio_alone_would_turn_away_the_second_waiting_visitor(monkeypatch) -> None:

@@ -7,8 +7,8 @@ import re
 import gradio as gr
 import pytest
 
-from backends.base import StudioError
 from studio import ratelimit
+from studio.ground.errors import StudioError
 from studio.ratelimit import Rate, RateLimited, RateLimiter, parse_rate
 
 

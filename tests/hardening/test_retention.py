@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
 from studio import retention
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.song import SongRequest, SongResult, TakeResult
 

@@ -84,7 +84,7 @@ def test_a_damaged_calibration_file_never_stops_the_studio(tmp_path, caplog) -> 
 
 
 def _record(store) -> list[str]:
-    from studio.budget.estimate import PlanInput
+    from backends.plan_input import PlanInput
     from tests.budget.helpers import DIFFUSION
 
     return store.record("acestep", "cpu", DIFFUSION, PlanInput(duration_s=30, takes=1, steps=8), {"diffusion": 4.0})

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 # A well-formed visitor key, so that a drawn call gets past "your visitor key is missing" into the handler.
 KEY = "fuzzVisitorKey_0123456789abcdef"

@@ -10,7 +10,7 @@ import time
 import gradio as gr
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.song import MAX_LYRICS_CHARS, MAX_STYLE_CHARS, SongRequest
 from tests.conftest import REPO
 

@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from backends.base import Backend, ProgressEvent, RenderJob, StudioError
-from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from backends.base import Backend, RenderJob
+from backends.heartmula.declaration import HeartMuLaOptions
+from backends.heartmula.spec import SPEC
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent
 from tests.conftest import REPO
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import StudioError
 from backends.heartmula import limits
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 
 # A Chinese verse line; repeated, it makes lyrics of a few thousand characters.
@@ -83,7 +83,7 @@ def test_the_loaded_backend_refuses_before_loading_the_lm(heartmula_here: Path) 
     """Without the tokenizer on disk at prepare time (first use), the render checks before generating."""
     from backends.base import RenderJob
     from backends.heartmula.backend import load
-    from backends.heartmula.spec import HeartMuLaOptions
+    from backends.heartmula.declaration import HeartMuLaOptions
 
     backend = load(str(heartmula_here), device="cpu")
     job = RenderJob(style="pop", lyrics=long_cjk_lyrics(400), instrumental=False, duration_s=240.0, seeds=[1],

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backends.base import Cancelled, ProgressEvent, StudioError
 from backends.heartmula.generate import SamplingParams, generate_frames
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent
 
 TOL = 1e-4
 

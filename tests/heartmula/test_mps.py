@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backends.base import DeviceClass, RenderJob
-from backends.heartmula.spec import SPEC, HeartMuLaOptions
+from backends.base import RenderJob
+from backends.heartmula.declaration import HeartMuLaOptions
+from backends.heartmula.spec import SPEC
+from studio.ground.vocabulary import DeviceClass
 from tests.heartmula.helpers import assert_waveform_close
 from tests.mps_limit import LIMIT, fake_mps, mps_conv_limit
 
@@ -40,7 +42,7 @@ def test_the_upstream_window_decodes_within_the_limit(codec, safetensors_file, m
 def test_a_song_on_mps_finishes(hm_dir, prompt_cases, monkeypatch) -> None:
     fake_mps(monkeypatch)
     # fp32: half precision on this CPU is slow, and the limit is about lengths, not dtypes.
-    from backends.heartmula.spec import LM_DTYPE  # what the loader reads
+    from backends.heartmula.declaration import LM_DTYPE  # what the loader reads
 
     monkeypatch.setitem(LM_DTYPE, DeviceClass.MPS, "float32")
     backend = SPEC.loader(weights=str(hm_dir / "ckpt"))

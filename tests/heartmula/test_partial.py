@@ -6,10 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backends.base import DeviceClass, ProgressEvent, RenderJob
-from backends.heartmula.spec import SPEC, HeartMuLaOptions
-from studio.budget.deadline import Deadline, DeadlineExceeded
+from backends.base import RenderJob
+from backends.heartmula.declaration import HeartMuLaOptions
+from backends.heartmula.spec import SPEC
+from studio.budget.deadline import Deadline
 from studio.budget.estimate import Estimate
+from studio.ground.errors import DeadlineExceeded
+from studio.ground.progress import ProgressEvent
+from studio.ground.vocabulary import DeviceClass
 
 FRAME_RATE = 12.5
 

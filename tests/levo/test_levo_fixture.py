@@ -10,18 +10,21 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file  # noqa: E402
 
-from backends.base import Backend, Cancelled, ProgressEvent, RenderJob, StudioError  # noqa: E402
+from backends.base import Backend, RenderJob  # noqa: E402
 from backends.levo.checkpoint import CheckpointMismatch, load_strict  # noqa: E402
 from backends.levo.conditioning import build_conditions  # noqa: E402
+from backends.levo.declaration import LevoOptions  # noqa: E402
 from backends.levo.decoder import load_decoder  # noqa: E402
 from backends.levo.generation import SamplingParams, generate_codes  # noqa: E402
 from backends.levo.lm import UNUSED_KEYS  # noqa: E402
 from backends.levo.loading import load_lm, resolve  # noqa: E402
 from backends.levo.pattern import DelayPattern  # noqa: E402
-from backends.levo.spec import SPEC, LevoOptions  # noqa: E402
+from backends.levo.spec import SPEC  # noqa: E402
 from backends.levo.synthesis import decode_codes, streams_for  # noqa: E402
 from backends.levo.text import build_texts  # noqa: E402
 from backends.levo.vae import load_vae  # noqa: E402
+from studio.ground.errors import Cancelled, StudioError  # noqa: E402
+from studio.ground.progress import ProgressEvent  # noqa: E402
 
 CASES = ["case1_en", "case2_zh", "case3_bgm", "case4_en_no_description", "case5_bgm_no_description"]
 

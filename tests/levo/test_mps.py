@@ -10,8 +10,9 @@ torch = pytest.importorskip("torch")
 from safetensors.torch import load_file  # noqa: E402
 
 from backends.base import RenderJob  # noqa: E402
+from backends.levo.declaration import LevoOptions  # noqa: E402
 from backends.levo.decoder import load_decoder  # noqa: E402
-from backends.levo.spec import SPEC, LevoOptions  # noqa: E402
+from backends.levo.spec import SPEC  # noqa: E402
 from backends.levo.synthesis import latents_to_audio, streams_for, vae_chunks  # noqa: E402
 from backends.levo.vae import load_vae  # noqa: E402
 from tests.mps_limit import LIMIT, fake_mps, mps_conv_limit  # noqa: E402

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backends.base import DeviceClass, ProgressEvent, RenderJob
-from studio.budget.deadline import Deadline, DeadlineExceeded
+from backends.base import RenderJob
+from studio.budget.deadline import Deadline
 from studio.budget.estimate import Estimate
+from studio.ground.errors import DeadlineExceeded
+from studio.ground.progress import ProgressEvent
+from studio.ground.vocabulary import DeviceClass
 
 FRAME_RATE = 25
 DELAY = 250  # the fixture's codebook delays are (0, 250, 250): streams 1-2 lag 250 steps
@@ -47,7 +50,7 @@ def slowed_deadline(partial_ok: bool) -> tuple[Deadline, SlowClock]:
 
 
 def job(duration_s: float, seeds: list[int]) -> RenderJob:
-    from backends.levo.spec import LevoOptions
+    from backends.levo.declaration import LevoOptions
 
     return RenderJob(style="pop", lyrics="[verse] hello there. ; [chorus] sing along", instrumental=False,
                      duration_s=duration_s, seeds=seeds, options=LevoOptions(top_k=5))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import LyricDialect, StudioError
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import LyricDialect
 from studio.lyrics import RenderOptions, convert_style, format_lyrics, parse, render_sheet, validate
 from studio.lyrics import dialects as dialects_module
 from studio.lyrics.dialects import dialect, table

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.lyrics import cli, convert_style, estimate_seconds, format_lyrics, parse
 from studio.lyrics.estimate import line_syllables
 

@@ -13,7 +13,7 @@ from backends.acestep.planner.planner import (
     draft_from_output,
     run_plan,
 )
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 FLAG_TO_OPTION = {
     "use_cot_metas": "write_metadata",

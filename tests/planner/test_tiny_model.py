@@ -12,7 +12,8 @@ from backends.acestep.planner.cost import estimate_planner_cost
 from backends.acestep.planner.metadata import KEYSCALES, LANGUAGES, MAX_AUDIO_CODE, audio_code_values
 from backends.acestep.planner.model import PLANNER_CHECKPOINTS, resolve_checkpoint
 from backends.acestep.planner.planner import Planner, PlannerOptions
-from backends.base import Cancelled, ProgressEvent, StudioError
+from studio.ground.errors import Cancelled, StudioError
+from studio.ground.progress import ProgressEvent
 
 FAST = PlannerOptions(rewrite_caption=False)  # a random model's free-text caption is just slow noise
 SHORT = PlannerOptions(max_new_tokens=600)  # a random model rarely picks EOS for its lyrics

@@ -74,7 +74,7 @@ def test_simple_mode_writes_an_editable_draft(planned_studio, monkeypatch) -> No
 
 
 def test_simple_mode_refuses_what_cannot_describe(planned_studio) -> None:
-    from backends.base import StudioError
+    from studio.ground.errors import StudioError
 
     with pytest.raises(StudioError, match="cannot write a song from a description"):
         planned_studio.describe("levo2", "a song")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import DeviceClass, StudioError
 from studio import devices, service
 from studio.cli import main
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from studio.quality import asr_cost, finish
 from studio.song import SongRequest
 from tests.quality.tiny_whisper import build

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from backends.base import DeviceClass, StudioError
 from studio import devices, service
+from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from studio.separation import flow, loader, run
 from studio.separation.catalog import HTDEMUCS, stem_set
 from tests.separation.tiny import FOUR, tiny_htdemucs

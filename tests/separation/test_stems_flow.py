@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
 from studio import cli
 from studio.audio import SongCard, export_song, studio_artist
+from studio.ground.errors import StudioError
 from studio.separation import loader
 from studio.separation.catalog import HTDEMUCS, HTDEMUCS_6S
 from studio.separation.flow import split_song

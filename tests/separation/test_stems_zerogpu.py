@@ -13,9 +13,10 @@ import types
 
 import pytest
 
-from backends.base import CostModel, DeviceClass
+from backends.base import CostModel
 from studio import devices, service
 from studio.budget.zerogpu import gpu_task
+from studio.ground.vocabulary import DeviceClass
 from studio.separation import flow
 from tests.separation.tiny import make_song
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import Cancelled, ProgressEvent
+from studio.ground.errors import Cancelled
+from studio.ground.progress import ProgressEvent
 from studio.library import Library
 from studio.song import SongRequest
 from studio.ui import runner

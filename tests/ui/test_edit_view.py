@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.library import Library
 from studio.ui import build_app, runner
 from studio.ui.runner import STUDIO

@@ -8,7 +8,7 @@ import re
 import gradio as gr
 import pytest
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 from studio.ui import visitor
 from studio.ui.errors import user_errors
 

@@ -15,9 +15,10 @@ import gradio as gr
 import pytest
 from gradio.context import LocalContext
 
-from backends.base import ProgressEvent, StudioError
 from studio.budget.deadline import EtaEvent
 from studio.budget.zerogpu import gpu_task
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent
 from studio.library import Library
 from studio.song import SongRequest
 from studio.ui import runner

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import StudioError
 from studio import presets
+from studio.ground.errors import StudioError
 
 
 def test_shipped_presets_load_with_genres_and_moods() -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from backends.base import StudioError
 from studio.audio import SongCard, export_song
+from studio.ground.errors import StudioError
 from studio.song import SongRequest
 from studio.ui.create import build_create, restored_values
 from studio.ui.results import build_results

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from backends.base import StudioError
 from studio import settings
+from studio.ground.errors import StudioError
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import json
 import sys
 
 from backends.acestep.planner.model import DEFAULT_PLANNER, PLANNER_CHECKPOINTS
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from backends.base import StudioError
+from studio.ground.errors import StudioError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def default_device() -> str:
 
 def default_dtype(device: str):
     """The studio's device policy for the planner (PLANNER_DTYPE): bf16 only where the device has it."""
-    from backends.acestep.spec import PLANNER_DTYPE, PLANNER_DTYPE_WITHOUT_BF16
+    from backends.acestep.declaration import PLANNER_DTYPE, PLANNER_DTYPE_WITHOUT_BF16
     from studio import devices
 
     info = devices.as_device_info(device)

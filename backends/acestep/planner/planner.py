@@ -48,7 +48,8 @@ from backends.acestep.planner.prompts import (
     text2music_codes_prompt,
     text2music_cot_prompt,
 )
-from backends.base import ProgressEvent, ProgressFn, StudioError, no_progress
+from studio.ground.errors import StudioError
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 # Upstream's context budget (vLLM's max_model_len); the pt path caps new tokens at 64 below it.
 MAX_MODEL_LEN = 4096

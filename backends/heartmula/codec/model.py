@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from backends.base import ProgressEvent, ProgressFn, no_progress
 from backends.heartmula.codec.dit import FlowEstimator
 from backends.heartmula.codec.scalar import ScalarModel
+from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 
 CODE_RATE_HZ = 12.5
 LATENT_RATE_HZ = 25.0

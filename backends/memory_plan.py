@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from backends.base import Capabilities, MemoryModel
-from studio.budget.estimate import PlanInput
+from backends.plan_input import PlanInput
 
 
 class Lightening(str, enum.Enum):
