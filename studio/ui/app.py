@@ -32,7 +32,7 @@ from studio.ui import (
     visitor,
 )
 from studio.ui.create import CreateView, build_create, restored_values
-from studio.ui.edit_view import EditView, build_edit, landed_upload_problem, stems_estimate
+from studio.ui.edit_view import IDLE_STATUS, EditView, build_edit, landed_upload_problem, stems_estimate
 from studio.ui.errors import for_visitors, user_errors, visitor_sentence
 from studio.ui.late_inputs import LateInputDefaults
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
@@ -345,16 +345,26 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
         [edit.start.release, edit.end.release, edit.extend_by.release, edit.takes.release, edit.track.change],
         estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
     )
-    # A file of one's own replaces a Library song: the edit is named after the new file. One that
-    # cannot be a song is refused as it lands, with a sentence, instead of when Edit is pressed.
-    def landed(path: str | None) -> list[Any]:
+    # A file of one's own replaces a Library song: the edit is named after the new file. One that cannot be
+    # a song is refused as it lands, in a toast and the status, instead of when Edit is pressed; the form
+    # and the song already loaded stay as they were (issue 17.13). The drop zone empties either way,
+    # ready for the next file.
+    def landed(path: str | None, status: str | None) -> list[Any]:
         problem = landed_upload_problem(path)
         if problem:
             gr.Warning(problem)
-            return [None, "", ""]
-        return [gr.update(), "", ""]
+            return [None, gr.update(), gr.update(), gr.update(), f"❌ {problem}"]
+        if not path:
+            return [gr.update()] * 5
+        # A refusal of an earlier file no longer applies once a song has landed.
+        said = IDLE_STATUS if (status or "").startswith("❌") else gr.update()
+        return [None, path, "", "", said]
 
-    edit.source.upload(landed, edit.source, [edit.source, edit.source_title, edit.source_song], **INSTANT)
+    # Queued, outside the GPU queue, so that the toast can reach the page (as the recipe drop does).
+    edit.drop.upload(
+        landed, [edit.drop, edit.status], [edit.drop, edit.source, edit.source_title, edit.source_song, edit.status],
+        concurrency_id="precheck", concurrency_limit=None, show_progress="hidden", **PRIVATE,
+    )
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 

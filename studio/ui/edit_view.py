@@ -18,6 +18,7 @@ import gradio as gr
 
 from backends.base import StudioError
 from studio import registry, service
+from studio.audio.upload import SUFFIXES
 from studio.errors import validate
 from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
@@ -27,7 +28,9 @@ from studio.ui.create import fit_budget_checkbox, seed_box
 from studio.ui.seams import clock
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
-SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+# What the drop zone offers in the file picker: every suffix the studio decodes (studio.audio.upload).
+SOURCE_TYPES = list(SUFFIXES)
+IDLE_STATUS = "✂ Edited songs appear here, and stay in your Library."
 
 
 # The task table is shared with the CLI and speaks in request fields; the page names its controls instead
@@ -95,12 +98,15 @@ def landed_upload_problem(path: str | None) -> str | None:
     from studio.audio.decoding import NotAudio, Truncated, probe
 
     name = Path(path).name
+    not_audio = f"{name} is not audio this studio can read; upload a WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM file."
+    if Path(path).suffix.lower() not in SUFFIXES:  # read_source refuses it later anyway: say so now
+        return not_audio
     try:
         probe(Path(path))
     except Truncated:
         return f"{name} is truncated (the file ends before its audio does); upload the whole file again."
     except (NotAudio, OSError):
-        return f"{name} is not audio this studio can read; upload a WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM file."
+        return not_audio
     return None
 
 
@@ -109,7 +115,9 @@ class EditView:
     backend: gr.Dropdown
     task: gr.Radio
     task_note: gr.Markdown
-    source: gr.Audio
+    drop: gr.File  # where a song lands; it reaches the server whatever the file holds (see build_edit)
+    source: gr.Audio  # the song to edit, in a player: only a file the server has read lands here
+    player_box: gr.Column
     source_note: gr.Markdown
     start: gr.Slider
     end: gr.Slider
@@ -151,7 +159,9 @@ class EditView:
         kind = TASKS[task]
         source = data[self.source]
         if not source:
-            raise StudioError(f"upload the song to edit first (WAV, FLAC, MP3 or OGG), then press {kind.title}.")
+            raise StudioError(
+                f"upload the song to edit first (WAV, FLAC, MP3, OGG, M4A, Opus or WebM), then press {kind.title}."
+            )
         track = data[self.track]
         if isinstance(track, list):
             track = ",".join(track)
@@ -257,6 +267,7 @@ class EditView:
             gr.update(visible=True),  # style
             *[gr.update(visible=c is not self.fit_budget or forms.budget_is_limited()) for c in self.edit_only],
             gr.update(visible=False),  # the stems box
+            gr.update(visible=bool(source)),  # the player
         ]
 
     def _stems_updates(self, source: str | None) -> list[Any]:
@@ -269,12 +280,13 @@ class EditView:
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
         hidden = gr.update(visible=False)
-        return [note, source_note, *[hidden] * 7, *[hidden] * len(self.edit_only), gr.update(visible=True)]
+        return [note, source_note, *[hidden] * 7, *[hidden] * len(self.edit_only), gr.update(visible=True),
+                gr.update(visible=bool(source))]
 
     def task_outputs(self) -> list[gr.Component]:
         return [
             self.task_note, self.source_note, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.lyrics, self.style, *self.edit_only, self.stems_box,
+            self.track, self.lyrics, self.style, *self.edit_only, self.stems_box, self.player_box,
         ]
 
 
@@ -292,10 +304,19 @@ def build_edit(build_results: Any) -> EditView:
                 label="Model",
                 visible=len(backends) > 1,
             )
-            source = gr.Audio(
-                type="filepath", sources=["upload"], label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
-                elem_id="edit-source",
+            # A gr.File, not an upload gr.Audio: gradio's Audio drop zone decodes a file in the browser
+            # first and, when that fails (a text file renamed .mp3), sends no event at all, so nothing could
+            # say why the song vanished (issue 17.13). A file always reaches the server, which reads its
+            # header (``landed_upload_problem``) and only then puts the song in the player below.
+            drop = gr.File(
+                label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
+                file_types=SOURCE_TYPES, type="filepath", elem_id="edit-source",
             )
+            with gr.Column(visible=False) as player_box:
+                source = gr.Audio(
+                    type="filepath", interactive=False, label="Loaded song", buttons=["download"],
+                    elem_id="edit-player",
+                )
             source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")
             task = gr.Radio(choices, value=first, label="What to do", elem_id="edit-task")
             task_note = gr.Markdown(elem_classes="licence", padding=True)
@@ -325,10 +346,11 @@ def build_edit(build_results: Any) -> EditView:
                 )
             estimate = gr.Markdown(elem_id="edit-estimate")
         with gr.Column(scale=2, min_width=300):
-            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.", elem_id="edit-status")
+            status = gr.Markdown(IDLE_STATUS, elem_id="edit-status")
             results = build_results()
     return EditView(
-        backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,
+        backend=backend, task=task, task_note=task_note, drop=drop, source=source, player_box=player_box,
+        source_note=source_note, start=start,
         end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
         seed=seed, takes=takes, fit_budget=fit_budget, generate_btn=generate_btn, cancel_btn=cancel_btn,
         estimate=estimate, status=status, source_title=gr.State(""), source_song=gr.State(""), stems=stems,

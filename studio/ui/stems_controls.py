@@ -126,7 +126,9 @@ def wire_stems(
         @user_errors
         def from_upload(k, path, name, song_id, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
             if not path:
-                raise StudioError("upload a song first (WAV, FLAC, MP3 or OGG), then press Split into stems.")
+                raise StudioError(
+                    "upload a song first (WAV, FLAC, MP3, OGG, M4A, Opus or WebM), then press Split into stems."
+                )
             # A Library song opened here (its lossless file, ``<id>.wav``, still in the player) is split as
             # that song: the stems stay with it and its lyric check times the DAW pack's sections.
             if song_id and Path(path).stem == song_id:
@@ -159,7 +161,7 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[list[str], dict]:
-        """Split an uploaded song (WAV, FLAC, MP3 or OGG) into 2, 4 or 6 stems with Demucs."""
+        """Split an uploaded song (WAV, FLAC, MP3, OGG, M4A, Opus or WebM) into 2, 4 or 6 stems with Demucs."""
         whole = stems is not None and float(stems) == int(stems)
         count = stem_set(int(stems) if whole else stems).count  # 2.5 is refused, not rounded
         if not source:

@@ -237,3 +237,7 @@ def test_a_file_that_is_not_a_song_is_refused_when_it_lands_and_a_voice_memo_get
     memo = encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", tone(3.0))
     assert landed_upload_problem(str(memo)) is None
     assert source_seconds(str(memo)) == pytest.approx(3.0, abs=0.05)
+    # Real audio under a suffix the edit's own read refuses (read_source) is refused as it lands too.
+    renamed = tmp_path / "memo.txt"
+    renamed.write_bytes(memo.read_bytes())
+    assert "is not audio this studio can read" in landed_upload_problem(str(renamed))

@@ -221,14 +221,15 @@ def test_weights_status_and_a_voice_memo_are_read_up_front(page, tmp_path: Path)
     assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect: gradio's Audio drop zone decodes a dropped file in the browser first and, when that fails, "
-    "sends no upload event: studio.ui.edit_view.landed_upload_problem never runs, the page says nothing, and "
-    "the waveform sometimes logs 'Waveform load error: MediaError'. Needs a drop zone that reaches the server."))
 def test_a_renamed_text_file_is_refused_as_it_lands(studio, tmp_path: Path) -> None:
-    """Issue 17.13: a non-audio upload is refused when it lands, in a sentence, with no console error."""
+    """Issue 17.13: a non-audio upload is refused when it lands, in a sentence (a toast and the status), with
+    no console error; the song already loaded stays, in its player. gradio's Audio drop zone decoded a file
+    in the browser first and sent nothing when that failed, so the page used to say nothing at all."""
     sync_playwright = _browser()
-    fake = tmp_path / "notes.wav"
+    song = tmp_path / "hum.wav"
+    t = np.arange(11 * 48_000) / 48_000
+    sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
+    fake = tmp_path / "notes.mp3"
     fake.write_text("shopping list: eggs, milk\n" * 40)
     problems: list[str] = []
     with sync_playwright() as pw:
@@ -238,8 +239,24 @@ def test_a_renamed_text_file_is_refused_as_it_lands(studio, tmp_path: Path) -> N
             watch(page, problems)
             page.goto(studio[0], wait_until="load")
             page.get_by_role("tab", name="Edit").click()
+            page.locator("#edit-source input[type=file]").set_input_files(str(song))
+            page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
+            page.wait_for_selector("#edit-player", state="visible", timeout=30_000)
+            page.locator("#edit-lyrics textarea").fill("[Verse]\nkeep me")
             page.locator("#edit-source input[type=file]").set_input_files(str(fake))
-            page.wait_for_selector(".toast-body:has-text('is not audio this studio can read')", timeout=20_000)
+            _toast(page, "notes.mp3 is not audio this studio can read")
+            page.wait_for_selector("#edit-status:has-text('notes.mp3 is not audio this studio can read')",
+                                   timeout=30_000)
+            # The earlier song is still the one to edit, the form is as it was, and nothing wears a red badge.
+            assert page.locator("text=Source: 11.0 s").count() == 1
+            assert page.locator("#edit-player").is_visible()
+            assert page.locator("#edit-lyrics textarea").input_value() == "[Verse]\nkeep me"
+            assert _error_badges(page) == 0
+            # A real song landing next clears the refusal from the status.
+            page.locator("#edit-source input[type=file]").set_input_files(str(song))
+            page.wait_for_function(
+                "!document.querySelector('#edit-status').innerText.includes('not audio')", timeout=30_000
+            )
         finally:
             browser.close()
     assert problems == [], problems

@@ -308,3 +308,28 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     buttons = edit.results.download_values([app.library.get(owner, i) for i in second[-1]])
     wav = buttons[0]["value"]
     assert Path(wav).name == "demo (Repaint).wav" and Path(wav).is_file()
+
+
+def test_a_dropped_file_reaches_the_player_only_once_the_server_has_read_it(app) -> None:
+    """Issue 17.13: the drop zone's upload event checks the file's header on the server. A song goes into the
+    player as the one to edit; anything else is refused in one sentence, the song already loaded kept."""
+    edit = _edit_view(app.demo)
+    [landing] = [fn for fn in app.demo.fns.values() if edit.drop in fn.inputs]
+    assert landing.api_visibility == "private" and edit.source in landing.outputs
+
+    def land(path: Path, status: str) -> dict:
+        return dict(zip(landing.outputs, landing.fn(str(path), status), strict=True))
+
+    song = _song(app.uploads / "a" / "demo.wav")
+    landed = land(song, "❌ an earlier refusal")
+    assert landed[edit.source] == str(song) and landed[edit.drop] is None  # the zone is ready for the next file
+    assert landed[edit.source_title] == "" and landed[edit.source_song] == ""  # no longer a Library song
+    assert landed[edit.status].startswith("✂ Edited songs appear here")
+    fake = app.uploads / "b" / "notes.mp3"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("shopping list: eggs, milk\n" * 40)
+    with pytest.warns(UserWarning, match="notes.mp3 is not audio this studio can read"):  # the toast
+        refused = land(fake, "")
+    assert refused[edit.status].startswith("❌ notes.mp3 is not audio this studio can read")
+    for kept in (edit.source, edit.source_title, edit.source_song):
+        assert refused[kept] == gr.update(), f"a refused file changed {kept}"
