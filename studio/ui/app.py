@@ -226,8 +226,9 @@ def _wire_generation(
 
         return gpu_guard.verdict(checks, len(data))
 
-    def settle(request: gr.Request) -> list[Any]:
-        return outcome.settled_values(request)
+    def settle(shown_estimate: str | None, request: gr.Request) -> list[Any]:
+        button, cancel, status = outcome.settled_values(request)
+        return [button, cancel, status, outcome.estimate_after(status, shown_estimate)]
 
     def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
         """The cards showed the song as soon as its player's FLAC was kept; offer the WAV, MP3 (and
@@ -246,7 +247,7 @@ def _wire_generation(
             ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready",
             concurrency_id="precheck", concurrency_limit=None, show_progress="hidden", **PRIVATE,
         )
-        check.failure(settle, None, [*buttons, form.status], **INSTANT)
+        check.failure(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT)
         run = check.success(
             generate,
             run_inputs,
@@ -266,8 +267,8 @@ def _wire_generation(
         # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
         # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
         # so a failed run is settled by its own listener; settling twice changes nothing.
-        run.failure(settle, None, [*buttons, form.status], **INSTANT)
-        run.then(settle, None, [*buttons, form.status], **INSTANT).then(
+        run.failure(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT)
+        run.then(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],
             lib_view.list_outputs(),

@@ -159,7 +159,7 @@ def build_library() -> LibraryView:
             max_lines=1,
             elem_id="library-search",
         )
-        liked_only = gr.Checkbox(label="♥ only", scale=1, min_width=90)
+        liked_only = gr.Checkbox(label="♥ only", scale=1, min_width=90, elem_id="liked-only")
         refresh = gr.Button("Refresh", size="sm", scale=1, min_width=80)
     summary = gr.Markdown()
     with gr.Row(equal_height=False):
@@ -177,7 +177,7 @@ def build_library() -> LibraryView:
             with gr.Row(equal_height=True):
                 title = gr.Textbox(label="Title", max_lines=1, scale=3, min_width=160, elem_id="library-title")
                 rename = gr.Button("Rename", size="sm", scale=1, min_width=80)
-            with gr.Row():
+            with gr.Row(elem_classes="card-actions"):
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
                 edit = gr.Button("✂ Edit", size="sm", min_width=0)

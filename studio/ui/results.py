@@ -282,7 +282,7 @@ def build_results(prefix: str = "take") -> ResultsView:
                 elem_id=f"{prefix}-{i}",
                 buttons=["download"],
             )
-            with gr.Row():
+            with gr.Row(elem_classes="card-actions"):
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 retake = gr.Button("↻ Retake", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
