@@ -31,6 +31,28 @@ def _pick(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=False).first.click()
 
 
+def _labels_on_one_line(page, selector: str) -> None:
+    """Every button under ``selector`` shows its label on one line ("Reuse settings" broke in two on a phone)."""
+    lines = page.evaluate(
+        "s => Array.from(document.querySelectorAll(s)).filter(b => b.offsetParent).map(b => { const r = "
+        "document.createRange(); r.selectNodeContents(b); return [b.innerText.trim(), new Set(Array.from("
+        "r.getClientRects()).filter(x => x.width > 0).map(x => Math.round(x.top))).size]; })",
+        selector,
+    )
+    assert lines and all(n == 1 for _, n in lines), f"labels broken over lines: {lines}"
+
+
+def _fits_its_box(page, selector: str) -> None:
+    """Nothing inside ``selector`` is wider than the box it sits in (a table scrolling sideways in its box
+    hid System's last column on a phone)."""
+    wide = page.evaluate(
+        "s => Array.from(document.querySelectorAll(s + ', ' + s + ' *')).filter(e => e.clientWidth > 0 && "
+        "e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + ' ' + e.scrollWidth + '>' + e.clientWidth)",
+        selector,
+    )
+    assert not wide, f"{selector} holds content wider than its box: {wide}"
+
+
 def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # noqa: F811
     sync_playwright = _browser()
     url, _ = studio
@@ -109,6 +131,7 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             named = tuple(f"Take{space}Compare.{ext}" for space in ("%20", " ") for ext in ("flac", "wav", "mp3"))
             assert any(h.endswith(named) for h in links), links
             page.screenshot(path=str(shots / "desktop-create.png"), full_page=True)
+            _labels_on_one_line(page, ".card-actions button")
             _no_internal_names(page, "Create after two takes")
             # Edit: the task notes speak in control names (issue 17.10).
             page.get_by_role("tab", name="Edit").click()
@@ -148,6 +171,9 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             phone.locator("#generate").click()
             _toast(phone, "LeVo 2")
             _settled(phone, "#generate", "#status", "LeVo 2")
+            # The sentence once under Generate: the estimate gave way to the status that says it now.
+            said = phone.locator("#status").inner_text().strip("❌ ")
+            assert said not in phone.locator("#estimate").inner_text(), "the failure is said twice under Generate"
             phone.screenshot(path=str(shots / "phone-failure.png"), full_page=True)
             widths = {"Create": phone.evaluate("document.documentElement.scrollWidth")}
             for tab in ("Library", "System"):
@@ -157,10 +183,13 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
                     phone.wait_for_selector("#library-list .song-row", timeout=30_000)
                 phone.screenshot(path=str(shots / f"phone-{tab.lower()}.png"), full_page=True)
                 widths[tab] = phone.evaluate("document.documentElement.scrollWidth")
+                if tab == "System":
+                    _fits_its_box(phone, "#system-report")
             phone.get_by_role("tab", name="Library").click()
             phone.locator("#library-list .song-row .song-main").first.click()
             phone.wait_for_selector("#library-player audio, #library-player .waveform-container", state="attached",
                                     timeout=30_000)
+            _labels_on_one_line(phone, ".card-actions button")  # Like, Reuse settings, Edit, Delete
             too_wide = {tab: width for tab, width in widths.items() if width > 390}
             assert not too_wide, f"wider than a 390 px phone: {too_wide}"
         finally:
