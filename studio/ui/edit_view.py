@@ -147,8 +147,20 @@ class EditView:
         change events at once: the range comes first, so those events read the new range against the new
         maximum ("Value 600 is greater than maximum value 12.0", issue 17.8)."""
         return [
-            self.backend, self.start, self.end, self.extend_by, self.cover_strength, self.track, self.style,
-            self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title, self.task, self.source,
+            self.backend,
+            self.start,
+            self.end,
+            self.extend_by,
+            self.cover_strength,
+            self.track,
+            self.style,
+            self.lyrics,
+            self.seed,
+            self.takes,
+            self.fit_budget,
+            self.source_title,
+            self.task,
+            self.source,
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -202,12 +214,20 @@ class EditView:
             request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
-            track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
-            request.fit_budget, "", request.task, source,
+            track,
+            request.style,
+            request.lyrics,
+            forms.number_text(request.seed),
+            request.takes,
+            request.fit_budget,
+            "",
+            request.task,
+            source,
         ]
 
-    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str,
-                  song_id: str = "") -> list[Any]:
+    def open_song(
+        self, path: str, title: str, style: str, lyrics: str, backend: str, task: str, song_id: str = ""
+    ) -> list[Any]:
         """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
         cover and repaint start from) and the range set to the whole song."""
         shaped = self.task_updates(backend, task, path)
@@ -273,20 +293,38 @@ class EditView:
     def _stems_updates(self, source: str | None) -> list[Any]:
         seconds = source_seconds(source)
         # The stem sets are listed once, under the count; the note says what the split gives.
-        note = (f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
-                "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
-                "with them.")
+        note = (
+            f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
+            "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
+            "with them."
+        )
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
         hidden = gr.update(visible=False)
-        return [note, source_note, *[hidden] * 7, *[hidden] * len(self.edit_only), gr.update(visible=True),
-                gr.update(visible=bool(source))]
+        return [
+            note,
+            source_note,
+            *[hidden] * 7,
+            *[hidden] * len(self.edit_only),
+            gr.update(visible=True),
+            gr.update(visible=bool(source)),
+        ]
 
     def task_outputs(self) -> list[gr.Component]:
         return [
-            self.task_note, self.source_note, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.lyrics, self.style, *self.edit_only, self.stems_box, self.player_box,
+            self.task_note,
+            self.source_note,
+            self.start,
+            self.end,
+            self.extend_by,
+            self.cover_strength,
+            self.track,
+            self.lyrics,
+            self.style,
+            *self.edit_only,
+            self.stems_box,
+            self.player_box,
         ]
 
 
@@ -310,11 +348,16 @@ def build_edit(build_results: Any) -> EditView:
             # header (``landed_upload_problem``) and only then puts the song in the player below.
             drop = gr.File(
                 label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
-                file_types=SOURCE_TYPES, type="filepath", elem_id="edit-source",
+                file_types=SOURCE_TYPES,
+                type="filepath",
+                elem_id="edit-source",
             )
             with gr.Column(visible=False) as player_box:
                 source = gr.Audio(
-                    type="filepath", interactive=False, label="Loaded song", buttons=["download"],
+                    type="filepath",
+                    interactive=False,
+                    label="Loaded song",
+                    buttons=["download"],
                     elem_id="edit-player",
                 )
             source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")
@@ -327,14 +370,17 @@ def build_edit(build_results: Any) -> EditView:
                 end = gr.Slider(0, longest, value=longest, step=0.1, label="To (s)", min_width=150)
             extend_by = gr.Slider(1, longest, value=30, step=1, label="Add (s) after the end", visible=False)
             cover_strength = gr.Slider(
-                0, 1, value=1.0, step=0.05, label="Follow the source", visible=False,
+                0,
+                1,
+                value=1.0,
+                step=0.05,
+                label="Follow the source",
+                visible=False,
                 info="1 keeps the melody and structure closely; lower lets the new style take over.",
             )
             track = gr.Dropdown([], label="Stem", visible=False)
             style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
-            lyrics = gr.Textbox(
-                label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics"
-            )
+            lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics")
             with gr.Row():
                 seed = seed_box(elem_id="edit-seed")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
@@ -349,10 +395,31 @@ def build_edit(build_results: Any) -> EditView:
             status = gr.Markdown(IDLE_STATUS, elem_id="edit-status")
             results = build_results()
     return EditView(
-        backend=backend, task=task, task_note=task_note, drop=drop, source=source, player_box=player_box,
-        source_note=source_note, start=start,
-        end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
-        seed=seed, takes=takes, fit_budget=fit_budget, generate_btn=generate_btn, cancel_btn=cancel_btn,
-        estimate=estimate, status=status, source_title=gr.State(""), source_song=gr.State(""), stems=stems,
-        stems_box=stems_box, edit_only=[seed, takes, fit_budget, generate_btn], results=results,
+        backend=backend,
+        task=task,
+        task_note=task_note,
+        drop=drop,
+        source=source,
+        player_box=player_box,
+        source_note=source_note,
+        start=start,
+        end=end,
+        extend_by=extend_by,
+        cover_strength=cover_strength,
+        track=track,
+        style=style,
+        lyrics=lyrics,
+        seed=seed,
+        takes=takes,
+        fit_budget=fit_budget,
+        generate_btn=generate_btn,
+        cancel_btn=cancel_btn,
+        estimate=estimate,
+        status=status,
+        source_title=gr.State(""),
+        source_song=gr.State(""),
+        stems=stems,
+        stems_box=stems_box,
+        edit_only=[seed, takes, fit_budget, generate_btn],
+        results=results,
     )

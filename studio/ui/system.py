@@ -18,9 +18,7 @@ def _device_lines() -> list[str]:
     except Exception as exc:  # a bad STUDIO_DEVICE must not hide the rest of the page
         return [f"- **Device:** unavailable ({exc})"]
     memory = f", {info.memory_gb:.0f} GB" if info.memory_gb else ""
-    lines = [
-        f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"
-    ]
+    lines = [f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"]
     lines += [f"- ⚠️ {w}" for w in info.warnings]
     return lines
 

@@ -38,8 +38,9 @@ def encode_with_pyav(path: Path, container: str, codec: str, data: np.ndarray, r
         size = stream.codec_context.frame_size or 1024
         planar = np.ascontiguousarray(data.T)
         for at in range(0, planar.shape[1], size):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, at : at + size]), format="fltp",
-                                               layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(planar[:, at : at + size]), format="fltp", layout="stereo"
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -177,7 +178,11 @@ def _decode_in_a_limited_process(path: Path, address_space_mb: int) -> dict:
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(path), str(address_space_mb)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -29,8 +29,9 @@ def studio(tiny_acestep_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # LeVo 2 pointed at an empty local folder: the real "weights missing" failure, with no Hub lookup.
     empty = root / "no-levo-weights"
     empty.mkdir()
-    with running_studio(library_dir, tiny_acestep_dir, STUDIO_LEVO2_WEIGHTS=str(empty),
-                        STUDIO_LEVO2_RUNTIME=str(empty)) as url:
+    with running_studio(
+        library_dir, tiny_acestep_dir, STUDIO_LEVO2_WEIGHTS=str(empty), STUDIO_LEVO2_RUNTIME=str(empty)
+    ) as url:
         yield url, library_dir
 
 
@@ -201,7 +202,6 @@ def test_edit_from_a_result_card_carries_the_song_without_a_range_error(page) ->
     assert "Carry me over" in page.locator("#edit-lyrics textarea").input_value()
 
 
-
 def test_weights_status_and_a_voice_memo_are_read_up_front(page, tmp_path: Path) -> None:
     """Issue 17.6: the picker says what stands in a model's way before Generate (LeVo 2's folders here are
     empty). Issue 17.13: a phone's voice memo (m4a/AAC) lands in Edit with its length."""
@@ -245,8 +245,9 @@ def test_a_renamed_text_file_is_refused_as_it_lands(studio, tmp_path: Path) -> N
             page.locator("#edit-lyrics textarea").fill("[Verse]\nkeep me")
             page.locator("#edit-source input[type=file]").set_input_files(str(fake))
             _toast(page, "notes.mp3 is not audio this studio can read")
-            page.wait_for_selector("#edit-status:has-text('notes.mp3 is not audio this studio can read')",
-                                   timeout=30_000)
+            page.wait_for_selector(
+                "#edit-status:has-text('notes.mp3 is not audio this studio can read')", timeout=30_000
+            )
             # The earlier song is still the one to edit, the form is as it was, and nothing wears a red badge.
             assert page.locator("text=Source: 11.0 s").count() == 1
             assert page.locator("#edit-player").is_visible()

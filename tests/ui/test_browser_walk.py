@@ -82,7 +82,9 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             # folder nothing is measured and the tiny weights are far from the published size the seeds
             # describe: it says so instead of a figure (about 3:25 for a 0:15 run, issue 17.10).
             page.get_by_text("Night Bus Home").first.click()
-            page.wait_for_function("document.querySelector('textarea[placeholder^=\"dreamy\"]').value.includes('synth')")
+            page.wait_for_function(
+                "document.querySelector('textarea[placeholder^=\"dreamy\"]').value.includes('synth')"
+            )
             page.locator("textarea[placeholder^='dreamy']").blur()
             page.wait_for_selector("#estimate:has-text('on this CPU')", timeout=30_000)
             cold = page.locator("#estimate").inner_text()
@@ -144,8 +146,9 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             page.wait_for_selector("#library-list .song-row", timeout=30_000)
             assert page.locator("#library-list .song-row").count() >= 2
             page.locator("#library-list .song-row .song-main").first.click()
-            page.wait_for_selector("#library-player audio, #library-player .waveform-container", state="attached",
-                                   timeout=30_000)
+            page.wait_for_selector(
+                "#library-player audio, #library-player .waveform-container", state="attached", timeout=30_000
+            )
             page.locator("#library-title input, #library-title textarea").first.fill("Renamed Take")
             page.get_by_role("button", name="Rename").click()
             page.wait_for_selector("#library-list .song-title:text-is('Renamed Take')", timeout=30_000)
@@ -161,10 +164,12 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
             phone.screenshot(path=str(shots / "phone-create.png"), full_page=True)
             # "Instrumental" whole inside its own box, not run under Takes (issue 17.12).
             # The text's own extent (a Range), not its span's: an overflowing word spills past a span that fits.
-            spill = phone.evaluate("(() => { const r = document.createRange(); r.selectNodeContents("
-                                   "document.querySelector('#instrumental label span')); const box = "
-                                   "document.querySelector('#instrumental').getBoundingClientRect(); "
-                                   "return r.getBoundingClientRect().right - box.right; })()")
+            spill = phone.evaluate(
+                "(() => { const r = document.createRange(); r.selectNodeContents("
+                "document.querySelector('#instrumental label span')); const box = "
+                "document.querySelector('#instrumental').getBoundingClientRect(); "
+                "return r.getBoundingClientRect().right - box.right; })()"
+            )
             assert spill <= 1, f"'Instrumental' runs {spill:.0f} px past its box on a phone"
             _pick(phone, "Model", "LeVo 2")
             phone.locator("#lyrics textarea").fill("[Verse]\nA line")
@@ -187,8 +192,9 @@ def test_a_first_visit_on_desktop_and_phone(studio, tmp_path: Path) -> None:  # 
                     _fits_its_box(phone, "#system-report")
             phone.get_by_role("tab", name="Library").click()
             phone.locator("#library-list .song-row .song-main").first.click()
-            phone.wait_for_selector("#library-player audio, #library-player .waveform-container", state="attached",
-                                    timeout=30_000)
+            phone.wait_for_selector(
+                "#library-player audio, #library-player .waveform-container", state="attached", timeout=30_000
+            )
             _labels_on_one_line(phone, ".card-actions button")  # Like, Reuse settings, Edit, Delete
             too_wide = {tab: width for tab, width in widths.items() if width > 390}
             assert not too_wide, f"wider than a 390 px phone: {too_wide}"

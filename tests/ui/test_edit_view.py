@@ -57,9 +57,20 @@ def _owner() -> str:
 def _form(edit, source: str | None, key=None, **values):
     data = {key: None} if key is not None else {}
     data |= {
-        edit.backend: "acestep", edit.task: "repaint", edit.source: source, edit.start: 3.0, edit.end: 6.0,
-        edit.extend_by: 10.0, edit.cover_strength: 0.8, edit.track: None, edit.style: "lofi piano",
-        edit.lyrics: "", edit.seed: 7, edit.takes: 1, edit.fit_budget: False, edit.source_title: "",
+        edit.backend: "acestep",
+        edit.task: "repaint",
+        edit.source: source,
+        edit.start: 3.0,
+        edit.end: 6.0,
+        edit.extend_by: 10.0,
+        edit.cover_strength: 0.8,
+        edit.track: None,
+        edit.style: "lofi piano",
+        edit.lyrics: "",
+        edit.seed: 7,
+        edit.takes: 1,
+        edit.fit_budget: False,
+        edit.source_title: "",
     }
     data.update({getattr(edit, k): v for k, v in values.items()})
     return data
@@ -135,7 +146,7 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
             app.fns["library_edit"](stranger, song.id, "acestep", "repaint")
     # Reuse of an edit goes back to the Edit view with the task and range it used.
     values = app.fns["library_reuse"](mine, song.id)
-    fields = dict(zip(edit.fields(), values[-len(edit.fields()):], strict=True))
+    fields = dict(zip(edit.fields(), values[-len(edit.fields()) :], strict=True))
     assert fields[edit.task] == "repaint" and fields[edit.start] == 3.0 and fields[edit.end] == 6.0
     assert values[0].selected == "edit"
 
@@ -198,7 +209,8 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     create = app.demo.studio_views["create"]
     source = _song(app.uploads / "w" / "demo.wav")
     app.fns["ui_edit"](
-        _form(edit, str(source), key=app.demo.studio_views["key"]), SimpleNamespace(session_hash="s3"),
+        _form(edit, str(source), key=app.demo.studio_views["key"]),
+        SimpleNamespace(session_hash="s3"),
         lambda *a, **k: None,
     )
     [song] = app.library.list(_owner())
@@ -256,19 +268,20 @@ def test_reusing_an_edit_keeps_its_range_through_the_refresh_that_follows(app) -
     source = _song(app.uploads / "k" / "demo.wav", seconds=15.0)
     app.fns["ui_edit"](
         _form(edit, str(source), key=app.demo.studio_views["key"], start=4.0, end=8.0),
-        SimpleNamespace(session_hash="s6"), lambda *a, **k: None,
+        SimpleNamespace(session_hash="s6"),
+        lambda *a, **k: None,
     )
     [song] = app.library.list(_owner())
     [reuse] = [fn for fn in app.demo.fns.values() if fn.api_name == "library_reuse"]
     filled = dict(zip(reuse.outputs, reuse.fn(None, song.id), strict=True))
     start, end = filled[edit.start], filled[edit.end]
     assert (start, end) == (4.0, 8.0)
-    refreshed = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), start, end),
-                         strict=True))
+    refreshed = dict(
+        zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), start, end), strict=True)
+    )
     assert (refreshed[edit.start]["value"], refreshed[edit.end]["value"]) == (4.0, 8.0)
     # A range that does not fit the song loaded now becomes the whole song.
-    wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0),
-                    strict=True))
+    wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0), strict=True))
     assert (wide[edit.start]["value"], wide[edit.end]["value"]) == (0, pytest.approx(15.0))
 
 
@@ -292,8 +305,9 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     source = _song(app.uploads / "n" / "demo.wav")
     form = _form(edit, str(source), key=app.demo.studio_views["key"], seed=None)
     first = app.fns["ui_edit"](form, SimpleNamespace(session_hash="s7"), lambda *a, **k: None)
-    second = app.fns["ui_edit"]({**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"),
-                                lambda *a, **k: None)
+    second = app.fns["ui_edit"](
+        {**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"), lambda *a, **k: None
+    )
     assert len(second[-1]) == 2 and second[-1][1] == first[-1][0]  # newest first, the earlier one below
     outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
     card = edit.results.cards[1]
