@@ -9,6 +9,7 @@ for every model: picking it swaps the edit's controls for the stem count and a S
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,7 +259,9 @@ class EditView:
         longest = registry.get_spec(backend).capabilities.max_duration_s
         span = seconds if seconds else longest
         keep = start is not None and end is not None and 0 <= start < end <= span and (start, end) != (0, longest)
-        start, end = (start, end) if keep else (0, span)
+        # The whole song, on the sliders' 0.1 s steps: an m4a's header says 11.02133 s (its encoder's padding)
+        # and the "To" box showed all five decimals. Down, not to the nearest: the range stays inside the song.
+        start, end = (start, end) if keep else (0, math.floor(span * 10 + 1e-6) / 10)
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )

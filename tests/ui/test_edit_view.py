@@ -347,3 +347,16 @@ def test_a_dropped_file_reaches_the_player_only_once_the_server_has_read_it(app)
     assert refused[edit.status].startswith("❌ notes.mp3 is not audio this studio can read")
     for kept in (edit.source, edit.source_title, edit.source_song):
         assert refused[kept] == gr.update(), f"a refused file changed {kept}"
+
+
+def test_the_whole_song_range_sits_on_the_sliders_steps(app, tmp_path: Path) -> None:
+    """A phone's voice memo (AAC in m4a) says 11.02133 s in its header (the encoder's padding); the "To" box
+    showed all five decimals. The whole song is 0–11.0 s, on the 0.1 s step and inside the song."""
+    from studio.ui.edit_view import source_seconds
+    from tests.edit.test_upload_bounds import encode_with_pyav, tone
+
+    edit = _edit_view(app.demo)
+    memo = encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", tone(11.0))
+    assert source_seconds(str(memo)) != pytest.approx(11.0, abs=1e-3)  # the header's length is off the step
+    shaped = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(memo)), strict=True))
+    assert (shaped[edit.start]["value"], shaped[edit.end]["value"]) == (0, 11.0)
