@@ -32,7 +32,7 @@ from studio.ui import (
     visitor,
 )
 from studio.ui.create import CreateView, build_create, restored_values
-from studio.ui.edit_view import EditView, build_edit, landed_upload_problem, stems_estimate
+from studio.ui.edit_view import IDLE_STATUS, EditView, build_edit, landed_upload_problem, stems_estimate
 from studio.ui.errors import for_visitors, user_errors, visitor_sentence
 from studio.ui.late_inputs import LateInputDefaults
 from studio.ui.library_view import LibraryView, build_library, list_values, panel_values
@@ -106,9 +106,7 @@ def _wire_create(
     )
 
     # An example fills the form without blurring a box: price it once the values are in.
-    create.examples.load_input_event.then(
-        estimate, request_inputs, create.estimate, show_progress="hidden", **INSTANT
-    )
+    create.examples.load_input_event.then(estimate, request_inputs, create.estimate, show_progress="hidden", **INSTANT)
 
     def write_song(data: dict, request: gr.Request = None) -> list[Any]:  # type: ignore[assignment]
         """Simple mode's sketch into the form. A failure leaves the form as it was and says so once, in a
@@ -132,7 +130,12 @@ def _wire_create(
         sketching.sketch_reservation(backend, tier)
         ratelimit.take_gpu(visitor.owner_for(data[key]), address, "song sketches")
         return runner.describe_song(
-            backend, text, bool(data[create.instrumental]), data[create.language] or None, seed, tier=tier,
+            backend,
+            text,
+            bool(data[create.instrumental]),
+            data[create.language] or None,
+            seed,
+            tier=tier,
         )
 
     def restore(path: str | None) -> list[Any]:
@@ -147,15 +150,26 @@ def _wire_create(
 
     # Queued, outside the GPU queue, so that the toast can reach the page.
     create.restore.upload(
-        restore, create.restore, [*create.fields(), create.status], concurrency_id="precheck",
-        concurrency_limit=None, show_progress="hidden", **PRIVATE,
+        restore,
+        create.restore,
+        [*create.fields(), create.status],
+        concurrency_id="precheck",
+        concurrency_limit=None,
+        show_progress="hidden",
+        **PRIVATE,
     )
+
     def may_write(data: dict, request: gr.Request) -> list[dict]:
         return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, data[key], "song sketches"), len(data))
 
     create.write_btn.click(
-        write_song, request_inputs, [*create.draft_outputs(), create.status], concurrency_id=api.GPU_QUEUE,
-        concurrency_limit=gpu_concurrency(), validator=may_write, **PRIVATE,
+        write_song,
+        request_inputs,
+        [*create.draft_outputs(), create.status],
+        concurrency_id=api.GPU_QUEUE,
+        concurrency_limit=gpu_concurrency(),
+        validator=may_write,
+        **PRIVATE,
     )
 
     _wire_generation(create, key, library, lib_view, api_name="ui_generate")
@@ -188,14 +202,21 @@ def _wire_generation(
         song_request = form.request_from(data)
         owner = visitor.owner_for(data[key])
         result, songs = runner.make_songs(
-            song_request, owner=owner, library=library, session=request.session_hash or "",
-            progress=runner.StageProgress(progress), tier=visitor.tier_of(request),
+            song_request,
+            owner=owner,
+            library=library,
+            session=request.session_hash or "",
+            progress=runner.StageProgress(progress),
+            tier=visitor.tier_of(request),
             address=visitor.client_address(request),
         )
         takes = f"{len(songs)} takes" if len(songs) > 1 else "Your song"
         if song_request.keep_best and len(songs) < song_request.takes:  # best of N: say what was chosen among
-            takes = f"The best {len(songs)} of {song_request.takes} takes" if len(songs) > 1 else (
-                f"The best of {song_request.takes} takes")
+            takes = (
+                f"The best {len(songs)} of {song_request.takes} takes"
+                if len(songs) > 1
+                else (f"The best of {song_request.takes} takes")
+            )
         lines = [f"✅ {takes} ready in {result.elapsed_s:.1f} s — kept in your Library."]
         lines += [f"⚠️ {w}" for w in result.warnings]
         return ["\n\n".join(lines), *results.values(songs, _still_there(library, owner, data.get(results.ids)))]
@@ -226,8 +247,9 @@ def _wire_generation(
 
         return gpu_guard.verdict(checks, len(data))
 
-    def settle(request: gr.Request) -> list[Any]:
-        return outcome.settled_values(request)
+    def settle(shown_estimate: str | None, request: gr.Request) -> list[Any]:
+        button, cancel, status = outcome.settled_values(request)
+        return [button, cancel, status, outcome.estimate_after(status, shown_estimate)]
 
     def downloads_when_written(browser_key: str, ids: list[str]) -> list[Any]:
         """The cards showed the song as soon as its player's FLAC was kept; offer the WAV, MP3 (and
@@ -243,10 +265,16 @@ def _wire_generation(
         # Queued (not INSTANT) so that a refusal's gr.Error reaches the page as a toast; its own
         # unlimited concurrency group keeps it from waiting behind songs on the GPU queue.
         check = dep.then(
-            ready, request_inputs, [*buttons, form.status], api_name=f"{api_name}_ready",
-            concurrency_id="precheck", concurrency_limit=None, show_progress="hidden", **PRIVATE,
+            ready,
+            request_inputs,
+            [*buttons, form.status],
+            api_name=f"{api_name}_ready",
+            concurrency_id="precheck",
+            concurrency_limit=None,
+            show_progress="hidden",
+            **PRIVATE,
         )
-        check.failure(settle, None, [*buttons, form.status], **INSTANT)
+        check.failure(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT)
         run = check.success(
             generate,
             run_inputs,
@@ -261,13 +289,14 @@ def _wire_generation(
         gen_events.append(run)
         # No progress overlay: the song already plays; a timer over its Checks would read as still working
         # on the song (the details say "checking" until then, studio.ui.results.checks_markdown).
-        run.then(downloads_when_written, [key, results.ids], results.download_outputs(), show_progress="hidden",
-                 **PRIVATE)
+        run.then(
+            downloads_when_written, [key, results.ids], results.download_outputs(), show_progress="hidden", **PRIVATE
+        )
         # gradio 6.31's page runs a failed event's `.failure` listeners only, not its `.then` ones
         # (templates/frontend/assets/Blocks-*.js: the error branch dispatches the "failure" triggers),
         # so a failed run is settled by its own listener; settling twice changes nothing.
-        run.failure(settle, None, [*buttons, form.status], **INSTANT)
-        run.then(settle, None, [*buttons, form.status], **INSTANT).then(
+        run.failure(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT)
+        run.then(settle, form.estimate, [*buttons, form.status, form.estimate], **INSTANT).then(
             lambda k, q, liked: list_values(library, k, q, liked),
             [key, lib_view.search, lib_view.liked_only],
             lib_view.list_outputs(),
@@ -343,18 +372,39 @@ def _wire_edit(demo: gr.Blocks, edit: EditView, key: gr.BrowserState, library: L
         )
     gr.on(
         [edit.start.release, edit.end.release, edit.extend_by.release, edit.takes.release, edit.track.change],
-        estimate, set(edit.fields()), edit.estimate, trigger_mode="always_last", show_progress="hidden", **INSTANT,
+        estimate,
+        set(edit.fields()),
+        edit.estimate,
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **INSTANT,
     )
-    # A file of one's own replaces a Library song: the edit is named after the new file. One that
-    # cannot be a song is refused as it lands, with a sentence, instead of when Edit is pressed.
-    def landed(path: str | None) -> list[Any]:
+
+    # A file of one's own replaces a Library song: the edit is named after the new file. One that cannot be
+    # a song is refused as it lands, in a toast and the status, instead of when Edit is pressed; the form
+    # and the song already loaded stay as they were (issue 17.13). The drop zone empties either way,
+    # ready for the next file.
+    def landed(path: str | None, status: str | None) -> list[Any]:
         problem = landed_upload_problem(path)
         if problem:
             gr.Warning(problem)
-            return [None, "", ""]
-        return [gr.update(), "", ""]
+            return [None, gr.update(), gr.update(), gr.update(), f"❌ {problem}"]
+        if not path:
+            return [gr.update()] * 5
+        # A refusal of an earlier file no longer applies once a song has landed.
+        said = IDLE_STATUS if (status or "").startswith("❌") else gr.update()
+        return [None, path, "", "", said]
 
-    edit.source.upload(landed, edit.source, [edit.source, edit.source_title, edit.source_song], **INSTANT)
+    # Queued, outside the GPU queue, so that the toast can reach the page (as the recipe drop does).
+    edit.drop.upload(
+        landed,
+        [edit.drop, edit.status],
+        [edit.drop, edit.source, edit.source_title, edit.source_song, edit.status],
+        concurrency_id="precheck",
+        concurrency_limit=None,
+        show_progress="hidden",
+        **PRIVATE,
+    )
     _wire_generation(edit, key, library, lib_view, api_name="ui_edit")
 
 
@@ -366,9 +416,12 @@ def _song_to_edit(library: Library, edit: EditView):
     def edit_song(k: str | None, song_id: str, backend: str, task: str) -> list[Any]:
         song = library.get(visitor.owner_for(k), song_id)  # the owner check: only your own songs
         made = song.song_request()
-        return [gr.Tabs(selected="edit"),
-                *edit.open_song(str(runner.lossless_file(song)), song.title, made.style, made.lyrics,
-                                        backend, task, song.id)]
+        return [
+            gr.Tabs(selected="edit"),
+            *edit.open_song(
+                str(runner.lossless_file(song)), song.title, made.style, made.lyrics, backend, task, song.id
+            ),
+        ]
 
     return edit_song
 
@@ -383,7 +436,8 @@ def _wire_cards_to_edit(
             card.edit.click(
                 user_errors(lambda k, ids, b, t, i=i: to_edit(k, take_id(ids, i), b, t)),
                 [key, form.results.ids, edit.backend, edit.task],
-                [tabs, *edit.open_outputs()], **INSTANT,
+                [tabs, *edit.open_outputs()],
+                **INSTANT,
             )
 
 
@@ -445,14 +499,20 @@ def _wire_library(
         return [gr.Tabs(selected="edit"), *keep_create, *edit.fill(request)]
 
     view.reuse.click(
-        reuse, [key, view.selected], [tabs, *create.fields(), *edit.fields()], api_name="library_reuse",
+        reuse,
+        [key, view.selected],
+        [tabs, *create.fields(), *edit.fields()],
+        api_name="library_reuse",
         **INSTANT,
     )
 
     if view.edit is not None:
         view.edit.click(
-            _song_to_edit(library, edit), [key, view.selected, edit.backend, edit.task], [tabs, *edit.open_outputs()],
-            api_name="library_edit", **INSTANT,
+            _song_to_edit(library, edit),
+            [key, view.selected, edit.backend, edit.task],
+            [tabs, *edit.open_outputs()],
+            api_name="library_edit",
+            **INSTANT,
         )
     view.delete.click(lambda: gr.update(visible=True), None, view.confirm_row, **INSTANT)
     view.keep.click(lambda: gr.update(visible=False), None, view.confirm_row, **INSTANT)
@@ -498,8 +558,11 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         _wire_library(lib_view, key, library, create, edit, tabs)
         _wire_cards_to_edit([create, edit], key, library, edit, tabs)
         stems_controls.wire_stems(
-            library, key, [(card, form.results.ids) for form in (create, edit) for card in form.results.cards],
-            (lib_view.stems, lib_view.selected), (edit.stems, edit.source, edit.source_title, edit.source_song),
+            library,
+            key,
+            [(card, form.results.ids) for form in (create, edit) for card in form.results.cards],
+            (lib_view.stems, lib_view.selected),
+            (edit.stems, edit.source, edit.source_title, edit.source_song),
             gpu_concurrency(),
         )
         listed = [key, lib_view.search, lib_view.liked_only]
@@ -508,9 +571,7 @@ def build_app(library: Library | None = None, studio: Studio | None = None) -> g
         from studio.ui.system import report
 
         system_tab.select(lambda: report(studio, library), None, system_body, **INSTANT)
-        demo.load(visitor.ensure_key, key, key, **INSTANT).then(
-            refresh, listed, lib_view.list_outputs(), **INSTANT
-        )
+        demo.load(visitor.ensure_key, key, key, **INSTANT).then(refresh, listed, lib_view.list_outputs(), **INSTANT)
     # gradio caps a ZeroGPU Space's queue at ONE waiting request unless the app sets a size: with
     # gpu_concurrency() songs running, the next visitor past one waiting would be told "Queue is full".
     demo.queue(max_size=queue_size())
@@ -566,8 +627,14 @@ def launch_options(demo: gr.Blocks | None = None) -> dict[str, Any]:
         # positional body written before an endpoint's later inputs existed gets their defaults; uploads
         # are counted per address (studio.ui.upload_caps); one address cannot evict other visitors'
         # sessions (studio.ui.sessions).
-        "app_kwargs": {"middleware": [Middleware(RawRouteSentences), Middleware(LateInputDefaults),
-                                      Middleware(UploadCaps), Middleware(SessionAddresses)]},
+        "app_kwargs": {
+            "middleware": [
+                Middleware(RawRouteSentences),
+                Middleware(LateInputDefaults),
+                Middleware(UploadCaps),
+                Middleware(SessionAddresses),
+            ]
+        },
         # Agents call the named API endpoints (generate, edit, format_lyrics, plan, ...) as MCP tools
         # at /gradio_api/mcp/ (the gradio[mcp] extra); STUDIO_MCP=0 turns the server off.
         "mcp_server": settings.MCP.get(),

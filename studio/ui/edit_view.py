@@ -9,6 +9,7 @@ for every model: picking it swaps the edit's controls for the stem count and a S
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import gradio as gr
 
 from studio import registry, service
+from studio.audio.upload import SUFFIXES
 from studio.errors import validate
 from studio.ground.errors import StudioError
 from studio.separation.catalog import STEMS_TASK
@@ -27,7 +29,9 @@ from studio.ui.create import fit_budget_checkbox, seed_box
 from studio.ui.seams import clock
 from studio.ui.stems_controls import StemsControls, build_stems_controls
 
-SOURCE_TYPES = [".wav", ".flac", ".mp3", ".ogg"]
+# What the drop zone offers in the file picker: every suffix the studio decodes (studio.audio.upload).
+SOURCE_TYPES = list(SUFFIXES)
+IDLE_STATUS = "✂ Edited songs appear here, and stay in your Library."
 
 
 # The task table is shared with the CLI and speaks in request fields; the page names its controls instead
@@ -95,12 +99,15 @@ def landed_upload_problem(path: str | None) -> str | None:
     from studio.audio.decoding import NotAudio, Truncated, probe
 
     name = Path(path).name
+    not_audio = f"{name} is not audio this studio can read; upload a WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM file."
+    if Path(path).suffix.lower() not in SUFFIXES:  # read_source refuses it later anyway: say so now
+        return not_audio
     try:
         probe(Path(path))
     except Truncated:
         return f"{name} is truncated (the file ends before its audio does); upload the whole file again."
     except (NotAudio, OSError):
-        return f"{name} is not audio this studio can read; upload a WAV, FLAC, MP3, OGG, M4A/AAC, Opus or WebM file."
+        return not_audio
     return None
 
 
@@ -109,7 +116,9 @@ class EditView:
     backend: gr.Dropdown
     task: gr.Radio
     task_note: gr.Markdown
-    source: gr.Audio
+    drop: gr.File  # where a song lands; it reaches the server whatever the file holds (see build_edit)
+    source: gr.Audio  # the song to edit, in a player: only a file the server has read lands here
+    player_box: gr.Column
     source_note: gr.Markdown
     start: gr.Slider
     end: gr.Slider
@@ -139,8 +148,20 @@ class EditView:
         change events at once: the range comes first, so those events read the new range against the new
         maximum ("Value 600 is greater than maximum value 12.0", issue 17.8)."""
         return [
-            self.backend, self.start, self.end, self.extend_by, self.cover_strength, self.track, self.style,
-            self.lyrics, self.seed, self.takes, self.fit_budget, self.source_title, self.task, self.source,
+            self.backend,
+            self.start,
+            self.end,
+            self.extend_by,
+            self.cover_strength,
+            self.track,
+            self.style,
+            self.lyrics,
+            self.seed,
+            self.takes,
+            self.fit_budget,
+            self.source_title,
+            self.task,
+            self.source,
         ]
 
     def request_from(self, data: dict[gr.Component, Any]) -> SongRequest:
@@ -151,7 +172,9 @@ class EditView:
         kind = TASKS[task]
         source = data[self.source]
         if not source:
-            raise StudioError(f"upload the song to edit first (WAV, FLAC, MP3 or OGG), then press {kind.title}.")
+            raise StudioError(
+                f"upload the song to edit first (WAV, FLAC, MP3, OGG, M4A, Opus or WebM), then press {kind.title}."
+            )
         track = data[self.track]
         if isinstance(track, list):
             track = ",".join(track)
@@ -192,12 +215,20 @@ class EditView:
             request.end if request.end is not None else gr.update(),
             request.extend_by if request.extend_by is not None else gr.update(),
             request.cover_strength if request.cover_strength is not None else gr.update(),
-            track, request.style, request.lyrics, forms.number_text(request.seed), request.takes,
-            request.fit_budget, "", request.task, source,
+            track,
+            request.style,
+            request.lyrics,
+            forms.number_text(request.seed),
+            request.takes,
+            request.fit_budget,
+            "",
+            request.task,
+            source,
         ]
 
-    def open_song(self, path: str, title: str, style: str, lyrics: str, backend: str, task: str,
-                  song_id: str = "") -> list[Any]:
+    def open_song(
+        self, path: str, title: str, style: str, lyrics: str, backend: str, task: str, song_id: str = ""
+    ) -> list[Any]:
         """Values for ``open_outputs()``: a song becomes the one to edit, with its style and lyrics (which
         cover and repaint start from) and the range set to the whole song."""
         shaped = self.task_updates(backend, task, path)
@@ -228,7 +259,9 @@ class EditView:
         longest = registry.get_spec(backend).capabilities.max_duration_s
         span = seconds if seconds else longest
         keep = start is not None and end is not None and 0 <= start < end <= span and (start, end) != (0, longest)
-        start, end = (start, end) if keep else (0, span)
+        # The whole song, on the sliders' 0.1 s steps: an m4a's header says 11.02133 s (its encoder's padding)
+        # and the "To" box showed all five decimals. Down, not to the nearest: the range stays inside the song.
+        start, end = (start, end) if keep else (0, math.floor(span * 10 + 1e-6) / 10)
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
@@ -257,24 +290,44 @@ class EditView:
             gr.update(visible=True),  # style
             *[gr.update(visible=c is not self.fit_budget or forms.budget_is_limited()) for c in self.edit_only],
             gr.update(visible=False),  # the stems box
+            gr.update(visible=bool(source)),  # the player
         ]
 
     def _stems_updates(self, source: str | None) -> list[Any]:
         seconds = source_seconds(source)
         # The stem sets are listed once, under the count; the note says what the split gives.
-        note = (f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
-                "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
-                "with them.")
+        note = (
+            f"**{STEMS_TITLE}** — separate parts of the whole song, made by Demucs whatever model made it. "
+            "They add back up to the mix, and a DAW pack (stems, mix, tempo, key, sections, lyrics) comes "
+            "with them."
+        )
         source_note = (
             f"Source: {seconds:.1f} s." if seconds else "Upload a song, or pick one in your Library and press ✂ Edit."
         )
         hidden = gr.update(visible=False)
-        return [note, source_note, *[hidden] * 7, *[hidden] * len(self.edit_only), gr.update(visible=True)]
+        return [
+            note,
+            source_note,
+            *[hidden] * 7,
+            *[hidden] * len(self.edit_only),
+            gr.update(visible=True),
+            gr.update(visible=bool(source)),
+        ]
 
     def task_outputs(self) -> list[gr.Component]:
         return [
-            self.task_note, self.source_note, self.start, self.end, self.extend_by, self.cover_strength,
-            self.track, self.lyrics, self.style, *self.edit_only, self.stems_box,
+            self.task_note,
+            self.source_note,
+            self.start,
+            self.end,
+            self.extend_by,
+            self.cover_strength,
+            self.track,
+            self.lyrics,
+            self.style,
+            *self.edit_only,
+            self.stems_box,
+            self.player_box,
         ]
 
 
@@ -292,10 +345,24 @@ def build_edit(build_results: Any) -> EditView:
                 label="Model",
                 visible=len(backends) > 1,
             )
-            source = gr.Audio(
-                type="filepath", sources=["upload"], label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
+            # A gr.File, not an upload gr.Audio: gradio's Audio drop zone decodes a file in the browser
+            # first and, when that fails (a text file renamed .mp3), sends no event at all, so nothing could
+            # say why the song vanished (issue 17.13). A file always reaches the server, which reads its
+            # header (``landed_upload_problem``) and only then puts the song in the player below.
+            drop = gr.File(
+                label="Song to edit (WAV, FLAC, MP3, OGG, M4A, Opus or WebM)",
+                file_types=SOURCE_TYPES,
+                type="filepath",
                 elem_id="edit-source",
             )
+            with gr.Column(visible=False) as player_box:
+                source = gr.Audio(
+                    type="filepath",
+                    interactive=False,
+                    label="Loaded song",
+                    buttons=["download"],
+                    elem_id="edit-player",
+                )
             source_note = gr.Markdown("Upload a song, or pick one in your Library and press ✂ Edit.")
             task = gr.Radio(choices, value=first, label="What to do", elem_id="edit-task")
             task_note = gr.Markdown(elem_classes="licence", padding=True)
@@ -306,14 +373,17 @@ def build_edit(build_results: Any) -> EditView:
                 end = gr.Slider(0, longest, value=longest, step=0.1, label="To (s)", min_width=150)
             extend_by = gr.Slider(1, longest, value=30, step=1, label="Add (s) after the end", visible=False)
             cover_strength = gr.Slider(
-                0, 1, value=1.0, step=0.05, label="Follow the source", visible=False,
+                0,
+                1,
+                value=1.0,
+                step=0.05,
+                label="Follow the source",
+                visible=False,
                 info="1 keeps the melody and structure closely; lower lets the new style take over.",
             )
             track = gr.Dropdown([], label="Stem", visible=False)
             style = gr.Textbox(label="Style", lines=2, placeholder="the new style, e.g. acoustic folk, female vocals")
-            lyrics = gr.Textbox(
-                label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics"
-            )
+            lyrics = gr.Textbox(label="Lyrics", lines=6, max_lines=30, placeholder="[Verse]\n…", elem_id="edit-lyrics")
             with gr.Row():
                 seed = seed_box(elem_id="edit-seed")
                 takes = gr.Slider(1, 4, value=1, step=1, label="Takes", min_width=160)
@@ -325,12 +395,34 @@ def build_edit(build_results: Any) -> EditView:
                 )
             estimate = gr.Markdown(elem_id="edit-estimate")
         with gr.Column(scale=2, min_width=300):
-            status = gr.Markdown("✂ Edited songs appear here, and stay in your Library.", elem_id="edit-status")
+            status = gr.Markdown(IDLE_STATUS, elem_id="edit-status")
             results = build_results()
     return EditView(
-        backend=backend, task=task, task_note=task_note, source=source, source_note=source_note, start=start,
-        end=end, extend_by=extend_by, cover_strength=cover_strength, track=track, style=style, lyrics=lyrics,
-        seed=seed, takes=takes, fit_budget=fit_budget, generate_btn=generate_btn, cancel_btn=cancel_btn,
-        estimate=estimate, status=status, source_title=gr.State(""), source_song=gr.State(""), stems=stems,
-        stems_box=stems_box, edit_only=[seed, takes, fit_budget, generate_btn], results=results,
+        backend=backend,
+        task=task,
+        task_note=task_note,
+        drop=drop,
+        source=source,
+        player_box=player_box,
+        source_note=source_note,
+        start=start,
+        end=end,
+        extend_by=extend_by,
+        cover_strength=cover_strength,
+        track=track,
+        style=style,
+        lyrics=lyrics,
+        seed=seed,
+        takes=takes,
+        fit_budget=fit_budget,
+        generate_btn=generate_btn,
+        cancel_btn=cancel_btn,
+        estimate=estimate,
+        status=status,
+        source_title=gr.State(""),
+        source_song=gr.State(""),
+        stems=stems,
+        stems_box=stems_box,
+        edit_only=[seed, takes, fit_budget, generate_btn],
+        results=results,
     )

@@ -69,7 +69,9 @@ def song_list_html(songs: list[Song], parents: dict[str, Song] | None = None) ->
         parent = parents.get(song.id)
         link = (
             f' · edit of <button class="song-parent" data-action="parent" data-parent="{parent.id}">'
-            f"{html.escape(parent.title)}</button>" if parent else ""
+            f"{html.escape(parent.title)}</button>"
+            if parent
+            else ""
         )
         src = html.escape(f"gradio_api/file={song.audio_path}", quote=True)
         heart = "♥" if song.liked else "♡"
@@ -112,8 +114,7 @@ class LibraryView:
         return [self.summary, self.songs]
 
     def panel_outputs(self) -> list[gr.Component]:
-        return [self.panel, self.head, self.audio, self.title, self.like, self.lyrics, self.selected,
-                self.confirm_row]
+        return [self.panel, self.head, self.audio, self.title, self.like, self.lyrics, self.selected, self.confirm_row]
 
 
 def list_values(library: Library, key: str | None, query: str, liked_only: bool) -> list[Any]:
@@ -133,8 +134,16 @@ def list_values(library: Library, key: str | None, query: str, liked_only: bool)
 
 def panel_values(song: Song | None) -> list[Any]:
     if song is None:
-        return [gr.update(visible=False), "", gr.update(value=None, subtitles=None), "", like_label(None), "", None,
-                gr.update(visible=False)]
+        return [
+            gr.update(visible=False),
+            "",
+            gr.update(value=None, subtitles=None),
+            "",
+            like_label(None),
+            "",
+            None,
+            gr.update(visible=False),
+        ]
     return [
         gr.update(visible=True),
         song_head(song),
@@ -159,7 +168,7 @@ def build_library() -> LibraryView:
             max_lines=1,
             elem_id="library-search",
         )
-        liked_only = gr.Checkbox(label="♥ only", scale=1, min_width=90)
+        liked_only = gr.Checkbox(label="♥ only", scale=1, min_width=90, elem_id="liked-only")
         refresh = gr.Button("Refresh", size="sm", scale=1, min_width=80)
     summary = gr.Markdown()
     with gr.Row(equal_height=False):
@@ -177,23 +186,37 @@ def build_library() -> LibraryView:
             with gr.Row(equal_height=True):
                 title = gr.Textbox(label="Title", max_lines=1, scale=3, min_width=160, elem_id="library-title")
                 rename = gr.Button("Rename", size="sm", scale=1, min_width=80)
-            with gr.Row():
+            with gr.Row(elem_classes="card-actions"):
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
                 edit = gr.Button("✂ Edit", size="sm", min_width=0)
                 delete = gr.Button("🗑 Delete", size="sm", variant="stop", min_width=0)
             with gr.Row(visible=False) as confirm_row:
                 gr.Markdown("Delete this song for good?")
-                confirm = gr.Button(
-                    "Delete", size="sm", variant="stop", min_width=0, elem_id="confirm-delete"
-                )
+                confirm = gr.Button("Delete", size="sm", variant="stop", min_width=0, elem_id="confirm-delete")
                 keep = gr.Button("Keep", size="sm", min_width=0)
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
             stems = build_stems_controls("library")
     return LibraryView(
-        search=search, liked_only=liked_only, refresh=refresh, summary=summary, songs=songs,
-        selected=gr.State(None), panel=panel, head=head, audio=audio, title=title, rename=rename, like=like,
-        reuse=reuse, delete=delete, confirm_row=confirm_row, confirm=confirm, keep=keep, lyrics=lyrics, edit=edit,
+        search=search,
+        liked_only=liked_only,
+        refresh=refresh,
+        summary=summary,
+        songs=songs,
+        selected=gr.State(None),
+        panel=panel,
+        head=head,
+        audio=audio,
+        title=title,
+        rename=rename,
+        like=like,
+        reuse=reuse,
+        delete=delete,
+        confirm_row=confirm_row,
+        confirm=confirm,
+        keep=keep,
+        lyrics=lyrics,
+        edit=edit,
         stems=stems,
     )

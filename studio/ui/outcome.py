@@ -62,3 +62,17 @@ def settled_values(request: object) -> list[Any]:
     """[run button, Cancel, status] once a run has ended, whichever way it ended."""
     sentence = OUTCOMES.take(session_of(request))
     return [gr.update(visible=True), gr.update(visible=False), sentence if sentence else gr.update()]
+
+
+_ICONS = "❌⏹⏱ℹ️ "
+
+
+def estimate_after(status: Any, estimate: str | None) -> Any:
+    """The estimate line once a run has settled: emptied when the status now says the very sentence it said
+    (a model that cannot run here: "⏱ LeVo 2 cannot run here…" above "❌ LeVo 2 cannot run here…", seen on a
+    phone as the same paragraph twice under Generate); otherwise left as it is. The next change to the form
+    prices it again."""
+    if not isinstance(status, str) or not estimate:
+        return gr.update()
+    said = status.strip(_ICONS).strip()
+    return "" if said and said == estimate.strip(_ICONS).strip() else gr.update()

@@ -115,8 +115,9 @@ def karaoke(checks) -> list[dict] | None:
     if checks is None or checks.lyrics is None:
         return None
     lines = [ln for ln in checks.lyrics.lines if ln.status != "missing" and ln.start is not None and ln.end is not None]
-    return [{"text": ln.text, "timestamp": [round(ln.start, 2), round(max(ln.end, ln.start + 0.1), 2)]}
-            for ln in lines] or None
+    return [
+        {"text": ln.text, "timestamp": [round(ln.start, 2), round(max(ln.end, ln.start + 0.1), 2)]} for ln in lines
+    ] or None
 
 
 def resing_choices(song: Song, checks) -> list[tuple[str, int]]:
@@ -195,15 +196,35 @@ class Card:
     stems: StemsControls | None = None  # Split into stems (studio.ui.stems_controls)
 
     def outputs(self) -> list[gr.Component]:
-        return [self.group, self.head, self.audio, self.like, *self.downloads, self.lyrics, self.checks,
-                self.details, self.resing_line, self.resing]
+        return [
+            self.group,
+            self.head,
+            self.audio,
+            self.like,
+            *self.downloads,
+            self.lyrics,
+            self.checks,
+            self.details,
+            self.resing_line,
+            self.resing,
+        ]
 
     @staticmethod
     def values(song: Song | None) -> list[Any]:
         if song is None:
             hidden = [gr.update(value=None, visible=False) for _ in DOWNLOADS]
-            return [gr.update(visible=False), "", gr.update(value=None, subtitles=None), like_label(None), *hidden,
-                    "", "", "", gr.update(choices=[], value=None, visible=False), gr.update(visible=False)]
+            return [
+                gr.update(visible=False),
+                "",
+                gr.update(value=None, subtitles=None),
+                like_label(None),
+                *hidden,
+                "",
+                "",
+                "",
+                gr.update(choices=[], value=None, visible=False),
+                gr.update(visible=False),
+            ]
         files = [download_path(song, label) for label in DOWNLOADS]
         files = [named_download(song, f) if f is not None else None for f in files]
         checks = song_checks(song)
@@ -235,8 +256,11 @@ class ResultsView:
     def download_outputs(self) -> list[gr.Component]:
         """The download buttons and the checks of every card: what studio.later writes after the song
         became playable. Not the player: updating it would stop a song the visitor already started."""
-        return [o for card in self.cards
-                for o in (*card.downloads, card.checks, card.details, card.resing_line, card.resing)]
+        return [
+            o
+            for card in self.cards
+            for o in (*card.downloads, card.checks, card.details, card.resing_line, card.resing)
+        ]
 
     def download_values(self, songs: list[Song]) -> list[Any]:
         """For songs whose WAV, MP3, stems and checks were written after they were shown (studio.later):
@@ -253,9 +277,12 @@ class ResultsView:
                 continue
             checks = song_checks(song)
             again = resing_choices(song, checks)
-            out += [checks_line(checks), checks_markdown(checks),
-                    gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
-                    gr.update(visible=bool(again))]
+            out += [
+                checks_line(checks),
+                checks_markdown(checks),
+                gr.update(choices=again, value=again[0][1] if again else None, visible=bool(again)),
+                gr.update(visible=bool(again)),
+            ]
         return out
 
     def values(self, songs: list[Song], earlier: list[Song] | None = None) -> list[Any]:
@@ -282,7 +309,7 @@ def build_results(prefix: str = "take") -> ResultsView:
                 elem_id=f"{prefix}-{i}",
                 buttons=["download"],
             )
-            with gr.Row():
+            with gr.Row(elem_classes="card-actions"):
                 like = gr.Button("♡ Like", size="sm", min_width=0)
                 retake = gr.Button("↻ Retake", size="sm", min_width=0)
                 reuse = gr.Button("Reuse settings", size="sm", min_width=0)
@@ -300,6 +327,22 @@ def build_results(prefix: str = "take") -> ResultsView:
             with gr.Accordion("Lyrics", open=False):
                 lyrics = gr.Markdown()
             stems = build_stems_controls(f"{prefix}-{i}")
-        cards.append(Card(group, head, audio, like, retake, reuse, edit, downloads, lyrics, checks, details,
-                          resing_line, resing, stems))
+        cards.append(
+            Card(
+                group,
+                head,
+                audio,
+                like,
+                retake,
+                reuse,
+                edit,
+                downloads,
+                lyrics,
+                checks,
+                details,
+                resing_line,
+                resing,
+                stems,
+            )
+        )
     return ResultsView(cards=cards, ids=gr.State([]))

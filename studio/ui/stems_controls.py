@@ -73,7 +73,10 @@ def _shown(result: StemsResult) -> list[Any]:
 
 
 def wire_stems(
-    library: Library, key: gr.BrowserState, cards: list[tuple[Any, gr.State]], library_panel: tuple[Any, gr.State],
+    library: Library,
+    key: gr.BrowserState,
+    cards: list[tuple[Any, gr.State]],
+    library_panel: tuple[Any, gr.State],
     upload: tuple[StemsControls, gr.Audio, gr.State, gr.State] | None,
     gpu_concurrency: int,
 ) -> None:
@@ -83,13 +86,19 @@ def wire_stems(
     from studio.separation.keep import split_library_song, split_upload
     from studio.ui.runner import StageProgress
 
-    def song_split(k: str | None, song_id: str | None, count: int, request: gr.Request,
-                   progress: gr.Progress) -> list[Any]:
+    def song_split(
+        k: str | None, song_id: str | None, count: int, request: gr.Request, progress: gr.Progress
+    ) -> list[Any]:
         if not song_id:
             raise StudioError("pick a song first, then press Split into stems.")
         result = split_library_song(
-            library, visitor.owner_for(k), song_id, count, tier=visitor.tier_of(request),
-            progress=StageProgress(progress), address=visitor.client_address(request),
+            library,
+            visitor.owner_for(k),
+            song_id,
+            count,
+            tier=visitor.tier_of(request),
+            progress=StageProgress(progress),
+            address=visitor.client_address(request),
         )
         return _shown(result)
 
@@ -97,8 +106,9 @@ def wire_stems(
         """The rate and queue caps before the wait, for a script joining these buttons by fn_index."""
         return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 3)
 
-    def may_split_upload(k: str | None, _path: Any, _name: Any, _song: Any, _count: Any,
-                         request: gr.Request) -> list[dict]:
+    def may_split_upload(
+        k: str | None, _path: Any, _name: Any, _song: Any, _count: Any, request: gr.Request
+    ) -> list[dict]:
         return gpu_guard.verdict(lambda: gpu_guard.may_queue(request, k, "stem splits"), 5)
 
     queued = {"concurrency_limit": gpu_concurrency, "api_visibility": "private", "validator": may_split, **_QUEUE}
@@ -126,19 +136,31 @@ def wire_stems(
         @user_errors
         def from_upload(k, path, name, song_id, count, request: gr.Request, progress=gr.Progress()):  # noqa: B008
             if not path:
-                raise StudioError("upload a song first (WAV, FLAC, MP3 or OGG), then press Split into stems.")
+                raise StudioError(
+                    "upload a song first (WAV, FLAC, MP3, OGG, M4A, Opus or WebM), then press Split into stems."
+                )
             # A Library song opened here (its lossless file, ``<id>.wav``, still in the player) is split as
             # that song: the stems stay with it and its lyric check times the DAW pack's sections.
             if song_id and Path(path).stem == song_id:
                 return song_split(k, song_id, count, request, progress)
             result = split_upload(
-                library, visitor.owner_for(k), path, count, title=name or "", tier=visitor.tier_of(request),
-                progress=StageProgress(progress), address=visitor.client_address(request),
+                library,
+                visitor.owner_for(k),
+                path,
+                count,
+                title=name or "",
+                tier=visitor.tier_of(request),
+                progress=StageProgress(progress),
+                address=visitor.client_address(request),
             )
             return _shown(result)
 
-        edit_controls.button.click(from_upload, [key, source, title, song, edit_controls.count],
-                                   edit_controls.outputs(), **{**queued, "validator": may_split_upload})
+        edit_controls.button.click(
+            from_upload,
+            [key, source, title, song, edit_controls.count],
+            edit_controls.outputs(),
+            **{**queued, "validator": may_split_upload},
+        )
 
 
 def register_api(library: Library, gpu_concurrency: int) -> None:
@@ -159,7 +181,7 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
         request: gr.Request = None,  # type: ignore[assignment]  # gradio fills it in
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's idiom)
     ) -> tuple[list[str], dict]:
-        """Split an uploaded song (WAV, FLAC, MP3 or OGG) into 2, 4 or 6 stems with Demucs."""
+        """Split an uploaded song (WAV, FLAC, MP3, OGG, M4A, Opus or WebM) into 2, 4 or 6 stems with Demucs."""
         whole = stems is not None and float(stems) == int(stems)
         count = stem_set(int(stems) if whole else stems).count  # 2.5 is refused, not rounded
         if not source:
@@ -173,8 +195,15 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
             ratelimit.check_gpu(rate_key or owner, visitor.client_address(request), what="stem splits")
             return [], {}
         result = split_upload(
-            library, owner, path, count, title=title, tier=visitor.tier_of(request),
-            progress=StageProgress(progress), rate_key=rate_key, address=visitor.client_address(request),
+            library,
+            owner,
+            path,
+            count,
+            title=title,
+            tier=visitor.tier_of(request),
+            progress=StageProgress(progress),
+            rate_key=rate_key,
+            address=visitor.client_address(request),
         )
         info = result.public()
         # Server paths stay on the server: the caller gets the files themselves and their names.
@@ -192,6 +221,12 @@ def register_api(library: Library, gpu_concurrency: int) -> None:
         ]
         outputs = [gr.File(file_count="multiple", label="files"), gr.JSON(label="info")]
     gr.on(
-        triggers=[], fn=stems, inputs=inputs, outputs=outputs, api_name="stems", concurrency_id=gpu_guard.GPU_QUEUE,
-        concurrency_limit=gpu_concurrency, validator=gpu_guard.refuse_before_queueing(stems),
+        triggers=[],
+        fn=stems,
+        inputs=inputs,
+        outputs=outputs,
+        api_name="stems",
+        concurrency_id=gpu_guard.GPU_QUEUE,
+        concurrency_limit=gpu_concurrency,
+        validator=gpu_guard.refuse_before_queueing(stems),
     )

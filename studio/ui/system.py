@@ -18,9 +18,7 @@ def _device_lines() -> list[str]:
     except Exception as exc:  # a bad STUDIO_DEVICE must not hide the rest of the page
         return [f"- **Device:** unavailable ({exc})"]
     memory = f", {info.memory_gb:.0f} GB" if info.memory_gb else ""
-    lines = [
-        f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"
-    ]
+    lines = [f"- **Device:** {info.name} (`{info.torch_device}`{memory}), bf16 {'yes' if info.bf16 else 'no'}"]
     lines += [f"- ⚠️ {w}" for w in info.warnings]
     return lines
 
@@ -39,9 +37,9 @@ def report(studio: Studio, library: Library) -> str:
         f"- **Library:** `{library.root}`",
         "",
         "### Models",
-        "| model | here | loaded | dtype | licence |",
-        "|---|---|---|---|---|",
     ]
+    # One short list per model, not a five-column table: on a 390 px phone the table scrolled inside its box
+    # and hid its last columns (the licence) off to the side.
     loaded = studio.cache.loaded()
     for spec in registry.all_specs():
         caps = spec.capabilities
@@ -52,9 +50,10 @@ def report(studio: Studio, library: Library) -> str:
         parts = getattr(backend, "loaded_parts", None) if backend else None  # optional: extra weights, adapters
         if parts is not None and parts():
             load += " + " + ", ".join(parts())
-        dtype = backend.dtype if backend else "—"
+        if backend:
+            load += f", {backend.dtype}"
         licence = caps.licence + ("" if caps.commercial_use else " — **non-commercial use only**")
-        lines.append(f"| {caps.display_name} | {here} | {load} | {dtype} | {licence} |")
+        lines += [f"- **{caps.display_name}:** {here}", f"    - Loaded: {load}", f"    - Licence: {licence}"]
     notes = [
         f"- **{s.capabilities.display_name}:** {s.capabilities.licence_note}"
         for s in registry.all_specs()

@@ -38,8 +38,9 @@ def encode_with_pyav(path: Path, container: str, codec: str, data: np.ndarray, r
         size = stream.codec_context.frame_size or 1024
         planar = np.ascontiguousarray(data.T)
         for at in range(0, planar.shape[1], size):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, at : at + size]), format="fltp",
-                                               layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(planar[:, at : at + size]), format="fltp", layout="stereo"
+            )
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -177,7 +178,11 @@ def _decode_in_a_limited_process(path: Path, address_space_mb: int) -> dict:
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(path), str(address_space_mb)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -237,3 +242,7 @@ def test_a_file_that_is_not_a_song_is_refused_when_it_lands_and_a_voice_memo_get
     memo = encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", tone(3.0))
     assert landed_upload_problem(str(memo)) is None
     assert source_seconds(str(memo)) == pytest.approx(3.0, abs=0.05)
+    # Real audio under a suffix the edit's own read refuses (read_source) is refused as it lands too.
+    renamed = tmp_path / "memo.txt"
+    renamed.write_bytes(memo.read_bytes())
+    assert "is not audio this studio can read" in landed_upload_problem(str(renamed))

@@ -29,8 +29,9 @@ def studio(tiny_acestep_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # LeVo 2 pointed at an empty local folder: the real "weights missing" failure, with no Hub lookup.
     empty = root / "no-levo-weights"
     empty.mkdir()
-    with running_studio(library_dir, tiny_acestep_dir, STUDIO_LEVO2_WEIGHTS=str(empty),
-                        STUDIO_LEVO2_RUNTIME=str(empty)) as url:
+    with running_studio(
+        library_dir, tiny_acestep_dir, STUDIO_LEVO2_WEIGHTS=str(empty), STUDIO_LEVO2_RUNTIME=str(empty)
+    ) as url:
         yield url, library_dir
 
 
@@ -201,7 +202,6 @@ def test_edit_from_a_result_card_carries_the_song_without_a_range_error(page) ->
     assert "Carry me over" in page.locator("#edit-lyrics textarea").input_value()
 
 
-
 def test_weights_status_and_a_voice_memo_are_read_up_front(page, tmp_path: Path) -> None:
     """Issue 17.6: the picker says what stands in a model's way before Generate (LeVo 2's folders here are
     empty). Issue 17.13: a phone's voice memo (m4a/AAC) lands in Edit with its length."""
@@ -221,14 +221,15 @@ def test_weights_status_and_a_voice_memo_are_read_up_front(page, tmp_path: Path)
     assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open defect: gradio's Audio drop zone decodes a dropped file in the browser first and, when that fails, "
-    "sends no upload event: studio.ui.edit_view.landed_upload_problem never runs, the page says nothing, and "
-    "the waveform sometimes logs 'Waveform load error: MediaError'. Needs a drop zone that reaches the server."))
 def test_a_renamed_text_file_is_refused_as_it_lands(studio, tmp_path: Path) -> None:
-    """Issue 17.13: a non-audio upload is refused when it lands, in a sentence, with no console error."""
+    """Issue 17.13: a non-audio upload is refused when it lands, in a sentence (a toast and the status), with
+    no console error; the song already loaded stays, in its player. gradio's Audio drop zone decoded a file
+    in the browser first and sent nothing when that failed, so the page used to say nothing at all."""
     sync_playwright = _browser()
-    fake = tmp_path / "notes.wav"
+    song = tmp_path / "hum.wav"
+    t = np.arange(11 * 48_000) / 48_000
+    sf.write(str(song), np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, axis=1).astype(np.float32), 48_000)
+    fake = tmp_path / "notes.mp3"
     fake.write_text("shopping list: eggs, milk\n" * 40)
     problems: list[str] = []
     with sync_playwright() as pw:
@@ -238,8 +239,73 @@ def test_a_renamed_text_file_is_refused_as_it_lands(studio, tmp_path: Path) -> N
             watch(page, problems)
             page.goto(studio[0], wait_until="load")
             page.get_by_role("tab", name="Edit").click()
+            page.locator("#edit-source input[type=file]").set_input_files(str(song))
+            page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
+            page.wait_for_selector("#edit-player", state="visible", timeout=30_000)
+            page.locator("#edit-lyrics textarea").fill("[Verse]\nkeep me")
             page.locator("#edit-source input[type=file]").set_input_files(str(fake))
-            page.wait_for_selector(".toast-body:has-text('is not audio this studio can read')", timeout=20_000)
+            _toast(page, "notes.mp3 is not audio this studio can read")
+            page.wait_for_selector(
+                "#edit-status:has-text('notes.mp3 is not audio this studio can read')", timeout=30_000
+            )
+            # The earlier song is still the one to edit, the form is as it was, and nothing wears a red badge.
+            assert page.locator("text=Source: 11.0 s").count() == 1
+            assert page.locator("#edit-player").is_visible()
+            assert page.locator("#edit-lyrics textarea").input_value() == "[Verse]\nkeep me"
+            assert _error_badges(page) == 0
+            # A real song landing next clears the refusal from the status.
+            page.locator("#edit-source input[type=file]").set_input_files(str(song))
+            page.wait_for_function(
+                "!document.querySelector('#edit-status').innerText.includes('not audio')", timeout=30_000
+            )
         finally:
             browser.close()
     assert problems == [], problems
+
+
+def test_every_kind_of_real_song_lands_and_plays_in_the_preview(page, tmp_path: Path) -> None:
+    """The drop zone that reaches the server (issue 17.13) still takes what people have, and the player under
+    it plays each one in the browser: WAV, FLAC, MP3, OGG Vorbis, M4A/AAC, Opus and WebM."""
+    from tests.edit.test_upload_bounds import encode_with_pyav, tone
+
+    audio = tone(11.0)
+    songs = [tmp_path / f"song.{suffix}" for suffix in ("wav", "flac", "mp3")]
+    for song in songs:
+        sf.write(str(song), audio, 48_000)
+    songs.append(tmp_path / "song.ogg")
+    sf.write(str(songs[-1]), audio, 48_000, format="OGG", subtype="VORBIS")
+    songs += [
+        encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", audio),
+        encode_with_pyav(tmp_path / "song.opus", "ogg", "libopus", audio),
+        encode_with_pyav(tmp_path / "take.webm", "webm", "libopus", audio),
+    ]
+    page.get_by_role("tab", name="Edit").click()
+    player = page.locator("#edit-player")
+    for song in songs:
+        page.locator("#edit-source input[type=file]").set_input_files(str(song))
+        # Each file is a new song to edit: its download link in the player names it once it has landed.
+        page.wait_for_selector(f"#edit-player a[download='{song.name}']", state="attached", timeout=30_000)
+        page.wait_for_selector("text=Source: 11.0 s", timeout=30_000)
+        # The browser decoded it: the player shows its length (a file it could not read shows none).
+        page.wait_for_selector("#edit-player #duration:text-is('0:11')", timeout=30_000)
+        play = player.locator("button.play-pause-button")
+        assert _plays(page, play), f"{song.name} does not play in the preview"
+        if play.get_attribute("aria-label") == "Pause":
+            play.click()  # before the next song lands
+    assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
+
+
+def _plays(page, play) -> bool:
+    """Press Play and see the player's clock move. gradio's player sometimes ignores a press in the moment
+    after a new song lands (its label stays "Play"), as a visitor would see: press again, a few times."""
+    for _ in range(4):
+        if play.get_attribute("aria-label") == "Play":
+            play.click()
+        try:
+            page.wait_for_function(
+                "document.querySelector('#edit-player #time').textContent.trim() !== '0:00'", timeout=5_000
+            )
+            return True
+        except Exception:
+            continue
+    return False

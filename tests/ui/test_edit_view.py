@@ -57,9 +57,20 @@ def _owner() -> str:
 def _form(edit, source: str | None, key=None, **values):
     data = {key: None} if key is not None else {}
     data |= {
-        edit.backend: "acestep", edit.task: "repaint", edit.source: source, edit.start: 3.0, edit.end: 6.0,
-        edit.extend_by: 10.0, edit.cover_strength: 0.8, edit.track: None, edit.style: "lofi piano",
-        edit.lyrics: "", edit.seed: 7, edit.takes: 1, edit.fit_budget: False, edit.source_title: "",
+        edit.backend: "acestep",
+        edit.task: "repaint",
+        edit.source: source,
+        edit.start: 3.0,
+        edit.end: 6.0,
+        edit.extend_by: 10.0,
+        edit.cover_strength: 0.8,
+        edit.track: None,
+        edit.style: "lofi piano",
+        edit.lyrics: "",
+        edit.seed: 7,
+        edit.takes: 1,
+        edit.fit_budget: False,
+        edit.source_title: "",
     }
     data.update({getattr(edit, k): v for k, v in values.items()})
     return data
@@ -135,7 +146,7 @@ def test_library_edit_sends_only_your_own_song_to_the_edit_view(app, monkeypatch
             app.fns["library_edit"](stranger, song.id, "acestep", "repaint")
     # Reuse of an edit goes back to the Edit view with the task and range it used.
     values = app.fns["library_reuse"](mine, song.id)
-    fields = dict(zip(edit.fields(), values[-len(edit.fields()):], strict=True))
+    fields = dict(zip(edit.fields(), values[-len(edit.fields()) :], strict=True))
     assert fields[edit.task] == "repaint" and fields[edit.start] == 3.0 and fields[edit.end] == 6.0
     assert values[0].selected == "edit"
 
@@ -198,7 +209,8 @@ def test_every_result_card_can_send_its_take_to_the_edit_view(app) -> None:
     create = app.demo.studio_views["create"]
     source = _song(app.uploads / "w" / "demo.wav")
     app.fns["ui_edit"](
-        _form(edit, str(source), key=app.demo.studio_views["key"]), SimpleNamespace(session_hash="s3"),
+        _form(edit, str(source), key=app.demo.studio_views["key"]),
+        SimpleNamespace(session_hash="s3"),
         lambda *a, **k: None,
     )
     [song] = app.library.list(_owner())
@@ -256,19 +268,20 @@ def test_reusing_an_edit_keeps_its_range_through_the_refresh_that_follows(app) -
     source = _song(app.uploads / "k" / "demo.wav", seconds=15.0)
     app.fns["ui_edit"](
         _form(edit, str(source), key=app.demo.studio_views["key"], start=4.0, end=8.0),
-        SimpleNamespace(session_hash="s6"), lambda *a, **k: None,
+        SimpleNamespace(session_hash="s6"),
+        lambda *a, **k: None,
     )
     [song] = app.library.list(_owner())
     [reuse] = [fn for fn in app.demo.fns.values() if fn.api_name == "library_reuse"]
     filled = dict(zip(reuse.outputs, reuse.fn(None, song.id), strict=True))
     start, end = filled[edit.start], filled[edit.end]
     assert (start, end) == (4.0, 8.0)
-    refreshed = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), start, end),
-                         strict=True))
+    refreshed = dict(
+        zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), start, end), strict=True)
+    )
     assert (refreshed[edit.start]["value"], refreshed[edit.end]["value"]) == (4.0, 8.0)
     # A range that does not fit the song loaded now becomes the whole song.
-    wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0),
-                    strict=True))
+    wide = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(source), 4.0, 90.0), strict=True))
     assert (wide[edit.start]["value"], wide[edit.end]["value"]) == (0, pytest.approx(15.0))
 
 
@@ -292,8 +305,9 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     source = _song(app.uploads / "n" / "demo.wav")
     form = _form(edit, str(source), key=app.demo.studio_views["key"], seed=None)
     first = app.fns["ui_edit"](form, SimpleNamespace(session_hash="s7"), lambda *a, **k: None)
-    second = app.fns["ui_edit"]({**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"),
-                                lambda *a, **k: None)
+    second = app.fns["ui_edit"](
+        {**form, edit.results.ids: first[-1]}, SimpleNamespace(session_hash="s7"), lambda *a, **k: None
+    )
     assert len(second[-1]) == 2 and second[-1][1] == first[-1][0]  # newest first, the earlier one below
     outputs = dict(zip(edit.results.outputs(), second[1:], strict=True))
     card = edit.results.cards[1]
@@ -308,3 +322,41 @@ def test_a_new_run_keeps_the_sessions_earlier_takes_and_names_downloads_after_th
     buttons = edit.results.download_values([app.library.get(owner, i) for i in second[-1]])
     wav = buttons[0]["value"]
     assert Path(wav).name == "demo (Repaint).wav" and Path(wav).is_file()
+
+
+def test_a_dropped_file_reaches_the_player_only_once_the_server_has_read_it(app) -> None:
+    """Issue 17.13: the drop zone's upload event checks the file's header on the server. A song goes into the
+    player as the one to edit; anything else is refused in one sentence, the song already loaded kept."""
+    edit = _edit_view(app.demo)
+    [landing] = [fn for fn in app.demo.fns.values() if edit.drop in fn.inputs]
+    assert landing.api_visibility == "private" and edit.source in landing.outputs
+
+    def land(path: Path, status: str) -> dict:
+        return dict(zip(landing.outputs, landing.fn(str(path), status), strict=True))
+
+    song = _song(app.uploads / "a" / "demo.wav")
+    landed = land(song, "❌ an earlier refusal")
+    assert landed[edit.source] == str(song) and landed[edit.drop] is None  # the zone is ready for the next file
+    assert landed[edit.source_title] == "" and landed[edit.source_song] == ""  # no longer a Library song
+    assert landed[edit.status].startswith("✂ Edited songs appear here")
+    fake = app.uploads / "b" / "notes.mp3"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("shopping list: eggs, milk\n" * 40)
+    with pytest.warns(UserWarning, match="notes.mp3 is not audio this studio can read"):  # the toast
+        refused = land(fake, "")
+    assert refused[edit.status].startswith("❌ notes.mp3 is not audio this studio can read")
+    for kept in (edit.source, edit.source_title, edit.source_song):
+        assert refused[kept] == gr.update(), f"a refused file changed {kept}"
+
+
+def test_the_whole_song_range_sits_on_the_sliders_steps(app, tmp_path: Path) -> None:
+    """A phone's voice memo (AAC in m4a) says 11.02133 s in its header (the encoder's padding); the "To" box
+    showed all five decimals. The whole song is 0–11.0 s, on the 0.1 s step and inside the song."""
+    from studio.ui.edit_view import source_seconds
+    from tests.edit.test_upload_bounds import encode_with_pyav, tone
+
+    edit = _edit_view(app.demo)
+    memo = encode_with_pyav(tmp_path / "memo.m4a", "mp4", "aac", tone(11.0))
+    assert source_seconds(str(memo)) != pytest.approx(11.0, abs=1e-3)  # the header's length is off the step
+    shaped = dict(zip(edit.task_outputs(), edit.task_updates("acestep", "repaint", str(memo)), strict=True))
+    assert (shaped[edit.start]["value"], shaped[edit.end]["value"]) == (0, 11.0)
