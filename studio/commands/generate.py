@@ -141,7 +141,7 @@ def _progress(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.service import Studio
+    from studio.rendering import Studio
 
     if args.task == STEMS_TASK:  # a separation, not a render: its own flow (studio.separation)
         from studio.commands import stems

@@ -81,7 +81,7 @@ def estimate_s(seconds: float, takes: int = 1, *, loaded: bool = False) -> float
     """Seconds the lyric check of ``takes`` takes of ``seconds`` each adds to the wait, on ``where()``,
     from the seeds or this device's calibration; loading counts once, unless Whisper is loaded."""
     from studio.budget.estimate import estimate
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     info = where()
     priced = estimate(LYRIC_CHECKER, plan_input(seconds), info.kind, calibration().for_device(info.name))
@@ -92,7 +92,7 @@ def estimate_s(seconds: float, takes: int = 1, *, loaded: bool = False) -> float
 def record(seconds: float, measured: dict[str, float]) -> None:
     """Feed one take's measured stage times (``transcribe``, and ``load`` when it loaded) to the
     calibration, in the calling process."""
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     info = where()
     model = ASR_COST.get(info.kind)

@@ -32,13 +32,13 @@ def test_a_run_without_a_budget_gets_the_local_one(tiny_acestep_dir, monkeypatch
     import pytest
 
     from backends.base import StudioError
-    from studio import service
+    from studio import rendering
     from studio.budget.deadline import eta_of
     from studio.song import SongRequest
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     monkeypatch.delenv("STUDIO_TIME_LIMIT", raising=False)
-    studio = service.Studio()
+    studio = rendering.Studio()
     request = SongRequest(style="pop", duration=10, options={"steps": 2})
     seen: list[ProgressEvent] = []
     studio.render(request, weights=str(tiny_acestep_dir), progress=seen.append)
