@@ -157,3 +157,24 @@ def test_the_prepared_request_crosses_into_a_forked_worker(monkeypatch, tmp_path
     assert back.job.lyrics == ready.job.lyrics and back.job.metadata == ready.job.metadata
     assert np.array_equal(back.job.source_audio, ready.job.source_audio)
     assert back.reservation.declared_s == ready.reservation.declared_s and back.spec is ready.spec
+
+
+@pytest.mark.parametrize(("tier", "takes", "fit"), [("free", 2, True), ("anonymous", 4, False), ("local", 1, False)])
+def test_the_plan_command_and_the_plan_endpoint_agree(monkeypatch, capsys, tier: str, takes: int, fit: bool) -> None:
+    """``python -m studio plan`` and the API's /plan price the same request the same way: one context
+    (device, calibration, weights' size, memory) and one pricing step (studio.request.pricing.decide)."""
+    from studio.budget import cli
+    from studio.ui import seams
+
+    for name in ("STUDIO_TIER", "STUDIO_TIME_LIMIT", "SPACES_ZERO_GPU", "STUDIO_ZEROGPU_SLICE_FACTOR"):
+        monkeypatch.delenv(name, raising=False)
+    parser = argparse.ArgumentParser(prog="python -m studio")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    argv = ["plan", "--backend", "acestep", "--duration", "180", "--takes", str(takes), "--tier", tier, "--json"]
+    args = parser.parse_args(argv + (["--fit"] if fit else []))
+    args.handler(args)
+    command = json.loads(capsys.readouterr().out)
+    request = SongRequest(style="pop", lyrics="[Verse]\nla", duration=180, takes=takes, fit_budget=fit)
+    endpoint = seams.plan(request, tier)
+    assert endpoint["tier"] == command["tier"] == tier and endpoint["decision"] == command["decision"]
+    assert endpoint == command
