@@ -62,10 +62,11 @@ def _users(flag: str) -> list[str]:
     return [t.name for t in TASKS.values() if getattr(t, flag) not in (False, "none")]
 
 
-def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> EditPlan:
+def check_task(request: SongRequest, caps: Capabilities, takers: str = "", *, decode: bool = True) -> EditPlan:
     """Validate the task fields of ``request`` for ``caps``; read the source audio when needed.
 
-    ``takers`` names the backends that can do the task, for the refusal message."""
+    ``takers`` names the backends that can do the task, for the refusal message. ``decode=False`` reads
+    only the source's header (its length): the plan then holds no audio, for checks that must be quick."""
     task = get_task(request.task)
     if task.name not in caps.tasks:
         tip = f"pick {takers}" if takers else "pick another backend"
@@ -90,11 +91,14 @@ def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> Ed
         raise StudioError(f"the {task.name} task needs a song to work on; upload one (--src-audio FILE).")
     _check_track(request, task, caps)
 
-    from studio.audio.upload import read_source
+    from studio.audio.upload import probe_source, read_source
 
     longest = caps.max_duration_s
-    source = read_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
-    plan.source = source
+    if decode:
+        source = read_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
+        plan.source = source
+    else:
+        source = probe_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
     plan.warnings += source.warnings
     seconds = source.seconds
     plan.fields = replace(plan.fields, source_seconds=seconds, source_name=source.name)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from backends.base import StudioError
 from studio import rendering
 from studio.library import Library
 from studio.request import checks, prepared
@@ -46,10 +47,8 @@ def counted(monkeypatch, tiny_acestep_dir: Path, tmp_path: Path) -> Counter:
 
         return wrapper
 
-    from studio.ui import api
-
     preparing = counting("prepare", road.prepare)
-    for module in (road, runner, api, rendering):  # every name a surface calls it by
+    for module in (road, runner, rendering):  # every name a surface calls it by
         monkeypatch.setattr(module, "prepare", preparing)
     checking = counting("checked", checks.checked)
     for module in (checks, road):
@@ -178,3 +177,32 @@ def test_the_plan_command_and_the_plan_endpoint_agree(monkeypatch, capsys, tier:
     endpoint = seams.plan(request, tier)
     assert endpoint["tier"] == command["tier"] == tier and endpoint["decision"] == command["decision"]
     assert endpoint == command
+
+
+def test_check_reads_only_the_uploads_header(monkeypatch, tmp_path: Path) -> None:
+    """The quick check before the queue (and /plan) refuses and prices an edit from the upload's header;
+    only prepare decodes it, and both price it alike."""
+    import numpy as np
+    import soundfile as sf
+
+    from studio.audio import upload
+
+    rate = 44_100
+    source = tmp_path / "source.wav"
+    sf.write(source, 0.1 * np.sin(np.arange(12 * rate) * 2 * np.pi * 220 / rate), rate)
+    request = SongRequest(task="repaint", source_audio=str(source), style="pop", start=2, end=6)
+    real_decode = upload._decode
+
+    def no_decoding(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("the upload was decoded")
+
+    monkeypatch.setattr(upload, "_decode", no_decoding)
+    quick = road.check(request, "pro")
+    assert quick.job.source_audio is None and quick.job.duration_s == pytest.approx(12.0)
+    assert road.plan(request, "pro").ok
+    with pytest.raises(StudioError, match=r"`end` \(30 s\) is past the end of the source \(12.0 s\)"):
+        road.check(request.model_copy(update={"end": 30}), "pro")
+    monkeypatch.setattr(upload, "_decode", real_decode)
+    full = road.prepare(request, "pro")
+    assert full.job.source_audio is not None and full.job.duration_s == pytest.approx(12.0, abs=0.01)
+    assert full.reservation.declared_s == quick.reservation.declared_s

@@ -84,9 +84,11 @@ def check_request(request: SongRequest) -> Prepared:
     return checked(request)[0]
 
 
-def checked(request: SongRequest, reuse: Drawn | None = None) -> tuple[Prepared, Drawn]:
+def checked(request: SongRequest, reuse: Drawn | None = None, *, decode: bool = True) -> tuple[Prepared, Drawn]:
     """:func:`check_request`, also returning what it drew; with ``reuse`` (from the same request before
-    the guard lightened it) the source, the formatted text and the seeds are taken from there."""
+    the guard lightened it) the source, the formatted text and the seeds are taken from there.
+    ``decode=False``: an upload's header gives its length and nothing is decoded (the job has no
+    source audio then: it prices and refuses, it does not render)."""
     given = request
     spec = registry.get_spec(request.backend)
     caps = spec.capabilities
@@ -95,7 +97,8 @@ def checked(request: SongRequest, reuse: Drawn | None = None) -> tuple[Prepared,
     if reuse is not None:
         edit = reuse.edit
     else:
-        edit = check_task(request, caps, alternatives(lambda c: request.task in c.tasks and c.name != caps.name))
+        takers = alternatives(lambda c: request.task in c.tasks and c.name != caps.name)
+        edit = check_task(request, caps, takers, decode=decode)
     warnings += edit.warnings
     editing = edit.task.needs_source
 

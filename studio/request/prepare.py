@@ -11,7 +11,7 @@ import dataclasses
 
 from backends.base import StudioError
 from studio.budget import Decision, Preflight, default_tier, tier_limits
-from studio.request.checks import check_request, checked
+from studio.request.checks import checked
 from studio.request.prepared import Prepared
 from studio.request.pricing import price
 from studio.song import SongRequest
@@ -19,11 +19,31 @@ from studio.song import SongRequest
 
 def prepare(request: SongRequest, tier: str | None = None, *, unpriced_ok: bool = False) -> Prepared:
     """``request`` checked, lightened when it asks to fit (``fit_budget``) and does not, and priced for
-    ``tier``: the lyrics are formatted, the upload read and the seeds drawn here, once.
+    ``tier``: the lyrics are formatted, the upload decoded and the seeds drawn here, once.
 
     A request the guard refuses raises its sentence (with what would fit). ``unpriced_ok`` (the CLI and
     batch on their own machine): a device without cost figures runs unpriced when nothing limits it."""
-    first, drawn = checked(request)
+    return _made(request, tier, unpriced_ok=unpriced_ok, decode=True)
+
+
+def check(request: SongRequest, tier: str | None = None) -> Prepared:
+    """:func:`prepare` without decoding an upload (its header gives the length): every refusal the
+    request's fields, the upload's header and the budget guard would give, at once, for checks made
+    before a call joins the queue. Its job carries no source audio, so it prices; it never renders."""
+    return _made(request, tier, unpriced_ok=False, decode=False)
+
+
+def plan(
+    request: SongRequest, tier: str | None = None, *, fit: bool | None = None, quota_left_s: float | None = None
+) -> Preflight:
+    """The budget guard's decision for a request, refusals included, before any GPU time is spent and
+    without decoding an upload (``fit``: lighten it rather than refuse; None: as the request asks)."""
+    fit = request.fit_budget if fit is None else fit
+    return price(checked(request, decode=False)[0], tier, fit=fit, quota_left_s=quota_left_s)
+
+
+def _made(request: SongRequest, tier: str | None, *, unpriced_ok: bool, decode: bool) -> Prepared:
+    first, drawn = checked(request, decode=decode)
     try:
         decision = price(first, tier, fit=request.fit_budget)
     except StudioError:
@@ -34,21 +54,12 @@ def prepare(request: SongRequest, tier: str | None = None, *, unpriced_ok: bool 
     prepared, fitted = first, None
     if decision.decision is Decision.ADJUSTED:
         # The lighter request reuses the upload, the formatted lyrics and the seeds drawn for the first.
-        prepared, _ = checked(_lightened(request, decision), reuse=drawn)
+        prepared, _ = checked(_lightened(request, decision), reuse=drawn, decode=decode)
         fitted = decision.message
         decision = price(prepared, tier, fit=True)
     if not decision.ok:
         raise StudioError(decision.message)
     return dataclasses.replace(prepared, fitted=fitted, decision=decision)
-
-
-def plan(
-    request: SongRequest, tier: str | None = None, *, fit: bool | None = None, quota_left_s: float | None = None
-) -> Preflight:
-    """The budget guard's decision for a request, before any GPU time is spent, refusals included
-    (``fit``: lighten it rather than refuse; None: as the request asks, ``fit_budget``)."""
-    fit = request.fit_budget if fit is None else fit
-    return price(check_request(request), tier, fit=fit, quota_left_s=quota_left_s)
 
 
 def _lightened(request: SongRequest, decision: Preflight) -> SongRequest:

@@ -26,7 +26,7 @@ from studio import ratelimit, registry
 from studio import weights as weights_source
 from studio.errors import shown, validate
 from studio.library import Library
-from studio.request.prepare import prepare
+from studio.request import prepare as road
 from studio.request.task_info import tasks_for
 from studio.song import SongRequest
 from studio.tasks import get_task
@@ -402,7 +402,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         # their address is what the limit counts.
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
         if _CHECK_ONLY.get():
-            prepare(song_request, visitor.tier_of(request))  # the budget guard refuses here
+            road.check(song_request, visitor.tier_of(request))  # header-only: the upload is decoded when it runs
             ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
             queue_caps.check(request, visitor_key, GPU_QUEUE)
             return "", [], {}
