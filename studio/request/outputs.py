@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backends.base import StudioError, Take
+from studio.audio.export import FORMATS
 from studio.song import SongRequest
 from studio.tasks import default_title
 
@@ -37,7 +38,13 @@ def _slug(text: str) -> str:
     return slug or "song"
 
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
+# The formats a user may ask for (studio.audio.export.FORMATS), so a new one needs no edit here.
+OFFERED_FORMATS = tuple(name for name, kind in FORMATS.items() if kind.offered)
+AUDIO_SUFFIXES = tuple(dict.fromkeys(FORMATS[name].extension for name in OFFERED_FORMATS))
+
+
+def _either(items: Sequence[str]) -> str:
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def take_targets(out: Path, request: SongRequest, seeds: list[int]) -> list[tuple[Path, str]]:
@@ -45,7 +52,7 @@ def take_targets(out: Path, request: SongRequest, seeds: list[int]) -> list[tupl
     a folder gets ``<title-or-style>-<seed>`` per take."""
     if out.suffix:
         if out.suffix.lower() not in AUDIO_SUFFIXES:
-            raise StudioError(f"--out must end in .wav, .flac or .mp3 (or be a folder), got {out.name}.")
+            raise StudioError(f"--out must end in {_either(AUDIO_SUFFIXES)} (or be a folder), got {out.name}.")
         if len(seeds) == 1:
             return [(out.parent, out.stem)]
         return [(out.parent, f"{out.stem}-{i + 1}") for i in range(len(seeds))]
