@@ -22,8 +22,9 @@ from studio.lyrics import validate as check_dialect
 from studio.request.prepared import Prepared
 from studio.song import MAX_SEED, SongRequest
 
-# Request fields that only some backends understand, with the Input that declares them.
-_OPTIONAL_INPUTS: dict[str, Input] = {
+# Request fields that only some backends understand, with the Input that declares them (the UI shows
+# their controls from this table too, studio.ui.forms).
+OPTIONAL_INPUTS: dict[str, Input] = {
     "bpm": Input.BPM,
     "key": Input.KEY,
     "time_signature": Input.TIME_SIGNATURE,
@@ -102,7 +103,7 @@ def checked(request: SongRequest, reuse: Drawn | None = None, *, decode: bool = 
     warnings += edit.warnings
     editing = edit.task.needs_source
 
-    for name, needed in _OPTIONAL_INPUTS.items():
+    for name, needed in OPTIONAL_INPUTS.items():
         if getattr(request, name) is not None and not caps.accepts(needed):
             takers = alternatives(lambda c, n=needed: c.accepts(n))
             raise StudioError(
@@ -165,7 +166,7 @@ def checked(request: SongRequest, reuse: Drawn | None = None, *, decode: bool = 
             f"`partial` has no effect on {caps.display_name}: a diffusion model has no half-song to keep, so "
             "the song is whole or stops with the time-limit message" + (f" ({takers} can keep one)." if takers else ".")
         )
-    metadata = {k: getattr(request, k) for k in _OPTIONAL_INPUTS if getattr(request, k) is not None}
+    metadata = {k: getattr(request, k) for k in OPTIONAL_INPUTS if getattr(request, k) is not None}
     fields = edit.fields if edit.task.name != "text2music" else None
     if fields is not None:
         metadata.update(fields.metadata())  # the backend's side of the job stays a mapping (backends.base)
