@@ -2,7 +2,7 @@
 
 Both run the same tiny pipeline with the same inputs, interleaved in one process so machine noise
 hits both alike. Prints the median of each and their ratio (target <= 1.05). The studio path is
-``service.prepare`` + ``Studio.render`` (validation, seeds, backend cache, render, trim); writing
+``studio.request.prepare.prepare`` + ``Studio.render`` (validation, seeds, backend cache, render, trim); writing
 mastering and export are timed separately because a bare pipeline call does neither.
 
     .venv/bin/python bench/overhead.py [--rounds 15] [--duration 30] [--steps 8]
@@ -30,13 +30,14 @@ def main() -> int:
     import torch
 
     from backends.acestep.tiny import save_tiny_pipeline
-    from studio import devices, service
+    from studio import devices
     from studio.errors import validate
+    from studio.rendering import Studio
     from studio.song import SongRequest
 
     folder = save_tiny_pipeline(Path(tempfile.mkdtemp()) / "tiny")
     device = devices.detect("cpu")
-    studio = service.Studio()
+    studio = Studio()
     request = validate(SongRequest, {
         "style": "synth pop", "lyrics": "[Verse]\nneon rain", "duration": args.duration, "seed": 1,
         "options": {"steps": args.steps},

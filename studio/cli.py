@@ -18,7 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "studio.commands.batch",
     "studio.commands.check",
     "studio.lyrics.cli",
-    "studio.budget.cli",
+    "studio.commands.plan",
     "backends.acestep.planner.cli",
 )
 

@@ -7,7 +7,7 @@ Each refusal is one sentence naming the field and what to change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from backends.base import Capabilities
@@ -21,15 +21,34 @@ from studio.tasks import Task, WeightsVariant, get_task, task_weights, tracks_fo
 MIN_EDIT_S = 1.0
 
 
+@dataclass(frozen=True)
+class EditFields:
+    """A task's checked fields, typed while they travel from the check to the pricing and the job. Only
+    those the task uses are set; the backend receives them as the job's metadata (:meth:`metadata`)."""
+
+    task: str
+    source_seconds: float | None = None
+    source_name: str | None = None
+    start: float | None = None  # the range the model rewrites (repaint, extend: the added part)
+    end: float | None = None
+    cover_strength: float | None = None
+    track: str | None = None
+    weights: str | None = None  # the name of the weights the task swaps in (studio.tasks.task_weights)
+
+    def metadata(self) -> dict[str, Any]:
+        """The set fields by name: a backend tells which a task uses by their presence (``"start" in meta``)."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
 @dataclass
 class EditPlan:
-    """What the service needs from a checked task: the source, the length and the job metadata."""
+    """What the request's check needs from a checked task: the source, the length and the task's fields."""
 
     task: Task
+    fields: EditFields
     duration: float | None = None
     source: Any = None  # studio.audio.upload.SourceAudio
     weights: WeightsVariant | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -45,10 +64,11 @@ def _users(flag: str) -> list[str]:
     return [t.name for t in TASKS.values() if getattr(t, flag) not in (False, "none")]
 
 
-def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> EditPlan:
+def check_task(request: SongRequest, caps: Capabilities, takers: str = "", *, decode: bool = True) -> EditPlan:
     """Validate the task fields of ``request`` for ``caps``; read the source audio when needed.
 
-    ``takers`` names the backends that can do the task, for the refusal message."""
+    ``takers`` names the backends that can do the task, for the refusal message. ``decode=False`` reads
+    only the source's header (its length): the plan then holds no audio, for checks that must be quick."""
     task = get_task(request.task)
     if task.name not in caps.tasks:
         tip = f"pick {takers}" if takers else "pick another backend"
@@ -59,8 +79,7 @@ def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> Ed
                        ("cover_strength", "uses_strength"), ("track", "track")):
         if getattr(request, name) is not None and getattr(task, flag) in (False, "none"):
             raise _fail_unused(name, task, _users(flag))
-    plan = EditPlan(task=task, weights=task_weights(caps.name, task.name))
-    plan.metadata["task"] = task.name
+    plan = EditPlan(task=task, fields=EditFields(task=task.name), weights=task_weights(caps.name, task.name))
     if not task.needs_source:
         if request.source_audio:
             raise StudioError(
@@ -74,19 +93,21 @@ def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> Ed
         raise StudioError(f"the {task.name} task needs a song to work on; upload one (--src-audio FILE).")
     _check_track(request, task, caps)
 
-    from studio.audio.upload import read_source
+    from studio.audio.upload import probe_source, read_source
 
     longest = caps.max_duration_s
-    source = read_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
-    plan.source = source
+    if decode:
+        source = read_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
+        plan.source = source
+    else:
+        source = probe_source(request.source_audio, max_seconds=longest, min_seconds=MIN_EDIT_S)
     plan.warnings += source.warnings
     seconds = source.seconds
-    plan.metadata["source_seconds"] = seconds
-    plan.metadata["source_name"] = source.name
+    plan.fields = replace(plan.fields, source_seconds=seconds, source_name=source.name)
 
     if task.uses_range:
         start, end = _range(request, seconds)
-        plan.metadata.update(start=start, end=end)
+        plan.fields = replace(plan.fields, start=start, end=end)
     if task.uses_extend:
         if request.extend_by is None:
             raise StudioError("the extend task needs `extend_by`: how many seconds to add after the end.")
@@ -98,11 +119,12 @@ def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> Ed
                 f"the source ({seconds:.1f} s) plus `extend_by` ({request.extend_by:g} s) is {total:.1f} s, "
                 f"over {caps.display_name}'s {longest:g} s; add at most {max(0.0, longest - seconds):.0f} s."
             )
-        plan.metadata.update(start=seconds, end=total)
+        plan.fields = replace(plan.fields, start=seconds, end=total)
     if task.uses_strength:
-        plan.metadata["cover_strength"] = 1.0 if request.cover_strength is None else request.cover_strength
+        strength = 1.0 if request.cover_strength is None else request.cover_strength
+        plan.fields = replace(plan.fields, cover_strength=strength)
     if request.track is not None:
-        plan.metadata["track"] = request.track
+        plan.fields = replace(plan.fields, track=request.track)
 
     plan.duration = seconds + request.extend_by if task.length == "source+extend" else seconds
     if plan.duration < caps.min_duration_s:
@@ -117,7 +139,7 @@ def check_task(request: SongRequest, caps: Capabilities, takers: str = "") -> Ed
             + (" and `extend_by`." if task.uses_extend else ".")
         )
     if plan.weights is not None:
-        plan.metadata["weights"] = plan.weights.name
+        plan.fields = replace(plan.fields, weights=plan.weights.name)
     return plan
 
 

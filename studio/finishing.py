@@ -153,7 +153,7 @@ def finish(
 ) -> tuple[SongResult, list[LaterFiles | None]]:
     """Every take of ``raw`` finished into ``targets`` ((folder, file stem) per take); the result
     as the CLI prints it and the library keeps it, and per take what is left to write."""
-    from studio.service import take_warnings
+    from studio.request.outputs import take_warnings
 
     takes = raw.takes
     results: list[TakeResult] = []

@@ -68,7 +68,7 @@ def record(backend: str, measured: dict[str, float], *, loaded: bool) -> None:
     calibration, so the next sketch and the planner's share of renders are priced from this machine.
     Called in the main process with the GPU worker's figures (a fork's own records would be lost)."""
     from studio import devices
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     caps = registry.get_spec(backend).capabilities
     info = devices.detect()
@@ -79,7 +79,7 @@ def record(backend: str, measured: dict[str, float], *, loaded: bool) -> None:
 
 def sketch_reservation(backend: str, tier: str | None = None) -> Reservation:
     """The GPU time one sketch reserves for ``tier``, or a refusal that says what would fit."""
-    from studio.service import budget_context
+    from studio.request.pricing import budget_context
 
     caps = registry.get_spec(backend).capabilities
     res = budget_context(tier).reserve(caps, sketch_input(backend))

@@ -6,10 +6,12 @@ import time
 
 import pytest
 
-from studio import service
+from studio import rendering
 from studio.errors import validate
 from studio.ground.errors import DeadlineExceeded, StudioError
 from studio.ground.progress import ProgressEvent
+from studio.request import prepare as road
+from studio.request import pricing
 from studio.song import SongRequest
 
 
@@ -18,19 +20,19 @@ def req(**kw) -> SongRequest:
 
 
 def test_plan_refuses_what_cannot_fit_and_names_what_would() -> None:
-    decision = service.plan(req(backend="levo2", duration=240), tier="anonymous")
+    decision = road.plan(req(backend="levo2", duration=240), tier="anonymous")
     assert not decision.ok
     assert "ACE-Step" in decision.message and "up to" in decision.message
 
 
 def test_plan_runs_a_default_song_on_the_free_tier() -> None:
-    decision = service.plan(req(duration=120), tier="free")
+    decision = road.plan(req(duration=120), tier="free")
     assert decision.ok and decision.reservation.declared_s <= 120
 
 
 def test_time_limit_stops_a_slowed_tiny_run_mid_way(tiny_acestep_dir, monkeypatch, tmp_path) -> None:
     """STUDIO_TIME_LIMIT on a shared server: a run that will not finish stops with a clear error."""
-    studio = service.Studio()
+    studio = rendering.Studio()
     request = req(duration=10, options={"steps": 8})
     # A first render in a fresh process pays torch's one-off set-up (~3 s here, 70x a warm step
     # loop); whether an earlier test paid it depended on which worker ran this one. Warm up, then
@@ -40,7 +42,7 @@ def test_time_limit_stops_a_slowed_tiny_run_mid_way(tiny_acestep_dir, monkeypatc
     for _ in range(3):  # calibrate on this machine so the estimate fits the limit
         studio.render(request, weights=str(tiny_acestep_dir))
     monkeypatch.setenv("STUDIO_TIME_LIMIT", "6")
-    decision = service.plan(request, tier="local")
+    decision = road.plan(request, tier="local")
     assert decision.ok, decision.message
     seen: list[int] = []
 
@@ -58,30 +60,32 @@ def test_time_limit_stops_a_slowed_tiny_run_mid_way(tiny_acestep_dir, monkeypatc
 
 
 def test_runs_feed_the_calibration(tiny_acestep_dir) -> None:
-    studio = service.Studio()
+    studio = rendering.Studio()
     from studio import devices
 
     name = devices.detect().name
-    before = len(service.calibration().samples(name, "acestep", "diffusion"))
+    before = len(pricing.calibration().samples(name, "acestep", "diffusion"))
     studio.render(req(duration=10, options={"steps": 2}), weights=str(tiny_acestep_dir))
-    after = service.calibration().samples(name, "acestep", "diffusion")
+    after = pricing.calibration().samples(name, "acestep", "diffusion")
     assert len(after) == before + 1 and after[-1].seconds > 0
 
 
 def test_gpu_job_refuses_before_spending(monkeypatch, tmp_path) -> None:
-    from studio.service import CancelToken
     from studio.ui import runner
 
     monkeypatch.setenv("STUDIO_TIER", "anonymous")
+    asked = []
+    monkeypatch.setattr(runner, "render_on_gpu", lambda *a, **k: asked.append(a))
     with pytest.raises(StudioError, match="not started and nothing was charged"):
-        runner.render_on_gpu(req(backend="levo2", duration=240), CancelToken(tmp_path))
+        runner.make_songs(req(backend="levo2", duration=240), owner="local", library=None)  # refused first
+    assert not asked
 
 
 def test_local_calibration_never_prices_zerogpu(tiny_acestep_dir) -> None:
     """Fast runs measured on this CPU must not make a ZeroGPU-tier plan look cheaper."""
     request = req(duration=120)
-    before = service.plan(request, tier="free").reservation.estimate.total_s
-    studio = service.Studio()
+    before = road.plan(request, tier="free").reservation.estimate.total_s
+    studio = rendering.Studio()
     for _ in range(2):
         studio.render(req(duration=10, options={"steps": 2}), weights=str(tiny_acestep_dir))
-    assert service.plan(request, tier="free").reservation.estimate.total_s == before
+    assert road.plan(request, tier="free").reservation.estimate.total_s == before

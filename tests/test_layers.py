@@ -26,19 +26,6 @@ ROOTS = ("studio", "backends")
 
 # Cycles still there, each with why. The test fails when one is gone too: take it off this list.
 KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # service.py is being split into modules by another branch (issue 19, item 1); until then finishing,
-    # sketching and the lyric check's cost reach back into it for take_warnings, calibration and
-    # budget_context, which move out with that split. This branch changes only service.py's import lines.
-    frozenset(
-        {
-            "studio.service",
-            "studio.finishing",
-            "studio.sketching",
-            "studio.quality.asr",
-            "studio.quality.asr_cost",
-            "studio.quality.finish",
-        }
-    ): "service.py split pending",
     # A loaded backend carries its spec (``Backend.spec``, read by tests/contract.py) and the spec's loader
     # imports the backend: one pair of objects that point at each other. Everything else a backend's
     # modules read is in its declaration.py, below both. Removing the pair means the loader handing the

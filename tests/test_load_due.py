@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from studio import service
 from studio.ground.errors import StudioError
 from studio.library import Library
+from studio.request import checks, pricing
+from studio.request import prepare as road
 from studio.song import SongRequest
 from studio.ui import runner
 from studio.worker_state import WORKER, WorkerState
@@ -26,7 +27,7 @@ def zerogpu(monkeypatch):
 
 
 def stages(request: SongRequest) -> dict[str, float]:
-    return service.plan(request, tier="pro").reservation.estimate.stages
+    return road.plan(request, tier="pro").reservation.estimate.stages
 
 
 def test_load_is_priced_for_a_fresh_worker_only(zerogpu, monkeypatch, tmp_path) -> None:
@@ -66,7 +67,7 @@ def test_off_zerogpu_the_load_stage_always_counts(monkeypatch) -> None:
     state = WorkerState()
     state.succeeded("acestep", worker_kept_weights=True)
     monkeypatch.setattr(runner, "WORKER", state)
-    assert service.plan_input(service.prepare(SongRequest(style="pop", duration=30))).include_load
+    assert pricing.plan_input(checks.check_request(SongRequest(style="pop", duration=30))).include_load
 
 
 def test_simple_mode_prefetches_only_its_planner_and_declares_what_the_guard_prices(zerogpu, monkeypatch) -> None:
@@ -132,7 +133,7 @@ def test_a_sketchs_stage_times_are_recorded_by_the_parent(zerogpu, monkeypatch) 
     monkeypatch.setattr(runner.STUDIO, "describe", sketch)
     assert runner.describe_song("acestep", "a calm song", False, None, None, tier="pro") == {"caption": "calm"}
     device = devices.detect().name
-    store = service.calibration()
+    store = pricing.calibration()
     assert [s.seconds >= 0.02 for s in store.samples(device, "acestep", "load:planner-1.7B")] == [True]
     assert len(store.samples(device, "acestep", "plan:1.7B")) == 1
     assert sketching.worker_key("acestep") not in WORKER._loaded  # it had to load: nothing shows it keeps it

@@ -20,7 +20,7 @@ import pytest
 from huggingface_hub import constants
 from huggingface_hub.utils import filter_repo_objects
 
-from studio import service
+from studio import rendering
 from studio.devices import detect
 from studio.song import SongRequest
 
@@ -75,7 +75,7 @@ def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub,
     # (backends/acestep/code_pair.py, tested in tests/acestep/test_code_pair.py); here from a folder.
     monkeypatch.setenv("STUDIO_ACESTEP_CODEC_WEIGHTS", str(save_tiny_native_checkpoint(tmp_path / "native")))
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
-    service.prefetch(SongRequest(style="pop", options={"planner": "1.7B"}))
+    rendering.prefetch(SongRequest(style="pop", options={"planner": "1.7B"}))
     fetched = hub.fetched
     assert (PIPELINE_REPO, "model_index.json") in fetched
     assert (PIPELINE_REPO, "transformer/diffusion_pytorch_model.safetensors") in fetched
@@ -92,7 +92,7 @@ def test_prefetch_then_load_offline_from_exactly_the_fetched_files(hub: FakeHub,
     for name in ("STUDIO_ACESTEP_WEIGHTS", "STUDIO_ACESTEP_PLANNER_WEIGHTS"):
         monkeypatch.delenv(name, raising=False)
     assert sum(1 for p in hub.cache.rglob("*") if p.is_file() and "snapshots" in p.parts) == len(fetched)
-    studio = service.Studio()
+    studio = rendering.Studio()
     try:
         backend = studio.cache.get("acestep", None, device=detect("cpu"))
         assert backend.weights == PIPELINE_REPO
@@ -124,7 +124,7 @@ def test_simple_mode_fetches_only_its_planner_and_sketches_offline_without_the_p
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
     monkeypatch.delenv("STUDIO_ACESTEP_PLANNER_WEIGHTS", raising=False)
     monkeypatch.setattr(planner_module, "FREE_TEXT_TOKEN_CAP", 64)  # a random model never stops by itself
-    studio = service.Studio()
+    studio = rendering.Studio()
     try:
         assert not sketch.loaded("cpu")
         draft = studio.describe("acestep", "a calm song about the sea", seed=1)
@@ -233,7 +233,7 @@ def _prefetch_every_task(backend: str, hub: FakeHub, monkeypatch) -> set[tuple[s
     seen: list[set[tuple[str, str]]] = []
     for task in tasks:
         hub.fetched = set()
-        service.prefetch(SongRequest(backend=backend, style="pop", lyrics="[Verse]\nla la", task=task))
+        rendering.prefetch(SongRequest(backend=backend, style="pop", lyrics="[Verse]\nla la", task=task))
         seen.append(set(hub.fetched))
     assert all(s == seen[0] for s in seen), dict(zip(tasks, seen, strict=True))
     hub.fetched = seen[0]
@@ -255,7 +255,7 @@ def test_levo2_prefetch_fetches_exactly_what_its_loader_opens_then_loads_offline
         (LEVO_RUNTIME_REPO, "third_party/Qwen2-7B/config.json"),
     }
     _offline(other_hub, monkeypatch)
-    studio = service.Studio()
+    studio = rendering.Studio()
     try:
         backend = studio.cache.get("levo2", None, device=detect("cpu"))
         assert backend.lm is not None and backend.decoder is not None and backend.vae is not None
@@ -275,7 +275,7 @@ def test_heartmula_prefetch_fetches_exactly_what_its_loader_opens_then_loads_off
         (HEART_CODEC_REPO, "model.safetensors"),
     }
     _offline(other_hub, monkeypatch)
-    studio = service.Studio()
+    studio = rendering.Studio()
     try:
         backend = studio.cache.get("heartmula", None, device=detect("cpu"))
         # The models load on first use; both are read here, from the recorded files only.

@@ -18,7 +18,7 @@ import huggingface_hub
 import pytest
 import yaml
 
-from studio import registry, service, sketching
+from studio import registry, rendering, sketching
 from studio.song import SongRequest
 from tests.conftest import REPO
 
@@ -72,7 +72,7 @@ def asked(tmp_path, fixtures_dir, monkeypatch) -> dict[str, set[str]]:
             sizes = planners if spec.name == "acestep" else ("off",)
             for planner in sizes:
                 options = {"planner": planner} if spec.name == "acestep" else {}
-                service.prefetch(SongRequest(backend=spec.name, style="pop", lyrics="[Verse]\nla", task=task,
+                rendering.prefetch(SongRequest(backend=spec.name, style="pop", lyrics="[Verse]\nla", task=task,
                                              options=options))
         if spec.sketcher is not None:
             sketching.prefetch(spec.name)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio import service
 from studio.errors import validate
 from studio.ground.errors import StudioError
+from studio.request import cancel, checks, outputs
 from studio.song import SongRequest
 
 
@@ -15,24 +15,24 @@ def req(**kw) -> SongRequest:
 
 
 def test_defaults_come_from_capabilities() -> None:
-    prepared = service.prepare(req())
+    prepared = checks.check_request(req())
     assert prepared.job.duration_s == 60.0
     assert prepared.job.options.steps == 8 and prepared.job.options.shift == 3.0
     assert len(prepared.job.seeds) == 1
 
 
 def test_seeds_follow_the_given_seed_and_wrap() -> None:
-    assert service.new_seeds(5, 3) == [5, 6, 7]
-    assert service.new_seeds(2**32 - 1, 2) == [2**32 - 1, 0]
+    assert checks.new_seeds(5, 3) == [5, 6, 7]
+    assert checks.new_seeds(2**32 - 1, 2) == [2**32 - 1, 0]
 
 
 def test_metadata_passes_through_normalised() -> None:
-    job = service.prepare(req(bpm=120, key="f# min", time_signature="3/4", language="EN")).job
+    job = checks.check_request(req(bpm=120, key="f# min", time_signature="3/4", language="EN")).job
     assert dict(job.metadata) == {"bpm": 120, "key": "F# minor", "time_signature": "3", "language": "en"}
 
 
 def test_instrumental_drops_lyrics_with_a_warning() -> None:
-    prepared = service.prepare(req(lyrics="la la", instrumental=True))
+    prepared = checks.check_request(req(lyrics="la la", instrumental=True))
     assert prepared.job.lyrics == "[Instrumental]" and prepared.warnings
 
 
@@ -52,7 +52,7 @@ def test_instrumental_drops_lyrics_with_a_warning() -> None:
 )
 def test_bad_requests_get_one_actionable_sentence(fields, message) -> None:
     with pytest.raises(StudioError) as info:
-        service.prepare(req(**fields))
+        checks.check_request(req(**fields))
     assert message in str(info.value)
 
 
@@ -60,13 +60,13 @@ def test_output_targets_and_formats() -> None:
     from pathlib import Path
 
     r = req(title="Neon Nights!")
-    assert service.take_targets(Path("a/b.wav"), r, [1]) == [(Path("a"), "b")]
-    assert service.take_targets(Path("a/b.flac"), r, [1, 2]) == [(Path("a"), "b-1"), (Path("a"), "b-2")]
-    assert service.take_targets(Path("out"), r, [9]) == [(Path("out"), "neon-nights-9")]
-    assert service.output_formats(Path("a/b.mp3"), ["wav", "mp3"]) == ["mp3", "wav"]
-    assert service.output_formats(Path("out"), []) == ["wav"]
+    assert outputs.take_targets(Path("a/b.wav"), r, [1]) == [(Path("a"), "b")]
+    assert outputs.take_targets(Path("a/b.flac"), r, [1, 2]) == [(Path("a"), "b-1"), (Path("a"), "b-2")]
+    assert outputs.take_targets(Path("out"), r, [9]) == [(Path("out"), "neon-nights-9")]
+    assert outputs.output_formats(Path("a/b.mp3"), ["wav", "mp3"]) == ["mp3", "wav"]
+    assert outputs.output_formats(Path("out"), []) == ["wav"]
     with pytest.raises(StudioError, match=r"must end in \.wav, \.flac or \.mp3"):
-        service.take_targets(Path("a/b.mp4"), r, [1])
+        outputs.take_targets(Path("a/b.mp4"), r, [1])
 
 
 def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
@@ -74,8 +74,8 @@ def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
     from studio.ground.progress import ProgressEvent
 
     seen = []
-    token = service.CancelToken(tmp_path)
-    report = service.cancellable(seen.append, token)
+    token = cancel.CancelToken(tmp_path)
+    report = cancel.cancellable(seen.append, token)
     report(ProgressEvent("rendering", 1, 8))
     token.cancel()
     with pytest.raises(Cancelled, match="stopped during rendering"):
@@ -86,31 +86,32 @@ def test_cancel_token_stops_at_the_next_progress_event(tmp_path) -> None:
 
 
 def test_lyrics_go_through_the_formatter_with_fixes_reported() -> None:
-    prepared = service.prepare(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light", duration=30))
+    prepared = checks.check_request(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light", duration=30))
     assert "[Verse" in prepared.job.lyrics and "Neon rain" in prepared.job.lyrics
-    formatted = service.format_preview(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light"))
+    formatted = checks.format_preview(req(lyrics="[Verse 1]\nNeon rain\n[Hook]\nWe are the light"))
     assert prepared.job.lyrics == formatted.lyrics
 
 
 def test_verbatim_sends_text_untouched() -> None:
     raw = "[verse 1]\n“curly” quotes"
-    prepared = service.prepare(req(lyrics=raw, verbatim=True, duration=30))
+    prepared = checks.check_request(req(lyrics=raw, verbatim=True, duration=30))
     assert prepared.job.lyrics == raw and prepared.job.style == "pop"
 
 
 def test_no_duration_follows_the_lyrics() -> None:
     long = "\n".join(["[Verse]"] + ["a line that takes a few seconds to sing"] * 40)
-    prepared = service.prepare(req(lyrics=long))
-    estimate = service.format_preview(req(lyrics=long)).estimated_seconds
+    prepared = checks.check_request(req(lyrics=long))
+    estimate = checks.format_preview(req(lyrics=long)).estimated_seconds
     assert prepared.job.duration_s == min(600, max(10, -(-estimate // 1)))
     assert prepared.job.duration_s != 60.0
 
 
 def test_style_only_becomes_instrumental_with_a_warning() -> None:
-    prepared = service.prepare(req())
+    prepared = checks.check_request(req())
     assert prepared.job.instrumental and any("instrumental" in w for w in prepared.warnings)
 
 
 def test_unformattable_lyrics_are_refused_before_the_model() -> None:
     with pytest.raises(StudioError, match="not ready for LeVo"):
-        service.prepare(validate(SongRequest, {"backend": "levo2", "style": "pop", "lyrics": "[Intro]\n\n[Outro]"}))
+        request = validate(SongRequest, {"backend": "levo2", "style": "pop", "lyrics": "[Intro]\n\n[Outro]"})
+        checks.check_request(request)

@@ -8,10 +8,12 @@ records them.
 
 from __future__ import annotations
 
-from studio import devices, service
+from studio import devices
 from studio.budget.calibration import FILE_NAME, Calibration
 from studio.budget.zerogpu import gpu_task
 from studio.library import Library
+from studio.request import prepare as road
+from studio.request import pricing
 from studio.song import SongRequest
 from studio.ui import runner
 from tests.forking_spaces import install
@@ -41,13 +43,13 @@ def test_three_songs_in_forked_workers_give_the_parent_three_samples(monkeypatch
     assert runner.STUDIO.cache.loaded() == {}  # every render happened in a worker, none here
 
     name = devices.detect().name
-    store = service.calibration()
+    store = pricing.calibration()
     stages = [s for s in ("load", "diffusion", "decode") if store.samples(name, "acestep", s)]
     assert {"load", "diffusion", "decode"} <= set(stages)
     for stage in stages:
         assert len(store.samples(name, "acestep", stage)) == 3, stage
     # The planner in this process prices the next song from those three samples...
-    decision = service.plan(request, tier="local")
+    decision = road.plan(request, tier="local")
     assert "diffusion" in decision.reservation.estimate.calibrated
     # ...and a restart reads the same three from the file.
     reread = Calibration(state / FILE_NAME)

@@ -92,6 +92,15 @@ def max_upload_bytes() -> int:
     return settings.parse_size(MAX_UPLOAD_ENV, settings.MAX_UPLOAD.get())
 
 
+@dataclass(frozen=True)
+class SourceInfo:
+    """What an upload's header says, read without decoding it: enough to check and price an edit."""
+
+    name: str
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+
 def read_source(
     path: str | os.PathLike[str],
     *,
@@ -101,6 +110,46 @@ def read_source(
     what: str = "the source audio",
 ) -> SourceAudio:
     """Decode ``path`` into 48 kHz stereo float32, or raise :class:`UploadError` saying why not."""
+    path, size, mtime_ns = _checked_file(path, max_bytes, what)
+    # The same upload is read to plan a request and again to render it (and on every estimate the
+    # Edit view shows); the file's size and mtime say whether the decoded copy is still the file.
+    return _decoded(str(path.resolve()), path.name, size, mtime_ns, max_seconds, min_seconds, what)
+
+
+def probe_source(
+    path: str | os.PathLike[str],
+    *,
+    max_seconds: float = 600.0,
+    min_seconds: float = 1.0,
+    max_bytes: int | None = None,
+    what: str = "the source audio",
+) -> SourceInfo:
+    """:func:`read_source`'s checks of the file and its header (format, size, rate, channels, length)
+    without decoding the audio, for checks that must answer at once (the API's check before the queue,
+    the UI's estimate). What only the samples show (silence, damage, a cut-off MP3) is refused by
+    :func:`read_source` when the request is prepared. A header that does not state its length is decoded."""
+    path, _, _ = _checked_file(path, max_bytes, what)
+    name = path.name
+    try:
+        opened = open_audio(path)
+    except Truncated:
+        raise UploadError(_truncated(what, name)) from None
+    except NotAudio:
+        raise UploadError(_unreadable(what, name, path)) from None
+    with opened.close:
+        header = opened.header
+        _check_header(header, name=name, what=what, max_seconds=max_seconds)
+    if not header.frames:
+        decoded = read_source(path, max_seconds=max_seconds, min_seconds=min_seconds, max_bytes=max_bytes, what=what)
+        return SourceInfo(name, decoded.seconds, tuple(decoded.warnings))
+    seconds = header.frames / header.rate
+    if seconds < min_seconds:
+        raise UploadError(_too_short(what, name, seconds, min_seconds))
+    return SourceInfo(name, seconds)
+
+
+def _checked_file(path: str | os.PathLike[str], max_bytes: int | None, what: str) -> tuple[Path, int, int]:
+    """The upload as a path, its size and its mtime, or an :class:`UploadError` saying why it cannot be used."""
     path = Path(path)
     name = path.name
     if path.suffix.lower() not in SUFFIXES:
@@ -122,9 +171,22 @@ def read_source(
             f"{what} {name!r} is {_megabytes(size)}, over the {_megabytes(limit)} limit; "
             "upload an MP3 or FLAC, or a shorter excerpt."
         )
-    # The same upload is read to plan a request and again to render it (and on every estimate the
-    # Edit view shows); the file's size and mtime say whether the decoded copy is still the file.
-    return _decoded(str(path.resolve()), name, size, stat.st_mtime_ns, max_seconds, min_seconds, what)
+    return path, size, stat.st_mtime_ns
+
+
+def _unreadable(what: str, name: str, path: Path) -> str:
+    return (
+        f"{what} {name!r} could not be read as audio (damaged, truncated or not really "
+        f"{path.suffix.lstrip('.').upper()}); export it again as {_FORMATS}."
+    )
+
+
+def _truncated(what: str, name: str) -> str:
+    return f"{what} {name!r} is truncated (the file ends before its audio does); upload the whole file again."
+
+
+def _too_short(what: str, name: str, seconds: float, min_seconds: float) -> str:
+    return f"{what} {name!r} is only {seconds:.2f} s long; upload at least {min_seconds:g} s of music."
 
 
 @functools.lru_cache(maxsize=2)  # a 10-minute song is ~230 MB decoded: keep only the latest two
@@ -146,11 +208,8 @@ def _decoded(
 
 
 def _decode(path: Path, name: str, what: str, max_seconds: float, min_seconds: float) -> SourceAudio:
-    unreadable = (
-        f"{what} {name!r} could not be read as audio (damaged, truncated or not really "
-        f"{path.suffix.lstrip('.').upper()}); export it again as {_FORMATS}."
-    )
-    truncated = f"{what} {name!r} is truncated (the file ends before its audio does); upload the whole file again."
+    unreadable = _unreadable(what, name, path)
+    truncated = _truncated(what, name)
     try:
         opened = open_audio(path)
     except Truncated:
@@ -244,9 +303,7 @@ class _Conditioner:
                 f"{_clock(self.max_seconds)}, so trim it first."
             )
         if seconds < min_seconds:
-            raise UploadError(
-                f"{what} {name!r} is only {seconds:.2f} s long; upload at least {min_seconds:g} s of music."
-            )
+            raise UploadError(_too_short(what, name, seconds, min_seconds))
         if self.bad:
             share = self.bad / (self.frames * header.channels)
             if share > MAX_BAD_SHARE:

@@ -175,7 +175,7 @@ def merge(out: Path, parts: int) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from studio import devices
-    from studio.service import Studio
+    from studio.rendering import Studio
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,7 @@ def sing_again(args: argparse.Namespace, checks, intent, transcriber) -> int:
     from studio.errors import validate
     from studio.quality.checks import check_take
     from studio.quality.resing import pick_line, resing_fields
-    from studio.service import Studio
+    from studio.rendering import Studio
     from studio.song import SongRequest
 
     line = pick_line(checks.lyrics, args.sing_again)

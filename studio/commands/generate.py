@@ -15,6 +15,7 @@ from studio.ground.errors import StudioError
 from studio.ground.progress import ProgressEvent
 from studio.options import cli_flags as option_names
 from studio.registry import DEFAULT_BACKEND
+from studio.request.outputs import OFFERED_FORMATS
 from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
 from studio.tasks import TASK_NAMES
@@ -134,7 +135,7 @@ def _progress(quiet: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.service import Studio
+    from studio.rendering import Studio
 
     if args.task == STEMS_TASK:  # a separation, not a render: its own flow (studio.separation)
         from studio.commands import stems
@@ -250,7 +251,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="cover: how closely to follow the source (default 1)")
     add_stem_flags(edit)
     p.add_argument("--out", required=True, help="a .wav/.flac/.mp3 path or a folder")
-    p.add_argument("--format", action="append", choices=["wav", "flac", "mp3"], default=[],
+    p.add_argument("--format", action="append", choices=OFFERED_FORMATS, default=[],
                    help="also write this format (repeatable; WAV 24-bit, FLAC, MP3 320 kbps)")
     p.add_argument("--no-master", action="store_true", help="skip loudness normalisation and the limiter")
     p.add_argument("--target-lufs", type=float, help="loudness target (default -14 LUFS)")

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio import settings, weights
+from studio import devices, settings, weights
 from studio.ground.errors import StudioError
+from studio.ground.vocabulary import DeviceClass
 from studio.quality.report import Word
 
 ASR_MODEL_ENV = settings.ASR_MODEL.name
@@ -85,16 +86,21 @@ def is_loaded(location: str | None = None) -> bool:
     return any(loc == asr_location(location) for loc, _ in _LOADED)
 
 
+def where() -> devices.DeviceInfo:
+    """The device the check runs on: this process's own. On ZeroGPU the GPU belongs to the forked
+    worker during the window only; the check, after it, runs on the main process's CPU."""
+    info = devices.detect()
+    return devices.detect("cpu") if info.kind is DeviceClass.ZEROGPU else info
+
+
 def load_transcriber(location: str | None = None, *, device: str | None = None, on_progress=None) -> Transcriber:
     """The Whisper pipeline for ``location`` (loaded once per process and device)."""
     import torch
     from transformers import pipeline
 
-    from studio.quality.asr_cost import where
-
     location = asr_location(location)
     # The studio's device (STUDIO_DEVICE included), except on ZeroGPU, where this process's CUDA is
-    # only a stand-in outside the GPU window: the check runs after it, on the CPU (asr_cost.where).
+    # only a stand-in outside the GPU window: the check runs after it, on the CPU (where() below).
     device = device or where().torch_device
     key = (location, device)
     with _LOCK:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from backends.base import Capabilities, CostModel, StageCost
 from backends.plan_input import PlanInput
-from studio import devices
 from studio.ground.vocabulary import DeviceClass
-from studio.quality.asr import ASR_DOWNLOAD_GB, ASR_MODEL_ENV, DEFAULT_ASR_MODEL
+from studio.quality.asr import ASR_DOWNLOAD_GB, ASR_MODEL_ENV, DEFAULT_ASR_MODEL, where
 
 CHECK_TASK = "lyric-check"
 STAGE = "transcribe"
@@ -62,13 +61,6 @@ LYRIC_CHECKER = Capabilities.of_stage(
 )
 
 
-def where() -> devices.DeviceInfo:
-    """The device the check runs on: this process's own. On ZeroGPU the GPU belongs to the forked
-    worker during the window only; the check, after it, runs on the main process's CPU."""
-    info = devices.detect()
-    return devices.detect("cpu") if info.kind is DeviceClass.ZEROGPU else info
-
-
 def plan_input(seconds: float) -> PlanInput:
     return PlanInput(duration_s=max(seconds, 0.01), task=CHECK_TASK)
 
@@ -77,7 +69,7 @@ def estimate_s(seconds: float, takes: int = 1, *, loaded: bool = False) -> float
     """Seconds the lyric check of ``takes`` takes of ``seconds`` each adds to the wait, on ``where()``,
     from the seeds or this device's calibration; loading counts once, unless Whisper is loaded."""
     from studio.budget.estimate import estimate
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     info = where()
     priced = estimate(LYRIC_CHECKER, plan_input(seconds), info.kind, calibration().for_device(info.name))
@@ -88,7 +80,7 @@ def estimate_s(seconds: float, takes: int = 1, *, loaded: bool = False) -> float
 def record(seconds: float, measured: dict[str, float]) -> None:
     """Feed one take's measured stage times (``transcribe``, and ``load`` when it loaded) to the
     calibration, in the calling process."""
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     info = where()
     model = ASR_COST.get(info.kind)

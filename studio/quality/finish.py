@@ -40,7 +40,7 @@ def lyric_check_on() -> bool:
     if setting != "auto":
         return setting == "on"
     from studio.ground.vocabulary import DeviceClass
-    from studio.quality.asr_cost import where
+    from studio.quality.asr import where
 
     if where().kind not in (DeviceClass.CUDA, DeviceClass.MPS):
         return False

@@ -71,7 +71,7 @@ def reservation(seconds: float, tier: str | None = None, device: str | None = No
     ``device`` (None: the detected one), or the sentence saying it does not fit; priced from the seeds
     and that device's calibration."""
     from studio.budget.tiers import Tier
-    from studio.service import budget_context, calibration, own_tier
+    from studio.request.pricing import budget_context, calibration, own_tier
 
     tier = tier if tier is not None else own_tier()
     context = budget_context(tier)
@@ -92,7 +92,7 @@ def reservation(seconds: float, tier: str | None = None, device: str | None = No
 
 def record(seconds: float, measured: dict[str, float], device: str | None = None) -> None:
     """Feed one split's stage times to the calibration, in the calling process."""
-    from studio.service import calibration
+    from studio.request.pricing import calibration
 
     info = devices.detect(device)
     model = SEPARATOR.cost.get(info.kind)
@@ -180,7 +180,7 @@ def split_song(
     seconds = song.seconds
     held = reservation(seconds, tier, device)  # refuse before any download or GPU time
     out = Path(out)
-    from studio.service import check_output
+    from studio.request.outputs import check_output
 
     check_output(out)
     path = Path(source)

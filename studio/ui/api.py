@@ -16,12 +16,13 @@ from typing import Any
 
 import gradio as gr
 
-from studio import ratelimit, registry, service
+from studio import ratelimit, registry
 from studio import weights as weights_source
 from studio.errors import shown, validate
-from studio.gpu_jobs import reservation_for
 from studio.ground.errors import StudioError
 from studio.library import Library
+from studio.request import prepare as road
+from studio.request.task_info import tasks_for
 from studio.song import SongRequest
 from studio.tasks import get_task
 from studio.ui import forms, gpu_guard, late_inputs, queue_caps, runner, seams, uploads, visitor
@@ -161,7 +162,7 @@ def tasks_info(backend: str, tier: str | None = None) -> list[dict[str, Any]]:
     """Every task ``backend`` can do with the weights it loads and their cost, as plain data. A
     weights folder on this server is named as such, not by its path."""
     out = []
-    for info in service.tasks_for(backend or registry.DEFAULT_BACKEND, tier):
+    for info in tasks_for(backend or registry.DEFAULT_BACKEND, tier):
         row = info.model_dump(mode="json")
         if weights_source.looks_local(row["weights"]):
             row["weights"] = "a folder on this server"
@@ -314,7 +315,7 @@ def register(library: Library, gpu_concurrency: int) -> None:
         # their address is what the limit counts.
         rate_key = "" if visitor_key else f"ip:{visitor.client_address(request)}"
         if gpu_guard.CHECK_ONLY.get():
-            reservation_for(song_request, visitor.tier_of(request))
+            road.check(song_request, visitor.tier_of(request))  # header-only: the upload is decoded when it runs
             ratelimit.check_gpu(rate_key or visitor.owner_for(visitor_key), visitor.client_address(request))
             queue_caps.check(request, visitor_key, GPU_QUEUE)
             return "", [], {}

@@ -17,8 +17,8 @@ from studio import ratelimit, retention, settings, sketching
 from studio.devices import on_zerogpu
 from studio.ground.errors import StudioError
 from studio.library import Library
+from studio.rendering import Studio
 from studio.separation.catalog import STEMS_TASK
-from studio.service import Studio
 from studio.ui import (
     api,
     cache_purge,

@@ -2,7 +2,7 @@
 from the Library.
 
 Which model tasks there are, which controls each needs and which weights it loads all come from
-``studio.service.tasks_for`` (the task table), so a task added there shows up here unchanged. The
+``studio.request.task_info.tasks_for`` (the task table), so a task added there shows up here unchanged. The
 last entry, "Split into stems", is the studio's own Demucs split (``studio.separation``), the same
 for every model: picking it swaps the edit's controls for the stem count and a Split button.
 """
@@ -17,10 +17,11 @@ from typing import Any
 
 import gradio as gr
 
-from studio import registry, service
+from studio import registry
 from studio.audio.upload import SUFFIXES
 from studio.errors import validate
 from studio.ground.errors import StudioError
+from studio.request import task_info as tasks_table
 from studio.separation.catalog import STEMS_TASK
 from studio.song import SongRequest
 from studio.tasks import TASKS, default_title
@@ -55,7 +56,7 @@ STEMS_TITLE = "Split into stems"
 
 def task_choices(backend: str) -> list[tuple[str, str]]:
     # A task the configured weights cannot do (e.g. cover without ACE-Step's audio tokenizer pair) is hidden.
-    infos = service.tasks_for(backend)
+    infos = tasks_table.tasks_for(backend)
     tasks = [(info.title, info.task) for info in infos if info.task != "text2music" and info.supported]
     return [*tasks, (STEMS_TITLE, STEMS_TASK)]  # Demucs, not the model: offered whatever the model
 
@@ -250,7 +251,7 @@ class EditView:
         A range already inside the song (a reused edit's) is kept; otherwise it becomes the whole song."""
         if task == STEMS_TASK:
             return self._stems_updates(source)
-        info = service.task_info(backend, task)
+        info = tasks_table.task_info(backend, task)
         kind = TASKS[task]
         seconds = source_seconds(source)
         note = f"**{info.title}** — {in_words(info.summary)}\n\nRuns on **{info.weights_name}**."

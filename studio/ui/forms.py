@@ -10,6 +10,7 @@ from studio.errors import validate
 from studio.ground.errors import StudioError
 from studio.ground.vocabulary import Input
 from studio.options import OptionField, all_option_fields
+from studio.request.checks import OPTIONAL_INPUTS
 from studio.song import SongRequest
 from studio.ui.errors import for_visitors
 from studio.ui.uploads import checked_loras
@@ -21,13 +22,9 @@ KEY_CHOICES = [""] + [
     for n in ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 ]
 SECTION_TAGS = ("Intro", "Verse", "Pre-Chorus", "Chorus", "Bridge", "Outro")
-# Request fields that get a control only when the backend declares the Input.
-OPTIONAL_CONTROLS: dict[str, Input] = {
-    "bpm": Input.BPM,
-    "key": Input.KEY,
-    "time_signature": Input.TIME_SIGNATURE,
-    "language": Input.LANGUAGE,
-}
+# Request fields that get a control only when the backend declares the Input: the table the request's
+# check refuses them by.
+OPTIONAL_CONTROLS: dict[str, Input] = OPTIONAL_INPUTS
 
 
 # A backend option's control is built from its declaration in studio.options (shared with the CLI/API).

@@ -23,14 +23,17 @@ from studio.budget.deadline import eta_of, eta_text
 from studio.budget.zerogpu import gpu_task
 from studio.finishing import PLAYER_FORMAT, LaterFiles, finish
 from studio.gpu import gpu_available_here
-from studio.gpu_jobs import reservation_for
 from studio.ground.errors import Cancelled, StudioError
 from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 from studio.later import LATER, master_file
 from studio.quality.finish import AUDIO_SUFFIXES, best_first, check_kept, check_result
 from studio.quality.store import load_checks, save_checks
 from studio.raw import RawRender
-from studio.service import CancelToken, Studio, cancellable, fit_to_budget, prefetch, record_render
+from studio.rendering import Studio, prefetch
+from studio.request.cancel import CancelToken, cancellable
+from studio.request.prepare import prepare
+from studio.request.prepared import Prepared
+from studio.request.pricing import record_render
 from studio.song import SongRequest, SongResult, TakeResult
 from studio.worker_state import WORKER
 
@@ -88,24 +91,29 @@ class StageProgress:
         self.bar(fraction, desc=label)
 
 
-def _reservation(request: SongRequest, *_: object, tier: str | None = None, **__: object) -> Reservation:
-    return reservation_for(request, tier)
+def _reservation(prepared: Prepared, *_: object, **__: object) -> Reservation:
+    """The reservation :func:`prepare` made for the visitor's tier: on ZeroGPU the duration handed to
+    ``spaces.GPU`` (estimate, margin, slice factor, tier cap); the run stops cleanly before it ends."""
+    if prepared.reservation is None:
+        raise StudioError("this request was not priced; prepare it for a tier before asking for the GPU.")
+    return prepared.reservation
 
 
 @gpu_task(plan=_reservation)
 def render_on_gpu(
-    request: SongRequest,
+    prepared: Prepared,
     token: CancelToken,
     progress: ProgressFn | None = None,
     *,
-    tier: str | None = None,
     budget: Reservation,
 ) -> RawRender:
-    """The only function that holds the GPU, for the duration the budget guard reserved for the
-    visitor's ``tier``; the run stops cleanly before that runs out. Only the model runs here: it
-    returns the raw takes and the measured stage times as plain, picklable data, and the caller
-    masters, encodes, files and records them after the GPU is released."""
-    raw = STUDIO.render_raw(request, progress=cancellable(progress or no_progress, token), budget=budget)
+    """The only function that holds the GPU, for the duration the budget guard reserved when the
+    request was prepared; the run stops cleanly before that runs out. ``prepared`` (pickled into the
+    forked ZeroGPU worker) carries the formatted lyrics, the drawn seeds and the decoded source, so
+    nothing is checked, formatted or read again here. Only the model runs: it returns the raw takes
+    and the measured stage times as plain, picklable data, and the caller masters, encodes, files and
+    records them after the GPU is released."""
+    raw = STUDIO.render_raw(prepared, progress=cancellable(progress or no_progress, token), budget=budget)
     return raw.portable()
 
 
@@ -274,7 +282,7 @@ JOBS = Jobs()
 
 
 def make_songs(
-    request: SongRequest,
+    request: SongRequest | Prepared,
     *,
     owner: str,
     library: lib.Library,
@@ -290,16 +298,15 @@ def make_songs(
     limit; both are checked here, before the GPU is asked for. A request the validator or the budget
     guard refuses, or one refused before any model work (a bad LoRA, an unusable upload, a model that
     cannot run here), spends no call."""
-    # Fitted here, for the visitor's tier, so that the GPU function and its reservation see the
-    # request that will actually run (and the library keeps that one).
+    # Prepared once, for the visitor's tier: checked, fitted and priced, so that the GPU function and its
+    # reservation see the request that will actually run (and the library keeps that one).
     started = time.perf_counter()
-    request, fitted = fit_to_budget(request, tier)
-    reservation_for(request, tier)  # validation and the budget guard: refusals raise before any spending
+    prepared = request if isinstance(request, Prepared) else prepare(request, tier)  # refusals raise here
     quotas.check_room(library, owner)  # a full library refuses before the GPU, not after the render
     ratelimit.take_gpu(rate_key or owner, address)
     try:
-        return _render_and_keep(request, fitted, owner=owner, library=library, session=session,
-                                progress=progress, tier=tier, started=started)
+        return _render_and_keep(prepared, owner=owner, library=library, session=session,
+                                progress=progress, started=started)
     except StudioError as exc:
         if ratelimit.spends_no_call(exc):
             ratelimit.refund_gpu(rate_key or owner, address)
@@ -307,16 +314,15 @@ def make_songs(
 
 
 def _render_and_keep(
-    request: SongRequest,
-    fitted: str | None,
+    prepared: Prepared,
     *,
     owner: str,
     library: lib.Library,
     session: str,
     progress: Callable[[ProgressEvent], None],
-    tier: str | None,
     started: float,
 ) -> tuple[SongResult, list[lib.Song]]:
+    request = prepared.request
     # Beside the library, so keeping a take is a rename; named after this process, so the next start
     # can tell a crash's leftovers (its process is gone) from a render still running elsewhere.
     staging = library.root / "staging" / lib.staging_name()
@@ -331,7 +337,7 @@ def _render_and_keep(
             prefetch(request)
         gpu_progress = progress if not remote or isinstance(progress, StageProgress) else None
         try:
-            raw = render_on_gpu(request, token, gpu_progress, tier=tier)
+            raw = render_on_gpu(prepared, token, gpu_progress)
         except BaseException:
             WORKER.failed()  # spaces forks a fresh worker after a failed task: the next one loads again
             raise
@@ -339,7 +345,7 @@ def _render_and_keep(
         record_render(raw)  # here, in the main process: a forked GPU worker's records would be lost
         if token.cancelled:
             raise Cancelled("stopped before saving; nothing was kept.")
-        result, songs = finish_into_library(raw, library, owner, staging, progress, fitted, started)
+        result, songs = finish_into_library(raw, library, owner, staging, progress, prepared.fitted, started)
         progress(ProgressEvent("saving", 1, 1))
         return result, songs
     finally:

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio import service
 from studio.ground.errors import StudioError
+from studio.request.checks import format_preview as formatted
+from studio.request.prepare import plan as priced
 from studio.song import SongRequest
 
 
@@ -34,7 +35,7 @@ def _located(items: Any) -> list[str]:
 
 def format_preview(request: SongRequest) -> FormatView:
     """The exact lyrics and style the chosen model will receive, with the formatter's notes."""
-    result = service.format_preview(request)
+    result = formatted(request)
     return FormatView(
         lyrics=result.lyrics,
         style=result.style,
@@ -46,7 +47,7 @@ def format_preview(request: SongRequest) -> FormatView:
 
 def plan(request: SongRequest, tier: str | None = None) -> dict[str, Any]:
     """The budget guard's report (estimate seconds, cap, decision, alternatives) as plain data."""
-    return service.plan(request, tier).to_dict()
+    return priced(request, tier).to_dict()
 
 
 def clock(seconds: float) -> str:

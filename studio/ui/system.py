@@ -7,7 +7,7 @@ import gradio as gr
 from studio import devices, registry, weights
 from studio.gpu import gpu_available_here
 from studio.library import Library
-from studio.service import Studio
+from studio.rendering import Studio
 from studio.ui import visitor
 from studio.ui.errors import for_visitors
 

@@ -18,10 +18,11 @@ import soundfile as sf
 import torch
 from safetensors import safe_open
 
-from studio import service
+from studio import rendering
 from studio.devices import detect
 from studio.errors import validate
 from studio.ground.errors import StudioError
+from studio.request import checks, task_info
 from studio.song import SongRequest
 
 RATE = 48_000
@@ -52,7 +53,7 @@ def source_file(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def studio():
-    studio = service.Studio()
+    studio = rendering.Studio()
     yield studio
     studio.cache.unload_all()
 
@@ -134,12 +135,12 @@ def test_without_a_source_cover_and_planner_are_refused_before_any_work(no_pair_
     monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(no_pair_dir))
     monkeypatch.delenv("STUDIO_ACESTEP_CODEC_WEIGHTS", raising=False)
     with pytest.raises(StudioError, match=r"audio tokenizer pair.*STUDIO_ACESTEP_CODEC_WEIGHTS"):
-        service.prepare(cover(source_file))
+        checks.check_request(cover(source_file))
     planned = validate(SongRequest, {"style": "pop", "duration": 20, "options": {"planner": "0.6B"}})
     with pytest.raises(StudioError, match=r"the 0\.6B planner .*audio tokenizer pair"):
-        service.prepare(planned)
-    service.prepare(validate(SongRequest, {"style": "pop", "duration": 20}))  # DiT-only still works
-    info = service.task_info("acestep", "cover")
+        checks.check_request(planned)
+    checks.check_request(validate(SongRequest, {"style": "pop", "duration": 20}))  # DiT-only still works
+    info = task_info.task_info("acestep", "cover")
     assert not info.supported and "audio tokenizer pair" in info.note
     assert "cover" not in [task for _, task in task_choices("acestep")]
     assert "repaint" in [task for _, task in task_choices("acestep")]
@@ -151,7 +152,7 @@ def test_the_published_turbo_id_has_a_known_source(monkeypatch) -> None:
     monkeypatch.delenv("STUDIO_ACESTEP_WEIGHTS", raising=False)
     monkeypatch.delenv("STUDIO_ACESTEP_CODEC_WEIGHTS", raising=False)
     assert code_pair.pair_source("ACE-Step/acestep-v15-xl-turbo-diffusers") == "ACE-Step/acestep-v15-xl-turbo"
-    assert service.task_info("acestep", "cover").supported
+    assert task_info.task_info("acestep", "cover").supported
 
 
 def test_the_planner_never_runs_when_the_pair_cannot_be_had(studio, no_pair_dir, monkeypatch) -> None:
@@ -174,7 +175,7 @@ def test_the_pair_is_fetched_before_the_gpu_call(native_dir, source_file, monkey
     # The pipeline's own files are prefetched too (tests/test_prefetch_offline.py); here, no Hub.
     monkeypatch.setattr(fetching, "fetch_pipeline", lambda location, **kw: Path(location))
     assert not cache_folder(str(native_dir)).exists()
-    service.prefetch(cover(source_file))
+    rendering.prefetch(cover(source_file))
     assert (cache_folder(str(native_dir)) / "fingerprint.safetensors").is_file()
     assert (cache_folder(str(native_dir)) / "audio_token_detokenizer" / "config.json").is_file()
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from backends.acestep.costs import COSTS as ACESTEP_COSTS
 from backends.base import Availability, BackendSpec
 from backends.plan_input import PlanInput
-from studio.budget import cli
 from studio.budget.estimate import estimate
+from studio.commands import plan as cli
 from studio.ground.vocabulary import DeviceClass
 from tests.budget.helpers import FAST, make_caps
 

@@ -31,14 +31,14 @@ def test_a_run_without_a_budget_gets_the_local_one(tiny_acestep_dir, monkeypatch
     """CLI and batch renders: the estimate drives an ETA, and STUDIO_TIME_LIMIT is checked first."""
     import pytest
 
-    from studio import service
+    from studio import rendering
     from studio.budget.deadline import eta_of
     from studio.ground.errors import StudioError
     from studio.song import SongRequest
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
     monkeypatch.delenv("STUDIO_TIME_LIMIT", raising=False)
-    studio = service.Studio()
+    studio = rendering.Studio()
     request = SongRequest(style="pop", duration=10, options={"steps": 2})
     seen: list[ProgressEvent] = []
     studio.render(request, weights=str(tiny_acestep_dir), progress=seen.append)

@@ -8,15 +8,16 @@ import dataclasses
 import pytest
 
 from backends.plan_input import PlanInput
-from studio import service
 from studio.budget import BudgetContext, Tier, tier_limits
 from studio.budget.preflight import alternatives, fit_request
 from studio.ground.errors import StudioError
+from studio.request import prepare as road
+from studio.request import pricing
 from studio.song import SongRequest
 
 
 def _needed(request: SongRequest) -> int:
-    return service.plan(request, "local").reservation.needed_s
+    return road.plan(request, "local").reservation.needed_s
 
 
 @pytest.fixture
@@ -33,15 +34,17 @@ def two_takes_too_many(monkeypatch) -> SongRequest:
 
 def test_a_request_that_does_not_opt_in_is_refused_and_one_that_does_is_lightened(two_takes_too_many) -> None:
     request = two_takes_too_many
-    refused = service.plan(request, "local")
+    refused = road.plan(request, "local")
     assert not refused.ok and "nothing was charged" in refused.message
-    assert service.fit_to_budget(request, "local") == (request, None)  # not asked: nothing changes
+    with pytest.raises(StudioError, match="nothing was charged"):  # not asked: refused, nothing changes
+        road.prepare(request, "local")
 
     asked = request.model_copy(update={"fit_budget": True})
-    fitted, message = service.fit_to_budget(asked, "local")
+    prepared = road.prepare(asked, "local")
+    fitted, message = prepared.request, prepared.fitted
     assert fitted.takes == 1 and fitted.duration == 20 and fitted.options == {"steps": 2}
     assert message is not None and message.startswith("Fitted to your budget: made 1 take(s) instead of 2")
-    assert service.plan(fitted, "local").ok  # what will run fits as it is
+    assert road.plan(fitted, "local").ok  # what will run fits as it is
     # The live estimate beside the button says so before anything runs.
     from studio.ui import seams
 
@@ -71,7 +74,7 @@ def test_an_edit_is_never_shortened_to_fit() -> None:
     from studio import registry
 
     caps = registry.get_spec("acestep").capabilities
-    ctx = BudgetContext(service.budget_context("local").device, tier_limits(Tier.LOCAL))
+    ctx = BudgetContext(pricing.budget_context("local").device, tier_limits(Tier.LOCAL))
     song = PlanInput(duration_s=200, steps=8, include_load=False)
     repaint = song.model_copy(update={"task": "repaint"})
     # A cap that only a much shorter result fits, whatever the steps.

@@ -169,7 +169,7 @@ def test_heartmula_kv_figure_is_what_its_cache_allocates() -> None:
 def _plan(argv: list[str]) -> int:
     import argparse
 
-    from studio.budget import cli
+    from studio.commands import plan as cli
 
     parser = argparse.ArgumentParser(prog="python -m studio")
     cli.register(parser.add_subparsers(dest="command", required=True))

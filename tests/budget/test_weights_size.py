@@ -12,11 +12,13 @@ import pytest
 
 from backends.acestep.costs import COSTS as ACESTEP_COSTS
 from backends.plan_input import PlanInput
-from studio import registry, service, weights
+from studio import registry, rendering, weights
 from studio.budget.estimate import SizeScale, estimate
 from studio.budget.preflight import BudgetContext
 from studio.budget.tiers import tier_limits
 from studio.ground.vocabulary import DeviceClass
+from studio.request import prepare as road
+from studio.request import pricing
 from studio.song import SongRequest
 from studio.ui.seams import estimate_line
 
@@ -84,7 +86,7 @@ def test_a_fresh_studio_on_the_tiny_checkpoint_says_so_then_uses_its_first_song(
     cold = estimate_line(request, "local")
     assert cold.startswith("⏱ no estimate yet on this CPU — these weights are "), cold
     assert "published speeds are for 11.0 GB" in cold and "first song" in cold
-    studio = service.Studio()
+    studio = rendering.Studio()
     _, _, timings = studio.render(request, weights=str(tiny_acestep_dir))
     warm = estimate_line(request, "local")
     assert warm.endswith("(measured here)"), warm
@@ -99,17 +101,17 @@ def test_a_model_already_held_records_no_load_time(tiny_acestep_dir, monkeypatch
     from studio import devices
 
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
-    studio = service.Studio()
+    studio = rendering.Studio()
     name = devices.detect().name
     for _ in range(2):
         studio.render(_song(duration=10, options={"steps": 1}), weights=str(tiny_acestep_dir))
-    loads = service.calibration().samples(name, "acestep", "load")
+    loads = pricing.calibration().samples(name, "acestep", "load")
     assert len(loads) == 1 and loads[0].seconds > 0.001, loads
-    assert len(service.calibration().samples(name, "acestep", "diffusion")) == 2
+    assert len(pricing.calibration().samples(name, "acestep", "diffusion")) == 2
     # While this process holds the model, the next song loads nothing and is priced without a load ...
     request = _song(duration=120, options={"steps": 1})
-    assert "load" not in service.plan(request, "local").expected.stages
+    assert "load" not in road.plan(request, "local").expected.stages
     # ... and once it is unloaded, the load is priced from the one real load, not the 15 s seed.
     studio.cache.unload_all()
     seeded = ACESTEP_COSTS[CPU].stages["load"].fixed
-    assert service.plan(request, "local").expected.stages["load"] < seeded
+    assert road.plan(request, "local").expected.stages["load"] < seeded

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from studio import registry, service
+from studio import registry, rendering
 from studio.devices import detect
 from studio.editing import check_task
 from studio.errors import validate
 from studio.ground.errors import StudioError
+from studio.request import checks, pricing, task_info
 from studio.song import SongRequest
 
 RATE = 48_000
@@ -37,7 +38,7 @@ def source_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def studio(tiny_acestep_dir):
-    studio = service.Studio()
+    studio = rendering.Studio()
     yield studio
     studio.cache.unload("acestep")
 
@@ -175,7 +176,7 @@ def test_bad_edit_requests_get_one_actionable_sentence(source_file, fields, mess
     fields = dict(fields)
     source = source_file if fields.pop("src", False) else None
     with pytest.raises(StudioError) as info:
-        service.prepare(edit(source, **fields))
+        checks.check_request(edit(source, **fields))
     assert message in str(info.value)
 
 
@@ -183,22 +184,23 @@ def test_a_short_source_is_refused_with_the_minimum(tmp_path):
     path = tmp_path / "short.wav"
     sf.write(str(path), music(4.0), RATE)
     with pytest.raises(StudioError, match=r"the source is 4.0 s; .* at least 10 s, so upload a longer excerpt"):
-        service.prepare(edit(path, task="cover"))
+        checks.check_request(edit(path, task="cover"))
     # ... but extending it past the minimum is fine
-    assert service.prepare(edit(path, task="extend", extend_by=8)).job.duration_s == pytest.approx(12.0)
+    assert checks.check_request(edit(path, task="extend", extend_by=8)).job.duration_s == pytest.approx(12.0)
 
 
 def test_a_task_the_backend_lacks_names_one_that_has_it(source_file, monkeypatch):
     monkeypatch.setattr(registry, "require_available", lambda spec: None)  # LeVo needs no weights to refuse
     with pytest.raises(StudioError, match=r"LeVo 2.* cannot do the repaint task; pick ACE-Step 1\.5 XL turbo"):
-        service.prepare(edit(source_file, task="repaint", backend="levo2", options={}))
+        checks.check_request(edit(source_file, task="repaint", backend="levo2", options={}))
     caps = registry.get_spec("heartmula").capabilities
     with pytest.raises(StudioError, match="pick another backend"):
         check_task(edit(source_file, task="repaint"), caps)
 
 
 def test_prepare_fills_the_job_and_warns(source_file):
-    prepared = service.prepare(edit(source_file, task="repaint", start=2, duration=99, options={"planner": "1.7B"}))
+    asked = edit(source_file, task="repaint", start=2, duration=99, options={"planner": "1.7B"})
+    prepared = checks.check_request(asked)
     job = prepared.job
     assert job.source_audio.shape == (2, round(SOURCE_S * RATE)) and job.duration_s == pytest.approx(SOURCE_S)
     assert dict(job.metadata) | {"source_seconds": 0} == {
@@ -212,15 +214,15 @@ def test_prepare_fills_the_job_and_warns(source_file):
 
 
 def test_budget_prices_encoding_base_weights_and_guidance(source_file, base_weights):
-    repaint = service.plan_input(service.prepare(edit(source_file, task="repaint", start=2)))
+    repaint = pricing.plan_input(checks.check_request(edit(source_file, task="repaint", start=2)))
     assert (repaint.task, repaint.extra_weights, repaint.passes, repaint.steps) == ("repaint", None, 1, 2)
-    extract = service.plan_input(service.prepare(validate(SongRequest, {
+    extract = pricing.plan_input(checks.check_request(validate(SongRequest, {
         "task": "extract", "track": "vocals", "source_audio": str(source_file)})))
     assert (extract.extra_weights, extract.passes, extract.steps) == ("base", 2, 32)
-    cover = service.plan_input(service.prepare(edit(source_file, task="cover", cover_strength=0.5)))
+    cover = pricing.plan_input(checks.check_request(edit(source_file, task="cover", cover_strength=0.5)))
     assert cover.passes == 2  # a partial cover runs the text-only condition as well
     caps = registry.get_spec("acestep").capabilities
-    ctx = service.budget_context("pro")
+    ctx = pricing.budget_context("pro")
     stages = ctx.estimate(caps, extract).stages
     assert {"load", "load:base", "encode", "diffusion", "decode"} <= set(stages)
     assert "load:base" not in ctx.estimate(caps, repaint).stages and "encode" in ctx.estimate(caps, repaint).stages
@@ -229,16 +231,17 @@ def test_budget_prices_encoding_base_weights_and_guidance(source_file, base_weig
 
 
 def test_task_info_says_which_weights_and_what_loading_costs(base_weights, tiny_acestep_dir):
-    info = service.task_info("acestep", "extract", tier="pro")
+    info = task_info.task_info("acestep", "extract", tier="pro")
     assert info.extra_weights and info.weights_name == "ACE-Step 1.5 XL base"
     assert info.weights == str(tiny_acestep_dir) and info.weights_env == "STUDIO_ACESTEP_BASE_WEIGHTS"
     assert info.load_s == pytest.approx(8.0) and info.download_gb == 10.0
     assert "second model" in info.note and "about 8 s to load" in info.note
     assert info.track == "required" and "vocals" in info.tracks
-    repaint = service.task_info("acestep", "repaint")
+    repaint = task_info.task_info("acestep", "repaint")
     assert not repaint.extra_weights and repaint.weights_name == "ACE-Step 1.5 XL turbo" and repaint.uses_range
-    assert [t.task for t in service.tasks_for("acestep")][:5] == ["text2music", "cover", "repaint", "extend", "extract"]
-    assert service.tasks_for("levo2") and all(t.task == "text2music" for t in service.tasks_for("levo2"))
+    names = [t.task for t in task_info.tasks_for("acestep")]
+    assert names[:5] == ["text2music", "cover", "repaint", "extend", "extract"]
+    assert task_info.tasks_for("levo2") and all(t.task == "text2music" for t in task_info.tasks_for("levo2"))
 
 
 def test_cli_repaints_a_file_and_records_the_edit(tiny_acestep_dir, source_file, tmp_path):
@@ -290,13 +293,13 @@ def test_prefetch_downloads_hub_loras_and_task_weights_before_the_gpu_is_held(mo
     request = validate(SongRequest, {"style": "x", "options": {"loras": ["someone/tiny-lora:0.5"]}})
     monkeypatch.delenv("STUDIO_ACESTEP_WEIGHTS", raising=False)
     turbo = "weights ACE-Step/acestep-v15-xl-turbo-diffusers"  # every request's own pipeline comes first
-    service.prefetch(request)
+    rendering.prefetch(request)
     assert fetched == [turbo, "lora someone/tiny-lora"]
     fetched.clear()
-    service.prefetch(request.model_copy(update={"task": "extract", "options": {}}))
+    rendering.prefetch(request.model_copy(update={"task": "extract", "options": {}}))
     assert fetched == [turbo, "weights ACE-Step/acestep-v15-xl-base-diffusers"]
     fetched.clear()
-    service.prefetch(request.model_copy(update={"task": "repaint", "options": {}}))
+    rendering.prefetch(request.model_copy(update={"task": "repaint", "options": {}}))
     assert fetched == [turbo]  # the turbo weights do repaints: nothing else
 
 

@@ -20,7 +20,7 @@ import torch
 from studio import memory
 from studio.ground.errors import StudioError
 from studio.library import Library
-from studio.service import Studio
+from studio.rendering import Studio
 from studio.song import SongRequest, SongResult, TakeResult
 
 REPO = Path(__file__).resolve().parents[2]

@@ -28,7 +28,8 @@ def held_gpu(monkeypatch) -> Iterator[tuple[threading.Event, list[str]]]:
 
     release, reached = threading.Event(), []
 
-    def render(request, *_a, **_k):
+    def render(prepared, *_a, **_k):
+        request = prepared.request
         reached.append(request.lyrics)
         if "quick" not in request.lyrics:
             release.wait(60)
@@ -158,7 +159,8 @@ def test_a_refused_request_spends_no_rate_limit_call(monkeypatch, tmp_path) -> N
     monkeypatch.setattr(ratelimit, "GPU", ratelimit.RateLimiter())
     calls: list[str] = []
 
-    def render(request, *_a, **_k):
+    def render(prepared, *_a, **_k):
+        request = prepared.request
         calls.append(request.lyrics)
         if request.options.get("loras"):
             from backends.acestep.lora import parse_lora_arg

@@ -1,6 +1,6 @@
 """Any lyrics, in any script or shape, get either a clean render or one sentence about the lyrics.
 
-Driven through the real request path for every backend's dialect: the formatter, ``service.prepare``
+Driven through the real request path for every backend's dialect: the formatter, ``checks.check_request``
 (what the UI, CLI and API run before any GPU time) and the API's own /format_lyrics and /plan handlers.
 """
 
@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from studio import registry, service
+from studio import registry
 from studio.errors import validate
 from studio.ground.errors import StudioError
 from studio.lyrics import format_lyrics
 from studio.lyrics import validate as check_dialect
+from studio.request import checks
 from studio.song import SongRequest
 
 SCRIPTS = [
@@ -58,7 +59,7 @@ def check_one(backend: str, lyrics: str, style: str) -> None:
     try:
         # As every surface builds it: through the request model's checks, which bound the text first.
         request = validate(SongRequest, {"backend": backend, "lyrics": lyrics, "style": style, "duration": 60})
-        prepared = service.prepare(request)
+        prepared = checks.check_request(request)
     except StudioError as exc:
         assert _about_the_text(str(exc)), f"{backend}: {exc}"
         return

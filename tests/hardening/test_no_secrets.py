@@ -20,7 +20,7 @@ def test_a_song_card_names_no_server_path(tiny_acestep_dir: Path, tmp_path: Path
     """The weights folder and the edited upload were written into every file's card before. On a shared
     studio (a Space) they leave as file names; a local user's own files keep their paths (--from-song)."""
     from studio.audio import read_card
-    from studio.service import Studio
+    from studio.rendering import Studio
     from studio.song import SongRequest
 
     monkeypatch.setenv("STUDIO_MULTI_USER", "1")
@@ -67,7 +67,7 @@ def test_the_ui_refuses_such_a_lora_before_the_queue() -> None:
 
 
 def test_batch_ids_are_names_and_duplicates_are_reported(tmp_path: Path, monkeypatch) -> None:
-    from studio import service
+    from studio import rendering
     from studio.cli import main
 
     made: list[Path] = []
@@ -81,7 +81,7 @@ def test_batch_ids_are_names_and_duplicates_are_reported(tmp_path: Path, monkeyp
             take = SimpleNamespace(files={"wav": song}, checks=None)
             return SimpleNamespace(takes=[take], seeds=[1], backend="acestep", best_first=[0])
 
-    monkeypatch.setattr(service, "Studio", FakeStudio)
+    monkeypatch.setattr(rendering, "Studio", FakeStudio)
     song = {"style": "pop", "lyrics": "[Verse]\nla", "duration": 10}
     ids = ["../escape", "/etc/cron.d/x", "a/b", "..", "ok-1", "dup", "dup", "x" * 300]
     requests = tmp_path / "req.jsonl"

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio import registry, service
+from studio import registry
 from studio.errors import validate
 from studio.ground.errors import StudioError
+from studio.request import checks
 from studio.song import SongRequest
 
 WILD = st.one_of(
@@ -43,7 +44,7 @@ def test_request_numbers_are_accepted_or_named(field: str, value: float, backend
         data["duration"] = 60
     try:
         request = validate(SongRequest, data)
-        prepared = service.prepare(request)
+        prepared = checks.check_request(request)
     except StudioError as exc:
         assert _names_field(str(exc), field), str(exc)
         return

@@ -52,7 +52,7 @@ def test_counts_match_the_prompt_the_lm_reads(heartmula_here: Path) -> None:
 
 
 def test_long_cjk_lyrics_are_refused_while_preparing(heartmula_here: Path) -> None:
-    from studio.service import prepare
+    from studio.request.checks import check_request as prepare
 
     lyrics = long_cjk_lyrics(390)  # 390 lines x 13 characters: ~5,900 characters, under max_lyrics_chars
     request = SongRequest(backend="heartmula", style="pop", lyrics=lyrics, duration=240, verbatim=True)
@@ -68,7 +68,7 @@ def test_long_cjk_lyrics_are_refused_while_preparing(heartmula_here: Path) -> No
 
 
 def test_a_shorter_song_is_offered_when_it_would_fit(heartmula_here: Path) -> None:
-    from studio.service import prepare
+    from studio.request.checks import check_request as prepare
 
     lyrics = long_cjk_lyrics(380)
     request = SongRequest(backend="heartmula", style="pop", lyrics=lyrics, duration=240, verbatim=True)
@@ -94,7 +94,7 @@ def test_the_loaded_backend_refuses_before_loading_the_lm(heartmula_here: Path) 
 
 
 def test_short_lyrics_pass(heartmula_here: Path) -> None:
-    from studio.service import prepare
+    from studio.request.checks import check_request as prepare
 
     request = SongRequest(backend="heartmula", style="pop", lyrics=long_cjk_lyrics(8), duration=240, verbatim=True)
     assert prepare(request).job.duration_s == 240

@@ -85,7 +85,7 @@ def test_partial_through_the_studio_writes_a_short_song_with_a_warning(
     levo_fx, levo_runtime, tmp_path, monkeypatch
 ) -> None:
     """The request's opt-in reaches the deadline, the file is the cut take, the warning is reported."""
-    from studio import service
+    from studio import rendering
     from studio.budget.reservation import Reservation, reserve
     from studio.budget.tiers import tier_limits
     from studio.song import SongRequest
@@ -96,7 +96,7 @@ def test_partial_through_the_studio_writes_a_short_song_with_a_warning(
     original = Reservation.deadline
     monkeypatch.setattr(Reservation, "deadline", lambda self, progress, **kw: original(self, progress, **kw,
                                                                                         clock=clock))
-    studio = service.Studio()
+    studio = rendering.Studio()
     weights, load = str(levo_fx / "lelm_tiny"), {"runtime": str(levo_runtime)}
     studio.cache.get("levo2", weights, **load)  # loaded before the clock starts
     est = Estimate(backend="levo2", device=DeviceClass.CPU, stages={"lm": 0.2, "decode": 0.3}, total_s=0.5,

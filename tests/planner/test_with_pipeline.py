@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio import service
+from studio import rendering
 from studio.errors import validate
+from studio.request import prepare as road
 from studio.song import SongRequest
 
 
 @pytest.fixture
 def planned_studio(tiny_planner_dir, monkeypatch):
     monkeypatch.setenv("STUDIO_ACESTEP_PLANNER_WEIGHTS", str(tiny_planner_dir))
-    studio = service.Studio()
+    studio = rendering.Studio()
     yield studio
     studio.cache.unload_all()
 
@@ -46,8 +47,8 @@ def test_planner_codes_drive_the_dit(planned_studio, tiny_acestep_dir, monkeypat
 
 def test_planner_cost_is_in_the_estimate() -> None:
     base = {"style": "pop", "duration": 120}
-    plain = service.plan(validate(SongRequest, base), tier="free")
-    planned = service.plan(validate(SongRequest, {**base, "options": {"planner": "1.7B"}}), tier="free")
+    plain = road.plan(validate(SongRequest, base), tier="free")
+    planned = road.plan(validate(SongRequest, {**base, "options": {"planner": "1.7B"}}), tier="free")
     assert not any(s.startswith("plan") for s in plain.reservation.estimate.stages)
     assert planned.reservation.estimate.stages["plan:1.7B"] > 0
     assert planned.reservation.estimate.total_s > plain.reservation.estimate.total_s

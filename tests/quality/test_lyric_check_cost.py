@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from studio import devices, service
+from studio import devices, rendering
 from studio.cli import main
 from studio.ground.errors import StudioError
 from studio.ground.vocabulary import DeviceClass
 from studio.quality import asr_cost, finish
+from studio.request import pricing
 from studio.song import SongRequest
 from tests.quality.tiny_whisper import build
 
@@ -60,36 +61,36 @@ def test_generating_with_the_check_on_calibrates_its_price(tiny_acestep_dir, tin
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
     monkeypatch.setenv(finish.LYRIC_CHECK_ENV, "on")
     monkeypatch.setenv("STUDIO_ASR_MODEL", str(tiny_whisper))
-    before = service.calibration().samples(devices.detect().name, "whisper", "transcribe")
+    before = pricing.calibration().samples(devices.detect().name, "whisper", "transcribe")
     assert main(["generate", "--weights", str(tiny_acestep_dir), "--style", "synth pop", "--duration", "10",
                  "--lyrics", "[Verse]\nNeon rain", "--takes", "2", "--seed", "3", "--steps", "1",
                  "--out", str(tmp_path / "songs"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert all(c["lyrics"] is not None and c["lyrics"]["asr_model"] == str(tiny_whisper) for c in out["checks"])
-    samples = service.calibration().samples(devices.detect().name, "whisper", "transcribe")
+    samples = pricing.calibration().samples(devices.detect().name, "whisper", "transcribe")
     assert len(samples) == len(before) + 2 and all(s.seconds > 0 for s in samples)
     from studio.budget.estimate import estimate
 
     priced = estimate(asr_cost.LYRIC_CHECKER, asr_cost.plan_input(10.0), DeviceClass.CPU,
-                      service.calibration().for_device(devices.detect().name))
+                      pricing.calibration().for_device(devices.detect().name))
     assert "transcribe" in priced.calibrated
     print(f"tiny Whisper heard 10 s in {samples[-1].seconds:.3f} s; the seed said "
           f"{0.5 + 10 * 39 / 780 * 1.5 * 40:.1f} s for the real one on a CPU")
 
 
 def test_whisper_is_fetched_before_the_gpu_when_the_check_is_on(tiny_acestep_dir, tmp_path, monkeypatch) -> None:
-    """``service.prefetch`` is what the UI runs before asking ZeroGPU for the window: with the check on,
+    """``rendering.prefetch`` is what the UI runs before asking ZeroGPU for the window: with the check on,
     Whisper's weights are fetched there (here a folder that is missing, so the fetch says so)."""
     monkeypatch.setenv("STUDIO_ACESTEP_WEIGHTS", str(tiny_acestep_dir))  # the song model's own, no Hub
     missing = tmp_path / "no-whisper"
     monkeypatch.setenv("STUDIO_ASR_MODEL", str(missing))
     song = SongRequest(style="pop", lyrics="[Verse]\nneon lights", duration=30)
     monkeypatch.setenv(finish.LYRIC_CHECK_ENV, "off")
-    service.prefetch(song)  # off: Whisper is not asked for
+    rendering.prefetch(song)  # off: Whisper is not asked for
     monkeypatch.setenv(finish.LYRIC_CHECK_ENV, "on")
-    service.prefetch(song.model_copy(update={"instrumental": True, "lyrics": ""}))  # nothing to hear
+    rendering.prefetch(song.model_copy(update={"instrumental": True, "lyrics": ""}))  # nothing to hear
     with pytest.raises(StudioError, match=r"Whisper \(lyric check\) weights folder .*no-whisper does not exist"):
-        service.prefetch(song)
+        rendering.prefetch(song)
 
 
 def test_on_zerogpu_the_check_is_priced_and_run_on_the_cpu(monkeypatch) -> None:

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from studio import devices, service
+from studio import devices
 from studio.ground.errors import StudioError
 from studio.ground.vocabulary import DeviceClass
+from studio.request import pricing
 from studio.separation import flow, loader, run
 from studio.separation.catalog import HTDEMUCS, stem_set
 from tests.separation.tiny import FOUR, tiny_htdemucs
@@ -92,7 +93,7 @@ def test_measured_times_calibrate_the_next_estimate(tiny_demucs, monkeypatch, tm
     before = flow.reservation(2.0).estimate
     assert "separate" not in before.calibrated
     flow.split_song(song, out=tmp_path / "out")
-    samples = service.calibration().samples(devices.detect().name, "demucs", "separate")
+    samples = pricing.calibration().samples(devices.detect().name, "demucs", "separate")
     assert [s.seconds for s in samples] == [0.9]
     after = flow.reservation(2.0).estimate
     assert "separate" in after.calibrated and after.stages["separate"] < before.stages["separate"]

@@ -14,9 +14,10 @@ import types
 import pytest
 
 from backends.base import CostModel
-from studio import devices, service
+from studio import devices
 from studio.budget.zerogpu import gpu_task
 from studio.ground.vocabulary import DeviceClass
+from studio.request import pricing
 from studio.separation import flow
 from tests.separation.tiny import make_song
 
@@ -88,5 +89,5 @@ def test_a_forked_split_brings_back_what_the_card_and_the_calibration_need(zerog
     assert flow._LOADED == {}  # the model was loaded in the worker only
     card = result.card.read_text()
     assert '"0a1b2c3d"' in card and '"device": "cpu"' in card
-    samples = service.calibration().samples(devices.detect().name, "demucs", "separate")
+    samples = pricing.calibration().samples(devices.detect().name, "demucs", "separate")
     assert len(samples) == 1 and samples[0].seconds > 0

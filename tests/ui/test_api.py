@@ -7,7 +7,8 @@ import json
 import soundfile as sf
 from gradio_client import Client
 
-from studio import service
+from studio.request import checks
+from studio.request import prepare as road
 
 
 def _generate(client: Client, **kw):
@@ -162,7 +163,7 @@ def test_generate_takes_partial_last_so_positional_callers_keep_working(studio_a
     assert _request("[Verse]\nhi", "pop", "levo2", 30, False, partial=True).partial is True
     kept = _request("[Verse]\nhi", "pop", "acestep", 30, False, partial=True)
     assert kept.partial is True  # passed on, and the service says it has no effect here
-    assert any("`partial` has no effect on ACE-Step" in w for w in service.prepare(kept).warnings)
+    assert any("`partial` has no effect on ACE-Step" in w for w in checks.check_request(kept).warnings)
     old = ["[Verse]\nneon", "synth pop", "acestep", 10, False, 1, 3, "", 0, "", "", "", '{"steps": 1}', ""]
     with studio_app() as url:
         client = Client(url, verbose=False)
@@ -246,8 +247,8 @@ def test_fit_budget_lightens_a_song_that_would_not_fit_and_says_how(studio_app, 
 
     monkeypatch.delenv("STUDIO_TIME_LIMIT", raising=False)
     asked = SongRequest(style="synth pop", lyrics="[Verse]\nneon", duration=10, takes=2, options={"steps": 1})
-    one = service.plan(asked.model_copy(update={"takes": 1}), "local").reservation.needed_s
-    two = service.plan(asked, "local").reservation.needed_s
+    one = road.plan(asked.model_copy(update={"takes": 1}), "local").reservation.needed_s
+    two = road.plan(asked, "local").reservation.needed_s
     monkeypatch.setenv("STUDIO_TIME_LIMIT", str((one + two) // 2))  # one take fits, two do not
     with studio_app() as url:
         client = Client(url, verbose=False)

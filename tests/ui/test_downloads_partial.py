@@ -7,8 +7,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import service
 from studio.library import Library
+from studio.request import checks
 from studio.song import SongRequest, TakeResult
 from studio.ui import forms, runner
 from studio.ui.create import build_create
@@ -78,7 +78,7 @@ def test_partial_opt_in_only_where_a_cut_song_can_be_kept() -> None:
     assert forms.build_request(backend="levo2", style="pop", partial=True).partial
     assert forms.build_request(backend="heartmula", style="pop", partial=True).partial
     diffusion = forms.build_request(backend="acestep", style="pop", partial=True)  # all or nothing
-    assert any("`partial` has no effect on ACE-Step" in w for w in service.prepare(diffusion).warnings)
+    assert any("`partial` has no effect on ACE-Step" in w for w in checks.check_request(diffusion).warnings)
     with gr.Blocks():
         view = build_create(build_results)
     data = {c: getattr(c, "value", None) for c in view.fields()}

@@ -105,7 +105,7 @@ def test_the_visitors_tier_decides_the_declared_duration(zerogpu, monkeypatch, t
     assert fake.durations == []  # refused before anything was scheduled
     seen: list[ProgressEvent] = []
     runner.make_songs(request, owner="local", library=library, tier="pro", progress=seen.append)
-    pro = runner._reservation(request, tier="pro")
+    pro = runner._reservation(runner.prepare(request, "pro"))
     assert fake.durations == [pro.declared_s] and pro.cap_s == 300
     # a plain callback cannot cross into the worker: only the downloads before it and the finishing
     # after it (mastering and saving run in this process once the GPU is released; the take checks

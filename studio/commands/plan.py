@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--device",
         choices=[d.value for d in DeviceClass],
-        help="device class to price (default: zerogpu for ZeroGPU tiers, cuda for local)",
+        help="device class to price (default: zerogpu for ZeroGPU tiers, else this machine's, as the studio does)",
     )
     p.add_argument("--device-name", help="use calibration measured on this device (STUDIO_STATE_DIR)")
     p.add_argument(
@@ -81,11 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from backends.plan_input import PlanInput
-    from studio.budget.calibration import Calibration
     from studio.budget.estimate import cost_model
-    from studio.budget.preflight import BudgetContext, preflight
-    from studio.budget.tiers import Tier, default_tier, tier_limits
-    from studio.budget.zerogpu import slice_factor
+    from studio.request.pricing import budget_context, decide
 
     try:
         from studio.registry import all_specs, get_spec
@@ -104,10 +101,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.takes > caps.max_takes:
         raise StudioError(f"`--takes` must be <= {caps.max_takes} for {caps.display_name}, got {args.takes}.")
-    tier = Tier(args.tier) if args.tier else default_tier()
-    limits = tier_limits(tier)
-    device = DeviceClass(args.device) if args.device else DeviceClass.ZEROGPU if tier.on_zerogpu else DeviceClass.CUDA
-    uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, device).stages.values())
+    # The same prices the studio's own requests get (the API's /plan, the UI's estimate): this machine's
+    # device, calibration, weights' size and memory unless a flag names another.
+    ctx = budget_context(
+        args.tier, args.quota_left, device=DeviceClass(args.device) if args.device else None,
+        device_name=args.device_name, factor=args.slice_factor, memory_gb=args.memory_gb,
+    )
+    uses_steps = any(c.per_step_per_audio_second > 0 for c in cost_model(caps, ctx.device).stages.values())
     steps = args.steps if args.steps is not None else (caps.default_steps if uses_steps else None)
     variant = task_weights(caps.name, args.task)
     if variant is not None and uses_steps:
@@ -118,30 +118,12 @@ def _run(args: argparse.Namespace) -> int:
         extra_weights=variant.name if variant is not None else None,
         passes=2 if variant is not None and variant.guided else 1,
     )
-    calibration = Calibration.from_env().for_device(args.device_name) if args.device_name else None
-    factor = args.slice_factor if args.slice_factor is not None else slice_factor()
-    memory_gb, where = _memory_budget(args, device)
-    ctx = BudgetContext(device, limits, calibration, factor, args.quota_left, memory_gb=memory_gb,
-                        memory_where=where)
-    others = [s.capabilities for s in all_specs()]
-    result = preflight(caps, req, ctx, fit=args.fit, others=others)
+    result = decide(caps, req, ctx, fit=args.fit, others=[s.capabilities for s in all_specs()])
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(_text(result))
     return 0 if result.ok else 1
-
-
-def _memory_budget(args: argparse.Namespace, device: DeviceClass) -> tuple[float | None, str]:
-    from studio import devices
-
-    if args.memory_gb is not None:
-        return args.memory_gb, "given by --memory-gb"
-    if device is DeviceClass.ZEROGPU:
-        return devices.ZEROGPU_MEMORY_GB, "a ZeroGPU slice has"
-    if device is DeviceClass.CPU:
-        return None, ""
-    return devices.memory_budget(devices.detect(), device)
 
 
 def _memory_line(result: Any) -> str:
