@@ -7,6 +7,7 @@ validator and the budget guard read the spec; only ``load()`` imports torch or m
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -180,7 +181,8 @@ class Availability:
 class Backend(Protocol):
     """A loaded model. ``render`` is the only heavy call; it never touches gradio or files."""
 
-    spec: BackendSpec
+    capabilities: Capabilities  # what its declaration says (the spec holds the same objects)
+    options: type[BaseModel]
     device: str
     dtype: str
     weights: str
@@ -239,8 +241,11 @@ class BackendSpec:
     options: type[BaseModel]
     # Returns whether the backend can run in this process, and if not, why (plain words).
     availability: Callable[[], Availability]
-    # Imports the heavy code and returns a loaded Backend. ``weights`` is a Hub id or a folder.
-    loader: Callable[..., Backend]
+    # Returns a loaded Backend (``weights`` is a Hub id or a folder). A backend names it as
+    # "module:attribute" so that its declaration never imports its heavy code, not even inside a function:
+    # the loaded backend points at its declaration, never the other way (tests/test_layers.py), the way
+    # studio/registry.py names each SPEC. Call it through ``load``.
+    loader: Callable[..., Backend] | str
     # Downloads what rendering these (validated) options for this task would otherwise fetch inside
     # the GPU call (extra weights, adapters): on ZeroGPU a download there is paid in GPU seconds.
     prefetch: Callable[[BaseModel, str], None] | None = None
@@ -258,3 +263,13 @@ class BackendSpec:
     @property
     def name(self) -> str:
         return self.capabilities.name
+
+    def load(self, *args: Any, **kwargs: Any) -> Backend:
+        """Import the backend's code and load it (see ``loader``)."""
+        loader = self.loader
+        if isinstance(loader, str):
+            module, _, attribute = loader.partition(":")
+            loader = importlib.import_module(module)
+            for part in attribute.split("."):
+                loader = getattr(loader, part)
+        return loader(*args, **kwargs)

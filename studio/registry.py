@@ -120,7 +120,7 @@ class BackendCache:
             if current is not None:
                 self.unload(name)
             self._make_room(spec, info, on_progress)
-            backend = spec.loader(weights=weights, device=info, on_progress=on_progress, **load_options)
+            backend = spec.load(weights=weights, device=info, on_progress=on_progress, **load_options)
             self._loaded[name] = backend
             return backend
 

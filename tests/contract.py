@@ -30,14 +30,14 @@ class BackendContract:
             instrumental=not self.lyrics,
             duration_s=duration,
             seeds=seeds,
-            options=validate(backend.spec.options, options),
+            options=validate(backend.options, options),
         )
 
     def render(self, backend: Backend, duration: float, seeds: list[int], **kw) -> list[Take]:
         return backend.render(self.job(backend, duration, seeds), **kw)
 
     def test_length_and_channels(self, backend: Backend, duration: float) -> None:
-        caps = backend.spec.capabilities
+        caps = backend.capabilities
         (take,) = self.render(backend, duration, [1])
         assert take.sample_rate == caps.sample_rate
         want = round(duration * caps.sample_rate)
@@ -63,7 +63,7 @@ class BackendContract:
 
     def test_unknown_option_rejected(self, backend: Backend) -> None:
         with pytest.raises(StudioError, match="unknown option `not_an_option`"):
-            validate(backend.spec.options, {"not_an_option": 1}, owner=backend.spec.capabilities.display_name)
+            validate(backend.options, {"not_an_option": 1}, owner=backend.capabilities.display_name)
 
     def test_progress_reports_and_can_cancel(self, backend: Backend, duration: float) -> None:
         events: list[ProgressEvent] = []

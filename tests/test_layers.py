@@ -24,16 +24,8 @@ from importlinter.application.use_cases import read_user_options
 
 ROOTS = ("studio", "backends")
 
-# Cycles still there, each with why. The test fails when one is gone too: take it off this list.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    # A loaded backend carries its spec (``Backend.spec``, read by tests/contract.py) and the spec's loader
-    # imports the backend: one pair of objects that point at each other. Everything else a backend's
-    # modules read is in its declaration.py, below both. Removing the pair means the loader handing the
-    # spec to the backend it loads (a change to the Backend protocol and to the backends' load signatures).
-    frozenset({"backends.acestep.spec", "backends.acestep.backend"}): "spec <-> loaded backend",
-    frozenset({"backends.levo.spec", "backends.levo.backend"}): "spec <-> loaded backend",
-    frozenset({"backends.heartmula.spec", "backends.heartmula.backend"}): "spec <-> loaded backend",
-}
+# Cycles allowed to stay, each with why (none is left). The test fails when one is gone too: take it off.
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 # Packages whose children sit in different layers; their own __init__ is in none.
 SPLIT_PACKAGES = {"studio", "backends", "studio.quality"}

@@ -13,11 +13,10 @@ import numpy as np
 import torch
 
 from backends.acestep import vae_tiling
-from backends.acestep.declaration import REQUIRED_FILES, AceStepOptions
+from backends.acestep.declaration import CAPABILITIES, REQUIRED_FILES, AceStepOptions
 from backends.acestep.fetching import fetch_pipeline
 from backends.acestep.lora import LoraSet
-from backends.acestep.spec import SPEC
-from backends.base import BackendSpec, RenderJob, Take
+from backends.base import RenderJob, Take
 from studio import devices, memory
 from studio import weights as weights_source
 from studio.audio.splice import SPLICE_FADE_S, splice
@@ -86,7 +85,10 @@ PER_TAKE_CONDITIONS = frozenset({"prompt", "lyrics", "audio_codes"})
 
 
 class AceStepBackend:
-    spec: BackendSpec = SPEC
+    # What the backend declares (its declaration.py, below both this module and its spec): a loaded backend
+    # carries that, not its spec, so the spec can name this module without importing it.
+    capabilities = CAPABILITIES
+    options = AceStepOptions
 
     def __init__(
         self, pipe: Any, *, device: str, dtype: str, weights: str, offload: bool = False,
@@ -120,7 +122,7 @@ class AceStepBackend:
         from diffusers import AceStepPipeline
 
         quiet_libraries()
-        caps = SPEC.capabilities
+        caps = CAPABILITIES
         location = weights_source.choose(weights, caps.weights_env, caps.default_weights)
         folder = fetch_pipeline(location, what="ACE-Step", env_var=caps.weights_env, on_progress=on_progress)
         require_pipeline_folder(folder, env_var=caps.weights_env, default=caps.default_weights)
@@ -244,7 +246,7 @@ class AceStepBackend:
         from backends.plan_input import PlanInput
 
         request = PlanInput(duration_s=job.duration_s, takes=len(job.seeds))
-        if decode_needs_tiling(self.spec.capabilities, request, free, dtype=self.dtype):
+        if decode_needs_tiling(CAPABILITIES, request, free, dtype=self.dtype):
             return vae_tiling.MEMORY_TILES
         return None
 
@@ -365,7 +367,7 @@ def wants_offload(info: devices.DeviceInfo, dtype: str) -> bool:
         return False
     from backends.memory_plan import offload_needed
 
-    return offload_needed(SPEC.capabilities, info.memory_gb, dtype=dtype)
+    return offload_needed(CAPABILITIES, info.memory_gb, dtype=dtype)
 
 
 def quiet_libraries() -> None:

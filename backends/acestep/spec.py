@@ -67,11 +67,6 @@ SKETCHER = Sketcher(
 )
 
 
-def _load(**kwargs):
-    from backends.acestep.backend import AceStepBackend
-
-    return AceStepBackend.load(**kwargs)
-
 
 def _prefetch(options: BaseModel, task: str) -> None:
     """Into the local cache, nothing loaded: the pipeline, the planner size the options ask for,
@@ -115,7 +110,7 @@ SPEC = BackendSpec(
     capabilities=CAPABILITIES,
     options=AceStepOptions,
     availability=availability,
-    loader=_load,
+    loader="backends.acestep.backend:AceStepBackend.load",
     prefetch=_prefetch,
     weights=(WEIGHTS,),
     refusal=_refusal,

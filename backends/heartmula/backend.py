@@ -10,6 +10,7 @@ import torch
 from backends.base import RenderJob, Take
 from backends.heartmula.codec.model import check_codec
 from backends.heartmula.declaration import (
+    CAPABILITIES,
     CODEC_DTYPE,
     CODEC_PART,
     GEN_PART,
@@ -22,7 +23,6 @@ from backends.heartmula.generate import SamplingParams
 from backends.heartmula.limits import check_fits, style_to_tags
 from backends.heartmula.lm import check_lm
 from backends.heartmula.pipeline import HeartMuLaPipeline
-from backends.heartmula.spec import SPEC
 from backends.heartmula.weights import HeartMuLaFiles, resolve_files
 from studio import devices, memory, settings
 from studio import weights as weights_source
@@ -35,7 +35,10 @@ LOW_MEMORY_BELOW_GB = 20.0
 
 
 class HeartMuLaBackend:
-    spec = SPEC
+    # What the backend declares (its declaration.py, below both this module and its spec): a loaded backend
+    # carries that, not its spec, so the spec can name this module without importing it.
+    capabilities = CAPABILITIES
+    options = HeartMuLaOptions
 
     def __init__(self, pipeline: HeartMuLaPipeline, weights: str) -> None:
         self.pipeline = pipeline
@@ -53,7 +56,7 @@ class HeartMuLaBackend:
         options = job.options
         if not isinstance(options, HeartMuLaOptions):
             options = HeartMuLaOptions.model_validate(options.model_dump() if options is not None else {})
-        caps = self.spec.capabilities
+        caps = CAPABILITIES
         if not caps.min_duration_s <= job.duration_s <= caps.max_duration_s:
             raise StudioError(
                 f"`duration` must be between {caps.min_duration_s:g} and {caps.max_duration_s:g} s for "
@@ -129,4 +132,15 @@ def load(
         low_memory=low_memory,
         conv_limit=info.conv_output_limit,
     )
-    return HeartMuLaBackend(pipeline, str(weights or SPEC.capabilities.default_weights))
+    return HeartMuLaBackend(pipeline, str(weights or CAPABILITIES.default_weights))
+
+
+def load_backend(
+    weights: str | None = None,
+    device: devices.DeviceInfo | str | None = None,
+    *,
+    low_memory: bool = False,
+    **_: object,
+) -> HeartMuLaBackend:
+    """The registry's loader call (``SPEC.loader`` names it): options other backends take are ignored."""
+    return load(weights=weights, device=devices.as_device_info(device), low_memory=low_memory)

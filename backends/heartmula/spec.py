@@ -3,21 +3,11 @@ own modules when they run (load, prefetch, the job check)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from backends.base import Backend, BackendSpec
+from backends.base import BackendSpec
 from backends.heartmula.declaration import CAPABILITIES, WEIGHTS, HeartMuLaOptions, availability
 from studio import settings
-
-
-def _load(weights: str | None = None, device: Any = None, *, low_memory: bool = False, **_: Any) -> Backend:
-    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
-    from backends.heartmula.backend import load
-    from studio import devices
-
-    return load(weights=weights, device=devices.as_device_info(device), low_memory=low_memory)
 
 
 def _check_job(job) -> None:
@@ -40,7 +30,7 @@ SPEC = BackendSpec(
     capabilities=CAPABILITIES,
     options=HeartMuLaOptions,
     availability=availability,
-    loader=_load,
+    loader="backends.heartmula.backend:load_backend",
     weights=WEIGHTS,
     check_job=_check_job,
     prefetch=_prefetch,

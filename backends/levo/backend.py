@@ -12,12 +12,11 @@ import torch
 
 from backends.base import RenderJob, Take
 from backends.levo.conditioning import build_conditions
-from backends.levo.declaration import VRAM_GB, LevoOptions
+from backends.levo.declaration import CAPABILITIES, VRAM_GB, LevoOptions
 from backends.levo.decoder import FRAME_RATE, SeparateTokenDecoder, generator_noise, load_decoder
 from backends.levo.generation import SamplingParams, generate_codes
 from backends.levo.lm import LeLM
 from backends.levo.loading import load_lm, require_whole_parts, resolve_model, resolve_runtime
-from backends.levo.spec import SPEC
 from backends.levo.synthesis import decode_codes
 from backends.levo.text import LM_GEN_TYPE, build_texts
 from backends.levo.vae import OobleckVae, load_vae
@@ -44,7 +43,10 @@ def free_accelerator_gb(device: str) -> float | None:
 
 
 class LevoBackend:
-    spec = SPEC
+    # What the backend declares (its declaration.py, below both this module and its spec): a loaded backend
+    # carries that, not its spec, so the spec can name this module without importing it.
+    capabilities = CAPABILITIES
+    options = LevoOptions
 
     def __init__(
         self,
@@ -84,7 +86,7 @@ class LevoBackend:
         # The studio's one device policy (STUDIO_DEVICE, ZeroGPU, the dtype table), also for direct calls.
         info = devices.as_device_info(device)
         device = info.torch_device
-        dtype = dtype or info.dtype_name(SPEC.capabilities.dtype_per_device, SPEC.capabilities.dtype_without_bf16)
+        dtype = dtype or info.dtype_name(CAPABILITIES.dtype_per_device, CAPABILITIES.dtype_without_bf16)
         if dtype not in DTYPES:
             raise StudioError(f"`dtype` must be one of {sorted(DTYPES)}, got {dtype!r}.")
         model_dir = resolve_model(weights, offline=offline)
@@ -144,7 +146,7 @@ class LevoBackend:
         if not isinstance(opts, LevoOptions):
             opts = LevoOptions.model_validate(opts.model_dump() if hasattr(opts, "model_dump") else opts)
         mode = "bgm" if job.instrumental and opts.mode == "song" else opts.mode
-        cap = self.spec.capabilities.max_duration_s
+        cap = CAPABILITIES.max_duration_s
         if not 0 < job.duration_s <= cap:
             raise StudioError(
                 f"`duration` must be between 1 and {cap:.0f} s for LeVo 2, got {job.duration_s:g}; "
@@ -221,3 +223,16 @@ def _to_take_range(wav: np.ndarray) -> np.ndarray:
     peak = float(np.abs(wav).max()) if wav.size else 0.0
     out = wav / peak if peak > 1.0 else wav
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def load_backend(
+    weights: str | None = None,
+    device: devices.DeviceInfo | str | None = None,
+    *,
+    runtime: str | None = None,
+    low_memory: bool | None = None,
+    **_: object,
+) -> LevoBackend:
+    """The registry's loader call (``SPEC.loader`` names it): options other backends take are ignored."""
+    return LevoBackend.load(weights=weights, runtime=runtime, device=devices.as_device_info(device),
+                            low_memory=low_memory)

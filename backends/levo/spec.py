@@ -3,28 +3,10 @@ modules when they run (load, prefetch)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
-from backends.base import Backend, BackendSpec
+from backends.base import BackendSpec
 from backends.levo.declaration import CAPABILITIES, WEIGHTS, LevoOptions, availability
-
-
-def _load(
-    weights: str | None = None,
-    device: Any = None,
-    *,
-    runtime: str | None = None,
-    low_memory: bool | None = None,
-    **_: Any,
-) -> Backend:
-    """The registry's loader call: ``device`` is a ``studio.devices.DeviceInfo`` (or None = detect)."""
-    from backends.levo.backend import LevoBackend
-    from studio import devices
-
-    return LevoBackend.load(weights=weights, runtime=runtime, device=devices.as_device_info(device),
-                            low_memory=low_memory)
 
 
 def _prefetch(options: BaseModel, task: str) -> None:
@@ -39,7 +21,7 @@ SPEC = BackendSpec(
     capabilities=CAPABILITIES,
     options=LevoOptions,
     availability=availability,
-    loader=_load,
+    loader="backends.levo.backend:load_backend",
     prefetch=_prefetch,
     weights=WEIGHTS,
 )

@@ -38,7 +38,7 @@ def test_options_defaults_and_forbid_extra():
 
 @pytest.fixture(scope="module")
 def backend(hm_dir):
-    return SPEC.loader(weights=str(hm_dir / "ckpt"), device="cpu")
+    return SPEC.load(weights=str(hm_dir / "ckpt"), device="cpu")
 
 
 def _job(prompt_cases, seeds, **options):

@@ -11,7 +11,7 @@ from tests.contract import BackendContract
 def heart_backend(hm_dir):
     from backends.heartmula.spec import SPEC
 
-    return SPEC.loader(weights=str(hm_dir / "ckpt"), device="cpu")
+    return SPEC.load(weights=str(hm_dir / "ckpt"), device="cpu")
 
 
 class TestHeartMuLaContract(BackendContract):

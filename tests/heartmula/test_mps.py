@@ -45,7 +45,7 @@ def test_a_song_on_mps_finishes(hm_dir, prompt_cases, monkeypatch) -> None:
     from backends.heartmula.declaration import LM_DTYPE  # what the loader reads
 
     monkeypatch.setitem(LM_DTYPE, DeviceClass.MPS, "float32")
-    backend = SPEC.loader(weights=str(hm_dir / "ckpt"))
+    backend = SPEC.load(weights=str(hm_dir / "ckpt"))
     seen = mps_conv_limit(monkeypatch)
     job = RenderJob(style="Piano, Happy", lyrics=prompt_cases["case1_en"]["inputs"]["lyrics"], instrumental=False,
                     duration_s=10.0, seeds=[3], options=HeartMuLaOptions(top_k=50))

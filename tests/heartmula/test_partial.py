@@ -20,7 +20,7 @@ FRAME_RATE = 12.5
 
 @pytest.fixture(scope="module")
 def backend(hm_dir):
-    return SPEC.loader(weights=str(hm_dir / "ckpt"), device="cpu")
+    return SPEC.load(weights=str(hm_dir / "ckpt"), device="cpu")
 
 
 class SlowClock:

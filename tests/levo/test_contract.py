@@ -13,7 +13,7 @@ from tests.contract import BackendContract
 def levo_backend(levo_fx: Path, levo_runtime: Path):
     from backends.levo.spec import SPEC
 
-    return SPEC.loader(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), device="cpu")
+    return SPEC.load(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), device="cpu")
 
 
 class TestLevoContract(BackendContract):

@@ -180,7 +180,7 @@ def test_decoder_reproduces_upstream(fx: Path) -> None:
 
 
 def test_backend_separate_mode_end_to_end(fx: Path, runtime: Path) -> None:
-    backend = SPEC.loader(str(fx / "lelm_tiny"), runtime=str(runtime), device="cpu")
+    backend = SPEC.load(str(fx / "lelm_tiny"), runtime=str(runtime), device="cpu")
     assert isinstance(backend, Backend)
     assert backend.dtype == "float32" and backend.device == "cpu"
     job = RenderJob(
@@ -227,7 +227,7 @@ def test_hub_id_offline_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
 def test_backend_low_memory_on_accelerator(fx: Path, runtime: Path) -> None:
     """Half precision on the accelerator; in low-memory mode the LM and decoder take turns on it."""
     device = "cuda" if torch.cuda.is_available() else "mps"
-    backend = SPEC.loader(str(fx / "lelm_tiny"), runtime=str(runtime), device=device, low_memory=True)
+    backend = SPEC.load(str(fx / "lelm_tiny"), runtime=str(runtime), device=device, low_memory=True)
     job = RenderJob(
         style="pop",
         lyrics="[verse] la la la",

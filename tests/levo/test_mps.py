@@ -44,7 +44,7 @@ def test_chunked_decode_matches_upstream_within_the_limit(levo_fx: Path, monkeyp
 def test_a_song_on_mps_finishes(levo_fx: Path, levo_runtime: Path, monkeypatch) -> None:
     fake_mps(monkeypatch)
     # fp32: half precision on this CPU is slow, and the limit is about lengths, not dtypes.
-    backend = SPEC.loader(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), dtype="float32")
+    backend = SPEC.load(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), dtype="float32")
     assert backend.conv_limit == LIMIT
     seen = mps_conv_limit(monkeypatch)
     job = RenderJob(style="pop", lyrics="[verse] la la la", instrumental=False, duration_s=1.0, seeds=[3],

@@ -23,7 +23,7 @@ DELAY = 250  # the fixture's codebook delays are (0, 250, 250): streams 1-2 lag 
 def levo_backend(levo_fx: Path, levo_runtime: Path):
     from backends.levo.spec import SPEC
 
-    return SPEC.loader(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), device="cpu")
+    return SPEC.load(str(levo_fx / "lelm_tiny"), runtime=str(levo_runtime), device="cpu")
 
 
 class SlowClock:
