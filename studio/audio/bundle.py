@@ -12,7 +12,7 @@ import numpy as np
 
 from studio.audio.buffers import as_channels_first, check_sample_rate
 from studio.audio.card import SongCard, sidecar_path
-from studio.audio.export import audio_format, export
+from studio.audio.export import FORMATS, audio_format, export
 from studio.audio.mastering import MasteringSettings, MasterResult, master
 from studio.audio.stems import check_stem_names, save_stems
 from studio.ground.errors import StudioError
@@ -112,5 +112,5 @@ def export_song(
     )
 
 
-# The mix that goes into the stems zip: lossless first.
-_ZIP_ORDER = {"wav": 0, "flac": 1, "flac16": 2, "mp3": 3}
+# The mix that goes into the stems zip: the first of the song's formats in FORMATS' order (lossless first).
+_ZIP_ORDER = {name: rank for rank, name in enumerate(FORMATS)}

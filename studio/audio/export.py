@@ -21,7 +21,7 @@ import soundfile
 
 from studio.audio.buffers import as_channels_first, check_sample_rate
 from studio.audio.card import SongCard, unwritable, write_sidecar
-from studio.audio.tags import TAG_WRITERS
+from studio.audio.tags import write_flac_tags, write_mp3_tags, write_wav_tags
 from studio.ground.errors import StudioError
 
 MP3_BITRATE_KBPS = 320
@@ -37,6 +37,7 @@ class AudioFormat:
     extension: str
     description: str
     write: Callable[[np.ndarray, int, Path, str], None]
+    tag: Callable[[Path, SongCard], None]  # embeds the song card and the plain fields
     offered: bool = True  # False: the studio's own use (the player's stream), not a choice to list
 
 
@@ -96,9 +97,11 @@ def _write_mp3(audio: np.ndarray, sample_rate: int, path: Path, subtype: str) ->
     path.write_bytes(bytes(encoded))
 
 
+# Every format the studio writes, each stated once; lossless first (the stems zip takes the first one a
+# song has: studio.audio.bundle).
 FORMATS: dict[str, AudioFormat] = {
-    "wav": AudioFormat("wav", ".wav", "WAV, 24-bit PCM", _write_soundfile("WAV", "PCM_24")),
-    "flac": AudioFormat("flac", ".flac", "FLAC, 24-bit lossless", _write_soundfile("FLAC", "PCM_24")),
+    "wav": AudioFormat("wav", ".wav", "WAV, 24-bit PCM", _write_soundfile("WAV", "PCM_24"), write_wav_tags),
+    "flac": AudioFormat("flac", ".flac", "FLAC, 24-bit lossless", _write_soundfile("FLAC", "PCM_24"), write_flac_tags),
     # What the player streams (studio.finishing.PLAYER_FORMAT): written while the visitor waits, so
     # speed first. FLAC at libsndfile's lowest compression level encodes a minute of stereo in about
     # a tenth of the time LAME at quality 2 needs (bench/zerogpu_window.py), plays in every current
@@ -109,9 +112,10 @@ FORMATS: dict[str, AudioFormat] = {
         ".flac",
         "FLAC, 16-bit lossless (the player's stream)",
         _write_flac16,
+        write_flac_tags,
         offered=False,
     ),
-    "mp3": AudioFormat("mp3", ".mp3", f"MP3, {MP3_BITRATE_KBPS} kbps CBR", _write_mp3),
+    "mp3": AudioFormat("mp3", ".mp3", f"MP3, {MP3_BITRATE_KBPS} kbps CBR", _write_mp3, write_mp3_tags),
 }
 
 
@@ -174,7 +178,7 @@ def export(
     try:
         kind.write(data, sample_rate, temporary, subtype)
         if card is not None:
-            TAG_WRITERS[kind.name](temporary, card)
+            kind.tag(temporary, card)
         os.replace(temporary, target)
     except OSError as error:
         raise unwritable(target, error) from error

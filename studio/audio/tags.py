@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from mutagen import MutagenError
@@ -100,14 +99,6 @@ def write_flac_tags(path: Path, card: SongCard) -> None:
         elif key in audio:
             del audio[key]
     audio.save()
-
-
-TAG_WRITERS: dict[str, Callable[[Path, SongCard], None]] = {
-    "mp3": write_mp3_tags,
-    "wav": write_wav_tags,
-    "flac": write_flac_tags,
-    "flac16": write_flac_tags,
-}
 
 
 def _id3_of(path: Path) -> ID3 | None:

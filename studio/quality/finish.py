@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from studio import settings
+from studio.audio.export import FORMATS
 from studio.ground.progress import ProgressEvent, no_progress
 from studio.quality.checks import Intent, check_take
 from studio.quality.read import read_audio
 from studio.quality.report import TakeChecks, rank
 
 LYRIC_CHECK_ENV = settings.LYRIC_CHECK.name
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3")
+# The files a take's checks may read: every format the studio writes.
+AUDIO_SUFFIXES = tuple(dict.fromkeys(kind.extension for kind in FORMATS.values()))
 
 
 def lyric_check_setting() -> str:
