@@ -41,7 +41,10 @@ def test_the_bench_prints_the_window_ratio_and_the_time_to_playable(tmp_path):
     playable = re.search(r"10-s take: end of render -> playable song +([\d.]+) s \(([\d.]+) CPU s", run.stdout)
     assert ratio and playable, run.stdout
     window, model, shown = (float(g) for g in ratio.groups())
-    assert 0 < model <= window and shown == pytest.approx(window / model, abs=1e-3)
+    # All three are printed to 3 decimals: the ratio of the rounded times may differ from the printed one by
+    # what half a unit of rounding in each time makes of it (a tiny model renders in ~0.1 s).
+    slack = 0.0005 / model + 0.0005 * window / model**2 + 0.0005
+    assert 0 < model <= window + 0.001 and shown == pytest.approx(window / model, abs=slack)
     assert float(playable.group(1)) > 0 and float(playable.group(2)) > 0
     assert "finish_take" in run.stdout or "_cdata_io" in run.stdout  # the profile's top lines
     assert "On a GPU" in run.stdout
