@@ -55,13 +55,16 @@ class LaterFiles:
         """Write ``<name>.<fmt>`` per format and ``<name>.stems.zip`` when there are stems; returns
         format -> file (``stems.zip`` for the zip). No sidecar: the library keeps the recipe."""
         folder.mkdir(parents=True, exist_ok=True)
-        files = {fmt: export(self.mix, self.sample_rate, folder / name, fmt, self.card, sidecar=False)
-                 for fmt in self.formats}
+        files = {
+            fmt: export(self.mix, self.sample_rate, folder / name, fmt, self.card, sidecar=False)
+            for fmt in self.formats
+        }
         if self.stems:
             # Stems are written beside each other then zipped; only the zip stays in the library.
             with tempfile.TemporaryDirectory(dir=folder, prefix=".stems-") as scratch:
-                saved = save_stems(self.stems, self.sample_rate, scratch, name, self.card,
-                                   mix_files=tuple(files.values())[:1])
+                saved = save_stems(
+                    self.stems, self.sample_rate, scratch, name, self.card, mix_files=tuple(files.values())[:1]
+                )
                 target = folder / saved.zip_path.name
                 os.replace(saved.zip_path, target)
             files["stems.zip"] = target
@@ -88,7 +91,8 @@ def card_for(raw: RawRender, take: Take) -> SongCard:
         params, weights = public_request(params), public_source(weights)
     params.update(seed=take.seed, takes=1, keep_best=None, duration=raw.duration_s)
     return SongCard(
-        title=request.title or default_title(request.task, request.source_audio, request.track)
+        title=request.title
+        or default_title(request.task, request.source_audio, request.track)
         or (request.style[:60] or "Untitled song"),
         artist=studio_artist(caps.display_name),
         lyrics=request.lyrics,
@@ -120,15 +124,30 @@ def finish_take(
     deferred = tuple(fmt for fmt in dict.fromkeys(later) if fmt not in now)
     everything_now = not deferred
     exported = export_song(
-        take.audio, take.sample_rate, folder, name, formats=now, card=card, mastering=settings,
-        stems=(take.stems or None) if everything_now else None, mastered=mastered, keep_raw=everything_now,
+        take.audio,
+        take.sample_rate,
+        folder,
+        name,
+        formats=now,
+        card=card,
+        mastering=settings,
+        stems=(take.stems or None) if everything_now else None,
+        mastered=mastered,
+        keep_raw=everything_now,
     )
     result = TakeResult(
-        path=exported.paths[now[0]], seed=take.seed, sample_rate=take.sample_rate,
-        channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
-        files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()
-                                    if v not in exported.paths.values()}},
-        card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
+        path=exported.paths[now[0]],
+        seed=take.seed,
+        sample_rate=take.sample_rate,
+        channels=take.audio.shape[0],
+        duration=take.audio.shape[-1] / take.sample_rate,
+        files={
+            **exported.paths,
+            **{f"raw.{k}": v for k, v in exported.unmastered.items() if v not in exported.paths.values()},
+        },
+        card=exported.card_path,
+        stems=exported.stems,
+        stems_zip=exported.stems_zip,
         loudness_lufs=mastered.lufs_after if mastered else None,
     )
     if everything_now:
@@ -136,8 +155,17 @@ def finish_take(
     mix = mastered.audio if mastered is not None else np.asarray(take.audio, dtype=np.float32)
     # The checks read float32 samples at this oversampling: the same figure only for the same reading.
     measured = mastered is not None and settings.oversample == TRUE_PEAK_OVERSAMPLE and take.audio.dtype == np.float32
-    return FinishedTake(result, LaterFiles(mix, take.sample_rate, exported.card, deferred, dict(take.stems),
-                                           source_true_peak=mastered.source_true_peak if measured else None))
+    return FinishedTake(
+        result,
+        LaterFiles(
+            mix,
+            take.sample_rate,
+            exported.card,
+            deferred,
+            dict(take.stems),
+            source_true_peak=mastered.source_true_peak if measured else None,
+        ),
+    )
 
 
 def finish(
@@ -166,9 +194,16 @@ def finish(
         progress(ProgressEvent("saving", i + 1, len(takes)))
     elapsed = time.perf_counter() - started if started is not None else raw.load_s + raw.render_s
     result = SongResult(
-        backend=raw.request.backend, weights=raw.weights, device=raw.device, dtype=raw.dtype,
-        sample_rate=takes[0].sample_rate, duration=raw.duration_s, elapsed_s=round(elapsed, 3), takes=results,
-        lyrics_sent=raw.lyrics_sent, style_sent=raw.style_sent,
+        backend=raw.request.backend,
+        weights=raw.weights,
+        device=raw.device,
+        dtype=raw.dtype,
+        sample_rate=takes[0].sample_rate,
+        duration=raw.duration_s,
+        elapsed_s=round(elapsed, 3),
+        takes=results,
+        lyrics_sent=raw.lyrics_sent,
+        style_sent=raw.style_sent,
         warnings=[*warnings, *raw.warnings, *take_warnings(takes)],
     )
     return result, pending
