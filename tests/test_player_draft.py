@@ -43,6 +43,16 @@ def _hot_take() -> np.ndarray:
     return drums(5.0, 0.05).astype(np.float32)
 
 
+def _inter_sample_take() -> np.ndarray:
+    """Hot between its samples only: a 20 ms burst at a quarter of the sample rate, its samples at 45 degrees
+    of phase (0.71 of its true peak), over the quiet sine that sets the gain (about +14 dB). Driven, the samples
+    stay under the ceiling and the true peak goes over it: only the envelope tells that the limiter works."""
+    audio = _quiet_take()
+    burst = 0.2 * np.sin(np.pi / 2 * np.arange(960) + np.pi / 4)
+    audio[:, SR : SR + 960] += burst.astype(np.float32)
+    return audio
+
+
 def _sequential(audio: np.ndarray, folder: Path) -> Path:
     """The player's file as written before the overlap: master, then encode the master."""
     settings = MasteringSettings()
@@ -83,7 +93,7 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.name.endswith(".part"))
 
 
-@pytest.mark.parametrize(("take", "limited"), [(_quiet_take, False), (_hot_take, True)])
+@pytest.mark.parametrize(("take", "limited"), [(_quiet_take, False), (_hot_take, True), (_inter_sample_take, True)])
 def test_the_player_file_is_the_sequential_one_byte_for_byte(take, limited, tmp_path) -> None:
     audio = take()
     assert (master(audio, SR).limiter_reduction_db > 0.0) is limited  # the case is the one named
@@ -102,12 +112,13 @@ def test_master_hands_back_the_plain_gain_array_only_when_the_limiter_is_idle() 
     quiet = master(_quiet_take(), SR, on_gain=seen.append)
     assert quiet.limiter_reduction_db == 0.0 and quiet.audio is seen[0]
     np.testing.assert_array_equal(quiet.audio, master(_quiet_take(), SR).audio)
-    hot = master(_hot_take(), SR, on_gain=seen.append)
+    # Hot between the samples: handed over (the samples do not tell), then limited, so not the master.
+    hot = master(_inter_sample_take(), SR, on_gain=seen.append)
     assert len(seen) == 2 and hot.audio is not seen[1] and hot.limiter_reduction_db > 0.0
-    # What was handed over is the take driven by the first loudness gain, nothing else.
-    np.testing.assert_allclose(
-        seen[1], _hot_take() * 10 ** (master(_hot_take(), SR, MasteringSettings(limit=False)).gain_db / 20), rtol=1e-6
-    )
+    plain_gain_db = master(_inter_sample_take(), SR, MasteringSettings(limit=False)).gain_db
+    np.testing.assert_allclose(seen[1], _inter_sample_take() * 10 ** (plain_gain_db / 20), rtol=1e-6)
+    # Hot in its samples already: nothing is handed over, there is nothing to start.
+    assert master(_hot_take(), SR, on_gain=seen.append).limiter_reduction_db > 0.0 and len(seen) == 2
 
 
 def test_a_failed_draft_falls_back_to_encoding_the_master(tmp_path, monkeypatch) -> None:

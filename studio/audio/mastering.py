@@ -95,7 +95,8 @@ def master(
     ``on_gain`` is called with the take driven by the loudness gain alone (float32, not to be changed) as
     soon as that gain is known, before the true peak is measured: a caller can start work on it meanwhile.
     When the limiter stays idle at that gain, the result's ``audio`` is that very array (``is`` holds),
-    so work done on it is work done on the master.
+    so work done on it is work done on the master. It is not called when the take's samples alone show
+    that the limiter will work.
     """
     settings = settings or MasteringSettings()
     sample_rate = check_sample_rate(sample_rate)
@@ -115,7 +116,7 @@ def master(
                 notes.append("shorter than one 400 ms gating block: loudness measured as one ungated block")
             gain_db = _clamped_gain(settings.target_lufs - before.lufs, settings, notes)
     early: _PlainGain | None = None
-    if on_gain is not None:
+    if on_gain is not None and not _limiter_certain(source, gain_db, settings):
         early = _PlainGain(gain_db, _plain_gain(source, from_db(gain_db)))
         on_gain(early.audio)
 
@@ -223,6 +224,15 @@ class _PlainGain:
 
     gain_db: float
     audio: np.ndarray
+
+
+def _limiter_certain(source: np.ndarray, gain_db: float, settings: MasteringSettings) -> bool:
+    """Whether the limiter will work at ``gain_db`` whatever the true peak: the samples are points of the
+    waveform (the true-peak envelope is never below them), so their peak bounds the true peak from below."""
+    if not settings.limit or source.size == 0:
+        return False
+    sample_peak = max(float(source.max()), -float(source.min()))
+    return limiter_bites(sample_peak * from_db(gain_db), settings.ceiling_dbtp)
 
 
 def _plain_gain(source: np.ndarray, drive: float) -> np.ndarray:
