@@ -225,7 +225,7 @@ def master_while_drafting_player(
     try:
         # One BLAS thread for the envelope while the worker encodes: the two then fill the two cores instead of
         # OpenBLAS's two threads spinning against the encoder (at load 5 on the 2-core machine, a 60-s take's
-        # master and player file took 0.47 s so against 0.76 s with two BLAS threads; a hot take 2.1 s vs 15 s).
+        # master and player file took 0.47 s against 0.76 s with two BLAS threads; a hot take 2.1 s vs 15 s).
         with threadpool_limits(limits=1, user_api="blas"):
             mastered = master(audio, sample_rate, settings, on_gain=start)
         used = bool(plain) and mastered.audio is plain[0]
