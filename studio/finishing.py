@@ -13,18 +13,31 @@ belong in :func:`finish_take`: it sees the take, its master and its card once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from backends.base import Take
 from studio import registry
-from studio.audio import MasteringSettings, SongCard, export, export_song, master, save_stems, studio_artist
+from studio.audio import (
+    MasteringSettings,
+    MasterResult,
+    SongCard,
+    export,
+    export_song,
+    master,
+    save_stems,
+    studio_artist,
+)
+from studio.audio.export import write_draft
 from studio.audio.peaks import TRUE_PEAK_OVERSAMPLE
 from studio.ground.progress import ProgressEvent, ProgressFn, no_progress
 from studio.raw import RawRender
@@ -55,13 +68,16 @@ class LaterFiles:
         """Write ``<name>.<fmt>`` per format and ``<name>.stems.zip`` when there are stems; returns
         format -> file (``stems.zip`` for the zip). No sidecar: the library keeps the recipe."""
         folder.mkdir(parents=True, exist_ok=True)
-        files = {fmt: export(self.mix, self.sample_rate, folder / name, fmt, self.card, sidecar=False)
-                 for fmt in self.formats}
+        files = {
+            fmt: export(self.mix, self.sample_rate, folder / name, fmt, self.card, sidecar=False)
+            for fmt in self.formats
+        }
         if self.stems:
             # Stems are written beside each other then zipped; only the zip stays in the library.
             with tempfile.TemporaryDirectory(dir=folder, prefix=".stems-") as scratch:
-                saved = save_stems(self.stems, self.sample_rate, scratch, name, self.card,
-                                   mix_files=tuple(files.values())[:1])
+                saved = save_stems(
+                    self.stems, self.sample_rate, scratch, name, self.card, mix_files=tuple(files.values())[:1]
+                )
                 target = folder / saved.zip_path.name
                 os.replace(saved.zip_path, target)
             files["stems.zip"] = target
@@ -88,7 +104,8 @@ def card_for(raw: RawRender, take: Take) -> SongCard:
         params, weights = public_request(params), public_source(weights)
     params.update(seed=take.seed, takes=1, keep_best=None, duration=raw.duration_s)
     return SongCard(
-        title=request.title or default_title(request.task, request.source_audio, request.track)
+        title=request.title
+        or default_title(request.task, request.source_audio, request.track)
         or (request.style[:60] or "Untitled song"),
         artist=studio_artist(caps.display_name),
         lyrics=request.lyrics,
@@ -116,19 +133,43 @@ def finish_take(
     take and the stems too when nothing is left for later) and hand back the rest as LaterFiles."""
     settings = mastering or MasteringSettings()
     card = card_for(raw, take)
-    mastered = master(take.audio, take.sample_rate, settings) if settings.active else None
+    mastered, draft = None, None
+    if settings.active and PLAYER_FORMAT in now:
+        mastered, draft = master_while_drafting_player(take.audio, take.sample_rate, settings, folder / name)
+    elif settings.active:
+        mastered = master(take.audio, take.sample_rate, settings)
     deferred = tuple(fmt for fmt in dict.fromkeys(later) if fmt not in now)
     everything_now = not deferred
-    exported = export_song(
-        take.audio, take.sample_rate, folder, name, formats=now, card=card, mastering=settings,
-        stems=(take.stems or None) if everything_now else None, mastered=mastered, keep_raw=everything_now,
-    )
+    try:
+        exported = export_song(
+            take.audio,
+            take.sample_rate,
+            folder,
+            name,
+            formats=now,
+            card=card,
+            mastering=settings,
+            stems=(take.stems or None) if everything_now else None,
+            mastered=mastered,
+            keep_raw=everything_now,
+            drafts={PLAYER_FORMAT: draft} if draft is not None else None,
+        )
+    finally:
+        if draft is not None:
+            draft.unlink(missing_ok=True)  # renamed to the player's file already unless export_song failed
     result = TakeResult(
-        path=exported.paths[now[0]], seed=take.seed, sample_rate=take.sample_rate,
-        channels=take.audio.shape[0], duration=take.audio.shape[-1] / take.sample_rate,
-        files={**exported.paths, **{f"raw.{k}": v for k, v in exported.unmastered.items()
-                                    if v not in exported.paths.values()}},
-        card=exported.card_path, stems=exported.stems, stems_zip=exported.stems_zip,
+        path=exported.paths[now[0]],
+        seed=take.seed,
+        sample_rate=take.sample_rate,
+        channels=take.audio.shape[0],
+        duration=take.audio.shape[-1] / take.sample_rate,
+        files={
+            **exported.paths,
+            **{f"raw.{k}": v for k, v in exported.unmastered.items() if v not in exported.paths.values()},
+        },
+        card=exported.card_path,
+        stems=exported.stems,
+        stems_zip=exported.stems_zip,
         loudness_lufs=mastered.lufs_after if mastered else None,
     )
     if everything_now:
@@ -136,8 +177,64 @@ def finish_take(
     mix = mastered.audio if mastered is not None else np.asarray(take.audio, dtype=np.float32)
     # The checks read float32 samples at this oversampling: the same figure only for the same reading.
     measured = mastered is not None and settings.oversample == TRUE_PEAK_OVERSAMPLE and take.audio.dtype == np.float32
-    return FinishedTake(result, LaterFiles(mix, take.sample_rate, exported.card, deferred, dict(take.stems),
-                                           source_true_peak=mastered.source_true_peak if measured else None))
+    return FinishedTake(
+        result,
+        LaterFiles(
+            mix,
+            take.sample_rate,
+            exported.card,
+            deferred,
+            dict(take.stems),
+            source_true_peak=mastered.source_true_peak if measured else None,
+        ),
+    )
+
+
+def master_while_drafting_player(
+    audio: np.ndarray, sample_rate: int, settings: MasteringSettings, path: Path
+) -> tuple[MasterResult, Path | None]:
+    """Master ``audio`` while a worker thread writes the player's file of its plain-gain master.
+
+    Why: on the way to a playable song the true-peak envelope (~0.13 s for a 60-s stereo take on the
+    2-core dev machine) and the player's FLAC (~0.14 s: 16-bit conversion, libFLAC encode) ran one after
+    the other, though the FLAC needs only the loudness gain, which is known before the envelope; numpy's
+    matrix products and libsndfile (via cffi) release the GIL, so the two share the cores (0.378 s to
+    playable at load 2.3 before; README's ZeroGPU section has the figures since).
+
+    Returns the result and the untagged draft (beside ``path``'s player file, for ``export_song``'s
+    ``drafts``) when the master is exactly the drafted audio (``master``'s ``on_gain`` array itself: the
+    limiter stayed idle at that gain); otherwise ``None``, the draft removed, and the caller encodes the
+    master as before. A failed draft is not an error here: the caller's own encode then reports it.
+    """
+    drafted: list[Path] = []
+    worker: threading.Thread | None = None
+    plain: list[np.ndarray] = []
+
+    def draft(audio: np.ndarray) -> None:
+        # A failed draft is dropped: the caller's encode of the master writes (or reports) the same file.
+        with contextlib.suppress(Exception):
+            drafted.append(write_draft(audio, sample_rate, path, PLAYER_FORMAT))
+
+    def start(audio: np.ndarray) -> None:
+        nonlocal worker
+        plain.append(audio)
+        worker = threading.Thread(target=draft, args=(audio,), name="player-draft", daemon=True)
+        worker.start()
+
+    used = False
+    try:
+        # One BLAS thread for the envelope while the worker encodes: the two then fill the two cores instead of
+        # OpenBLAS's two threads spinning against the encoder (at load 5 on the 2-core machine, a 60-s take's
+        # master and player file took 0.47 s against 0.76 s with two BLAS threads; a hot take 2.1 s vs 15 s).
+        with threadpool_limits(limits=1, user_api="blas"):
+            mastered = master(audio, sample_rate, settings, on_gain=start)
+        used = bool(plain) and mastered.audio is plain[0]
+    finally:
+        if worker is not None:
+            worker.join()
+        if drafted and not used:
+            drafted[0].unlink(missing_ok=True)
+    return mastered, drafted[0] if used and drafted else None
 
 
 def finish(
@@ -166,9 +263,16 @@ def finish(
         progress(ProgressEvent("saving", i + 1, len(takes)))
     elapsed = time.perf_counter() - started if started is not None else raw.load_s + raw.render_s
     result = SongResult(
-        backend=raw.request.backend, weights=raw.weights, device=raw.device, dtype=raw.dtype,
-        sample_rate=takes[0].sample_rate, duration=raw.duration_s, elapsed_s=round(elapsed, 3), takes=results,
-        lyrics_sent=raw.lyrics_sent, style_sent=raw.style_sent,
+        backend=raw.request.backend,
+        weights=raw.weights,
+        device=raw.device,
+        dtype=raw.dtype,
+        sample_rate=takes[0].sample_rate,
+        duration=raw.duration_s,
+        elapsed_s=round(elapsed, 3),
+        takes=results,
+        lyrics_sent=raw.lyrics_sent,
+        style_sent=raw.style_sent,
         warnings=[*warnings, *raw.warnings, *take_warnings(takes)],
     )
     return result, pending

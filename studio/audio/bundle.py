@@ -44,6 +44,7 @@ def export_song(
     *,
     mastered: MasterResult | None = None,
     keep_raw: bool = True,
+    drafts: Mapping[str, Path] | None = None,
 ) -> ExportedSong:
     """Master ``take_audio`` and write ``<stem_name>.<fmt>`` for each format, the unmastered take
     as ``<stem_name>.raw.wav`` (32-bit float, overs kept), ``<stem_name>.song.json`` and, when
@@ -53,6 +54,8 @@ def export_song(
     limit=False)`` to write the take untouched. ``card`` is required: every file carries it.
     ``mastered`` is ``master(take_audio, ...)`` done already (the studio masters once and writes the
     player's file before the other downloads); ``keep_raw=False`` skips the raw take's file.
+    ``drafts`` maps a format to the mix written already by ``export.write_draft`` (tagged and renamed
+    instead of encoded again); the caller removes any this call did not reach.
     """
     if card is None:
         raise StudioError("export_song needs the song card (SongCard) that every file carries.")
@@ -87,7 +90,11 @@ def export_song(
             base.model_copy(update={"part": "mix", "mastering": None, "mastering_report": None}),
         )
 
-    paths = {kind: export(mix, sample_rate, folder / stem_name, kind, mix_card) for kind in dict.fromkeys(kinds)}
+    drafts = drafts or {}
+    paths = {
+        kind: export(mix, sample_rate, folder / stem_name, kind, mix_card, draft=drafts.get(kind))
+        for kind in dict.fromkeys(kinds)
+    }
     if result is not None and not keep_raw:
         unmastered = {}
     elif result is not None:

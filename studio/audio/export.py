@@ -153,12 +153,15 @@ def export(
     *,
     subtype: str = "",
     sidecar: bool = True,
+    draft: Path | None = None,
 ) -> Path:
     """Write ``audio`` ([channels, samples] float in [-1, 1]) as ``fmt`` and return the path.
 
     ``fmt`` defaults to the path's extension. With a ``card``, the file is tagged with it and
     (unless ``sidecar=False``) ``<name>.song.json`` is written beside it. ``subtype`` overrides
-    the soundfile subtype for WAV/FLAC (``"FLOAT"`` keeps overs above full scale).
+    the soundfile subtype for WAV/FLAC (``"FLOAT"`` keeps overs above full scale). ``draft`` is this
+    very audio written already by :func:`write_draft` for this path and format: it is tagged and renamed
+    instead of encoding again (removed if tagging or renaming it fails).
     """
     if fmt is None and not Path(path).suffix:
         raise StudioError(f"Say which format to write `{path}` as ({OFFERED}), or add an extension.")
@@ -168,15 +171,10 @@ def export(
     # 3-minute take is 83 MB written and read again while the visitor waits for the player's file.
     data = as_channels_first(audio, what="the audio to export", dtype=None)
     target = target_path(path, kind)
+    temporary = draft if draft is not None else _temporary_beside(target)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        os.close(handle)
-    except OSError as error:
-        raise unwritable(target, error) from error
-    temporary = Path(name)
-    try:
-        kind.write(data, sample_rate, temporary, subtype)
+        if draft is None:
+            kind.write(data, sample_rate, temporary, subtype)
         if card is not None:
             kind.tag(temporary, card)
         os.replace(temporary, target)
@@ -193,6 +191,32 @@ def export(
     return target
 
 
+def write_draft(audio: np.ndarray, sample_rate: int, path: str | os.PathLike[str], fmt: str) -> Path:
+    """``audio`` written as ``fmt`` (untagged) to a temporary file beside ``path``'s target, for
+    :func:`export`'s ``draft``; the caller removes it if it is not used. Nothing is left on an error."""
+    kind = audio_format(fmt)
+    sample_rate = check_sample_rate(sample_rate)
+    data = as_channels_first(audio, what="the audio to export", dtype=None)
+    temporary = _temporary_beside(target_path(path, kind))
+    try:
+        kind.write(data, sample_rate, temporary, "")
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _temporary_beside(target: Path) -> Path:
+    """An empty, hidden file in ``target``'s folder (made if missing), so the final rename stays atomic."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(handle)
+    except OSError as error:
+        raise unwritable(target, error) from error
+    return Path(name)
+
+
 __all__ = [
     "FORMATS",
     "MP3_BITRATE_KBPS",
@@ -201,4 +225,5 @@ __all__ = [
     "export",
     "slugify",
     "target_path",
+    "write_draft",
 ]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,8 +83,21 @@ class MasterResult:
     source_true_peak: float = 0.0
 
 
-def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | None = None) -> MasterResult:
-    """Normalise ``audio`` ([channels, samples] float) to the loudness target and limit its true peak."""
+def master(
+    audio: np.ndarray,
+    sample_rate: int,
+    settings: MasteringSettings | None = None,
+    *,
+    on_gain: Callable[[np.ndarray], None] | None = None,
+) -> MasterResult:
+    """Normalise ``audio`` ([channels, samples] float) to the loudness target and limit its true peak.
+
+    ``on_gain`` is called with the take driven by the loudness gain alone (float32, not to be changed) as
+    soon as that gain is known, before the true peak is measured: a caller can start work on it meanwhile.
+    When the limiter stays idle at that gain, the result's ``audio`` is that very array (``is`` holds),
+    so work done on it is work done on the master. It is not called when the take's samples alone show
+    that the limiter will work.
+    """
     settings = settings or MasteringSettings()
     sample_rate = check_sample_rate(sample_rate)
     # The take keeps its own float type (float32 from every backend): the measurements work in float32
@@ -91,9 +105,6 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
     source = as_channels_first(audio, what="the take", dtype=None)
     blocks = block_powers(source, sample_rate)
     before = gated_loudness(blocks)
-    envelope = true_peak_envelope(source, settings.oversample)
-    source_peak = float(envelope.max(initial=0.0))
-    peak_before = to_db(source_peak)
     notes: list[str] = []
 
     gain_db = 0.0
@@ -104,12 +115,19 @@ def master(audio: np.ndarray, sample_rate: int, settings: MasteringSettings | No
             if before.method is LoudnessMethod.SINGLE_BLOCK:
                 notes.append("shorter than one 400 ms gating block: loudness measured as one ungated block")
             gain_db = _clamped_gain(settings.target_lufs - before.lufs, settings, notes)
+    early: _PlainGain | None = None
+    if on_gain is not None and not _limiter_certain(source, gain_db, settings):
+        early = _PlainGain(gain_db, _plain_gain(source, from_db(gain_db)))
+        on_gain(early.audio)
 
-    out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings)
+    envelope = true_peak_envelope(source, settings.oversample)
+    source_peak = float(envelope.max(initial=0.0))
+    peak_before = to_db(source_peak)
+    out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings, early)
     after = _loudness_after(out, sample_rate, blocks, gain_db, reduction)
     if settings.normalize and settings.limit and before.lufs is not None and after.lufs is not None:
         gain_db, out, reduction, peak, after = _settle_loudness(
-            source, envelope, blocks, sample_rate, settings, gain_db, (out, reduction, peak, after)
+            source, envelope, blocks, sample_rate, settings, gain_db, (out, reduction, peak, after), early
         )
         if after.lufs is not None and abs(settings.target_lufs - after.lufs) > 0.5:
             notes.append(
@@ -153,6 +171,7 @@ def _settle_loudness(
     settings: MasteringSettings,
     gain_db: float,
     state: tuple[np.ndarray, float, float, LoudnessReading],
+    early: _PlainGain | None = None,
 ) -> tuple[float, np.ndarray, float, float, LoudnessReading]:
     """The limiter takes loudness away when it works hard, so find the drive whose *limited*
     loudness hits the target. Loudness rises monotonically with drive, flatter than 1 dB/dB once
@@ -184,7 +203,7 @@ def _settle_loudness(
             break
         previous = point
         gain_db = next_gain
-        out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings)
+        out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings, early)
         after = _loudness_after(out, sample_rate, blocks, gain_db, reduction)
     return gain_db, out, reduction, peak, after
 
@@ -199,19 +218,48 @@ def _loudness_after(
     return integrated_loudness(out, sample_rate)
 
 
+@dataclass(frozen=True)
+class _PlainGain:
+    """The take driven by ``gain_db`` alone, made before the true peak was known (``master``'s ``on_gain``)."""
+
+    gain_db: float
+    audio: np.ndarray
+
+
+def _limiter_certain(source: np.ndarray, gain_db: float, settings: MasteringSettings) -> bool:
+    """Whether the limiter will work at ``gain_db`` whatever the true peak: the samples are points of the
+    waveform (the true-peak envelope is never below them), so their peak bounds the true peak from below."""
+    if not settings.limit or source.size == 0:
+        return False
+    sample_peak = max(float(source.max()), -float(source.min()))
+    return limiter_bites(sample_peak * from_db(gain_db), settings.ceiling_dbtp)
+
+
+def _plain_gain(source: np.ndarray, drive: float) -> np.ndarray:
+    """``source * drive``, each sample rounded once from its float64 product, as the limiter's path does,
+    straight into the float32 result (no float64 copy of the take)."""
+    driven = np.empty(source.shape, dtype=np.float32)
+    np.multiply(source, drive, out=driven, dtype=np.float64, casting="same_kind")
+    return driven
+
+
 def _apply(
-    source: np.ndarray, envelope: np.ndarray, sample_rate: int, gain_db: float, settings: MasteringSettings
+    source: np.ndarray,
+    envelope: np.ndarray,
+    sample_rate: int,
+    gain_db: float,
+    settings: MasteringSettings,
+    early: _PlainGain | None = None,
 ) -> tuple[np.ndarray, float, float]:
-    """Drive ``source`` by ``gain_db`` and limit it; returns audio, reduction (dB), linear true peak."""
+    """Drive ``source`` by ``gain_db`` and limit it; returns audio, reduction (dB), linear true peak.
+    A plain gain of exactly ``early``'s gain returns ``early``'s array itself (the same numbers)."""
     drive = from_db(gain_db)
     # Scaling by a positive number keeps the order of floats, so the driven peak is the scaled peak.
     peak = float(envelope.max(initial=0.0)) * drive
     if not settings.limit or not limiter_bites(peak, settings.ceiling_dbtp):
-        # A plain gain: each sample is rounded once from its float64 product, as the limiter's path does,
-        # straight into the float32 result (no float64 copy of the take).
-        driven = np.empty(source.shape, dtype=np.float32)
-        np.multiply(source, drive, out=driven, dtype=np.float64, casting="same_kind")
-        return driven, 0.0, peak
+        if early is not None and early.gain_db == gain_db:
+            return early.audio, 0.0, peak
+        return _plain_gain(source, drive), 0.0, peak
     limited = limit_true_peak(
         source.astype(np.float64) * drive,
         sample_rate,
