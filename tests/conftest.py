@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,30 @@ def shared_dir() -> Path:
     from studio import settings  # here, so the top of this file keeps its import order
 
     return Path(settings.SHARED.get() or REPO.parent / "shared").resolve()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _patient_launch_check():
+    """gradio's ``launch`` asks its just-started server whether it answers (five tries 0.5 s apart) but gives up
+    at the first refused or timed-out request (gradio 6.31 networking.url_ok) and then raises "When localhost
+    is not accessible, a shareable link must be created": on this 2-core machine with two test workers and a
+    browser busy, a healthy server is sometimes a few seconds late (nine launches failed so in one run, each
+    passing alone). The studios the tests launch get 60 s to answer; one that never answers still fails."""
+    from gradio import networking
+
+    hasty = networking.url_ok
+
+    def patient(url: str) -> bool:
+        deadline = time.monotonic() + 60.0
+        while not hasty(url):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        return True
+
+    networking.url_ok = patient
+    yield
+    networking.url_ok = hasty
 
 
 @pytest.fixture(autouse=True)

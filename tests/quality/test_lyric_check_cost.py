@@ -13,7 +13,7 @@ from studio import devices, rendering
 from studio.cli import main
 from studio.ground.errors import StudioError
 from studio.ground.vocabulary import DeviceClass
-from studio.quality import asr_cost, finish
+from studio.quality import asr, asr_cost, finish
 from studio.request import pricing
 from studio.song import SongRequest
 from tests.quality.tiny_whisper import build
@@ -99,7 +99,7 @@ def test_on_zerogpu_the_check_is_priced_and_run_on_the_cpu(monkeypatch) -> None:
     monkeypatch.delenv("STUDIO_DEVICE", raising=False)
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     assert devices.detect().kind is DeviceClass.ZEROGPU
-    assert asr_cost.where().kind is DeviceClass.CPU and asr_cost.where().torch_device == "cpu"
+    assert asr.where().kind is DeviceClass.CPU and asr.where().torch_device == "cpu"
 
 
 def test_auto_turns_the_check_on_only_on_a_local_accelerator_with_reachable_weights(tmp_path, monkeypatch) -> None:
@@ -109,7 +109,7 @@ def test_auto_turns_the_check_on_only_on_a_local_accelerator_with_reachable_weig
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
     assert finish.lyric_check_setting() == "auto" and finish.lyric_check_on() is False  # minutes per take on a CPU
     gpu = devices.DeviceInfo(kind=DeviceClass.CUDA, torch_device="cuda", name="a CUDA card", memory_gb=24.0)
-    monkeypatch.setattr(asr_cost, "where", lambda: gpu)
+    monkeypatch.setattr(asr, "where", lambda: gpu)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert finish.lyric_check_on() is True
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
