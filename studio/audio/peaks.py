@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.signal import firwin
+from threadpoolctl import threadpool_limits
 
 # A true-peak reading's oversampling (BS.1770-4's minimum at 48 kHz): what the take's checks read.
 TRUE_PEAK_OVERSAMPLE = 4
@@ -89,9 +90,10 @@ def true_peak_envelope(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE
     # float32 for a float32 take (every value is a float32 magnitude, or one of its samples): half the
     # memory and no float64 copy per chunk; a float64 take keeps float64 (its samples are not float32).
     envelope = np.empty(samples, dtype=np.result_type(audio.dtype, np.float32))
-    for start in range(0, samples, _CHUNK):
-        stop = min(samples, start + _CHUNK)
-        envelope[start:stop] = _interval_peaks(audio, start, stop, oversample)
+    with _one_blas_thread():
+        for start in range(0, samples, _CHUNK):
+            stop = min(samples, start + _CHUNK)
+            envelope[start:stop] = _interval_peaks(audio, start, stop, oversample)
     return envelope
 
 
@@ -103,10 +105,20 @@ def true_peak(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> floa
 def peak_within(audio: np.ndarray, start: int, stop: int, oversample: int = 4) -> float:
     """Linear true peak of ``audio[:, start:stop]``, reconstructed in the context of the whole take."""
     peak = 0.0
-    for chunk in range(start, stop, _CHUNK):
-        values = _interval_peaks(audio, chunk, min(stop, chunk + _CHUNK), oversample)
-        peak = max(peak, float(values.max()))
+    with _one_blas_thread():
+        for chunk in range(start, stop, _CHUNK):
+            values = _interval_peaks(audio, chunk, min(stop, chunk + _CHUNK), oversample)
+            peak = max(peak, float(values.max()))
     return peak
+
+
+def _one_blas_thread():
+    """The interpolation's matrix products on one BLAS thread: OpenBLAS's threaded and single-thread
+    kernels sum in different orders, so the envelope (and the limiter's gain, and the master's last bits)
+    depended on how many threads ran — the player's file drafted beside mastering (one thread) differed
+    from the same take mastered alone (two) in a fresh-clone CI run (tests/test_player_draft.py). One thread
+    also keeps a loaded 2-core machine from spinning OpenBLAS's second thread (studio.finishing)."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -> np.ndarray:
