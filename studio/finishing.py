@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from backends.base import Take
 from studio import registry
@@ -223,11 +222,10 @@ def master_while_drafting_player(
 
     used = False
     try:
-        # One BLAS thread for the envelope while the worker encodes: the two then fill the two cores instead of
-        # OpenBLAS's two threads spinning against the encoder (at load 5 on the 2-core machine, a 60-s take's
-        # master and player file took 0.47 s against 0.76 s with two BLAS threads; a hot take 2.1 s vs 15 s).
-        with threadpool_limits(limits=1, user_api="blas"):
-            mastered = master(audio, sample_rate, settings, on_gain=start)
+        # The envelope's products run on one BLAS thread (studio.audio.peaks), so it and the worker's encode fill
+        # the two cores instead of OpenBLAS's two threads spinning against the encoder (at load 5 on the 2-core
+        # machine, a 60-s take's master and player file took 0.47 s against 0.76 s with two BLAS threads).
+        mastered = master(audio, sample_rate, settings, on_gain=start)
         used = bool(plain) and mastered.audio is plain[0]
     finally:
         if worker is not None:

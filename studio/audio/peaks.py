@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.signal import firwin
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # A true-peak reading's oversampling (BS.1770-4's minimum at 48 kHz): what the take's checks read.
 TRUE_PEAK_OVERSAMPLE = 4
@@ -118,7 +118,15 @@ def _one_blas_thread():
     depended on how many threads ran — the player's file drafted beside mastering (one thread) differed
     from the same take mastered alone (two) in a fresh-clone CI run (tests/test_player_draft.py). One thread
     also keeps a loaded 2-core machine from spinning OpenBLAS's second thread (studio.finishing)."""
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas().limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    # One scan of the loaded libraries per process (numpy's BLAS is loaded with numpy, before any call
+    # here): ``threadpool_limits`` rescans on every entry (~0.5 ms), and the limiter calls ``peak_within``
+    # once per region it works on; entering a kept controller's limit costs ~25 us.
+    return ThreadpoolController()
 
 
 def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -> np.ndarray:
