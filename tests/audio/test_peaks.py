@@ -27,7 +27,8 @@ def _reference_envelope_top(audio: np.ndarray, oversample: int) -> np.ndarray:
 def test_block_interpolation_is_resample_poly(oversample):
     rng = np.random.default_rng(oversample)
     audio = (rng.standard_normal((2, 3001)) * 0.3).astype(np.float32)
-    got = peaks._oversampled_magnitude(audio, oversample)
+    flat, stride = peaks._oversampled_magnitude(audio, oversample)
+    got = flat.reshape(oversample, stride)[:, : audio.shape[-1]].T.reshape(-1)
     assert got.shape == (3001 * oversample,)
     np.testing.assert_allclose(got, _reference_envelope_top(audio, oversample), atol=2e-6)
 
@@ -71,3 +72,59 @@ def test_mastered_quarter_rate_sine_stays_under_the_ceiling(phase):
         result = master(audio, SR, settings)
         assert independent_true_peak_dbtp(result.audio) <= settings.ceiling_dbtp
         assert result.true_peak_dbtp is not None and result.true_peak_dbtp <= settings.ceiling_dbtp
+
+
+def _plain_interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -> np.ndarray:
+    """The refinement as first written, on the interleaved oversampled sequence: argmax per interval,
+    its two neighbours (clipped to the segment), a parabola's vertex at strict local maxima."""
+    lo, hi = max(0, start - peaks.CONTEXT), min(audio.shape[-1], stop + peaks.CONTEXT)
+    flat, stride = peaks._oversampled_magnitude(np.asarray(audio[:, lo:hi], dtype=np.float32), oversample)
+    magnitude = flat.reshape(oversample, stride)[:, : hi - lo].T.reshape(-1)
+    count, first = stop - start, (start - lo) * oversample
+    grid = magnitude[first : first + count * oversample].reshape(count, oversample)
+    best = first + np.arange(count) * oversample + grid.argmax(axis=1)
+    mid = magnitude[best]
+    left = np.take(magnitude, best - 1, mode="clip")
+    right = np.take(magnitude, best + 1, mode="clip")
+    curvature = left - 2.0 * mid + right
+    is_peak = (curvature < 0.0) & (mid >= left) & (mid >= right)
+    lift = np.square(left - right)
+    np.divide(lift, curvature, out=lift, where=is_peak)
+    refined = np.where(is_peak, mid - 0.125 * lift, mid)
+    return np.maximum(refined, np.abs(audio[:, start:stop]).max(axis=0))
+
+
+def _cliffs() -> np.ndarray:
+    """Noise that starts on its largest sample and ends rising past its last one: the first interval's
+    largest grid value is on the first sample and the last interval's on its last phase, so both of the
+    take's clipped neighbours are read."""
+    audio = (np.random.default_rng(3).standard_normal((2, 400)) * 0.1).astype(np.float32)
+    audio[:, 0] = 0.9
+    audio[:, -6:] = [0.72, -0.42, 0.31, -0.41, -0.59, 0.005]  # found by search: its last phase is the largest
+    return audio
+
+
+@pytest.mark.parametrize(
+    "audio",
+    [
+        band_noise(0.5, 0.3).astype(np.float32),
+        _cliffs(),
+        _quarter_rate_sine(0.0, seconds=0.2),  # equal grid values in every interval: argmax's first pick
+        np.concatenate([np.zeros((2, 500)), np.ones((2, 300)), np.zeros((2, 500))], axis=1).astype(np.float32),
+        np.zeros((2, 700), dtype=np.float32),
+    ],
+    ids=["noise", "cliffs", "quarter-rate-sine", "step", "silence"],
+)
+@pytest.mark.parametrize("where", ["start", "middle", "end", "whole"])
+def test_row_wise_refinement_is_the_interleaved_one_exactly(audio, where):
+    # The refinement works on one row per phase, with arithmetic in place of argmax and clipped takes
+    # (numpy's per-row and masked loops were slower than the interpolation itself); the numbers must not
+    # move by one bit, at the take's ends (where the neighbours are clipped) as in its middle.
+    samples = audio.shape[-1]
+    start, stop = {"start": (0, 100), "middle": (150, samples - 150), "end": (samples - 100, samples)}.get(
+        where, (0, samples)
+    )
+    got = peaks._interval_peaks(audio, start, stop, 4)
+    if where in ("start", "whole") and audio[0, 0] == 0.9:
+        assert got[0] > 0.9 * peaks._delay_tap(4)  # the vertex between the first sample and its clipped self
+    np.testing.assert_array_equal(got, _plain_interval_peaks(audio, start, stop, 4))
