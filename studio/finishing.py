@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -192,13 +191,15 @@ def finish_take(
 def master_while_drafting_player(
     audio: np.ndarray, sample_rate: int, settings: MasteringSettings, path: Path
 ) -> tuple[MasterResult, Path | None]:
-    """Master ``audio`` while a worker thread writes the player's file of its plain-gain master.
+    """Master ``audio``, writing the player's file of its plain-gain master while the true peak is measured.
 
-    Why: on the way to a playable song the true-peak envelope (~0.13 s for a 60-s stereo take on the
+    Why: on the way to a playable song the true-peak envelope (~0.13 CPU s for a 60-s stereo take on the
     2-core dev machine) and the player's FLAC (~0.14 s: 16-bit conversion, libFLAC encode) ran one after
-    the other, though the FLAC needs only the loudness gain, which is known before the envelope; numpy's
-    matrix products and libsndfile (via cffi) release the GIL, so the two share the cores (0.378 s to
-    playable at load 2.3 before; README's ZeroGPU section has the figures since).
+    the other, though the FLAC needs only the loudness gain, which is known before the envelope. ``master``
+    measures the envelope on helper threads from its start (studio.audio.peaks.PendingEnvelope), so this
+    thread encodes the FLAC as soon as the gain is known and then helps with what is left of the envelope:
+    one thread per core, the FLAC's chain (loudness, gain, encode) never waiting for a core. README's
+    ZeroGPU section has the figures.
 
     Returns the result and the untagged draft (beside ``path``'s player file, for ``export_song``'s
     ``drafts``) when the master is exactly the drafted audio (``master``'s ``on_gain`` array itself: the
@@ -206,30 +207,19 @@ def master_while_drafting_player(
     master as before. A failed draft is not an error here: the caller's own encode then reports it.
     """
     drafted: list[Path] = []
-    worker: threading.Thread | None = None
     plain: list[np.ndarray] = []
 
     def draft(audio: np.ndarray) -> None:
+        plain.append(audio)
         # A failed draft is dropped: the caller's encode of the master writes (or reports) the same file.
         with contextlib.suppress(Exception):
             drafted.append(write_draft(audio, sample_rate, path, PLAYER_FORMAT))
 
-    def start(audio: np.ndarray) -> None:
-        nonlocal worker
-        plain.append(audio)
-        worker = threading.Thread(target=draft, args=(audio,), name="player-draft", daemon=True)
-        worker.start()
-
     used = False
     try:
-        # The envelope's products run on one BLAS thread (studio.audio.peaks), so it and the worker's encode fill
-        # the two cores instead of OpenBLAS's two threads spinning against the encoder (at load 5 on the 2-core
-        # machine, a 60-s take's master and player file took 0.47 s against 0.76 s with two BLAS threads).
-        mastered = master(audio, sample_rate, settings, on_gain=start)
+        mastered = master(audio, sample_rate, settings, on_gain=draft)
         used = bool(plain) and mastered.audio is plain[0]
     finally:
-        if worker is not None:
-            worker.join()
         if drafted and not used:
             drafted[0].unlink(missing_ok=True)
     return mastered, drafted[0] if used and drafted else None

@@ -24,7 +24,7 @@ from studio.audio.loudness import (
     integrated_loudness,
     to_db,
 )
-from studio.audio.peaks import true_peak_envelope
+from studio.audio.peaks import measuring_envelope
 
 # After the limiter took some loudness away, the gain is corrected this many times at most.
 _LOUDNESS_PASSES = 8
@@ -93,7 +93,8 @@ def master(
     """Normalise ``audio`` ([channels, samples] float) to the loudness target and limit its true peak.
 
     ``on_gain`` is called with the take driven by the loudness gain alone (float32, not to be changed) as
-    soon as that gain is known, before the true peak is measured: a caller can start work on it meanwhile.
+    soon as that gain is known, while helper threads are still measuring the true peak: the callback's own
+    work (the player's file, studio.finishing) runs beside that measurement.
     When the limiter stays idle at that gain, the result's ``audio`` is that very array (``is`` holds),
     so work done on it is work done on the master. It is not called when the take's samples alone show
     that the limiter will work.
@@ -115,12 +116,15 @@ def master(
             if before.method is LoudnessMethod.SINGLE_BLOCK:
                 notes.append("shorter than one 400 ms gating block: loudness measured as one ungated block")
             gain_db = _clamped_gain(settings.target_lufs - before.lufs, settings, notes)
-    early: _PlainGain | None = None
-    if on_gain is not None and not _limiter_certain(source, gain_db, settings):
-        early = _PlainGain(gain_db, _plain_gain(source, from_db(gain_db)))
-        on_gain(early.audio)
-
-    envelope = true_peak_envelope(source, settings.oversample)
+    # Helper threads measure the envelope (studio.audio.peaks.PendingEnvelope) while this one does the work
+    # ``on_gain`` asks for (the player's file). They start after the loudness, which uses both cores of the
+    # dev machine itself and is what the player's file waits for: started first, they only slowed it down.
+    with measuring_envelope(source, settings.oversample) as pending:
+        early: _PlainGain | None = None
+        if on_gain is not None and not _limiter_certain(source, gain_db, settings):
+            early = _PlainGain(gain_db, _plain_gain(source, from_db(gain_db)))
+            on_gain(early.audio)
+        envelope = pending.result()
     source_peak = float(envelope.max(initial=0.0))
     peak_before = to_db(source_peak)
     out, reduction, peak = _apply(source, envelope, sample_rate, gain_db, settings, early)

@@ -17,6 +17,11 @@ product itself (0.25 -> ~0.13 CPU s for a minute of stereo on the 2-core dev mac
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -109,17 +114,89 @@ def _oversampled_magnitude(segment: np.ndarray, oversample: int) -> tuple[np.nda
 def true_peak_envelope(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> np.ndarray:
     """For each input sample ``n``: the largest magnitude the reconstructed waveform (any channel)
     reaches in ``[n, n + 1)``. ``audio`` is a finite float ``[channels, samples]`` array."""
-    samples = audio.shape[-1]
-    if oversample <= 1 or samples == 0:
-        return np.abs(audio).max(axis=0, initial=0.0)
-    # float32 for a float32 take (every value is a float32 magnitude, or one of its samples): half the
-    # memory and no float64 copy per chunk; a float64 take keeps float64 (its samples are not float32).
-    envelope = np.empty(samples, dtype=np.result_type(audio.dtype, np.float32))
+    with measuring_envelope(audio, oversample) as pending:
+        return pending.result()
+
+
+class PendingEnvelope:
+    """A true-peak envelope being measured by helper threads, chunk by chunk, while its caller does other
+    work; :meth:`result` has the caller measure the chunks still left, then waits for the helpers'.
+
+    Why: on the way to a playable song the envelope (~0.13 CPU s per minute of stereo on the 2-core dev
+    machine) waited for the loudness measurement and then ran beside the player's FLAC on one core
+    (studio.finishing); started first and shared by every idle core, it finishes with the rest. Each chunk
+    is measured by the same code on one BLAS thread whichever thread takes it, so the envelope's bits do
+    not depend on how many helpers ran (tests/audio/test_peaks.py).
+    """
+
+    def __init__(self, audio: np.ndarray, oversample: int, helpers: int) -> None:
+        self._audio, self._oversample = audio, oversample
+        samples = audio.shape[-1]
+        # float32 for a float32 take (every value is a float32 magnitude, or one of its samples): half the
+        # memory and no float64 copy per chunk; a float64 take keeps float64 (its samples are not float32).
+        self._envelope = np.empty(samples, dtype=np.result_type(audio.dtype, np.float32))
+        self._starts = range(0, samples, _CHUNK) if oversample > 1 else range(0)
+        self._taken = itertools.count()  # next() on it is atomic under the GIL: each chunk is taken once
+        self._stop = threading.Event()
+        self._failures: list[BaseException] = []
+        wanted = min(helpers, len(self._starts) - 1)
+        self._helpers = [
+            threading.Thread(target=self._measure, name=f"true-peak-{i}", daemon=True) for i in range(max(0, wanted))
+        ]
+        for helper in self._helpers:
+            helper.start()
+
+    def _measure(self) -> None:
+        try:
+            while not self._stop.is_set() and (index := next(self._taken)) < len(self._starts):
+                start = self._starts[index]
+                stop = min(self._envelope.size, start + _CHUNK)
+                self._envelope[start:stop] = _interval_peaks(self._audio, start, stop, self._oversample)
+        except BaseException as failure:  # handed to the caller by result()
+            self._failures.append(failure)
+            self._stop.set()
+
+    def result(self) -> np.ndarray:
+        if self._oversample <= 1:
+            return np.abs(self._audio).max(axis=0, initial=0.0)
+        self._measure()
+        self._join()
+        if self._failures:
+            raise self._failures[0]
+        return self._envelope
+
+    def cancel(self) -> None:
+        """Stop taking chunks and wait for the helpers (each finishes the chunk it holds)."""
+        self._stop.set()
+        self._join()
+
+    def _join(self) -> None:
+        for helper in self._helpers:
+            helper.join()
+
+
+@contextmanager
+def measuring_envelope(
+    audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE, helpers: int | None = None
+) -> Iterator[PendingEnvelope]:
+    """Start measuring ``audio``'s true-peak envelope on ``helpers`` threads (default: one per other
+    usable core, at most three); the block's :meth:`PendingEnvelope.result` returns it. Leaving the block
+    stops the helpers and waits for them, whether or not the result was asked for."""
+    if helpers is None:
+        helpers = min(3, _usable_cores() - 1)
     with _one_blas_thread():
-        for start in range(0, samples, _CHUNK):
-            stop = min(samples, start + _CHUNK)
-            envelope[start:stop] = _interval_peaks(audio, start, stop, oversample)
-    return envelope
+        pending = PendingEnvelope(audio, oversample, helpers)
+        try:
+            yield pending
+        finally:
+            pending.cancel()  # nothing left to stop once result() returned
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS has no affinity call
+        return os.cpu_count() or 1
 
 
 def true_peak(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> float:
@@ -137,13 +214,36 @@ def peak_within(audio: np.ndarray, start: int, stop: int, oversample: int = 4) -
     return peak
 
 
-def _one_blas_thread():
+_limit_lock = threading.Lock()
+_limit_holders = 0
+_limit: object | None = None
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
     """The interpolation's matrix products on one BLAS thread: OpenBLAS's threaded and single-thread
     kernels sum in different orders, so the envelope (and the limiter's gain, and the master's last bits)
     depended on how many threads ran — the player's file drafted beside mastering (one thread) differed
     from the same take mastered alone (two) in a fresh-clone CI run (tests/test_player_draft.py). One thread
-    also keeps a loaded 2-core machine from spinning OpenBLAS's second thread (studio.finishing)."""
-    return _blas().limit(limits=1, user_api="blas")
+    also keeps a loaded 2-core machine from spinning OpenBLAS's second thread; the envelope's own helper
+    threads use the cores instead.
+
+    The limit is process-wide, so it is counted: set by the first holder, restored by the last. Two
+    overlapping measurements (a take's checks in the background writer while the next take is mastered)
+    would otherwise restore it under each other's feet."""
+    global _limit_holders, _limit
+    with _limit_lock:
+        if _limit_holders == 0:
+            _limit = _blas().limit(limits=1, user_api="blas")
+        _limit_holders += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_holders -= 1
+            if _limit_holders == 0 and _limit is not None:
+                _limit.restore_original_limits()
+                _limit = None
 
 
 @lru_cache(maxsize=1)
@@ -165,11 +265,14 @@ def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -
     # by arithmetic on whole rows: numpy's masked and per-row selections (argmax along a 4-wide axis,
     # copyto/where/choose) cost ten to forty times a plain elementwise operation.
     mid = grid[0, first:last].copy()
-    phase = np.zeros(last - first, dtype=np.int32)
     for p in range(1, oversample):
-        higher = grid[p, first:last] > mid
-        phase += higher * (np.int32(p) - phase)
         np.maximum(mid, grid[p, first:last], out=mid)
+    # The phase of the first value equal to the largest: how many phases in a row fall short of it.
+    short = grid[0, first:last] != mid
+    phase = short.astype(np.int32)
+    for p in range(1, oversample - 1):
+        short &= grid[p, first:last] != mid
+        phase += short
     # Its neighbours on the oversampled sequence, gathered from the rows' buffer (``flat``, ``stride``
     # values per phase): the previous phase, or the last phase of the sample before; the next phase, or
     # phase 0 of the sample after. One small table per side instead of index arithmetic per point.
@@ -197,5 +300,10 @@ def _interval_peaks(audio: np.ndarray, start: int, stop: int, oversample: int) -
     lift /= curvature[at]
     refined = mid
     refined[at] -= 0.125 * lift
-    # The samples themselves are points of the waveform whatever the interpolation filter does.
+    # The samples themselves are points of the waveform whatever the interpolation filter does. Phase 0
+    # holds them already, scaled by the delay tap: at or above 1 (1.0000192 at 4x; every factor's is),
+    # float32 rounding cannot take its product below the sample, and the refinement only ever raises a
+    # value, so for a float32 take this maximum could change nothing.
+    if audio.dtype == np.float32 and _delay_tap(oversample) >= 1.0:
+        return refined
     return np.maximum(refined, np.abs(audio[:, start:stop]).max(axis=0))

@@ -162,3 +162,27 @@ def test_the_finite_check_catches_every_bad_sample_and_no_good_one():
     assert as_channels_first(huge) is huge
     kept = as_channels_first(take, dtype=None)
     assert kept is take and as_channels_first(take).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"),
+    [
+        ("wav", {"subtype": "PCM_24", "format": "WAV"}),
+        ("flac", {"subtype": "PCM_24", "format": "FLAC"}),
+        ("flac16", {"subtype": "PCM_16", "format": "FLAC", "compression_level": 0.0}),
+    ],
+)
+def test_files_encoded_in_memory_are_the_bytes_libsndfile_writes_to_a_path(tmp_path, fmt, options):
+    # libsndfile's own file output (thousands of small writes, an fsync on close) is replaced by encoding into
+    # memory and one write: the player's file reaches the disk sooner, and not one byte may differ. Longer
+    # than libsndfile's and libFLAC's buffers, so the header is rewritten after the frames in both cases.
+    from studio.audio.export import FORMATS, pcm16_like_libsndfile
+
+    audio = band_noise(3.0, 0.2).astype(np.float32)
+    ours = FORMATS[fmt].extension
+    written = export(audio, 48000, tmp_path / "ours", fmt)
+    assert written.name == f"ours{ours}"
+    theirs = tmp_path / f"theirs{ours}"
+    frames = pcm16_like_libsndfile(audio) if fmt == "flac16" else np.clip(audio.astype(np.float64), -1.0, 1.0).T
+    soundfile.write(theirs, frames, 48000, **options)
+    assert written.read_bytes() == theirs.read_bytes()

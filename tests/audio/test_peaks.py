@@ -128,3 +128,70 @@ def test_row_wise_refinement_is_the_interleaved_one_exactly(audio, where):
     if where in ("start", "whole") and audio[0, 0] == 0.9:
         assert got[0] > 0.9 * peaks._delay_tap(4)  # the vertex between the first sample and its clipped self
     np.testing.assert_array_equal(got, _plain_interval_peaks(audio, start, stop, 4))
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+
+def test_helpers_measure_the_same_envelope_as_one_thread():
+    # Helper threads take chunks in whatever order the scheduler gives them; each chunk is the same
+    # computation on one BLAS thread, so the envelope must not move by a bit with their number.
+    audio = band_noise(10.0, 0.3).astype(np.float32)
+    assert audio.shape[-1] > 3 * peaks._CHUNK
+    alone = None
+    for helpers in (0, 1, 3):
+        with peaks.measuring_envelope(audio, 4, helpers=helpers) as pending:
+            assert len(pending._helpers) == helpers
+            envelope = pending.result()
+        if alone is None:
+            alone = envelope
+        np.testing.assert_array_equal(envelope, alone)
+    np.testing.assert_array_equal(peaks.true_peak_envelope(audio), alone)
+
+
+def test_a_failing_chunk_reaches_the_caller_and_no_helper_outlives_the_block(monkeypatch):
+    import threading
+
+    audio = band_noise(10.0, 0.3).astype(np.float32)
+    real = peaks._interval_peaks
+
+    def fails_on_the_third(audio, start, stop, oversample):
+        if start == 2 * peaks._CHUNK:
+            raise MemoryError("no room for the third chunk")
+        return real(audio, start, stop, oversample)
+
+    monkeypatch.setattr(peaks, "_interval_peaks", fails_on_the_third)
+    before = _blas_threads()
+    with pytest.raises(MemoryError, match="third chunk"), peaks.measuring_envelope(audio, 4, helpers=2) as pending:
+        pending.result()
+    assert not any(thread.name.startswith("true-peak-") for thread in threading.enumerate())
+    assert _blas_threads() == before
+
+
+def test_leaving_the_block_without_the_result_stops_the_helpers():
+    import threading
+
+    audio = band_noise(10.0, 0.3).astype(np.float32)
+    with peaks.measuring_envelope(audio, 4, helpers=2):
+        pass  # e.g. the loudness measurement failed: nobody waits for the envelope
+    assert not any(thread.name.startswith("true-peak-") for thread in threading.enumerate())
+
+
+def test_overlapping_measurements_keep_one_blas_thread_until_the_last_ends():
+    # The limit is process-wide: a take's checks in the background writer can measure while the next take
+    # is mastered. The first to end must not give BLAS its threads back under the other's products.
+    if _blas_threads() < 2:
+        pytest.skip("BLAS runs one thread here anyway")
+    before = _blas_threads()
+    first = peaks._one_blas_thread()
+    second = peaks._one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    assert _blas_threads() == 1
+    first.__exit__(None, None, None)
+    assert _blas_threads() == 1
+    second.__exit__(None, None, None)
+    assert _blas_threads() == before
