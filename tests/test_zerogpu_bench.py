@@ -46,6 +46,7 @@ def test_the_bench_prints_the_window_ratio_and_the_time_to_playable(tmp_path):
     slack = 0.0005 / model + 0.0005 * window / model**2 + 0.0005
     assert 0 < model <= window + 0.001 and shown == pytest.approx(window / model, abs=slack)
     assert float(playable.group(1)) > 0 and float(playable.group(2)) > 0
-    # The profile (of the calling thread: the player's file is drafted on another) names the true peak's work.
+    # The profile (of the calling thread: it writes the player's file, then joins the envelope's helpers) names
+    # the true peak's work.
     assert "Ordered by: internal time" in run.stdout and "peaks.py" in run.stdout
     assert "On a GPU" in run.stdout
