@@ -1,7 +1,7 @@
 """The Space's ``preload_from_hub`` (README front matter) lists, per repository, exactly the file patterns
 the prefetch of everything a visitor can pick asks the Hub for: each backend for each task, every
-planner size, and Simple mode's planner. So the Space's build downloads what the loaders open, and
-no visitor pays a download inside the GPU window.
+planner size, Simple mode's planner, and every stem set's separation model. So the Space's build
+downloads what the loaders open, and no visitor pays a download inside the GPU window.
 
 Format, from huggingface/hub-docs docs/hub/spaces-config-reference.md (commit 242f4a1): each item is
 ``"repository_name"`` for a whole repository or ``"repository_name file1,file2"`` for files in it (an
@@ -19,12 +19,10 @@ import pytest
 import yaml
 
 from studio import registry, rendering, sketching
+from studio.separation.catalog import STEM_SETS
+from studio.separation.loader import locate
 from studio.song import SongRequest
 from tests.conftest import REPO
-
-# Repositories whose models are not one of the three music backends (stems separation) keep their entry
-# as it was; this test speaks for the backends' own weights.
-OTHER_MODELS = ("adefossez/",)
 
 
 def front_matter_preloads() -> dict[str, tuple[str, ...]]:
@@ -76,13 +74,17 @@ def asked(tmp_path, fixtures_dir, monkeypatch) -> dict[str, set[str]]:
                                              options=options))
         if spec.sketcher is not None:
             sketching.prefetch(spec.name)
+    # Split into stems, on any song: each stem set's separation model, fetched before the GPU as the
+    # backends' weights are (studio.separation.flow).
+    for stem_set in STEM_SETS.values():
+        monkeypatch.delenv(stem_set.weights.weights_env, raising=False)
+        locate(stem_set.weights)
     shutil.rmtree(empty)
     return seen
 
 
 def test_preload_from_hub_lists_what_every_prefetch_asks_for(asked) -> None:
-    listed = {repo: set(files) for repo, files in front_matter_preloads().items()
-              if not repo.startswith(OTHER_MODELS)}
+    listed = {repo: set(files) for repo, files in front_matter_preloads().items()}
     wanted = {repo: set(patterns) for repo, patterns in asked.items()}
     lines = "\n".join(f"  - {repo} {','.join(sorted(p))}" for repo, p in sorted(wanted.items()))
     assert listed == wanted, f"preload_from_hub should list:\n{lines}"
