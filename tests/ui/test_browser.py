@@ -73,6 +73,11 @@ def test_type_lyrics_generate_and_hear_the_song(studio_app, tmp_path: Path) -> N
             "#take-0 audio, #take-0 .waveform-container", timeout=90_000, state="attached"
         )
         page.wait_for_selector("#status:has-text('ready')", timeout=30_000)
+        # The player decoded the file it streams (the 16-bit FLAC): its duration label reads the song's length.
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('#take-0 time')).some(t => t.textContent.trim() === '1:00')",
+            timeout=30_000,
+        )
         page.screenshot(path=str(shots / "desktop.png"), full_page=True)
         page.get_by_role("tab", name="Library").click()
         page.wait_for_selector("#library-list :text('Catchy pop') >> visible=true", timeout=15_000)
