@@ -195,9 +195,9 @@ def master_while_drafting_player(
 
     Why: on the way to a playable song the true-peak envelope (~0.13 CPU s for a 60-s stereo take on the
     2-core dev machine) and the player's FLAC (~0.14 s: 16-bit conversion, libFLAC encode) ran one after
-    the other, though the FLAC needs only the loudness gain, which is known before the envelope. ``master``
-    measures the envelope on helper threads from its start (studio.audio.peaks.PendingEnvelope), so this
-    thread encodes the FLAC as soon as the gain is known and then helps with what is left of the envelope:
+    the other, though the FLAC needs only the loudness gain, which is known before the envelope. Once the
+    gain is known ``master`` has helper threads measure the envelope (studio.audio.peaks.PendingEnvelope)
+    while this thread encodes the FLAC in ``on_gain``, then helps with what is left of the envelope:
     one thread per core, the FLAC's chain (loudness, gain, encode) never waiting for a core. README's
     ZeroGPU section has the figures.
 

@@ -17,7 +17,6 @@ Fallbacks, so that no caller ever sees NaN or infinity:
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from enum import Enum
@@ -26,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 from pyloudnorm.iirfilter import IIRfilter
 from scipy.signal import sosfilt, tf2sos
+
+from studio.audio.cores import usable_cores
 
 GATING_BLOCK_S = 0.4
 BLOCK_OVERLAP = 0.75
@@ -113,7 +114,7 @@ def _k_weighted(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     2-core dev machine). Each channel is the same call either way, so the numbers are too."""
     sos = _k_weighting(sample_rate).astype(np.float32)
     channels = samples.shape[0]
-    if channels == 1 or samples.shape[-1] < _PARALLEL_FROM or (os.cpu_count() or 1) == 1:
+    if channels == 1 or samples.shape[-1] < _PARALLEL_FROM or usable_cores() == 1:
         return sosfilt(sos, samples, axis=-1)
     filtered = np.empty(samples.shape, dtype=np.float32)
 

@@ -18,7 +18,6 @@ product itself (0.25 -> ~0.13 CPU s for a minute of stereo on the 2-core dev mac
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import firwin
 from threadpoolctl import ThreadpoolController
+
+from studio.audio.cores import usable_cores
 
 # A true-peak reading's oversampling (BS.1770-4's minimum at 48 kHz): what the take's checks read.
 TRUE_PEAK_OVERSAMPLE = 4
@@ -123,8 +124,8 @@ class PendingEnvelope:
     work; :meth:`result` has the caller measure the chunks still left, then waits for the helpers'.
 
     Why: on the way to a playable song the envelope (~0.13 CPU s per minute of stereo on the 2-core dev
-    machine) waited for the loudness measurement and then ran beside the player's FLAC on one core
-    (studio.finishing); started first and shared by every idle core, it finishes with the rest. Each chunk
+    machine) ran on one thread beside the player's FLAC (studio.finishing); measured by helpers while the
+    calling thread writes that file, and by the calling thread too once it is written, it finishes with it. Each chunk
     is measured by the same code on one BLAS thread whichever thread takes it, so the envelope's bits do
     not depend on how many helpers ran (tests/audio/test_peaks.py).
     """
@@ -183,20 +184,13 @@ def measuring_envelope(
     usable core, at most three); the block's :meth:`PendingEnvelope.result` returns it. Leaving the block
     stops the helpers and waits for them, whether or not the result was asked for."""
     if helpers is None:
-        helpers = min(3, _usable_cores() - 1)
+        helpers = min(3, usable_cores() - 1)
     with _one_blas_thread():
         pending = PendingEnvelope(audio, oversample, helpers)
         try:
             yield pending
         finally:
             pending.cancel()  # nothing left to stop once result() returned
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS has no affinity call
-        return os.cpu_count() or 1
 
 
 def true_peak(audio: np.ndarray, oversample: int = TRUE_PEAK_OVERSAMPLE) -> float:
